@@ -1,0 +1,43 @@
+# Two entry points for newcomers: `make demo` (set up + run the main job on the bundled demo corpus)
+# and `make test` (set up + run the whole test suite). Both create ./.venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU wheel of torch that installs offline here; on a GPU machine set TORCH_SPEC to your CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+SPFT_DATA_ROOT ?= $(abspath ../shared/data)
+export SPFT_DATA_ROOT
+
+.PHONY: setup setup-train demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.setup: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(VENV)/.setup-train: pyproject.toml $(VENV)/.setup
+	$(BIN)/pip install -q '$(TORCH_SPEC)'
+	$(BIN)/pip install -q -e '.[dev,train]'
+	touch $@
+
+setup: $(VENV)/.setup
+setup-train: $(VENV)/.setup-train
+
+demo: setup
+	$(BIN)/synth generate --db demo --n 300 --val-size 40 --out out/demo --seed 0
+	$(BIN)/synth validate out/demo
+	@echo "Demo data written to out/demo (train.jsonl, val.jsonl, templates.jsonl, manifest.json)"
+
+test: setup-train
+	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q
+
+bench: setup-train
+	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_prompt.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Execution and scoring: the judge. Bottom layer — imports neither `synth` nor `train`."""

@@ -1,0 +1,1 @@
+"""Synthesis of verified question/SQL data and the single prompt builder. Needs no torch."""

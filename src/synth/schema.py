@@ -1,0 +1,329 @@
+"""The one schema model: tables, columns, types, keys and the foreign-key graph.
+
+Built from Spider's ``tables.json`` when a benchmark ships one (it has natural-language column
+names), otherwise read from the SQLite file itself. Everything downstream — template filling,
+JOIN rebuilding, schema filtering, prompt metadata — works on :class:`Schema` only.
+
+Distances are hops in the *table* graph whose edges are foreign keys (undirected): a table is at
+distance 0 from itself, 1 from the tables it shares a foreign key with, and so on; tables in
+different components are at distance ``math.inf``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+
+#: Spider's coarse column types; every column gets exactly one.
+COLUMN_TYPES = ("text", "number", "time", "boolean", "others")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as the database names it (``name``) and as people read it (``natural``)."""
+
+    table: str
+    name: str
+    natural: str
+    type: str  # one of COLUMN_TYPES
+    is_primary_key: bool = False
+    comment: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Case-insensitive identity: (table, column) lower-cased."""
+        return (self.table.lower(), self.name.lower())
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``table.column`` references ``ref_table.ref_column``."""
+
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+
+    def other(self, table: str) -> str:
+        """The table on the other side of this edge, seen from ``table``."""
+        return self.ref_table if table.lower() == self.table.lower() else self.table
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    natural: str
+    columns: tuple[Column, ...]
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.is_primary_key)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name.lower() == name.lower():
+                return c
+        raise UnknownNameError(f"column of table '{self.name}'", name, [c.name for c in self.columns])
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A database schema plus its foreign-key graph. Names are matched case-insensitively."""
+
+    db_id: str
+    tables: tuple[Table, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    db_path: Path | None = field(default=None, compare=False)
+
+    # ---- lookup -------------------------------------------------------------------------------
+    @cached_property
+    def _tables_by_lower(self) -> dict[str, Table]:
+        return {t.name.lower(): t for t in self.tables}
+
+    def table(self, name: str) -> Table:
+        try:
+            return self._tables_by_lower[name.lower()]
+        except KeyError:
+            raise UnknownNameError(f"table of '{self.db_id}'", name, [t.name for t in self.tables]) from None
+
+    def has_table(self, name: str) -> bool:
+        return name.lower() in self._tables_by_lower
+
+    def column(self, table: str, column: str) -> Column:
+        return self.table(table).column(column)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return tuple(c for t in self.tables for c in t.columns)
+
+    def columns_named(self, name: str) -> list[Column]:
+        """All columns called ``name`` (any table) — used to resolve unqualified column mentions."""
+        return [c for c in self.columns if c.name.lower() == name.lower()]
+
+    # ---- foreign-key graph --------------------------------------------------------------------
+    @cached_property
+    def adjacency(self) -> dict[str, tuple[ForeignKey, ...]]:
+        """Lower-cased table name -> FK edges touching it (self-references excluded)."""
+        adj: dict[str, list[ForeignKey]] = {t.name.lower(): [] for t in self.tables}
+        for fk in self.foreign_keys:
+            a, b = fk.table.lower(), fk.ref_table.lower()
+            if a == b or a not in adj or b not in adj:
+                continue
+            adj[a].append(fk)
+            adj[b].append(fk)
+        return {k: tuple(v) for k, v in adj.items()}
+
+    @cached_property
+    def distances(self) -> dict[str, dict[str, float]]:
+        """All-pairs hop distance between tables over the undirected FK graph (BFS from each)."""
+        out: dict[str, dict[str, float]] = {}
+        for start in self.adjacency:
+            dist: dict[str, float] = {start: 0}
+            queue = deque([start])
+            while queue:
+                cur = queue.popleft()
+                for fk in self.adjacency[cur]:
+                    nxt = fk.other(cur).lower()
+                    if nxt not in dist:
+                        dist[nxt] = dist[cur] + 1
+                        queue.append(nxt)
+            out[start] = {t: dist.get(t, math.inf) for t in self.adjacency}
+        return out
+
+    def distance(self, a: str, b: str) -> float:
+        """Hops between tables ``a`` and ``b``; ``math.inf`` when no FK path connects them."""
+        return self.distances[a.lower()][b.lower()]
+
+    def join_path(self, tables: Iterable[str]) -> list[ForeignKey] | None:
+        """FK edges that connect all ``tables`` (a small Steiner tree grown greedily by BFS).
+
+        Tables are added in the given order; each joins the tree along a shortest FK path to any
+        table already in it. Deterministic for a given order. ``None`` when some table cannot be
+        reached. Intermediate tables on a path become part of the tree (the caller adds them to FROM).
+        """
+        order = [t.lower() for t in dict.fromkeys(t.lower() for t in tables)]
+        if not order:
+            return []
+        in_tree = {order[0]}
+        edges: list[ForeignKey] = []
+        for target in order[1:]:
+            if target in in_tree:
+                continue
+            path = self._shortest_edge_path(in_tree, target)
+            if path is None:
+                return None
+            for fk in path:
+                if fk not in edges:
+                    edges.append(fk)
+                in_tree.add(fk.table.lower())
+                in_tree.add(fk.ref_table.lower())
+        return edges
+
+    def _shortest_edge_path(self, sources: set[str], target: str) -> list[ForeignKey] | None:
+        prev: dict[str, tuple[str, ForeignKey] | None] = {s: None for s in sorted(sources)}
+        queue = deque(sorted(sources))
+        while queue:
+            cur = queue.popleft()
+            if cur == target:
+                path: list[ForeignKey] = []
+                while prev[cur] is not None:
+                    parent, fk = prev[cur]  # type: ignore[misc]
+                    path.append(fk)
+                    cur = parent
+                return list(reversed(path))
+            for fk in self.adjacency.get(cur, ()):
+                nxt = fk.other(cur).lower()
+                if nxt not in prev:
+                    prev[nxt] = (cur, fk)
+                    queue.append(nxt)
+        return None
+
+    def foreign_keys_between(self, a: str, b: str) -> list[ForeignKey]:
+        a, b = a.lower(), b.lower()
+        return [fk for fk in self.adjacency.get(a, ()) if fk.other(a).lower() == b]
+
+
+# ---- construction -----------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"INT|REAL|FLOA|DOUB|NUM|DEC|BIT|SERIAL", re.I)
+_TIME = re.compile(r"DATE|TIME|YEAR", re.I)
+_BOOL = re.compile(r"BOOL", re.I)
+
+
+def sqlite_type_to_column_type(declared: str) -> str:
+    """Map a declared SQLite type to Spider's coarse types (SQLite affinity rules, plus time/bool)."""
+    declared = declared or ""
+    if _BOOL.search(declared):
+        return "boolean"
+    if _TIME.search(declared):
+        return "time"
+    if _NUMBER.search(declared):
+        return "number"
+    if not declared.strip() or re.search(r"CHAR|CLOB|TEXT|STRING|VARCHAR", declared, re.I):
+        return "text"
+    return "others"
+
+
+def natural_name(identifier: str) -> str:
+    """``Customer_ID`` / ``customerId`` -> ``customer id`` (what tables.json calls the natural name)."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
+    return re.sub(r"[_\s]+", " ", s).strip().lower()
+
+
+def schemas_from_tables_json(path: str | Path) -> dict[str, Schema]:
+    """Parse a Spider/BIRD ``tables.json`` into schemas keyed by ``db_id``.
+
+    Errors name the file and the entry (1-based position in the list) and the field at fault.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        line = getattr(e, "lineno", None)
+        raise InputError(f"not readable JSON ({e})", path=path, line=line) from None
+    if not isinstance(raw, list):
+        raise InputError("expected a JSON list of database entries", path=path)
+    out: dict[str, Schema] = {}
+    for i, entry in enumerate(raw, start=1):
+        try:
+            schema = _schema_from_entry(entry)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            field_name = e.args[0] if isinstance(e, KeyError) else None
+            raise InputError(
+                f"entry {i} is malformed ({type(e).__name__}: {e})", path=path, field=field_name
+            ) from None
+        out[schema.db_id] = schema
+    return out
+
+
+def _schema_from_entry(entry: dict) -> Schema:
+    db_id = entry["db_id"]
+    t_orig = entry["table_names_original"]
+    t_nat = entry.get("table_names") or [natural_name(t) for t in t_orig]
+    c_orig = entry["column_names_original"]
+    c_nat = entry.get("column_names") or [[ti, natural_name(n)] for ti, n in c_orig]
+    c_types = entry["column_types"]
+    comments = entry.get("column_descriptions") or [None] * len(c_orig)
+    pk_idx: set[int] = set()
+    for pk in entry.get("primary_keys", []):
+        pk_idx.update(pk if isinstance(pk, list) else [pk])
+    cols_by_table: list[list[Column]] = [[] for _ in t_orig]
+    for idx, ((ti, name), (_, nat), ctype) in enumerate(zip(c_orig, c_nat, c_types)):
+        if ti < 0:
+            continue  # the '*' pseudo-column
+        comment = comments[idx] if idx < len(comments) else None
+        cols_by_table[ti].append(
+            Column(
+                table=t_orig[ti],
+                name=name,
+                natural=nat,
+                type=ctype if ctype in COLUMN_TYPES else "others",
+                is_primary_key=idx in pk_idx,
+                comment=comment or None,
+            )
+        )
+    tables = tuple(
+        Table(name=t, natural=n, columns=tuple(cs)) for t, n, cs in zip(t_orig, t_nat, cols_by_table)
+    )
+    fks = []
+    for a, b in entry.get("foreign_keys", []):
+        ta, ca = c_orig[a]
+        tb, cb = c_orig[b]
+        fks.append(ForeignKey(t_orig[ta], ca, t_orig[tb], cb))
+    return Schema(db_id=db_id, tables=tables, foreign_keys=tuple(fks))
+
+
+def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
+    """Read a schema straight from a SQLite file (read-only), for folders without ``tables.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"database file not found: {path}")
+    uri = f"file:{path.resolve()}?mode=ro"
+    con = sqlite3.connect(uri, uri=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        tables, fks = [], []
+        for t in names:
+            info = con.execute(f'PRAGMA table_info("{t}")').fetchall()
+            cols = tuple(
+                Column(
+                    table=t,
+                    name=r[1],
+                    natural=natural_name(r[1]),
+                    type=sqlite_type_to_column_type(r[2]),
+                    is_primary_key=bool(r[5]),
+                )
+                for r in info
+            )
+            tables.append(Table(name=t, natural=natural_name(t), columns=cols))
+            for r in con.execute(f'PRAGMA foreign_key_list("{t}")').fetchall():
+                ref_table, from_col, to_col = r[2], r[3], r[4]
+                if to_col is None:  # FK to the referenced table's primary key
+                    pk = [x[1] for x in con.execute(f'PRAGMA table_info("{ref_table}")') if x[5]]
+                    to_col = pk[0] if pk else from_col
+                fks.append(ForeignKey(t, from_col, ref_table, to_col))
+    except sqlite3.DatabaseError as e:
+        raise InputError(f"not a readable SQLite database ({e})", path=path) from None
+    finally:
+        con.close()
+    return Schema(db_id=db_id or path.stem, tables=tuple(tables), foreign_keys=tuple(fks), db_path=path)
+
+
+def iter_columns_of_type(schema: Schema, ctype: str) -> Iterator[Column]:
+    return (c for c in schema.columns if c.type == ctype)

@@ -1,0 +1,208 @@
+"""Where data comes from: the data root, benchmark folders in Spider layout, the bundled demo corpus.
+
+Resolution of ``--db``:
+
+* ``demo``   -> the corpus bundled in this package (``synth/demo``), no download needed;
+* ``spider`` (or any other known benchmark name) -> ``<data root>/<name>``;
+* anything else is taken as a path to a folder in Spider layout.
+
+The data root is ``--data-root`` if given, else ``$SPFT_DATA_ROOT``, else ``~/.cache/spft-sql/data``.
+
+Spider layout: ``tables.json`` (optional: without it schemas are read from the SQLite files),
+``train_spider.json`` / ``train.json`` (training pairs), ``dev.json``, and
+``database/<db_id>/<db_id>.sqlite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from synth.schema import Schema, schema_from_sqlite, schemas_from_tables_json
+
+DEFAULT_DATA_ROOT = Path("~/.cache/spft-sql/data").expanduser()
+DEMO_ROOT = Path(__file__).parent / "demo"
+KNOWN_BENCHMARKS = ("spider", "bird")
+TRAIN_FILES = ("train_spider.json", "train.json")
+
+_HOW_TO_GET = (
+    "Get Spider 1.0 from https://yale-lily.github.io/spider, unpack it so that "
+    "<root>/spider/tables.json and <root>/spider/database/<db_id>/<db_id>.sqlite exist, and pass "
+    "--data-root <root> or set SPFT_DATA_ROOT=<root>. Use --db demo for the bundled demo corpus."
+)
+
+
+def resolve_data_root(cli_value: str | Path | None = None) -> Path:
+    """``--data-root`` > ``$SPFT_DATA_ROOT`` > ``~/.cache/spft-sql/data`` (not required to exist)."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    env = os.environ.get("SPFT_DATA_ROOT")
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_DATA_ROOT
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A folder in Spider layout. ``data_root`` is what example ``db_path`` values are relative to."""
+
+    name: str
+    root: Path
+    data_root: Path = field(compare=False)
+
+    @property
+    def tables_path(self) -> Path:
+        return self.root / "tables.json"
+
+    @property
+    def database_dir(self) -> Path:
+        return self.root / "database"
+
+    @cached_property
+    def schemas(self) -> dict[str, Schema]:
+        """All schemas, with ``db_path`` set where the SQLite file exists (``None`` where missing)."""
+        if self.tables_path.is_file():
+            raw = schemas_from_tables_json(self.tables_path)
+        else:
+            raw = {p.stem: schema_from_sqlite(p, p.stem) for p in self._sqlite_files()}
+        out = {}
+        for db_id, s in sorted(raw.items()):
+            p = self.database_dir / db_id / f"{db_id}.sqlite"
+            out[db_id] = Schema(s.db_id, s.tables, s.foreign_keys, db_path=p if p.is_file() else None)
+        return out
+
+    def _sqlite_files(self) -> list[Path]:
+        return sorted(p for p in self.database_dir.glob("*/*.sqlite") if p.stem == p.parent.name)
+
+    @property
+    def db_ids(self) -> list[str]:
+        return list(self.schemas)
+
+    @property
+    def available_db_ids(self) -> list[str]:
+        """db ids whose SQLite file is present (Spider here lacks 3 of 166)."""
+        return [d for d, s in self.schemas.items() if s.db_path is not None]
+
+    @property
+    def missing_db_ids(self) -> list[str]:
+        return [d for d, s in self.schemas.items() if s.db_path is None]
+
+    def schema(self, db_id: str) -> Schema:
+        try:
+            return self.schemas[db_id]
+        except KeyError:
+            raise UnknownNameError(f"db_id in {self.root}", db_id, self.schemas) from None
+
+    def db_path(self, db_id: str) -> Path:
+        """The SQLite file of ``db_id``; a clear error when the id is unknown or the file missing."""
+        schema = self.schema(db_id)
+        if schema.db_path is None:
+            raise DataNotFoundError(
+                f"database '{db_id}' is listed in {self.tables_path} but "
+                f"{self.database_dir / db_id / (db_id + '.sqlite')} does not exist"
+            )
+        return schema.db_path
+
+    def relative_db_path(self, db_id: str) -> str:
+        """Database path relative to the data root (what examples record), POSIX style."""
+        p = self.db_path(db_id)
+        try:
+            return p.resolve().relative_to(self.data_root.resolve()).as_posix()
+        except ValueError:
+            return p.resolve().as_posix()
+
+    @property
+    def train_path(self) -> Path | None:
+        for name in TRAIN_FILES:
+            if (self.root / name).is_file():
+                return self.root / name
+        return None
+
+    @property
+    def dev_path(self) -> Path | None:
+        p = self.root / "dev.json"
+        return p if p.is_file() else None
+
+    def train_examples(self) -> list[dict]:
+        """Training pairs (``question``, ``query``/``SQL``, ``db_id``) with ``_line`` = 1-based index."""
+        if self.train_path is None:
+            raise DataNotFoundError(
+                f"no training file in {self.root} (looked for {', '.join(TRAIN_FILES)})"
+            )
+        return load_examples(self.train_path)
+
+
+def load_examples(path: str | Path) -> list[dict]:
+    """Read a Spider/BIRD style JSON list (or JSONL) of examples; checks required fields.
+
+    Each returned dict gets ``_index`` (1-based position) so later errors can name the entry.
+    BIRD's ``SQL`` field is accepted as ``query``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: file not found") from None
+    if path.suffix == ".jsonl":
+        items = []
+        for ln, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise InputError(f"invalid JSON ({e.msg})", path=path, line=ln) from None
+    else:
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"invalid JSON ({e.msg})", path=path, line=e.lineno) from None
+        if not isinstance(items, list):
+            raise InputError("expected a JSON list of examples", path=path)
+    out = []
+    for i, ex in enumerate(items, start=1):
+        if not isinstance(ex, dict):
+            raise InputError(f"entry {i} is not an object", path=path)
+        ex = dict(ex)
+        if "query" not in ex and "SQL" in ex:
+            ex["query"] = ex["SQL"]
+        for key in ("query", "db_id"):
+            if not isinstance(ex.get(key), str):
+                raise InputError(f"entry {i} lacks a string '{key}'", path=path, field=key)
+        ex["_index"] = i
+        out.append(ex)
+    return out
+
+
+def resolve_benchmark(db: str, data_root: str | Path | None = None) -> Benchmark:
+    """Turn ``--db`` into a :class:`Benchmark`, or raise one clear error saying where we looked."""
+    root_dir = resolve_data_root(data_root)
+    if db == "demo":
+        return Benchmark("demo", DEMO_ROOT, data_root=DEMO_ROOT)
+    if db in KNOWN_BENCHMARKS:
+        root = root_dir / db
+        source = (
+            "--data-root" if data_root else ("$SPFT_DATA_ROOT" if os.environ.get("SPFT_DATA_ROOT") else "the default data root")
+        )
+        if not root.is_dir():
+            raise DataNotFoundError(
+                f"benchmark '{db}' not found: looked for {root} ({source}). {_HOW_TO_GET}"
+            )
+        bench = Benchmark(db, root, data_root=root_dir)
+    else:
+        root = Path(db).expanduser()
+        if not root.is_dir():
+            raise DataNotFoundError(
+                f"'{db}' is neither a known benchmark ({', '.join(('demo',) + KNOWN_BENCHMARKS)}) "
+                f"nor a folder. {_HOW_TO_GET}"
+            )
+        bench = Benchmark(root.name, root, data_root=root.parent)
+    if not bench.tables_path.is_file() and not bench.database_dir.is_dir():
+        raise DataNotFoundError(
+            f"{bench.root} has neither tables.json nor a database/ folder; expected Spider layout. {_HOW_TO_GET}"
+        )
+    return bench

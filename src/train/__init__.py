@@ -1,0 +1,1 @@
+"""SFT, prediction and self-play fine-tuning (torch / transformers / peft, optional extra `train`)."""

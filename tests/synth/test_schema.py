@@ -1,0 +1,116 @@
+"""The schema model: tables.json parsing, SQLite introspection, FK distances and join paths."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+import pytest
+
+from evaluation.errors import InputError, UnknownNameError
+from synth.schema import (
+    Column,
+    ForeignKey,
+    Schema,
+    Table,
+    natural_name,
+    schema_from_sqlite,
+    schemas_from_tables_json,
+    sqlite_type_to_column_type,
+)
+
+
+def _chain_schema() -> Schema:
+    """a -> b -> c, plus an isolated table d."""
+
+    def t(name, *cols):
+        return Table(name, name, tuple(Column(name, c, c, "number", is_primary_key=(i == 0)) for i, c in enumerate(cols)))
+
+    return Schema(
+        "chain",
+        (t("a", "id", "b_id"), t("b", "id", "c_id"), t("c", "id"), t("d", "id")),
+        (ForeignKey("a", "b_id", "b", "id"), ForeignKey("b", "c_id", "c", "id")),
+    )
+
+
+def test_distances_are_fk_hops_and_inf_when_disconnected():
+    s = _chain_schema()
+    assert s.distance("a", "a") == 0
+    assert s.distance("A", "b") == 1
+    assert s.distance("a", "c") == 2
+    assert s.distance("c", "a") == 2
+    assert math.isinf(s.distance("a", "d"))
+
+
+def test_join_path_includes_intermediate_table():
+    s = _chain_schema()
+    path = s.join_path(["a", "c"])
+    assert path == [ForeignKey("a", "b_id", "b", "id"), ForeignKey("b", "c_id", "c", "id")]
+    assert s.join_path(["a"]) == []
+    assert s.join_path(["a", "d"]) is None
+
+
+def test_unknown_names_suggest_close_matches():
+    s = _chain_schema()
+    with pytest.raises(UnknownNameError, match="did you mean 'a'"):
+        s.table("aa")
+    with pytest.raises(UnknownNameError, match="b_id"):
+        s.column("a", "bid")
+
+
+def test_spider_tables_json_loads_all_databases(spider_root):
+    schemas = schemas_from_tables_json(spider_root / "tables.json")
+    assert len(schemas) == 166
+    cs = schemas["concert_singer"]
+    assert {t.name for t in cs.tables} == {"stadium", "singer", "concert", "singer_in_concert"}
+    assert cs.table("Singer").column("singer_id").is_primary_key
+    assert cs.distance("singer", "concert") == 2  # via singer_in_concert
+    assert cs.column("singer", "Name").natural == "name"
+
+
+def test_sqlite_introspection_matches_tables_json_keys(spider_root):
+    path = spider_root / "database" / "concert_singer" / "concert_singer.sqlite"
+    s = schema_from_sqlite(path)
+    assert s.db_id == "concert_singer"
+    fk_pairs = {(f.table.lower(), f.ref_table.lower()) for f in s.foreign_keys}
+    assert ("singer_in_concert", "singer") in fk_pairs
+    assert s.table("concert").column("concert_ID").is_primary_key
+
+
+def test_sqlite_schema_with_fk_to_implicit_primary_key(tmp_path):
+    db = tmp_path / "x.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, born DATE, name TEXT);"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p, ok BOOLEAN);"
+    )
+    con.close()
+    s = schema_from_sqlite(db)
+    assert s.foreign_keys == (ForeignKey("c", "p_id", "p", "id"),)
+    assert [c.type for c in s.table("p").columns] == ["number", "time", "text"]
+    assert s.column("c", "ok").type == "boolean"
+
+
+def test_bad_tables_json_names_file_and_entry(tmp_path):
+    bad = tmp_path / "tables.json"
+    bad.write_text("[{\"db_id\": \"x\"}]")
+    with pytest.raises(InputError, match=r"tables.json.*entry 1.*table_names_original"):
+        schemas_from_tables_json(bad)
+    bad.write_text("[{\n")
+    with pytest.raises(InputError, match=r"tables.json:2"):
+        schemas_from_tables_json(bad)
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [("INTEGER", "number"), ("varchar(20)", "text"), ("", "text"), ("DATETIME", "time"), ("REAL", "number"),
+     ("bool", "boolean"), ("BLOB", "others")],
+)
+def test_type_mapping(declared, expected):
+    assert sqlite_type_to_column_type(declared) == expected
+
+
+def test_natural_name():
+    assert natural_name("Customer_ID") == "customer id"
+    assert natural_name("customerId") == "customer id"

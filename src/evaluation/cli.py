@@ -1,0 +1,85 @@
+"""``evaluate`` — score predictions against gold with EX / TS / VES (a thin layer over the library).
+
+Library errors (:class:`~evaluation.errors.SpftError`) become ``Error: ...`` with exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from evaluation.errors import SpftError
+from evaluation.executor import Limits
+
+
+@click.command(name="evaluate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--metric", "metric", default="ex", show_default=True, help="Comma-separated metrics: ex, ts, ves.")
+@click.option("--gold", "gold", required=True, type=click.Path(path_type=Path),
+              help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.")
+@click.option("--pred", "pred", required=True, type=click.Path(path_type=Path),
+              help="Predictions: JSONL (id, sql, db_id?) paired by id, or one SQL per line paired by position.")
+@click.option("--db-root", "db_root", required=True, type=click.Path(path_type=Path),
+              help="Folder of <db_id>/<db_id>.sqlite (e.g. spider/database).")
+@click.option("--compare", type=click.Choice(["spider", "bird"]), default="spider", show_default=True,
+              help="spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.")
+@click.option("--keep-distinct", is_flag=True, help="Spider mode: do not strip DISTINCT before executing.")
+@click.option("--suite-dir", type=click.Path(path_type=Path), default=None,
+              help="TS: folder of <db_id>/*.sqlite test-suite databases.")
+@click.option("--ves-repeats", type=int, default=100, show_default=True, help="VES: timed runs per query.")
+@click.option("--timeout", "timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Write report JSON here.")
+@click.option("--details", "details_path", type=click.Path(path_type=Path), default=None,
+              help="Write one JSON line per item here (id, db_id, hardness, verdicts).")
+@click.option("--workers", type=int, default=0, show_default=True, help="Processes (0 = all CPUs, 1 = in-process).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
+         report_path, details_path, workers, no_progress) -> None:
+    """Score predictions against gold SQL by executing both (read-only, time-limited)."""
+    try:
+        _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
+             report_path, details_path, workers, no_progress)
+    except SpftError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
+         report_path, details_path, workers, no_progress) -> None:
+    from evaluation.errors import DataNotFoundError
+    from evaluation.inputs import load_pairs
+    from evaluation.report import build_report, format_table, write_details, write_json_atomic
+    from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics
+
+    metrics = parse_metrics(metric)
+    if not db_root.is_dir():
+        raise DataNotFoundError(f"--db-root {db_root}: not a directory (expected <db_id>/<db_id>.sqlite inside)")
+    if suite_dir is not None and not suite_dir.is_dir():
+        raise DataNotFoundError(f"--suite-dir {suite_dir}: not a directory")
+    config = EvalConfig(db_root=db_root, metrics=metrics, compare=compare, keep_distinct=keep_distinct,
+                        suite_dir=suite_dir, ves_repeats=ves_repeats, limits=Limits(timeout_s=timeout),
+                        workers=workers)
+    paired = load_pairs(gold, pred)
+    for w in paired.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    t0 = time.perf_counter()
+    show = not no_progress and len(paired.pairs) >= 200
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paired.pairs), file=sys.stderr, unit="q", desc="evaluate")
+        results = evaluate_pairs(paired.pairs, config, progress=bar.update)
+        bar.close()
+    else:
+        results = evaluate_pairs(paired.pairs, config)
+    seconds = time.perf_counter() - t0
+    report = build_report(results, config, gold_path=gold, pred_path=pred, pairing=paired.pairing,
+                          warnings=paired.warnings, seconds=seconds)
+    for w in report["warnings"][len(paired.warnings):]:
+        click.echo(f"Warning: {w}", err=True)
+    click.echo(format_table(report))
+    if report_path is not None:
+        write_json_atomic(report_path, report)
+    if details_path is not None:
+        write_details(details_path, results)

@@ -1,0 +1,249 @@
+"""Safe, read-only execution of untrusted SQL against SQLite files.
+
+Every query we run comes from a model or a sampler, so the executor assumes the worst:
+
+* **read-only, four ways**: the file is opened with ``mode=ro`` (URI), ``PRAGMA query_only=ON``,
+  the attached-database limit is 0 (no ``ATTACH``, no ``VACUUM INTO``), and an sqlite3
+  authorizer allows only reads (``SELECT``, ``READ``, functions, recursive CTEs and a few
+  introspection pragmas). Writes, schema changes, ``ATTACH``/``DETACH``, pragma writes and
+  transactions are denied and come back as status ``"error"``.
+* **a time limit that really fires**: a progress handler checks the clock every few thousand
+  VM steps and interrupts the statement; the status is ``"timeout"``.
+* **a row cap**: rows are fetched in chunks and fetching stops at ``max_rows + 1`` (``"too_large"``).
+* **a memory bound (best effort)**: SQLite's page cache is capped per connection, SQLite's heap
+  is capped with ``PRAGMA hard_heap_limit`` (process-wide, set once to the largest limit asked
+  for), and the Python-side size of fetched rows is estimated while fetching.
+
+SQL errors never raise: they are results with ``status == "error"``. A missing database file
+raises :class:`~evaluation.errors.DataNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from evaluation.errors import ConfigError, DataNotFoundError
+
+STATUSES = ("ok", "error", "timeout", "too_large")
+
+# Introspection pragmas that only read; anything else (and any pragma with "=") is denied.
+_READ_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "collation_list",
+        "function_list",
+        "database_list",
+    }
+)
+_ALLOWED_ACTIONS = frozenset(
+    code
+    for code in (
+        getattr(sqlite3, "SQLITE_SELECT", None),
+        getattr(sqlite3, "SQLITE_READ", None),
+        getattr(sqlite3, "SQLITE_FUNCTION", None),
+        getattr(sqlite3, "SQLITE_RECURSIVE", None),
+    )
+    if code is not None
+)
+_FETCH_CHUNK = 1024
+_PROGRESS_STEPS = 2000  # VM instructions between clock checks (~tens of microseconds)
+_ROW_OVERHEAD = 56 + 8  # tuple header + slot, rough
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds for one query. Defaults suit benchmark evaluation; synthesis may tighten them."""
+
+    timeout_s: float = 10.0  # real interrupt via sqlite progress handler, not just "stop waiting"
+    max_rows: int = 100_000  # more rows -> status "too_large"
+    max_memory_mb: int = 512  # best-effort bound (page cache, SQLite heap, fetched rows)
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ConfigError(f"Limits.timeout_s must be > 0, got {self.timeout_s}")
+        if self.max_rows < 0:
+            raise ConfigError(f"Limits.max_rows must be >= 0, got {self.max_rows}")
+        if self.max_memory_mb <= 0:
+            raise ConfigError(f"Limits.max_memory_mb must be > 0, got {self.max_memory_mb}")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """Outcome of one query. ``rows`` is empty unless ``status == "ok"``."""
+
+    status: str  # "ok" | "error" | "timeout" | "too_large"
+    rows: tuple[tuple, ...]
+    columns: tuple[str, ...]
+    message: str = ""
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _authorizer(action: int, arg1, arg2, dbname, source) -> int:
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is None and (arg1 or "").lower() in _READ_PRAGMAS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS - {"database_list"}:
+        # table_info(x) etc. pass the table name as arg2; still a read.
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def _lenient_text(b: bytes) -> str:
+    # Some Spider databases hold invalid UTF-8; the official evaluator decodes with errors="ignore".
+    return b.decode(errors="ignore")
+
+
+_heap_limit_bytes = 0  # process-wide SQLite setting; only ever raised, never lowered below a caller's need
+
+
+def _connect(db_path: Path, limits: Limits) -> sqlite3.Connection:
+    global _heap_limit_bytes
+    if not db_path.is_file():
+        raise DataNotFoundError(f"database file not found: {db_path}")
+    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        # Cap the page cache (KiB, negative) at a quarter of the budget.
+        conn.execute(f"PRAGMA cache_size = -{max(1024, limits.max_memory_mb * 256)}")
+        conn.execute("PRAGMA temp_store = FILE")
+        want = limits.max_memory_mb * 1024 * 1024
+        if want > _heap_limit_bytes:
+            conn.execute(f"PRAGMA hard_heap_limit = {want}")
+            _heap_limit_bytes = want
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.set_authorizer(_authorizer)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _row_size(row: tuple) -> int:
+    n = _ROW_OVERHEAD + 8 * len(row)
+    for v in row:
+        if isinstance(v, (str, bytes)):
+            n += sys.getsizeof(v)
+        else:
+            n += 32
+    return n
+
+
+class ReadOnlyDatabase:
+    """One read-only connection reused for many queries (synthesis validates thousands).
+
+    >>> with ReadOnlyDatabase(path) as db:            # doctest: +SKIP
+    ...     db.execute("SELECT count(*) FROM singer").rows
+    ((6,),)
+    """
+
+    def __init__(self, db_path: str | Path, limits: Limits = Limits()) -> None:
+        self.path = Path(db_path)
+        self.limits = limits
+        self._conn: sqlite3.Connection | None = _connect(self.path, limits)
+
+    def __enter__(self) -> ReadOnlyDatabase:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def execute(self, sql: str, limits: Limits | None = None) -> ExecResult:
+        """Run one statement; never raises for bad SQL, always returns an :class:`ExecResult`."""
+        if self._conn is None:
+            raise RuntimeError(f"ReadOnlyDatabase({self.path}) is closed")
+        limits = limits or self.limits
+        result = self._run(sql, limits)
+        if result.status == "error" and "decode" in result.message.lower():
+            self._conn.text_factory = _lenient_text
+            try:
+                result = self._run(sql, limits)
+            finally:
+                self._conn.text_factory = str
+        return result
+
+    def _run(self, sql: str, limits: Limits) -> ExecResult:
+        conn = self._conn
+        assert conn is not None
+        start = time.perf_counter()
+        deadline = start + limits.timeout_s
+        clock = time.perf_counter
+
+        def progress() -> int:
+            return 1 if clock() > deadline else 0
+
+        conn.set_progress_handler(progress, _PROGRESS_STEPS)
+        cur = conn.cursor()
+        columns: tuple[str, ...] = ()
+        try:
+            cur.execute(sql)
+            columns = tuple(d[0] for d in cur.description or ())
+            rows: list[tuple] = []
+            budget = limits.max_memory_mb * 1024 * 1024
+            used = 0
+            while True:
+                chunk = cur.fetchmany(_FETCH_CHUNK)
+                if not chunk:
+                    break
+                rows.extend(chunk)
+                if len(rows) > limits.max_rows:
+                    return self._fail(
+                        "too_large", f"more than {limits.max_rows} rows", columns, start
+                    )
+                used += sum(_row_size(r) for r in chunk)
+                if used > budget:
+                    return self._fail(
+                        "too_large",
+                        f"result exceeds about {limits.max_memory_mb} MB in memory",
+                        columns,
+                        start,
+                    )
+                if clock() > deadline:
+                    return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
+            return ExecResult("ok", tuple(rows), columns, "", time.perf_counter() - start)
+        except sqlite3.OperationalError as e:
+            msg = str(e)
+            if "interrupted" in msg and clock() > deadline:
+                return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
+            return self._fail("error", msg, columns, start)
+        except MemoryError:
+            return self._fail(
+                "too_large", f"out of memory (limit about {limits.max_memory_mb} MB)", columns, start
+            )
+        except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError) as e:
+            # DatabaseError (authorizer denials), ProgrammingError (two statements), Warning, ...
+            return self._fail("error", f"{type(e).__name__}: {e}", columns, start)
+        finally:
+            cur.close()
+            conn.set_progress_handler(None, 0)
+
+    @staticmethod
+    def _fail(status: str, message: str, columns: tuple[str, ...], start: float) -> ExecResult:
+        return ExecResult(status, (), columns, message, time.perf_counter() - start)
+
+
+def execute(db_path: str | Path, sql: str, limits: Limits = Limits()) -> ExecResult:
+    """One-shot read-only execution (opens and closes a connection)."""
+    with ReadOnlyDatabase(db_path, limits) as db:
+        return db.execute(sql)

@@ -1,0 +1,280 @@
+"""Evaluate many pairs: EX, TS and VES over a process pool, gold results cached per (db, sql).
+
+Work is split into tasks of items from one database (items with the same gold query stay in the
+same task), so each worker opens each database file once and runs each gold query once per file.
+
+* **EX** — one database: ``<db_root>/<db_id>/<db_id>.sqlite``. A missing file is a *counted skip*
+  (Spider here lacks ``wta_1``), reported with the db ids; it never crashes the run.
+* **TS** — test-suite accuracy: correct only if the prediction matches the gold on *every*
+  ``<suite_dir>/<db_id>/*.sqlite``. A db id without suite files is reported as ``no_suite`` and left
+  out of the TS denominator — never silently replaced by EX.
+* **VES** — see :mod:`evaluation.ves`; timed only for items that are EX-correct.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluation.ambiguity import ambiguity_flags
+from evaluation.errors import ConfigError, UnknownNameError
+from evaluation.ex import check_mode, judge, prepare_pair
+from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
+from evaluation.hardness import hardness
+from evaluation.inputs import Pair
+from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
+
+METRICS = ("ex", "ts", "ves")
+_TASK_SIZE = 64
+
+
+def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``"ex,ts"`` -> ``("ex", "ts")``; unknown names raise with a did-you-mean."""
+    names = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text)]
+    out = []
+    for n in names:
+        if not n:
+            continue
+        if n not in METRICS:
+            raise UnknownNameError("metric", n, METRICS)
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise ConfigError("--metric: give at least one of " + ", ".join(METRICS))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that decides a verdict; recorded in the report."""
+
+    db_root: Path
+    metrics: tuple[str, ...] = ("ex",)
+    compare: str = "spider"  # "spider" (test-suite result_eq) | "bird" (set equality)
+    keep_distinct: bool = False  # spider only: keep DISTINCT instead of stripping it from both
+    suite_dir: Path | None = None  # TS: <suite_dir>/<db_id>/*.sqlite
+    ves_repeats: int = 100
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 0  # 0 = os.cpu_count(); 1 = in-process
+    flag_ambiguous: bool = True
+
+    def __post_init__(self) -> None:
+        check_mode(self.compare)
+        parse_metrics(self.metrics)
+        if "ts" in self.metrics and self.suite_dir is None:
+            raise ConfigError("--metric ts needs --suite-dir (folder of <db_id>/*.sqlite test suites)")
+        if self.ves_repeats < 1:
+            raise ConfigError(f"--ves-repeats must be >= 1, got {self.ves_repeats}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0, got {self.workers}")
+
+    def db_path(self, db_id: str) -> Path:
+        return self.db_root / db_id / f"{db_id}.sqlite"
+
+    def suite_paths(self, db_id: str) -> list[Path]:
+        assert self.suite_dir is not None
+        return sorted((self.suite_dir / db_id).glob("*.sqlite"))
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """Per item and metric. ``correct`` is ``None`` when the metric could not be judged."""
+
+    correct: bool | None
+    status: str  # match | mismatch | pred_error | pred_timeout | pred_too_large | gold_failed | no_suite | skipped
+    pred_status: str = ""
+    gold_status: str = ""
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = {"correct": self.correct, "status": self.status}
+        if self.pred_status:
+            d["pred_status"] = self.pred_status
+        if self.gold_status:
+            d["gold_status"] = self.gold_status
+        if self.message:
+            d["message"] = self.message
+        d.update(self.extra)
+        return d
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    id: str
+    db_id: str
+    hardness: str
+    verdicts: dict[str, MetricVerdict]
+    ambiguity: tuple[str, ...] = ()
+    skipped: str = ""  # non-empty: why the item was not evaluated (missing database)
+
+    def to_json(self) -> dict:
+        d = {"id": self.id, "db_id": self.db_id, "hardness": self.hardness}
+        for m, v in self.verdicts.items():
+            d[m] = v.to_json()
+        if self.ambiguity:
+            d["ambiguous_gold"] = list(self.ambiguity)
+        if self.skipped:
+            d["skipped"] = self.skipped
+        return d
+
+
+class _GoldCache:
+    """Gold results per (db file, prepared gold SQL), and open connections per db file."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.dbs: dict[Path, ReadOnlyDatabase] = {}
+        self.results: dict[tuple[Path, str], ExecResult] = {}
+
+    def db(self, path: Path) -> ReadOnlyDatabase:
+        if path not in self.dbs:
+            self.dbs[path] = ReadOnlyDatabase(path, self.limits)
+        return self.dbs[path]
+
+    def gold(self, path: Path, sql: str) -> ExecResult:
+        key = (path, sql)
+        if key not in self.results:
+            self.results[key] = self.db(path).execute(sql)
+        return self.results[key]
+
+    def close(self) -> None:
+        for db in self.dbs.values():
+            db.close()
+
+
+def _verdict_on(cache: _GoldCache, path: Path, pair, config: EvalConfig):
+    gold = cache.gold(path, pair.gold_sql)
+    pred = cache.db(path).execute(pair.pred_sql)
+    return judge(gold, pred, mode=pair.mode, ordered=pair.ordered)
+
+
+def _as_metric(v) -> MetricVerdict:
+    return MetricVerdict(
+        v.correct,
+        v.reason,
+        v.pred.status,
+        v.gold.status,
+        (v.pred.message if not v.pred.ok else v.gold.message if not v.gold.ok else "")[:300],
+    )
+
+
+def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
+    """Evaluate items (normally of one database) sequentially with one gold cache."""
+    cache = _GoldCache(config.limits)
+    hard_cache: dict[str, str] = {}
+    flag_cache: dict[str, tuple[str, ...]] = {}
+    out = []
+    try:
+        for it in items:
+            if it.gold_sql not in hard_cache:
+                hard_cache[it.gold_sql] = hardness(it.gold_sql)
+            level = hard_cache[it.gold_sql]
+            db_path = config.db_path(it.db_id)
+            needs_main = "ex" in config.metrics or "ves" in config.metrics
+            if needs_main and not db_path.is_file():
+                verdicts = {m: MetricVerdict(None, "skipped") for m in config.metrics}
+                out.append(ItemResult(it.id, it.db_id, level, verdicts, (), f"database file not found: {db_path}"))
+                continue
+            pair = prepare_pair(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
+            verdicts: dict[str, MetricVerdict] = {}
+            flags: tuple[str, ...] = ()
+            ex = None
+            if needs_main:
+                ex = _verdict_on(cache, db_path, pair, config)
+                if config.flag_ambiguous:
+                    if pair.gold_sql not in flag_cache:
+                        flag_cache[pair.gold_sql] = ambiguity_flags(pair.gold_sql, cache.db(db_path))
+                    flags = flag_cache[pair.gold_sql]
+            if "ex" in config.metrics:
+                verdicts["ex"] = _as_metric(ex)
+            if "ts" in config.metrics:
+                verdicts["ts"] = _ts_verdict(cache, pair, it.db_id, config)
+            if "ves" in config.metrics:
+                assert ex is not None
+                if ex.correct:
+                    ratio = measure_ratio(cache.db(db_path), pair.gold_sql, pair.pred_sql, config.ves_repeats, timer)
+                else:
+                    ratio = 0.0
+                verdicts["ves"] = MetricVerdict(
+                    ex.correct,
+                    ex.reason,
+                    ex.pred.status,
+                    ex.gold.status,
+                    extra={
+                        "time_ratio": ratio,
+                        "score": ves_score(ratio, ex.correct),
+                        "reward": rves_reward(ratio, ex.correct),
+                    },
+                )
+            out.append(ItemResult(it.id, it.db_id, level, verdicts, flags))
+    finally:
+        cache.close()
+    return out
+
+
+def _ts_verdict(cache: _GoldCache, pair, db_id: str, config: EvalConfig) -> MetricVerdict:
+    paths = config.suite_paths(db_id)
+    if not paths:
+        return MetricVerdict(None, "no_suite", message=f"no test suite: {config.suite_dir / db_id}/*.sqlite")
+    last = None
+    for p in paths:
+        v = _verdict_on(cache, p, pair, config)
+        last = v
+        if not v.correct:
+            m = _as_metric(v)
+            return MetricVerdict(False, m.status, m.pred_status, m.gold_status, m.message,
+                                 {"suite_size": len(paths), "failed_on": p.name})
+    m = _as_metric(last)
+    return MetricVerdict(True, m.status, m.pred_status, m.gold_status, "", {"suite_size": len(paths)})
+
+
+def split_tasks(pairs: Iterable[Pair], size: int = _TASK_SIZE) -> list[list[Pair]]:
+    """Group by database, keep identical gold queries together, cut into tasks of about ``size``."""
+    by_db: dict[str, list[Pair]] = {}
+    for p in pairs:
+        by_db.setdefault(p.db_id, []).append(p)
+    tasks: list[list[Pair]] = []
+    for db_id in sorted(by_db):
+        items = sorted(by_db[db_id], key=lambda p: p.gold_sql)
+        cur: list[Pair] = []
+        for p in items:
+            if len(cur) >= size and cur[-1].gold_sql != p.gold_sql:
+                tasks.append(cur)
+                cur = []
+            cur.append(p)
+        if cur:
+            tasks.append(cur)
+    tasks.sort(key=len, reverse=True)  # big tasks first: better balance across workers
+    return tasks
+
+
+def evaluate_pairs(
+    pairs: Sequence[Pair],
+    config: EvalConfig,
+    *,
+    timer: Timer = wall_timer,
+    progress: Callable[[int], None] | None = None,
+) -> list[ItemResult]:
+    """Evaluate all pairs; results come back in the input order. ``progress(n)`` after each task."""
+    workers = config.workers or os.cpu_count() or 1
+    tasks = split_tasks(pairs)
+    results: dict[str, ItemResult] = {}
+    if workers == 1 or len(tasks) <= 1:
+        for t in tasks:
+            for r in evaluate_task(t, config, timer):
+                results[r.id] = r
+            if progress:
+                progress(len(t))
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            futs = {pool.submit(evaluate_task, t, config, timer): len(t) for t in tasks}
+            for f in as_completed(futs):
+                for r in f.result():
+                    results[r.id] = r
+                if progress:
+                    progress(futs[f])
+    return [results[p.id] for p in pairs]

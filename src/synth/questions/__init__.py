@@ -1,0 +1,75 @@
+"""Question writers: turn verified SQL into a natural-language question.
+
+The SPFT-SQL paper writes its questions with a trained SQL-to-Text *model*. This package defines the
+interface every writer follows (:class:`QuestionWriter`), the offline default
+(:class:`~synth.questions.rule_based.RuleBasedWriter`, name ``"rule-based"``: deterministic
+templates over the parsed SQL — **not** the paper's model and never to be reported as such), and a
+small registry so that ``train`` can plug in a model-backed writer without ``synth`` importing it::
+
+    from synth.questions import get_writer, register_writer
+    register_writer("sql2text", lambda **kw: MyModelWriter(**kw))   # done by train, once
+    writer = get_writer("rule-based")
+    writer.write("SELECT count(*) FROM singer", schema)   # -> "How many singers are there?"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from evaluation.errors import ConfigError, UnknownNameError
+from synth.questions.rule_based import RuleBasedWriter
+from synth.schema import Schema
+
+__all__ = [
+    "QuestionWriter",
+    "RuleBasedWriter",
+    "get_writer",
+    "register_writer",
+    "writer_names",
+]
+
+
+@runtime_checkable
+class QuestionWriter(Protocol):
+    """Anything that writes one question per (SQL, schema). ``name`` is recorded in every example."""
+
+    name: str
+
+    def write(self, sql: str, schema: Schema) -> str: ...
+
+    def write_batch(self, items: Sequence[tuple[str, Schema]]) -> list[str]: ...
+
+
+WriterFactory = Callable[..., QuestionWriter]
+
+# The one deliberate piece of module state: a plugin table, filled at import time by the packages
+# that provide writers (``train`` registers its SQL-to-Text model here). Lookups never mutate it.
+_FACTORIES: dict[str, WriterFactory] = {"rule-based": RuleBasedWriter}
+
+
+def register_writer(name: str, factory: WriterFactory, *, replace: bool = False) -> None:
+    """Make ``get_writer(name, **kwargs)`` return ``factory(**kwargs)``.
+
+    Registering a taken name is a :class:`ConfigError` unless ``replace=True`` (so two plugins
+    cannot silently shadow each other).
+    """
+    if not name or not isinstance(name, str):
+        raise ConfigError(f"question writer name must be a non-empty string, got {name!r}")
+    if name in _FACTORIES and not replace:
+        raise ConfigError(f"question writer '{name}' is already registered (pass replace=True to override)")
+    _FACTORIES[name] = factory
+
+
+def writer_names() -> list[str]:
+    """Names accepted by :func:`get_writer`, sorted."""
+    return sorted(_FACTORIES)
+
+
+def get_writer(name: str, **kwargs) -> QuestionWriter:
+    """The writer registered as ``name``, built with ``kwargs``; unknown names suggest close ones."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise UnknownNameError("question writer", name, _FACTORIES) from None
+    return factory(**kwargs)

@@ -1,0 +1,178 @@
+"""Template filling: choose columns by type and schema distance, rebuild FROM/JOIN along foreign
+keys, and draw values from the database. SPFT-SQL §3.1.1 ("tables and columns are selected with
+constraints to fill the normalized slots"); see ``docs/templates.md``.
+
+Algorithm for one template on one schema:
+
+1. **Columns** (:mod:`synth.fill.choose`). Scopes (each SELECT with a ``{tables}`` FROM) are filled
+   outer before inner, left before right. Each unfilled column slot draws from the schema's
+   columns of the slot's type (not yet used by another slot) with weight
+
+   ``w = 1`` if the column's table is already in the scope's FROM, else ``w = decay ** d`` with
+   ``d`` the FK hops to the nearest table in that FROM, and ``w = 0`` when unreachable or when the
+   FROM would grow past ``max_tables``; weights are recomputed after every pick. A subquery's first
+   pick measures ``d`` to its enclosing query's FROM (prefers related tables).
+
+   FK slots (``{c1:number:fk=c2}``) draw from columns that take part in a foreign key; once one side
+   of a pair is filled, the other side is one of its real FK partners (``no_fk_pair`` if none).
+   Slots compared across scopes (``a IN (SELECT b ...)``) prefer FK partners of the other side.
+2. **FROM/JOIN** (:mod:`synth.fill.render`). Every scope's tables are connected with
+   ``Schema.join_path`` (intermediate tables included); one table -> ``FROM t`` with bare
+   columns, several -> ``FROM a AS T1 JOIN b AS T2 ON T1.x = T2.y ...`` with qualified columns.
+3. **Values** (:class:`ValueSampler`). A value slot takes a real value of the column it is
+   compared with (through aggregates too); compared with ``COUNT(...)`` it takes a small count
+   from ``config.count_values``; ``LIKE`` values become ``'%value%'``; ``BETWEEN`` bounds are
+   ordered. Strings are single-quoted with quotes doubled.
+
+Rejections raise :class:`FillError` with a counted ``reason``. Deterministic for a given ``rng``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from evaluation.errors import ConfigError
+from synth.fill.choose import choose_columns, table_weight
+from synth.fill.errors import FillError
+from synth.fill.plan import Plan, plan_template, scope_of, scope_selects, slot_of
+from synth.fill.render import build_from, column_expr
+from synth.fill.values import ValueSampler, as_number, literal
+from synth.schema import Column, Schema
+from synth.templates.drop_from_clause import FROM_KEY
+from synth.templates.model import Template, TemplateError
+
+__all__ = [
+    "FillConfig",
+    "FillError",
+    "FilledQuery",
+    "ValueSampler",
+    "fill_template",
+    "table_weight",
+]
+
+
+@dataclass(frozen=True)
+class FillConfig:
+    """Knobs of filling; the weighting formula is in the module docstring."""
+
+    distance_decay: float = 0.3
+    """Weight factor per FK hop for a column whose table is not yet in FROM (0 < decay <= 1).
+    Lower keeps queries on fewer tables; 0.3 gives roughly Spider's share of join queries."""
+    max_tables: int = 4
+    """Most tables in one FROM clause, intermediate tables of join paths included."""
+    value_samples: int = 200
+    """Distinct values read (once, cached) per column; value slots draw from them."""
+    count_values: tuple[int, ...] = (1, 2, 3)
+    """Values for slots compared with COUNT(...) (e.g. ``HAVING COUNT(*) > {v0:number}``)."""
+    value_tries: int = 5
+    """Draws per value slot before ``no_value`` when a drawn value does not fit the slot's type."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.distance_decay <= 1:
+            raise ConfigError(f"distance_decay must be in (0, 1], got {self.distance_decay}")
+        if self.max_tables < 1:
+            raise ConfigError(f"max_tables must be >= 1, got {self.max_tables}")
+        if self.value_samples < 1:
+            raise ConfigError(f"value_samples must be >= 1, got {self.value_samples}")
+        if not self.count_values:
+            raise ConfigError("count_values must not be empty")
+        if self.value_tries < 1:
+            raise ConfigError(f"value_tries must be >= 1, got {self.value_tries}")
+
+
+@dataclass(frozen=True)
+class FilledQuery:
+    """An executable SQL candidate; ``tables`` are every table in any FROM, in first-use order."""
+
+    sql: str
+    tables: tuple[str, ...]
+    template_id: str
+
+
+def fill_template(
+    template: Template,
+    schema: Schema,
+    values: ValueSampler,
+    rng: random.Random,
+    config: FillConfig = FillConfig(),
+) -> FilledQuery:
+    """Fill ``template`` on ``schema``; raises :class:`FillError` (counted) when it cannot."""
+    try:
+        plan = plan_template(template.text)
+    except TemplateError as e:
+        raise FillError("bad_template", e.detail) from None
+    assign, trees = choose_columns(plan, schema, rng, config.distance_decay, config.max_tables)
+    drawn = draw_values(plan, assign, values, rng, config)
+    sql = render(plan, schema, assign, trees, drawn)
+    tables = tuple(dict.fromkeys(t for tree in trees for t in tree))
+    return FilledQuery(sql=sql, tables=tables, template_id=template.id)
+
+
+def draw_values(
+    plan: Plan, assign: dict[str, Column], values: ValueSampler, rng: random.Random, config: FillConfig
+) -> dict[str, exp.Expression]:
+    raw: dict[str, object] = {}
+    like: dict[str, bool] = {}
+    for vp in plan.values:
+        like[vp.name] = vp.like
+        if vp.counts or vp.partner is None:
+            if vp.type != "number" and not vp.counts:
+                raise FillError("no_value", f"{vp.name} is compared with nothing")
+            raw[vp.name] = rng.choice(config.count_values)
+            continue
+        col = assign[vp.partner]
+        for _ in range(config.value_tries):
+            v = values.sample(col.table, col.name, rng, config.value_samples)
+            if v is None:
+                raise FillError("no_value", f"{col.table}.{col.name} has no usable values")
+            if col.type == "number" and not vp.like:
+                v = as_number(v)
+                if v is None:
+                    continue
+            raw[vp.name] = v
+            break
+        else:
+            raise FillError("no_value", f"{col.table}.{col.name}: no value of type number")
+    for lo, hi in plan.between:
+        a, b = raw.get(lo), raw.get(hi)
+        if type(a) is type(b) and a > b:  # type: ignore[operator]
+            raw[lo], raw[hi] = b, a
+    return {k: literal(v, like[k]) for k, v in raw.items()}
+
+
+def render(
+    plan: Plan,
+    schema: Schema,
+    assign: dict[str, Column],
+    trees: list[list[str]],
+    drawn: dict[str, exp.Expression],
+) -> str:
+    ast = plan.ast.copy()
+    selects = scope_selects(ast)
+    index = {id(s): i for i, s in enumerate(selects)}
+    mentions = [
+        (col, name, index[id(scope_of(col))])
+        for col in list(ast.find_all(exp.Column))
+        if (name := slot_of(col)) is not None
+    ]
+    aliases: list[dict[str, str]] = []
+    for sel, tree in zip(selects, trees):
+        edges = schema.join_path(tree)
+        if edges is None:
+            raise FillError("no_join_path")
+        from_, joins, alias = build_from(tree, edges)
+        sel.set(FROM_KEY, from_)
+        sel.set("joins", joins or None)
+        aliases.append(alias)
+    for col, name, scope in mentions:
+        column = assign[name]
+        inside = col.find_ancestor(exp.Select) is not None
+        alias = aliases[scope].get(column.table.lower(), "") if inside else ""
+        col.replace(column_expr(column, alias))
+    for ph in list(ast.find_all(exp.Placeholder)):
+        if ph.name in drawn:
+            ph.replace(drawn[ph.name].copy())
+    return ast.sql(dialect="sqlite")

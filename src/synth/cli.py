@@ -1,0 +1,33 @@
+"""``synth`` command line: a thin click layer over the library (errors become ``Error: ...``, exit 1)."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from evaluation.errors import SpftError
+
+
+def friendly_errors(fn):
+    """Turn the project's own errors into ``click.ClickException`` at the CLI edge: no tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SpftError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(help="Synthesize verified text-to-SQL data and build prompts from SQLite databases.")
+@click.version_option(package_name="spft-sql")
+def main() -> None:
+    pass
+
+
+# Command modules register themselves on `main`; each owns its own concern. Imported last so that
+# they can import `main` and `friendly_errors` from here.
+from synth import cli_generate, cli_prompt  # noqa: E402,F401

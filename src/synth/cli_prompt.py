@@ -1,0 +1,159 @@
+"""``synth prompt`` (one question) and ``synth build-prompts`` (a benchmark file -> prompt JSONL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from evaluation.errors import InputError, UnknownNameError
+from synth.cli import friendly_errors, main
+from synth.prompt import PROMPT_FORMAT_VERSION, PromptBuilder, PromptConfig
+from synth.sources import Benchmark, load_examples, resolve_benchmark
+
+
+@dataclass(frozen=True)
+class PromptRun:
+    """The options both commands share, travelling as one object."""
+
+    db: str
+    data_root: str | None
+    cache_dir: Path | None
+    config: PromptConfig
+
+    def benchmark(self) -> Benchmark:
+        return resolve_benchmark(self.db, self.data_root)
+
+
+def prompt_options(fn):
+    """``--db --data-root --cache-dir --k1 --k2 --full-schema --sample-values``."""
+    defaults = PromptConfig()
+    for opt in reversed(
+        [
+            click.option("--db", default="spider", show_default=True, help="demo, spider, bird, or a folder in Spider layout."),
+            click.option("--data-root", default=None, help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data)."),
+            click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Value-index cache (default ~/.cache/spft-sql/values)."),
+            click.option("--k1", type=int, default=defaults.k1, show_default=True, help="Tables kept by schema filtering."),
+            click.option("--k2", type=int, default=defaults.k2, show_default=True, help="Columns kept per table (keys and value-matched columns come on top)."),
+            click.option("--full-schema", is_flag=True, help="Show every table and column (no filtering)."),
+            click.option("--sample-values", type=int, default=defaults.sample_values, show_default=True, help="Representative values shown per column (0-3)."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values) -> PromptRun:
+    config = PromptConfig(k1=k1, k2=k2, full_schema=full_schema, sample_values=sample_values)
+    return PromptRun(db, data_root, cache_dir, config)
+
+
+@main.command()
+@prompt_options
+@click.option("--db-id", required=True, help="Database id, e.g. concert_singer.")
+@click.option("--question", required=True, help="The natural-language question.")
+@friendly_errors
+def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, question):
+    """Print the text-to-SQL prompt for one question, then the values it matched."""
+    run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
+    schema = run.benchmark().schema(db_id)
+    run.benchmark().db_path(db_id)  # clear error when the file is missing
+    built = PromptBuilder(schema, run.config, run.cache_dir).build(question)
+    click.echo(built.text, nl=False)
+    click.echo(f"\n-- matched values ({len(built.matched_values)}):")
+    for m in built.matched_values:
+        click.echo(f"--   {m.table}.{m.column} = {m.value!r}  (score {m.score:.2f})")
+
+
+def _example_id(ex: dict) -> str:
+    for key in ("id", "question_id"):
+        if key in ex and ex[key] is not None:
+            return str(ex[key])
+    return str(ex["_index"] - 1)  # 0-based position in the file
+
+
+def _write_jsonl_atomic(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_prompt_records(
+    bench: Benchmark, examples: list[dict], config: PromptConfig, cache_dir: Path | None, data_path: Path, progress: bool = False
+) -> tuple[list[dict], Counter]:
+    """Prompt records for benchmark examples; returns (records, skipped db ids with counts).
+
+    An unknown db id is an :class:`InputError` naming the file, entry and field; a database listed
+    in ``tables.json`` whose file is missing is skipped and counted.
+    """
+    from tqdm import tqdm
+
+    builders: dict[str, PromptBuilder] = {}
+    skipped: Counter = Counter()
+    records = []
+    for ex in tqdm(examples, desc="prompts", unit="q", disable=not progress, file=sys.stderr):
+        db_id = ex["db_id"]
+        try:
+            schema = bench.schema(db_id)
+        except UnknownNameError as e:
+            raise InputError(str(e), path=data_path, line=ex["_index"], field="db_id") from None
+        if schema.db_path is None:
+            skipped[db_id] += 1
+            continue
+        if db_id not in builders:
+            builders[db_id] = PromptBuilder(schema, config, cache_dir)
+        question = ex.get("question")
+        if not isinstance(question, str):
+            raise InputError(f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question")
+        built = builders[db_id].build(question)
+        records.append(
+            {
+                "id": _example_id(ex),
+                "db_id": db_id,
+                "question": question,
+                "sql": ex["query"],
+                "prompt": built.text,
+                "schema_prompt": built.schema_prompt,
+                "db_path": bench.relative_db_path(db_id),
+                "source": f"benchmark:{bench.name}",
+                "prompt_format": PROMPT_FORMAT_VERSION,
+                "matched_values": [[m.table, m.column, m.value] for m in built.matched_values],
+            }
+        )
+    return records, skipped
+
+
+@main.command(name="build-prompts")
+@prompt_options
+@click.option("--data", "data", required=True, help="Benchmark file (Spider/BIRD JSON or JSONL); relative names are also looked up in the benchmark folder.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output JSONL (written atomically).")
+@friendly_errors
+def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out):
+    """Turn a benchmark file into prompt records (id, db_id, question, sql, prompt, schema_prompt, db_path)."""
+    run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
+    bench = run.benchmark()
+    data_path = Path(data)
+    if not data_path.is_file() and (bench.root / data).is_file():
+        data_path = bench.root / data
+    examples = load_examples(data_path)
+    records, skipped = build_prompt_records(bench, examples, run.config, run.cache_dir, data_path, progress=True)
+    _write_jsonl_atomic(out, records)
+    click.echo(f"wrote {len(records)} prompt records to {out}", err=True)
+    if skipped:
+        detail = ", ".join(f"{d} ({n})" for d, n in sorted(skipped.items()))
+        click.echo(
+            f"skipped {sum(skipped.values())} examples whose database file is missing: {detail}", err=True
+        )

@@ -1,0 +1,182 @@
+"""Writing what ``synth generate`` produces: atomic JSONL / JSON files and the run manifest.
+
+Every file is written to a temporary file in the destination folder and moved into place with
+:func:`os.replace`, so a crash (or Ctrl-C) never leaves a half-written file behind: readers see the
+old file or the new one. :func:`write_all` stages every file first and only then moves them in,
+manifest last, so a run either replaces its outputs or leaves the folder as it was.
+
+JSONL rows are written with polars (``DataFrame.write_ndjson``): one compact JSON object per line,
+UTF-8, keys in the order of the first record. The manifest is a nested object and is written with
+:mod:`json` (sorted keys, two-space indent) for the same atomicity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+from evaluation.errors import SpftError
+
+#: Identifies the manifest layout; bump when a field changes meaning.
+MANIFEST_FORMAT = "spft-sql/synth-manifest/1"
+
+#: Permissions of written files (mkstemp's default 0600 would hide outputs from other users).
+FILE_MODE = 0o644
+
+#: Column order and types of example records (see data_schemas/example.schema.json).
+EXAMPLE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String,
+    "db_id": pl.String,
+    "question": pl.String,
+    "sql": pl.String,
+    "prompt": pl.String,
+    "schema_prompt": pl.String,
+    "template_id": pl.String,
+    "tables": pl.List(pl.String),
+    "db_path": pl.String,
+    "source": pl.String,
+    "question_writer": pl.String,
+}
+
+
+def ndjson_bytes(records: Sequence[Mapping], schema: Mapping[str, pl.DataType] | None = None) -> bytes:
+    """Records as JSONL bytes, via polars. ``schema`` fixes column order/types (needed when empty)."""
+    if not records:
+        return b""
+    if schema is not None:
+        cols = [c for c in schema if c in records[0]]
+        df = pl.DataFrame(
+            [{c: r[c] for c in cols} for r in records], schema={c: schema[c] for c in cols}
+        )
+    else:
+        df = pl.DataFrame(list(records), infer_schema_length=None)
+    return df.write_ndjson().encode("utf-8")
+
+
+def json_bytes(obj: object) -> bytes:
+    """A JSON document as bytes: sorted keys, two-space indent, trailing newline (stable diffs)."""
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` (same filesystem, so replace is atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; outputs are ordinary readable files
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write one file atomically (temp file in the same folder, then :func:`os.replace`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+class OutputWriteError(SpftError):
+    """The output folder cannot be written (permissions, disk full, a file where a folder should be)."""
+
+
+def check_writable(out_dir: str | Path) -> None:
+    """Fail early (before hours of work) when ``out_dir`` could not be created or written.
+
+    Creates nothing: the nearest existing ancestor must be a writable folder.
+    """
+    p = Path(out_dir).absolute()
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputWriteError(f"cannot write to {p}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputWriteError(f"cannot write to {p}: {probe} is not writable")
+
+
+def write_all(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Stage every file in ``out_dir``, then move them into place in the given order.
+
+    Nothing is replaced until every file has been staged, so a failure while writing (disk full,
+    interrupt) leaves the previous contents of ``out_dir`` untouched. Put the manifest last.
+    """
+    out = Path(out_dir)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            staged.append((_stage(out / name, data), out / name))
+        for tmp, dest in staged:
+            os.replace(tmp, dest)
+    except OSError as e:
+        raise OutputWriteError(f"cannot write to {out}: {e.strerror or e}") from None
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    return [dest for _, dest in staged]
+
+
+def package_versions(names: Iterable[str] = ("spft-sql", "sqlglot", "polars")) -> dict[str, str]:
+    """Installed versions of the packages whose behaviour shapes the output, plus Python."""
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def file_info(path: str | Path | None, data_root: Path | None = None) -> dict | None:
+    """``{"path", "sha256", "bytes"}`` of an input file (``path`` relative to ``data_root`` when inside it)."""
+    if path is None:
+        return None
+    p = Path(path).resolve()
+    shown = p.as_posix()
+    if data_root is not None:
+        try:
+            shown = p.relative_to(Path(data_root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return {"path": shown, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+
+
+def output_info(files: Mapping[str, bytes]) -> dict[str, dict]:
+    """Per output file: SHA-256, byte size and line count (rows for JSONL)."""
+    return {
+        name: {"sha256": sha256_bytes(data), "bytes": len(data), "rows": data.count(b"\n")}
+        for name, data in files.items()
+    }

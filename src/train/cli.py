@@ -1,0 +1,124 @@
+"""``train`` command line: thin click layer over the library; heavy imports happen inside commands.
+
+Options of ``sft`` and ``selfplay`` are generated from their config dataclasses, so the help text
+lives in one place (the dataclass field metadata) and every option maps to one config field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+import click
+
+from synth.cli import friendly_errors
+from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
+from train.sft_config import SFTConfig
+
+RENAMES = {"lam": "lambda"}
+
+
+def _option_for(f: dataclasses.Field, hints: dict[str, Any]) -> Any:
+    name = RENAMES.get(f.name, f.name).replace("_", "-")
+    help_text = f.metadata.get("help", "")
+    tp = hints[f.name]
+    args = typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        tp = next(a for a in args if a is not type(None))
+    if tp is bool:
+        return click.option(f"--{name}/--no-{name}", f.name, default=f.default, show_default=True, help=help_text)
+    if typing.get_origin(tp) is tuple:
+        return click.option(
+            f"--{name}", f.name, default=",".join(f.default), show_default=True,
+            help=help_text + " Comma-separated.", callback=lambda _c, _p, v: tuple(s.strip() for s in v.split(",") if s.strip()),
+        )
+    required = f.default in ("",)
+    return click.option(
+        f"--{name}", f.name, type=tp, default=None if required else f.default, required=required,
+        show_default=not required, help=help_text,
+    )
+
+
+def config_options(cls: type):
+    """Decorator adding one click option per field of a config dataclass (in field order)."""
+    hints = typing.get_type_hints(cls)
+
+    def deco(fn):
+        for f in reversed(dataclasses.fields(cls)):
+            fn = _option_for(f, hints)(fn)
+        return fn
+
+    return deco
+
+
+@click.group(help="Fine-tune text-to-SQL models: tiny test models, SFT, prediction and SPFT-SQL self-play.")
+@click.version_option(package_name="spft-sql")
+def main() -> None:
+    pass
+
+
+@main.command("init-tiny", help="Create a tiny random Qwen2 model + BPE tokenizer trained on DATA's text (for tests/CPU smoke runs).")
+@click.option("--data", required=True, type=click.Path(), help="Folder with train.jsonl and val.jsonl.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder for the model and tokenizer.")
+@click.option("--hidden-size", default=64, show_default=True, help="Hidden size.")
+@click.option("--layers", default=2, show_default=True, help="Number of transformer layers.")
+@click.option("--heads", default=4, show_default=True, help="Attention heads.")
+@click.option("--vocab-size", default=2000, show_default=True, help="BPE vocabulary size (upper bound).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the random weights.")
+@friendly_errors
+def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int, vocab_size: int, seed: int) -> None:
+    from train.tiny import TinyConfig, init_tiny
+
+    cfg = TinyConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=layers,
+                     num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), vocab_size=vocab_size, seed=seed)
+    path = init_tiny(data, out, cfg)
+    click.echo(f"tiny model written to {path}")
+
+
+@main.command("sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val.")
+@config_options(SFTConfig)
+@friendly_errors
+def sft_cmd(**kw: Any) -> None:
+    from train.sft import run_sft
+
+    res = run_sft(SFTConfig(**kw))
+    click.echo(f"best model written to {res.out} (D_val EX {res.val_ex}, best metric {res.best_metric})")
+
+
+@main.command("predict", help="Greedy (or sampled) generation for every example of a JSONL file; writes predictions JSONL.")
+@click.option("--model", required=True, help="Hub id or local folder (full model or LoRA adapter).")
+@click.option("--data", required=True, type=click.Path(), help="JSONL examples with id and prompt (e.g. out/val.jsonl).")
+@click.option("--out", required=True, type=click.Path(), help="Predictions JSONL: id, db_id, sql, raw, gen_hash.")
+@click.option("--task", default="text2sql", show_default=True, type=click.Choice(["text2sql", "sql2text"]), help="What to generate.")
+@click.option("--batch-size", default=8, show_default=True, help="Prompts per generation batch (left-padded).")
+@click.option("--max-new-tokens", default=256, show_default=True, help="Maximum generated tokens.")
+@click.option("--do-sample/--greedy", default=False, show_default=True, help="Sample instead of greedy decoding.")
+@click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
+@click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling threshold.")
+@click.option("--seed", default=0, show_default=True, help="Sampling seed.")
+@friendly_errors
+def predict_cmd(model: str, data: str, out: str, task: str, batch_size: int, max_new_tokens: int, do_sample: bool,
+                temperature: float, top_p: float, seed: int) -> None:
+    from train.generate import GenerationOptions, predict_file
+
+    opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
+                             temperature=temperature, top_p=top_p, seed=seed)
+    preds = predict_file(model, data, out, options=opts, task=task)
+    click.echo(f"{len(preds)} predictions written to {out}")
+
+
+@main.command("selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable.")
+@config_options(SelfPlayConfig)
+@friendly_errors
+def selfplay_cmd(**kw: Any) -> None:
+    from train.selfplay import run_selfplay
+
+    res = run_selfplay(SelfPlayConfig(**kw))
+    stop = " (stopped early)" if res.stopped_early else ""
+    click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex})")
+
+
+if __name__ == "__main__":
+    main()

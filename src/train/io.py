@@ -1,0 +1,164 @@
+"""Reading the example records, atomic writes and content hashes (no torch here: cheap to import).
+
+Examples are the records ``synth generate`` writes (``out/train.jsonl``, ``out/val.jsonl``); their
+``db_path`` is relative to the data root recorded in ``out/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import DataNotFoundError, InputError
+
+REQUIRED_FIELDS = ("id", "db_id", "sql")
+
+
+def read_jsonl(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """All objects of a JSON Lines file; a bad line raises :class:`InputError` naming file, line, field."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: file not found")
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"not valid JSON ({e.msg})", path=path, line=lineno) from None
+            if not isinstance(obj, dict):
+                raise InputError("expected a JSON object", path=path, line=lineno)
+            for name in required:
+                if name not in obj or obj[name] in (None, ""):
+                    raise InputError("missing or empty", path=path, line=lineno, field=name)
+            rows.append(obj)
+    return rows
+
+
+def read_examples(path: str | Path, required: Sequence[str] = REQUIRED_FIELDS) -> list[dict[str, Any]]:
+    """Example records of one split; an empty file is an error (there is nothing to train or judge)."""
+    rows = read_jsonl(path, required)
+    if not rows:
+        raise InputError("no examples (empty file)", path=path)
+    return rows
+
+
+def split_paths(data: str | Path) -> tuple[Path, Path]:
+    """``(train.jsonl, val.jsonl)`` of a ``synth generate`` output folder, both required to exist."""
+    data = Path(data)
+    if not data.is_dir():
+        raise DataNotFoundError(f"{data}: data folder not found (expected the output of `synth generate`)")
+    train, val = data / "train.jsonl", data / "val.jsonl"
+    if not train.is_file():
+        raise DataNotFoundError(f"{train}: training split not found")
+    if not val.is_file():
+        raise DataNotFoundError(
+            f"{val}: validation split (D_val) not found; it is needed for model selection and self-play "
+            "(`synth generate` writes it)"
+        )
+    return train, val
+
+
+def data_root_for(data: str | Path, cli_value: str | Path | None = None) -> Path:
+    """What example ``db_path`` values are relative to: ``--data-root`` > the data manifest > env/default."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    data = Path(data)
+    folder = data if data.is_dir() else data.parent
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            root = json.loads(manifest.read_text(encoding="utf-8")).get("inputs", {}).get("data_root")
+        except (json.JSONDecodeError, AttributeError):
+            root = None
+        if root:
+            return Path(root)
+    from synth.sources import resolve_data_root
+
+    return resolve_data_root(None)
+
+
+def db_path_of(example: dict[str, Any], data_root: Path) -> Path:
+    """Absolute SQLite path of one example (``db_path`` may already be absolute)."""
+    raw = example.get("db_path")
+    if not raw:
+        raise InputError("missing db_path; needed to execute SQL", field="db_path")
+    p = Path(raw)
+    return p if p.is_absolute() else data_root / p
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_records(records: Iterable[dict[str, Any]]) -> str:
+    """Order-sensitive hash of records (canonical JSON), used to key caches and manifests."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def checkpoint_fingerprint(path: str | Path) -> str:
+    """Identity of a checkpoint folder: names, sizes and head/tail bytes of its weight and config files.
+
+    Hashing all of a multi-GB checkpoint for a cache key is too slow; head+tail+size changes whenever
+    training changed the weights (safetensors put a header with offsets first and data last).
+    """
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
+    for p in files:
+        size = p.stat().st_size
+        h.update(f"{p.name}:{size}\n".encode())
+        with p.open("rb") as f:
+            h.update(f.read(1 << 20))
+            if size > 2 << 20:
+                f.seek(size - (1 << 20))
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomic: a reader never sees half a file, a kill never leaves one."""
+    _atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    _atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
+def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
+    """Rewrite-with-append, atomic (logs are small: one line per round)."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    _atomic_write_bytes(path, (old + json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))

@@ -1,0 +1,158 @@
+"""Loading models and tokenizers (hub id or local path), full fine-tuning or LoRA, dtype by device.
+
+A local folder with ``adapter_config.json`` is a LoRA adapter: its base model is loaded first and
+the adapter put on top (trainable when asked, merged for pure inference).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import ConfigError, DataNotFoundError
+
+
+@dataclass(frozen=True)
+class LoraOptions:
+    """LoRA settings; ``None`` in a config means full fine-tuning."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+    def __post_init__(self) -> None:
+        if self.r <= 0:
+            raise ConfigError(f"lora r must be > 0, got {self.r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"lora dropout must be in [0, 1), got {self.dropout}")
+        if not self.target_modules:
+            raise ConfigError("lora target_modules must name at least one module")
+
+
+def pick_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str | None = None) -> Any:
+    """bf16 on a GPU that supports it, fp32 elsewhere (CPU bf16 is slow and fp16 training needs scaling)."""
+    import torch
+
+    device = device or pick_device()
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def is_local(model: str | Path) -> bool:
+    s = str(model)
+    return Path(s).exists() or s.startswith((".", "/", "~")) or s.count("/") > 1
+
+
+def is_adapter(model: str | Path) -> bool:
+    return (Path(model) / "adapter_config.json").is_file()
+
+
+def _check_exists(model: str | Path) -> None:
+    if is_local(model) and not Path(str(model)).expanduser().is_dir():
+        raise DataNotFoundError(
+            f"model path '{model}' not found (give a local checkpoint folder or a hub id like "
+            "'Qwen/Qwen2.5-Coder-0.5B-Instruct')"
+        )
+    if Path(str(model)).is_dir():
+        p = Path(str(model))
+        if not ((p / "config.json").is_file() or is_adapter(p)):
+            raise DataNotFoundError(f"model path '{model}' has no config.json or adapter_config.json")
+
+
+def load_tokenizer(model: str | Path, *, padding_side: str = "right") -> Any:
+    from transformers import AutoTokenizer
+
+    _check_exists(model)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(model))
+    except (OSError, ValueError) as e:
+        raise DataNotFoundError(f"cannot load a tokenizer from '{model}': {e}") from None
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = padding_side
+    return tok
+
+
+def base_model_of(model: str | Path) -> str:
+    """The base model id of an adapter folder, or the model itself."""
+    if is_adapter(model):
+        cfg = json.loads((Path(model) / "adapter_config.json").read_text(encoding="utf-8"))
+        return str(cfg.get("base_model_name_or_path"))
+    return str(model)
+
+
+def load_model(
+    model: str | Path,
+    *,
+    lora: LoraOptions | None = None,
+    trainable: bool = True,
+    dtype: Any = None,
+    device: str | None = None,
+) -> Any:
+    """A causal LM ready to train (``trainable``) or to generate (eval mode, adapters merged)."""
+    from transformers import AutoModelForCausalLM
+
+    _check_exists(model)
+    dtype = dtype or pick_dtype(device)
+    try:
+        if is_adapter(model):
+            from peft import PeftModel
+
+            base = AutoModelForCausalLM.from_pretrained(base_model_of(model), dtype=dtype)
+            m = PeftModel.from_pretrained(base, str(model), is_trainable=trainable)
+            if not trainable:
+                m = m.merge_and_unload()
+        else:
+            m = AutoModelForCausalLM.from_pretrained(str(model), dtype=dtype)
+            if lora is not None and trainable:
+                from peft import LoraConfig, get_peft_model
+
+                cfg = LoraConfig(
+                    r=lora.r,
+                    lora_alpha=lora.alpha,
+                    lora_dropout=lora.dropout,
+                    target_modules=list(lora.target_modules),
+                    task_type="CAUSAL_LM",
+                )
+                m = get_peft_model(m, cfg)
+    except (OSError, ValueError) as e:
+        raise DataNotFoundError(f"cannot load a model from '{model}': {e}") from None
+    if device:
+        m = m.to(device)
+    if not trainable:
+        m.eval()
+    return m
+
+
+def check_compatible(model: Any, tokenizer: Any, *, where: str = "model") -> None:
+    """The tokenizer's ids must all index the model's embedding table, and generation needs EOS."""
+    n_embed = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > n_embed:
+        raise ConfigError(
+            f"tokenizer and {where} do not match: the tokenizer has {len(tokenizer)} tokens but the model's "
+            f"embedding has {n_embed} rows (vocab_size); use the tokenizer saved with the model"
+        )
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"the tokenizer of {where} has no eos_token")
+
+
+def save_model(model: Any, tokenizer: Any, out: str | Path) -> None:
+    """Weights (or adapter) + tokenizer in one folder, loadable by :func:`load_model`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))

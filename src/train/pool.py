@@ -1,0 +1,105 @@
+"""The model pool of self-play (SPFT-SQL Algorithm 1): a registry on disk, ``pool.json``.
+
+Each entry records where a candidate lives, what it derives from, and its EX on D_val together
+with the hash of the D_val it was measured on (a score on other data is not reused).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from evaluation.errors import DataNotFoundError, InputError
+from train.io import write_json
+
+POOL_FILE = "pool.json"
+POOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """One candidate model: ``adapter`` is true when ``path`` holds a LoRA adapter on ``base_model``."""
+
+    id: str
+    path: str
+    base_model: str
+    adapter: bool
+    origin: str
+    val_ex: float | None = None
+    val_hash: str | None = None
+
+    def scored_on(self, val_hash: str) -> bool:
+        return self.val_ex is not None and self.val_hash == val_hash
+
+
+@dataclass(frozen=True)
+class Pool:
+    entries: tuple[PoolEntry, ...]
+
+    def get(self, model_id: str) -> PoolEntry:
+        for e in self.entries:
+            if e.id == model_id:
+                return e
+        from evaluation.errors import UnknownNameError
+
+        raise UnknownNameError("pool model", model_id, [e.id for e in self.entries])
+
+    def add(self, entry: PoolEntry) -> Pool:
+        return Pool(tuple(e for e in self.entries if e.id != entry.id) + (entry,))
+
+    def with_score(self, model_id: str, val_ex: float, val_hash: str) -> Pool:
+        return Pool(tuple(replace(e, val_ex=val_ex, val_hash=val_hash) if e.id == model_id else e for e in self.entries))
+
+    def next_id(self) -> str:
+        return f"m{len(self.entries)}"
+
+    def main(self) -> PoolEntry:
+        """Highest D_val EX; on ties the most recently added (the latest self-play round)."""
+        scored = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries)]
+        return max(scored, key=lambda t: (t[0], t[1]))[2]
+
+    def opponent(self, main: PoolEntry, used: set[str]) -> PoolEntry:
+        """Lowest D_val EX among models that are neither the main nor an already used opponent.
+
+        When no such model is left, the main plays against itself (SPIN: its own previous output).
+        On ties the earliest added wins.
+        """
+        cands = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries) if e.id != main.id and e.id not in used]
+        if not cands:
+            return main
+        return min(cands, key=lambda t: (t[0], t[1]))[2]
+
+
+def new_pool(model: str) -> Pool:
+    from train.modeling import base_model_of, is_adapter
+
+    path = str(Path(model).resolve()) if Path(model).exists() else model
+    return Pool((PoolEntry("m0", path, base_model_of(model), is_adapter(model), "given"),))
+
+
+def load_pool(folder: str | Path) -> Pool:
+    path = Path(folder) / POOL_FILE
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: no pool registry here (create one with `train selfplay --model M`)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", path=path, line=e.lineno) from None
+    models = raw.get("models") if isinstance(raw, dict) else None
+    if not models:
+        raise InputError("no models in the pool", path=path, field="models")
+    entries = []
+    for i, m in enumerate(models):
+        for key in ("id", "path", "base_model", "adapter", "origin"):
+            if key not in m:
+                raise InputError(f"model #{i} misses '{key}'", path=path, field=f"models[{i}].{key}")
+        entry = PoolEntry(**{k: m.get(k) for k in PoolEntry.__dataclass_fields__})
+        if not Path(entry.path).is_absolute() and (Path(folder) / entry.path).exists():
+            entry = replace(entry, path=str((Path(folder) / entry.path).resolve()))  # relative to the pool
+        entries.append(entry)
+    return Pool(tuple(entries))
+
+
+def save_pool(folder: str | Path, pool: Pool) -> None:
+    write_json(Path(folder) / POOL_FILE, {"version": POOL_VERSION, "models": [asdict(e) for e in pool.entries]})

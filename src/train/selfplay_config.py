@@ -1,0 +1,76 @@
+"""Configuration of ``train selfplay`` (every field has a help text; checks name the fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evaluation.errors import ConfigError, UnknownNameError
+from train.losses import LOSS_VARIANTS
+from train.modeling import LoraOptions
+
+PAIR_SPLITS = ("val", "train")
+
+
+def _h(text: str, default=None):
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """Self-play fine-tuning (SPFT-SQL Algorithm 1) with the error-driven loss or a variant."""
+
+    data: str = _h("Folder with train.jsonl and val.jsonl (D_val); `synth generate` output.", "")
+    out: str = _h("Run folder: pool.json, round-K/, rounds.jsonl, selfplay.png, manifest.json.", "")
+    pool: str | None = _h("Folder holding a pool.json of candidate models (exclusive with model).", None)
+    model: str | None = _h("Start from this single model (it then plays against itself first).", None)
+    rounds: int = _h("Maximum number of self-play rounds T.", 3)
+    loss: str = _h("Loss variant: spft (paper eq. 3), exspin, spin or dpo; see docs/train.md.", "spft")
+    lam: float = _h("λ in eq. 3 (β for dpo): scales the log-ratio margin.", 0.1)
+    pair_split: str = _h("Where the opponent generates y': val (D_val, as in the paper) or train.", "val")
+    epochs: float = _h("Training epochs over the pairs in each round.", 1.0)
+    learning_rate: float = _h("Peak learning rate of each round.", 1e-5)
+    batch_size: int = _h("Pairs per device batch (each pair is two sequences).", 4)
+    grad_accum: int = _h("Gradient accumulation steps.", 1)
+    max_length: int = _h("Maximum tokens per sequence; the prompt is cut from the left first.", 2048)
+    max_new_tokens: int = _h("Generation length for D_val scoring and opponent outputs.", 256)
+    gen_batch_size: int = _h("Batch size for generation and reference log-probs.", 8)
+    patience: int = _h("Stop after this many rounds in a row whose new model lowers the best D_val EX.", 1)
+    min_delta: float = _h("A round counts as a drop only when EX falls more than this below the best.", 0.0)
+    seed: int = _h("Seed for data order and initialisation of adapters.", 0)
+    lora: bool = _h("Put a new LoRA adapter on a fully fine-tuned main model (adapters are continued).", False)
+    lora_r: int = _h("LoRA rank.", 16)
+    lora_alpha: int = _h("LoRA alpha.", 32)
+    lora_dropout: float = _h("LoRA dropout.", 0.05)
+    lora_targets: tuple[str, ...] = _h("Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj"))
+    logging_steps: int = _h("Log loss and margins every N steps.", 10)
+    data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ConfigError("data is required (the folder written by `synth generate`)")
+        if not self.out:
+            raise ConfigError("out is required")
+        if bool(self.pool) == bool(self.model):
+            raise ConfigError("give exactly one of pool (a folder with pool.json) or model (a starting model)")
+        if self.loss not in LOSS_VARIANTS:
+            raise UnknownNameError("loss variant", self.loss, LOSS_VARIANTS)
+        if self.pair_split not in PAIR_SPLITS:
+            raise UnknownNameError("pair split", self.pair_split, PAIR_SPLITS)
+        if self.rounds < 1:
+            raise ConfigError(f"rounds must be >= 1, got {self.rounds}")
+        if self.lam <= 0:
+            raise ConfigError(f"lam (lambda) must be > 0, got {self.lam}")
+        if self.epochs <= 0 or self.learning_rate <= 0:
+            raise ConfigError("epochs and learning_rate must be > 0")
+        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.min_delta < 0:
+            raise ConfigError(f"min_delta must be >= 0, got {self.min_delta}")
+        if self.max_new_tokens >= self.max_length:
+            raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
+        if self.lora:
+            self.lora_options()
+
+    def lora_options(self) -> LoraOptions | None:
+        return LoraOptions(self.lora_r, self.lora_alpha, self.lora_dropout, tuple(self.lora_targets)) if self.lora else None

@@ -1,0 +1,185 @@
+"""``train sft``: supervised fine-tuning with transformers' Trainer (so ``accelerate launch`` scales it).
+
+The loss covers the answer tokens only (labels -100 on the prompt and on padding). After each epoch
+D_val is scored by loss and, for text2sql, by execution accuracy through ``evaluation``; the best
+checkpoint (by EX, else by loss) is the model written to ``OUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import ConfigError
+from train.formatting import CausalLMCollator, encode_pair, model_input, render_prompt, target_text
+from train.io import data_root_for, read_examples, split_paths, write_jsonl
+from train.sft_config import SFTConfig
+
+
+@dataclass(frozen=True)
+class SFTResult:
+    """Where the best model went and how it scored on D_val."""
+
+    out: Path
+    best_checkpoint: str | None
+    best_metric: float | None
+    val_ex: float | None
+    train_loss: float | None
+
+
+def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], task: str, max_length: int) -> list[dict]:
+    return [
+        encode_pair(tokenizer, render_prompt(tokenizer, model_input(ex, task)), target_text(ex, task), max_length).as_dict()
+        for ex in examples
+    ]
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def training_arguments(out_dir: Path, *, seed: int, epochs: float, lr: float, batch_size: int, grad_accum: int,
+                       warmup_ratio: float = 0.0, weight_decay: float = 0.0, logging_steps: int = 10,
+                       evaluate: bool = True, metric: str | None = None, greater_is_better: bool | None = None,
+                       save_total_limit: int = 2, **extra: Any) -> Any:
+    """Trainer settings shared by SFT and self-play: epoch-wise eval/save, bf16 where the GPU has it."""
+    import torch
+    from transformers import TrainingArguments
+
+    from train.modeling import pick_device, pick_dtype
+
+    device = pick_device()
+    settings = dict(
+        output_dir=str(out_dir),
+        num_train_epochs=epochs,
+        learning_rate=lr,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        warmup_steps=float(warmup_ratio),  # transformers v5: a float in [0, 1) is a ratio
+        weight_decay=weight_decay,
+        logging_steps=logging_steps,
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch",
+        load_best_model_at_end=evaluate and metric is not None,
+        metric_for_best_model=metric if evaluate else None,
+        greater_is_better=greater_is_better,
+        save_total_limit=save_total_limit,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device == "cpu",
+        bf16=pick_dtype(device) == torch.bfloat16,
+        dataloader_num_workers=0,
+    )
+    settings.update(extra)  # callers may override any of the above
+    return TrainingArguments(**settings)
+
+
+def make_sft_trainer_class():
+    """Trainer + EX on D_val inside ``evaluate`` (so the best checkpoint can be chosen by EX)."""
+    from transformers import Trainer
+
+    class ExEvalTrainer(Trainer):
+        def __init__(self, *a, ex_examples=None, ex_options=None, data_root=None, **kw):
+            super().__init__(*a, **kw)
+            self.ex_examples, self.ex_options, self.data_root = ex_examples, ex_options, data_root
+
+        def evaluate(self, *args, **kwargs):
+            metrics = super().evaluate(*args, **kwargs)
+            if self.ex_examples:
+                from train.generate import HFGenerator, predict
+                from train.scoring import ex_accuracy, judge_predictions
+
+                model = self.accelerator.unwrap_model(self.model)
+                gen = HFGenerator(model, self.processing_class, self.ex_options)
+                preds = predict(gen, self.processing_class, self.ex_examples, options=self.ex_options, model_id="sft-eval")
+                judged = judge_predictions(self.ex_examples, [p["sql"] for p in preds], self.data_root)
+                metrics["eval_ex"] = ex_accuracy(judged)
+                self.log({"eval_ex": metrics["eval_ex"]})
+            return metrics
+
+    return ExEvalTrainer
+
+
+def run_sft(cfg: SFTConfig) -> SFTResult:
+    """Train, keep the best epoch, write the model + tokenizer + manifest + log history to ``cfg.out``."""
+    from transformers import set_seed
+
+    from train.generate import GenerationOptions
+    from train.manifest import file_inputs, write_manifest
+    from train.modeling import check_compatible, load_model, load_tokenizer
+
+    t0 = time.time()
+    train_path, val_path = split_paths(cfg.data)
+    train_ex, val_ex = read_examples(train_path), read_examples(val_path)
+    data_root = data_root_for(cfg.data, cfg.data_root)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    resume = last_checkpoint(ckpt_dir) if cfg.resume else None
+    if not cfg.resume and last_checkpoint(ckpt_dir):
+        raise ConfigError(f"{ckpt_dir} already holds checkpoints; pass --resume to continue or choose another --out")
+
+    set_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    model = load_model(cfg.model, lora=cfg.lora_options())
+    check_compatible(model, tokenizer, where=cfg.model)
+    train_ds = encode_examples(tokenizer, train_ex, cfg.task, cfg.max_length)
+    val_ds = encode_examples(tokenizer, val_ex, cfg.task, cfg.max_length)
+
+    ex_examples = None
+    if cfg.uses_ex:
+        ex_examples = val_ex[: cfg.eval_ex_limit] if cfg.eval_ex_limit else val_ex
+    metric, better = ("ex", True) if cfg.uses_ex else ("loss", False)
+    args = training_arguments(
+        ckpt_dir, seed=cfg.seed, epochs=cfg.epochs, lr=cfg.learning_rate, batch_size=cfg.batch_size,
+        grad_accum=cfg.grad_accum, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps, metric=metric, greater_is_better=better,
+        save_total_limit=cfg.save_total_limit,
+    )
+    trainer = make_sft_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        data_collator=CausalLMCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        ex_examples=ex_examples,
+        ex_options=GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed),
+        data_root=data_root,
+    )
+    train_out = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    history = trainer.state.log_history
+    write_jsonl(out / "log_history.jsonl", history)
+    val_ex_scores = [h["eval_ex"] for h in history if "eval_ex" in h]
+    best_ex = max(val_ex_scores) if val_ex_scores else None
+    result = SFTResult(
+        out=out,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        best_metric=trainer.state.best_metric,
+        val_ex=best_ex,
+        train_loss=getattr(train_out, "training_loss", None),
+    )
+    inputs = {"data": file_inputs({"train": train_path, "val": val_path}), "model": cfg.model,
+              "data_root": str(data_root)}
+    write_manifest(
+        out / "manifest.json", command="train sft", config=cfg, inputs=inputs, seed=cfg.seed,
+        counts={"train_examples": len(train_ex), "val_examples": len(val_ex), "steps": trainer.state.global_step},
+        timings={"total_s": round(time.time() - t0, 3)},
+        results={"best_checkpoint": result.best_checkpoint, "best_metric": result.best_metric,
+                 "metric": metric, "val_ex": best_ex, "train_loss": result.train_loss, "resumed_from": resume},
+    )
+    return result
+
+
+def read_log_history(out: str | Path) -> list[dict[str, Any]]:
+    path = Path(out) / "log_history.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,82 @@
+"""Configuration of ``train sft`` (TRL style: every field has a help text, checks name the fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evaluation.errors import ConfigError, UnknownNameError
+from train.formatting import TASKS
+from train.modeling import LoraOptions
+
+
+def _h(text: str, default=None, **kw):
+    return field(default=default, metadata={"help": text}, **kw)
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """Supervised fine-tuning on ``synth generate`` output; loss on the answer tokens only."""
+
+    data: str = _h("Folder with train.jsonl and val.jsonl (the output of `synth generate`).", "")
+    model: str = _h("Hub id or local folder of the model (or LoRA adapter) to fine-tune.", "")
+    out: str = _h("Output folder: the best model, checkpoints/, manifest.json, log_history.jsonl.", "")
+    task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
+    epochs: float = _h("Number of training epochs; D_val is evaluated after each one.", 3.0)
+    learning_rate: float = _h("Peak learning rate (AdamW, linear decay).", 2e-5)
+    batch_size: int = _h("Per-device training batch size.", 8)
+    grad_accum: int = _h("Gradient accumulation steps.", 1)
+    warmup_ratio: float = _h("Fraction of steps for linear warm-up.", 0.0)
+    weight_decay: float = _h("AdamW weight decay.", 0.0)
+    max_length: int = _h("Maximum tokens per example; the prompt is cut from the left first.", 2048)
+    seed: int = _h("Seed for initialisation, data order and sampling.", 0)
+    lora: bool = _h("Train a LoRA adapter instead of all weights.", False)
+    lora_r: int = _h("LoRA rank.", 16)
+    lora_alpha: int = _h("LoRA alpha (scaling = alpha / r).", 32)
+    lora_dropout: float = _h("LoRA dropout.", 0.05)
+    lora_targets: tuple[str, ...] = _h(
+        "Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj")
+    )
+    eval_ex: bool = _h("Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True)
+    eval_ex_limit: int = _h("Judge at most this many D_val examples for EX (0 = all).", 0)
+    max_new_tokens: int = _h("Generation length for the EX evaluation.", 256)
+    gen_batch_size: int = _h("Batch size for generation during the EX evaluation.", 8)
+    logging_steps: int = _h("Log the training loss every N steps.", 10)
+    save_total_limit: int = _h("Checkpoints kept on disk (the best is always kept).", 2)
+    resume: bool = _h("Resume from the last checkpoint in OUT/checkpoints if there is one.", False)
+    data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ConfigError("data is required (the folder written by `synth generate`)")
+        if not self.model:
+            raise ConfigError("model is required (hub id or local folder)")
+        if not self.out:
+            raise ConfigError("out is required")
+        if self.task not in TASKS:
+            raise UnknownNameError("task", self.task, TASKS)
+        if self.epochs <= 0:
+            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.eval_ex_limit < 0:
+            raise ConfigError(f"eval_ex_limit must be >= 0, got {self.eval_ex_limit}")
+        if self.save_total_limit < 1:
+            raise ConfigError(f"save_total_limit must be >= 1, got {self.save_total_limit}")
+        if self.max_new_tokens >= self.max_length:
+            raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
+        if self.lora:
+            self.lora_options()  # validates r / dropout / targets
+
+    @property
+    def uses_ex(self) -> bool:
+        return self.eval_ex and self.task == "text2sql"
+
+    def lora_options(self) -> LoraOptions | None:
+        if not self.lora:
+            return None
+        return LoraOptions(self.lora_r, self.lora_alpha, self.lora_dropout, tuple(self.lora_targets))

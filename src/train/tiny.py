@@ -1,0 +1,127 @@
+"""A tiny randomly initialised Qwen2 model + a byte-level BPE tokenizer trained on the data.
+
+For tests, CI and smoke runs on CPU: it is saved with ``save_pretrained`` so everything downstream
+loads it from a local path exactly like a real model (AutoModelForCausalLM / AutoTokenizer,
+chat template included). Same data + same seed => identical tokenizer and weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import ConfigError
+from train.io import read_examples, split_paths
+
+# ChatML, as Qwen2.5 instruct models use: the assistant turn ends with <|im_end|> (our EOS).
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+TEXT_FIELDS = ("prompt", "schema_prompt", "question", "sql")
+QWEN2_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """Shape of the tiny model; defaults train a few steps per second on one CPU core."""
+
+    hidden_size: int = 64
+    intermediate_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    vocab_size: int = 2000
+    max_position_embeddings: int = 4096
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ConfigError("num_attention_heads must be a multiple of num_key_value_heads")
+        if self.vocab_size < 300:
+            raise ConfigError(f"vocab_size must be >= 300 (256 bytes + special tokens), got {self.vocab_size}")
+
+
+def corpus_texts(data: str | Path) -> list[str]:
+    """Prompts, schema prompts, questions and SQL of both splits, in file order (deterministic)."""
+    texts: list[str] = []
+    for path in split_paths(data):
+        for ex in read_examples(path):
+            texts.extend(str(ex[f]) for f in TEXT_FIELDS if ex.get(f))
+    return texts
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """Byte-level BPE on the texts, wrapped as a transformers fast tokenizer with ChatML specials."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    # The same normalizer / pre-tokenizer as Qwen2's tokenizer class, which transformers picks for a
+    # qwen2 config on load: training and loading then split text identically.
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=4096,
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def init_tiny(data: str | Path, out: str | Path, config: TinyConfig = TinyConfig()) -> Path:
+    """Write a tiny Qwen2 model + tokenizer trained on ``data`` to ``out``; returns ``out``."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    texts = corpus_texts(data)
+    tokenizer = train_tokenizer(texts, config.vocab_size)
+    model_cfg = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_key_value_heads,
+        max_position_embeddings=config.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(config.seed)
+    model = Qwen2ForCausalLM(model_cfg)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    from train.io import write_json
+
+    write_json(out / "tiny_config.json", asdict(config))
+    return out

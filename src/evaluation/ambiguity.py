@@ -34,12 +34,21 @@ def _limit_value(sel: exp.Select) -> int | None:
     return -1  # a LIMIT we cannot read (expression): treat as present
 
 
-def ambiguity_flags(gold_sql: str, db: ReadOnlyDatabase | None = None) -> tuple[str, ...]:
-    """Flags for one gold query; tie checks need ``db`` (skipped when ``None``)."""
-    try:
-        tree = sqlglot.parse_one(gold_sql, read="sqlite")
-    except (sqlglot.errors.SqlglotError, RecursionError):
-        return ()
+def ambiguity_flags(
+    gold_sql: str, db: ReadOnlyDatabase | None = None, tree: exp.Expression | None = None
+) -> tuple[str, ...]:
+    """Flags for one gold query; tie checks need ``db`` (skipped when ``None``).
+
+    ``tree``: the query already parsed by the caller (read-only here), to avoid a second parse.
+    """
+    low = gold_sql.lower()
+    if "limit" not in low and "order" not in low:
+        return ()  # neither LIMIT nor ORDER BY anywhere: nothing to flag, no parse needed
+    if tree is None:
+        try:
+            tree = sqlglot.parse_one(gold_sql, read="sqlite")
+        except (sqlglot.errors.SqlglotError, RecursionError):
+            return ()
     if not isinstance(tree, exp.Select):
         return ()
     order = tree.args.get("order")

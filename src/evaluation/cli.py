@@ -50,7 +50,7 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
     from evaluation.errors import DataNotFoundError
     from evaluation.inputs import load_pairs
     from evaluation.report import build_report, format_table, write_details, write_json_atomic
-    from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics
+    from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics, work_units
 
     metrics = parse_metrics(metric)
     if not db_root.is_dir():
@@ -60,17 +60,19 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
     config = EvalConfig(db_root=db_root, metrics=metrics, compare=compare, keep_distinct=keep_distinct,
                         suite_dir=suite_dir, ves_repeats=ves_repeats, limits=Limits(timeout_s=timeout),
                         workers=workers)
-    paired = load_pairs(gold, pred)
+    # EX/VES skip items whose database file is missing; their predictions may be absent too.
+    missing_db = None if not ({"ex", "ves"} & set(metrics)) else (lambda g: not config.db_path(g.db_id).is_file())
+    paired = load_pairs(gold, pred, unjudgeable=missing_db)
     for w in paired.warnings:
         click.echo(f"Warning: {w}", err=True)
     t0 = time.perf_counter()
-    show = not no_progress and len(paired.pairs) >= 200
-    if show:
+    total = work_units(paired.pairs, config)  # items, plus (item, suite file) runs for TS
+    if not no_progress and total >= 200:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(paired.pairs), file=sys.stderr, unit="q", desc="evaluate")
-        results = evaluate_pairs(paired.pairs, config, progress=bar.update)
-        bar.close()
+        unit = "run" if "ts" in metrics else "q"
+        with tqdm(total=total, file=sys.stderr, unit=unit, desc="evaluate") as bar:
+            results = evaluate_pairs(paired.pairs, config, progress=bar.update)
     else:
         results = evaluate_pairs(paired.pairs, config)
     seconds = time.perf_counter() - t0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.compare import MODES, order_matters, postprocess, remove_distinct, results_match
+from evaluation.compare import MODES, order_matters, postprocess, remove_distinct, replace_cur_year, results_match
 from evaluation.errors import UnknownNameError
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 
@@ -51,7 +51,8 @@ def prepare_pair(gold_sql: str, pred_sql: str, *, mode: str = "spider", keep_dis
         gold_sql, pred_sql = postprocess(gold_sql), postprocess(pred_sql)
         if not keep_distinct:
             gold_sql, pred_sql = remove_distinct(gold_sql), remove_distinct(pred_sql)
-        return PreparedPair(gold_sql, pred_sql, mode, order_matters(gold_sql))
+        ordered = order_matters(gold_sql)
+        return PreparedPair(replace_cur_year(gold_sql), replace_cur_year(pred_sql), mode, ordered)
     return PreparedPair(gold_sql, pred_sql, mode, False)
 
 

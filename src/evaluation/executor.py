@@ -5,7 +5,8 @@ Every query we run comes from a model or a sampler, so the executor assumes the 
 * **read-only, four ways**: the file is opened with ``mode=ro`` (URI), ``PRAGMA query_only=ON``,
   the attached-database limit is 0 (no ``ATTACH``, no ``VACUUM INTO``), and an sqlite3
   authorizer allows only reads (``SELECT``, ``READ``, functions, recursive CTEs and a few
-  introspection pragmas). Writes, schema changes, ``ATTACH``/``DETACH``, pragma writes and
+  introspection pragmas, also in table-valued form: ``SELECT * FROM pragma_table_info('t')``,
+  ``json_each(...)``). Writes, schema changes, ``ATTACH``/``DETACH``, pragma writes and
   transactions are denied and come back as status ``"error"``.
 * **a time limit that really fires**: a progress handler checks the clock every few thousand
   VM steps and interrupts the statement; the status is ``"timeout"``.
@@ -20,6 +21,7 @@ raises :class:`~evaluation.errors.DataNotFoundError`.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 import time
@@ -104,6 +106,18 @@ def _authorizer(action: int, arg1, arg2, dbname, source) -> int:
     return sqlite3.SQLITE_DENY
 
 
+_TABLE_FUNCTIONS = frozenset({*(f"pragma_{p}" for p in _READ_PRAGMAS), "json_each", "json_tree"})
+_TABLE_FUNCTION_NAME = re.compile(r"\b(pragma_[a-z_]+|json_each|json_tree)\b", re.IGNORECASE)
+
+
+def _table_functions_in(sql: str) -> set[str]:
+    """Read-only table-valued functions (``pragma_table_info``, ``json_each``...) named in ``sql``."""
+    low = sql.lower()
+    if "pragma_" not in low and "json_" not in low:
+        return set()
+    return {m.lower() for m in _TABLE_FUNCTION_NAME.findall(sql)} & _TABLE_FUNCTIONS
+
+
 def _lenient_text(b: bytes) -> str:
     # Some Spider databases hold invalid UTF-8; the official evaluator decodes with errors="ignore".
     return b.decode(errors="ignore")
@@ -157,6 +171,7 @@ class ReadOnlyDatabase:
         self.path = Path(db_path)
         self.limits = limits
         self._conn: sqlite3.Connection | None = _connect(self.path, limits)
+        self._declared: set[str] = set()  # table-valued functions already declared on this connection
 
     def __enter__(self) -> ReadOnlyDatabase:
         return self
@@ -174,6 +189,9 @@ class ReadOnlyDatabase:
         if self._conn is None:
             raise RuntimeError(f"ReadOnlyDatabase({self.path}) is closed")
         limits = limits or self.limits
+        wanted = _table_functions_in(sql) - self._declared
+        if wanted:
+            self._declare(wanted)
         result = self._run(sql, limits)
         if result.status == "error" and "decode" in result.message.lower():
             self._conn.text_factory = _lenient_text
@@ -182,6 +200,28 @@ class ReadOnlyDatabase:
             finally:
                 self._conn.text_factory = str
         return result
+
+    def _declare(self, names: set[str]) -> None:
+        """Declare read-only table-valued functions with the authorizer briefly off.
+
+        The first use of ``pragma_table_info(...)`` or ``json_each(...)`` on a connection declares an
+        eponymous virtual table, which SQLite reports to the authorizer as an ``UPDATE`` of
+        ``sqlite_master`` — denied, rightly, for user SQL. Declaring only these known read-only
+        functions here, by a fixed statement of ours, lets the user's query through with nothing but
+        ``SELECT`` / ``READ`` / read-``PRAGMA`` checks; every write stays denied.
+        """
+        conn = self._conn
+        assert conn is not None
+        conn.set_authorizer(None)
+        try:
+            for name in sorted(names):
+                try:
+                    conn.execute(f"SELECT * FROM {name} LIMIT 0").fetchall()
+                except sqlite3.Error:
+                    pass  # not compiled into this SQLite: the query then fails as "no such table"
+                self._declared.add(name)
+        finally:
+            conn.set_authorizer(_authorizer)
 
     def _run(self, sql: str, limits: Limits) -> ExecResult:
         conn = self._conn

@@ -130,9 +130,10 @@ def _leftmost_select(node: exp.Expression) -> exp.Select | None:
     return node if isinstance(node, exp.Select) else None
 
 
-def hardness_counts(sql: str) -> HardnessCounts:
-    """Count the official components of ``sql``; raises ``sqlglot`` errors on unparsable SQL."""
-    tree = sqlglot.parse_one(sql, read="sqlite")
+def hardness_counts(sql: str | exp.Expression) -> HardnessCounts:
+    """Count the official components of ``sql`` (text, or a tree already parsed with the sqlite
+    dialect — only read); raises ``sqlglot`` errors on unparsable SQL."""
+    tree = sql if isinstance(sql, exp.Expression) else sqlglot.parse_one(sql, read="sqlite")
     component2 = 1 if isinstance(_strip(tree), (exp.Union, exp.Except, exp.Intersect)) else 0
     sel = _leftmost_select(tree)
     if sel is None:
@@ -186,8 +187,11 @@ def hardness_counts(sql: str) -> HardnessCounts:
     return HardnessCounts(component1, component2, others)
 
 
-def hardness(sql: str) -> str:
-    """``easy`` | ``medium`` | ``hard`` | ``extra``; ``unknown`` when sqlglot cannot parse the SQL."""
+def hardness(sql: str | exp.Expression | None) -> str:
+    """``easy`` | ``medium`` | ``hard`` | ``extra``; ``unknown`` when sqlglot cannot parse the SQL
+    (``None``: the caller's parse already failed)."""
+    if sql is None:
+        return "unknown"
     try:
         return hardness_counts(sql).level
     except (sqlglot.errors.SqlglotError, RecursionError):

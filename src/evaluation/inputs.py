@@ -10,7 +10,8 @@ Gold formats:
 
 Prediction formats:
 
-* ``*.jsonl`` — ``id``, ``sql``, optional ``db_id`` (checked against the gold): paired **by id**;
+* ``*.jsonl`` — ``id``, ``sql``, optional ``db_id`` (checked against the gold when not null): paired
+  **by id**; other fields (``raw``, ``gen_hash`` from ``train predict``) are ignored;
 * anything else — the official text format, one SQL per line (text after a TAB is ignored):
   paired **by position** with the gold; a warning says so.
 """
@@ -18,6 +19,7 @@ Prediction formats:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +88,8 @@ def _str_field(rec: dict, names: tuple[str, ...], path: Path, ln: int | None, *,
             v = rec[n]
             if isinstance(v, int) and not isinstance(v, bool) and n == "id":
                 return str(v)
+            if v is None and not required:
+                return None  # an optional field written as null (train predict: db_id unknown)
             if not isinstance(v, str):
                 raise InputError(f"'{n}' must be a string", path=path, line=ln, field=n)
             return v
@@ -175,8 +179,21 @@ def _show(ids: list[str]) -> str:
     return head + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
 
-def pair_up(gold: list[GoldRecord], gold_path: str | Path, preds: list[PredRecord], pred_path: str | Path, pred_format: str) -> Paired:
-    """Join gold and predictions; every gold needs exactly one prediction and vice versa."""
+def pair_up(
+    gold: list[GoldRecord],
+    gold_path: str | Path,
+    preds: list[PredRecord],
+    pred_path: str | Path,
+    pred_format: str,
+    *,
+    unjudgeable: Callable[[GoldRecord], bool] | None = None,
+) -> Paired:
+    """Join gold and predictions; every gold needs exactly one prediction and vice versa.
+
+    ``unjudgeable(g)`` (optional) marks gold items that cannot be scored anyway (their database file
+    is missing): a JSONL prediction may be absent for those — ``synth build-prompts`` skips them —
+    and they are paired with an empty prediction, to be reported as skipped.
+    """
     warnings: list[str] = []
     if pred_format == "spider_text":
         if len(preds) != len(gold):
@@ -195,6 +212,15 @@ def pair_up(gold: list[GoldRecord], gold_path: str | Path, preds: list[PredRecor
     gold_ids = {g.id for g in gold}
     missing = [g.id for g in gold if g.id not in by_id]
     extra = [p.id for p in preds if p.id not in gold_ids]
+    if missing and unjudgeable is not None:
+        absent = {g.id: g.db_id for g in gold if g.id not in by_id and unjudgeable(g)}
+        if absent:
+            warnings.append(
+                f"{pred_path}: no prediction for {len(absent)} gold item(s) whose database is missing "
+                f"({', '.join(sorted(set(absent.values())))}); they are skipped"
+            )
+            by_id.update({i: PredRecord(i, "", None, None) for i in absent})
+            missing = [i for i in missing if i not in absent]
     if missing:
         raise InputError(f"no prediction for {len(missing)} gold id(s): {_show(missing)}", path=pred_path, field="id")
     if extra:
@@ -213,7 +239,9 @@ def pair_up(gold: list[GoldRecord], gold_path: str | Path, preds: list[PredRecor
     return Paired(tuple(pairs), "by_id", tuple(warnings))
 
 
-def load_pairs(gold_path: str | Path, pred_path: str | Path) -> Paired:
+def load_pairs(
+    gold_path: str | Path, pred_path: str | Path, *, unjudgeable: Callable[[GoldRecord], bool] | None = None
+) -> Paired:
     gold, _ = load_gold(gold_path)
     preds, fmt = load_predictions(pred_path)
-    return pair_up(gold, gold_path, preds, pred_path, fmt)
+    return pair_up(gold, gold_path, preds, pred_path, fmt, unjudgeable=unjudgeable)

@@ -7,7 +7,10 @@ same task), so each worker opens each database file once and runs each gold quer
   (Spider here lacks ``wta_1``), reported with the db ids; it never crashes the run.
 * **TS** — test-suite accuracy: correct only if the prediction matches the gold on *every*
   ``<suite_dir>/<db_id>/*.sqlite``. A db id without suite files is reported as ``no_suite`` and left
-  out of the TS denominator — never silently replaced by EX.
+  out of the TS denominator — never silently replaced by EX. TS work is split into tasks of
+  (items of one database) x (a shard of its suite files), so a suite of 100+ databases for one
+  db id runs on every worker; each task caches the gold result per suite file, and items with
+  the same gold stay in one task, so a gold query runs once per suite file per evaluation.
 * **VES** — see :mod:`evaluation.ves`; timed only for items that are EX-correct.
 """
 
@@ -16,8 +19,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
 from evaluation.errors import ConfigError, UnknownNameError
@@ -165,13 +171,23 @@ def _as_metric(v) -> MetricVerdict:
 def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
     """Evaluate items (normally of one database) sequentially with one gold cache."""
     cache = _GoldCache(config.limits)
+    trees: dict[str, exp.Expression | None] = {}  # one sqlglot parse per gold text (hardness + flags)
     hard_cache: dict[str, str] = {}
     flag_cache: dict[str, tuple[str, ...]] = {}
+
+    def tree(sql: str) -> exp.Expression | None:
+        if sql not in trees:
+            try:
+                trees[sql] = sqlglot.parse_one(sql, read="sqlite")
+            except (sqlglot.errors.SqlglotError, RecursionError):
+                trees[sql] = None
+        return trees[sql]
+
     out = []
     try:
         for it in items:
             if it.gold_sql not in hard_cache:
-                hard_cache[it.gold_sql] = hardness(it.gold_sql)
+                hard_cache[it.gold_sql] = hardness(tree(it.gold_sql))
             level = hard_cache[it.gold_sql]
             db_path = config.db_path(it.db_id)
             needs_main = "ex" in config.metrics or "ves" in config.metrics
@@ -187,12 +203,13 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
                 ex = _verdict_on(cache, db_path, pair, config)
                 if config.flag_ambiguous:
                     if pair.gold_sql not in flag_cache:
-                        flag_cache[pair.gold_sql] = ambiguity_flags(pair.gold_sql, cache.db(db_path))
+                        t = tree(pair.gold_sql) if pair.gold_sql == it.gold_sql else None
+                        flag_cache[pair.gold_sql] = ambiguity_flags(pair.gold_sql, cache.db(db_path), t)
                     flags = flag_cache[pair.gold_sql]
             if "ex" in config.metrics:
                 verdicts["ex"] = _as_metric(ex)
             if "ts" in config.metrics:
-                verdicts["ts"] = _ts_verdict(cache, pair, it.db_id, config)
+                verdicts["ts"] = MetricVerdict(None, "no_suite")  # replaced by the TS tasks' outcome
             if "ves" in config.metrics:
                 assert ex is not None
                 if ex.correct:
@@ -216,20 +233,39 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
     return out
 
 
-def _ts_verdict(cache: _GoldCache, pair, db_id: str, config: EvalConfig) -> MetricVerdict:
-    paths = config.suite_paths(db_id)
-    if not paths:
+def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) -> dict[str, MetricVerdict | None]:
+    """TS on one shard of a suite: per item id, the first failing verdict (``None``: matched on all).
+
+    Gold results are cached per (suite file, gold SQL) for the whole task.
+    """
+    cache = _GoldCache(config.limits)
+    out: dict[str, MetricVerdict | None] = {}
+    try:
+        for it in items:
+            pair = prepare_pair(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
+            out[it.id] = None
+            for path in suite:
+                v = _verdict_on(cache, path, pair, config)
+                if not v.correct:
+                    m = _as_metric(v)
+                    out[it.id] = MetricVerdict(False, m.status, m.pred_status, m.gold_status, m.message,
+                                               {"failed_on": path.name})
+                    break
+    finally:
+        cache.close()
+    return out
+
+
+def _merge_ts(db_id: str, suite_size: int, shard_outcomes: list[MetricVerdict | None], config: EvalConfig) -> MetricVerdict:
+    """One TS verdict from the outcomes of the shards (in suite order): the first failure wins."""
+    if suite_size == 0:
+        assert config.suite_dir is not None
         return MetricVerdict(None, "no_suite", message=f"no test suite: {config.suite_dir / db_id}/*.sqlite")
-    last = None
-    for p in paths:
-        v = _verdict_on(cache, p, pair, config)
-        last = v
-        if not v.correct:
-            m = _as_metric(v)
-            return MetricVerdict(False, m.status, m.pred_status, m.gold_status, m.message,
-                                 {"suite_size": len(paths), "failed_on": p.name})
-    m = _as_metric(last)
-    return MetricVerdict(True, m.status, m.pred_status, m.gold_status, "", {"suite_size": len(paths)})
+    for v in shard_outcomes:
+        if v is not None:
+            return MetricVerdict(v.correct, v.status, v.pred_status, v.gold_status, v.message,
+                                 {"suite_size": suite_size, **v.extra})
+    return MetricVerdict(True, "match", "ok", "ok", "", {"suite_size": suite_size})
 
 
 def split_tasks(pairs: Iterable[Pair], size: int = _TASK_SIZE) -> list[list[Pair]]:
@@ -252,6 +288,66 @@ def split_tasks(pairs: Iterable[Pair], size: int = _TASK_SIZE) -> list[list[Pair
     return tasks
 
 
+@dataclass(frozen=True)
+class _Task:
+    """Items of one database; ``suite`` non-empty: a TS task over that shard of the suite."""
+
+    items: tuple[Pair, ...]
+    suite: tuple[Path, ...] = ()
+    shard: int = 0
+
+    @property
+    def units(self) -> int:
+        return len(self.items) * max(1, len(self.suite))
+
+
+def _needs_main(config: EvalConfig) -> bool:
+    return "ex" in config.metrics or "ves" in config.metrics
+
+
+def _suites(pairs: Iterable[Pair], config: EvalConfig) -> dict[str, list[Path]]:
+    """Suite files per db id (empty list: no suite) — only when TS is asked for."""
+    if "ts" not in config.metrics:
+        return {}
+    return {db_id: config.suite_paths(db_id) for db_id in sorted({p.db_id for p in pairs})}
+
+
+def _ts_skipped(pair: Pair, config: EvalConfig) -> bool:
+    return _needs_main(config) and not config.db_path(pair.db_id).is_file()
+
+
+def plan_tasks(pairs: Sequence[Pair], config: EvalConfig, workers: int) -> list[_Task]:
+    """Main tasks (hardness, EX, VES) and TS tasks, sharded over suite files when needed for balance."""
+    chunks = split_tasks(pairs)
+    tasks = [_Task(tuple(c)) for c in chunks]
+    suites = _suites(pairs, config)
+    ts_chunks = [c for c in chunks if suites.get(c[0].db_id)]
+    if ts_chunks:
+        shards_per_chunk = max(1, -(-2 * workers // len(ts_chunks)))  # about 2 tasks per worker at least
+        for c in ts_chunks:
+            items = tuple(p for p in c if not _ts_skipped(p, config))
+            suite = suites[c[0].db_id]
+            if not items:
+                continue
+            n = min(len(suite), shards_per_chunk)
+            for k in range(n):  # n contiguous shards of near-equal size, in suite order
+                tasks.append(_Task(items, tuple(suite[k * len(suite) // n : (k + 1) * len(suite) // n]), k))
+    tasks.sort(key=lambda t: t.units, reverse=True)  # big tasks first: better balance across workers
+    return tasks
+
+
+def work_units(pairs: Sequence[Pair], config: EvalConfig) -> int:
+    """What ``progress`` counts up to: one per item, plus one per (item, suite file) for TS."""
+    suites = _suites(pairs, config)
+    return len(pairs) + sum(len(suites.get(p.db_id, ())) for p in pairs if not _ts_skipped(p, config))
+
+
+def _run_task(task: _Task, config: EvalConfig, timer: Timer):
+    if task.suite:
+        return ts_task(task.items, task.suite, config)
+    return evaluate_task(task.items, config, timer)
+
+
 def evaluate_pairs(
     pairs: Sequence[Pair],
     config: EvalConfig,
@@ -259,22 +355,39 @@ def evaluate_pairs(
     timer: Timer = wall_timer,
     progress: Callable[[int], None] | None = None,
 ) -> list[ItemResult]:
-    """Evaluate all pairs; results come back in the input order. ``progress(n)`` after each task."""
+    """Evaluate all pairs; results come back in the input order.
+
+    ``progress(n)`` is called as tasks finish, with the work units done (see :func:`work_units`).
+    """
     workers = config.workers or os.cpu_count() or 1
-    tasks = split_tasks(pairs)
-    results: dict[str, ItemResult] = {}
+    tasks = plan_tasks(pairs, config, workers)
+    main: dict[str, ItemResult] = {}
+    ts: dict[str, dict[int, MetricVerdict | None]] = {}
+
+    def collect(task: _Task, out) -> None:
+        if task.suite:
+            for item_id, v in out.items():
+                ts.setdefault(item_id, {})[task.shard] = v
+        else:
+            for r in out:
+                main[r.id] = r
+        if progress:
+            progress(task.units)
+
     if workers == 1 or len(tasks) <= 1:
         for t in tasks:
-            for r in evaluate_task(t, config, timer):
-                results[r.id] = r
-            if progress:
-                progress(len(t))
+            collect(t, _run_task(t, config, timer))
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-            futs = {pool.submit(evaluate_task, t, config, timer): len(t) for t in tasks}
+            futs = {pool.submit(_run_task, t, config, timer): t for t in tasks}
             for f in as_completed(futs):
-                for r in f.result():
-                    results[r.id] = r
-                if progress:
-                    progress(futs[f])
-    return [results[p.id] for p in pairs]
+                collect(futs[f], f.result())
+    if "ts" in config.metrics:
+        suites = _suites(pairs, config)
+        for item_id, r in list(main.items()):
+            if r.skipped:
+                continue
+            shards = ts.get(item_id, {})
+            v = _merge_ts(r.db_id, len(suites[r.db_id]), [shards[k] for k in sorted(shards)], config)
+            main[item_id] = replace(r, verdicts={**r.verdicts, "ts": v})
+    return [main[p.id] for p in pairs]

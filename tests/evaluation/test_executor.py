@@ -50,6 +50,11 @@ HOSTILE = [
     "BEGIN IMMEDIATE",
     "SELECT load_extension('/tmp/evil')",
     "SELECT 1; DROP TABLE singer",
+    "SELECT * FROM pragma_writable_schema",
+    "SELECT * FROM pragma_user_version",
+    "SELECT * FROM pragma_journal_mode",
+    "SELECT * FROM pragma_table_info('singer'); DROP TABLE singer",
+    "UPDATE sqlite_master SET sql = 'x' WHERE name = 'singer'",
 ]
 
 
@@ -141,3 +146,23 @@ def test_invalid_utf8_is_decoded_leniently(tmp_path: Path) -> None:
 def test_exec_result_ok_property() -> None:
     assert ExecResult("ok", (), ()).ok
     assert not ExecResult("timeout", (), ()).ok
+
+
+def test_read_only_table_valued_pragmas_are_allowed(db_copy: Path) -> None:
+    """Introspection in table-valued form works; the declaration it needs does not open any write."""
+    before = _fingerprint(db_copy)
+    with ReadOnlyDatabase(db_copy) as db:
+        res = db.execute("SELECT name, pk FROM pragma_table_info('singer') ORDER BY cid LIMIT 2")
+        assert res.status == "ok" and res.rows == (("Singer_ID", 1), ("Name", 0)), res
+        joined = db.execute(
+            "SELECT m.name, count(*) FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+            "WHERE m.type = 'table' GROUP BY m.name ORDER BY m.name"
+        )
+        assert joined.ok and dict(joined.rows)["singer"] == 7
+        assert db.execute("SELECT count(*) FROM pragma_index_list('singer')").rows == ((1,),)
+        assert db.execute("SELECT value FROM json_each('[4, 5]')").rows == ((4,), (5,))
+        # after the declaration, writes are still refused on the same connection
+        assert db.execute("PRAGMA writable_schema = ON").status == "error"
+        assert db.execute("DROP TABLE singer").status == "error"
+        assert db.execute("SELECT count(*) FROM singer").rows == ((6,),)
+    assert _fingerprint(db_copy) == before

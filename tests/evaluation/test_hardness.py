@@ -72,3 +72,14 @@ def test_dev_distribution_equals_official(spider_root) -> None:
     dev = json.loads((spider_root / "dev.json").read_text())
     got = Counter(hardness(ex["query"]) for ex in dev)
     assert got == {"easy": 248, "medium": 446, "hard": 174, "extra": 166}
+
+
+def test_a_parsed_tree_gives_the_same_level(spider_root) -> None:
+    import json
+
+    import sqlglot
+
+    dev = json.loads((spider_root / "dev.json").read_text())[::5]
+    for ex in dev:
+        assert hardness(sqlglot.parse_one(ex["query"], read="sqlite")) == hardness(ex["query"]), ex["query"]
+    assert hardness(None) == "unknown"

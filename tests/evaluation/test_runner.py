@@ -6,6 +6,8 @@ import json
 import math
 import shutil
 import sqlite3
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,63 @@ def test_parse_metrics() -> None:
     assert parse_metrics("ex, ts,ex") == ("ex", "ts")
     with pytest.raises(UnknownNameError, match="did you mean 'ves'"):
         parse_metrics("ex,vse")
+
+
+def _tiny_db(path: Path, ages: list[int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE person (name TEXT, age INT)")
+    con.executemany("INSERT INTO person VALUES (?, ?)", [(f"p{i}", a) for i, a in enumerate(ages)])
+    con.commit()
+    con.close()
+
+
+@pytest.fixture()
+def wide_suite(tmp_path: Path) -> tuple[Path, Path]:
+    """db 'people': the main file plus a suite of 7 files; file s05 breaks 'age > 40' == 'age >= 41'."""
+    root, suite = tmp_path / "db", tmp_path / "suite"
+    _tiny_db(root / "people" / "people.sqlite", [30, 45, 50])
+    for k in range(7):
+        _tiny_db(suite / "people" / f"s{k:02d}.sqlite", [30 + k, 45, 50, 20 + k] + ([40.5] if k == 5 else []))
+    return root, suite
+
+
+def test_ts_is_sharded_over_suite_files_with_gold_cached(wide_suite, monkeypatch) -> None:
+    from evaluation import executor
+    from evaluation.runner import plan_tasks, work_units
+
+    root, suite = wide_suite
+    gold = "SELECT name FROM person WHERE age > 40"
+    pairs = [
+        Pair("same", "people", gold, "SELECT name FROM person WHERE 40 < age"),
+        Pair("lucky", "people", gold, "SELECT name FROM person WHERE age >= 41"),
+        Pair("wrong", "people", gold, "SELECT name FROM person"),
+    ]
+    config = EvalConfig(db_root=root, metrics=("ex", "ts"), suite_dir=suite, workers=1, flag_ambiguous=False)
+    tasks = plan_tasks(pairs, config, workers=3)
+    shards = sorted(t.suite for t in tasks if t.suite)
+    assert len(shards) == 6 and sorted(p for s in shards for p in s) == sorted((suite / "people").glob("*.sqlite"))
+    assert work_units(pairs, config) == 3 + 3 * 7
+
+    calls: list[tuple[str, str]] = []
+    real = executor.ReadOnlyDatabase.execute
+
+    def spy(self, sql, limits=None):
+        calls.append((self.path.name, sql))
+        return real(self, sql, limits)
+
+    monkeypatch.setattr(executor.ReadOnlyDatabase, "execute", spy)
+    done: list[int] = []
+    r = {x.id: x for x in evaluate_pairs(pairs, config, progress=done.append)}
+    assert sum(done) == work_units(pairs, config)
+    gold_runs = Counter(name for name, sql in calls if sql == gold)
+    assert gold_runs == Counter({"people.sqlite": 1, **{f"s{k:02d}.sqlite": 1 for k in range(7)}})
+    assert r["same"].verdicts["ts"].to_json() == {"correct": True, "status": "match", "pred_status": "ok",
+                                                  "gold_status": "ok", "suite_size": 7}
+    assert r["lucky"].verdicts["ex"].correct is True
+    assert r["lucky"].verdicts["ts"].correct is False and r["lucky"].verdicts["ts"].extra == {
+        "suite_size": 7, "failed_on": "s05.sqlite"}
+    assert r["wrong"].verdicts["ts"].extra["failed_on"] == "s00.sqlite"  # the first failing file in suite order
+    monkeypatch.undo()
+    pooled = evaluate_pairs(pairs, replace(config, workers=2))
+    assert [x.to_json() for x in pooled] == [r[p.id].to_json() for p in pairs]

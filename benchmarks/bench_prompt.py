@@ -11,13 +11,16 @@ Sections:
    inverted index) — on the Spider database with the most values and on a generated database with
    1,000,000 distinct values (written to a temporary folder, never into the repository);
 4. recall on Spider dev: gold tables / columns kept by filtering at several (k1, k2), gold string
-   values retrieved, and prompt length against the full schema.
+   values retrieved, and prompt length against the full schema;
+5. training prompts as ``synth generate`` builds them (question + its SQL, whose tables and
+   columns are kept): per-prompt latency over Spider training pairs, CPU time and wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import sqlite3
 import sys
 import tempfile
@@ -37,6 +40,14 @@ from synth.sources import load_examples, resolve_benchmark
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def n_tokens(text: str) -> int:
+    """Word and punctuation tokens: a tokenizer-free proxy for model tokens (BPE counts run higher)."""
+    return len(_TOKEN.findall(text))
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def ms(x: float) -> str:
@@ -70,7 +81,10 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
     builders: dict[tuple[str, int, int], PromptBuilder] = {}
     skipped = 0
     lat_values, lat_build = [], []
-    recall = {s: {"t_hit": 0, "t_all": 0, "c_hit": 0, "c_all": 0, "chars": 0, "full": 0, "q_all": 0} for s in settings}
+    recall = {
+        s: {"t_hit": 0, "t_all": 0, "c_hit": 0, "c_all": 0, "chars": 0, "full": 0, "toks": 0, "full_toks": 0, "q_all": 0}
+        for s in settings
+    }
     v_hit = v_all = v_in_db = v_in_prompt = 0
     known_values: dict[str, set[str]] = {}
     full_cfg = PromptConfig(full_schema=True)
@@ -85,7 +99,8 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
         if full_key not in builders:
             builders[full_key] = PromptBuilder(schema, full_cfg, cache_dir)
             builders[full_key].match_values("warm up the typo index")
-        full_len = len(builders[full_key].build(q).schema_prompt)
+        full_prompt = builders[full_key].build(q).schema_prompt
+        full_len, full_toks = len(full_prompt), n_tokens(full_prompt)
         t = time.perf_counter()
         matches = builders[full_key].match_values(q)
         lat_values.append(time.perf_counter() - t)
@@ -122,6 +137,8 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
             r["q_all"] += gold.tables <= kept_t
             r["chars"] += len(p.schema_prompt)
             r["full"] += full_len
+            r["toks"] += n_tokens(p.schema_prompt)
+            r["full_toks"] += full_toks
     n = len(lat_values)
     print(f"[dev] {n} questions ({skipped} skipped: database file missing)")
     print(f"[dev] value retrieval latency: p50 {ms(pct(lat_values, 0.5))}, p95 {ms(pct(lat_values, 0.95))}, max {ms(max(lat_values))}")
@@ -132,7 +149,27 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
     for (k1, k2), r in recall.items():
         print(f"[dev] k1={k1} k2={k2}: table recall {r['t_hit'] / r['t_all']:.3f}, all gold tables kept "
               f"{r['q_all'] / n:.3f}, column recall {r['c_hit'] / r['c_all']:.3f}, "
-              f"schema prompt {r['chars'] / r['full']:.2f} x full ({r['chars'] / n:.0f} vs {r['full'] / n:.0f} chars)")
+              f"schema prompt {r['chars'] / r['full']:.2f} x full ({r['chars'] / n:.0f} vs {r['full'] / n:.0f} chars, "
+              f"{r['toks'] / n:.0f} vs {r['full_toks'] / n:.0f} word/punctuation tokens)")
+
+
+# ---- 5. training prompts (question + SQL), the `synth generate` prompt step ------------------------
+def bench_train_prompts(bench, examples, cache_dir: Path) -> None:
+    builders: dict[str, PromptBuilder] = {}
+    pairs = [ex for ex in examples if bench.schema(ex["db_id"]).db_path is not None]
+    for ex in pairs:  # open every index first: the step measured is building, not loading
+        if ex["db_id"] not in builders:
+            builders[ex["db_id"]] = PromptBuilder(bench.schema(ex["db_id"]), PromptConfig(), cache_dir)
+            builders[ex["db_id"]].match_values("warm up the typo index")
+    lat = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    for ex in pairs:
+        t = time.perf_counter()
+        builders[ex["db_id"]].build(ex["question"], ex["query"])
+        lat.append(time.perf_counter() - t)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"[train-prompts] {len(pairs)} Spider train pairs, build(question, sql): p50 {ms(pct(lat, .5))}, "
+          f"p95 {ms(pct(lat, .95))}; total {wall:.2f} s wall, {cpu:.2f} s CPU")
 
 
 # ---- 3. BM25 implementations ---------------------------------------------------------------------
@@ -255,6 +292,7 @@ def main() -> int:
         cache = Path(tmp)
         sizes = bench_build(bench, cache)
         bench_dev(bench, examples, cache, [(4, 6), (3, 5), (5, 8), (6, 10)])
+        bench_train_prompts(bench, load_examples(bench.train_path)[: 300 if args.quick else 3000], cache)
         largest = max(sizes, key=sizes.get)
         schema = bench.schema(largest)
         index = load_content(schema.db_path, schema, cache).index

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from evaluation.errors import InputError, UnknownNameError
+from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from synth.cli import friendly_errors, main
 from synth.prompt import PROMPT_FORMAT_VERSION, PromptBuilder, PromptConfig
 from synth.sources import Benchmark, load_examples, resolve_benchmark
@@ -58,13 +58,15 @@ def _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values) -> Prompt
 @prompt_options
 @click.option("--db-id", required=True, help="Database id, e.g. concert_singer.")
 @click.option("--question", required=True, help="The natural-language question.")
+@click.option("--evidence", default=None, help="External knowledge for the question (BIRD's 'evidence'), shown in the prompt and searched for values.")
 @friendly_errors
-def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, question):
+def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, question, evidence):
     """Print the text-to-SQL prompt for one question, then the values it matched."""
     run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
-    schema = run.benchmark().schema(db_id)
-    run.benchmark().db_path(db_id)  # clear error when the file is missing
-    built = PromptBuilder(schema, run.config, run.cache_dir).build(question)
+    bench = run.benchmark()
+    schema = bench.schema(db_id)
+    bench.db_path(db_id)  # clear error when the file is missing
+    built = PromptBuilder(schema, run.config, run.cache_dir).build(question, evidence=evidence)
     click.echo(built.text, nl=False)
     click.echo(f"\n-- matched values ({len(built.matched_values)}):")
     for m in built.matched_values:
@@ -91,13 +93,34 @@ def _write_jsonl_atomic(path: Path, records: list[dict]) -> None:
         raise
 
 
+def _evidence(ex: dict, data_path: Path) -> str | None:
+    """BIRD's ``evidence`` (external knowledge): a string, possibly empty; absent or null = none."""
+    ev = ex.get("evidence")
+    if ev is None:
+        return None
+    if not isinstance(ev, str):
+        raise InputError(
+            f"entry {ex['_index']}: 'evidence' must be a string, got {type(ev).__name__}",
+            path=data_path, field="evidence",
+        )
+    return ev if ev.strip() else None
+
+
 def build_prompt_records(
-    bench: Benchmark, examples: list[dict], config: PromptConfig, cache_dir: Path | None, data_path: Path, progress: bool = False
+    bench: Benchmark,
+    examples: list[dict],
+    config: PromptConfig,
+    cache_dir: Path | None,
+    data_path: Path,
+    progress: bool = False,
+    use_evidence: bool = True,
 ) -> tuple[list[dict], Counter]:
     """Prompt records for benchmark examples; returns (records, skipped db ids with counts).
 
     An unknown db id is an :class:`InputError` naming the file, entry and field; a database listed
-    in ``tables.json`` whose file is missing is skipped and counted.
+    in ``tables.json`` whose file is missing is skipped and counted. A non-empty ``evidence``
+    (BIRD) goes into the prompt as external knowledge unless ``use_evidence`` is false, and is
+    copied into the record.
     """
     from tqdm import tqdm
 
@@ -109,7 +132,7 @@ def build_prompt_records(
         try:
             schema = bench.schema(db_id)
         except UnknownNameError as e:
-            raise InputError(str(e), path=data_path, line=ex["_index"], field="db_id") from None
+            raise InputError(f"entry {ex['_index']}: {e}", path=data_path, field="db_id") from None
         if schema.db_path is None:
             skipped[db_id] += 1
             continue
@@ -117,22 +140,26 @@ def build_prompt_records(
             builders[db_id] = PromptBuilder(schema, config, cache_dir)
         question = ex.get("question")
         if not isinstance(question, str):
-            raise InputError(f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question")
-        built = builders[db_id].build(question)
-        records.append(
-            {
-                "id": _example_id(ex),
-                "db_id": db_id,
-                "question": question,
-                "sql": ex["query"],
-                "prompt": built.text,
-                "schema_prompt": built.schema_prompt,
-                "db_path": bench.relative_db_path(db_id),
-                "source": f"benchmark:{bench.name}",
-                "prompt_format": PROMPT_FORMAT_VERSION,
-                "matched_values": [[m.table, m.column, m.value] for m in built.matched_values],
-            }
-        )
+            raise InputError(
+                f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question"
+            )
+        evidence = _evidence(ex, data_path) if use_evidence else None
+        built = builders[db_id].build(question, evidence=evidence)
+        record = {
+            "id": _example_id(ex),
+            "db_id": db_id,
+            "question": question,
+            "sql": ex["query"],
+            "prompt": built.text,
+            "schema_prompt": built.schema_prompt,
+            "db_path": bench.relative_db_path(db_id),
+            "source": f"benchmark:{bench.name}",
+            "prompt_format": PROMPT_FORMAT_VERSION,
+            "matched_values": [[m.table, m.column, m.value] for m in built.matched_values],
+        }
+        if evidence is not None:
+            record["evidence"] = evidence
+        records.append(record)
     return records, skipped
 
 
@@ -140,16 +167,28 @@ def build_prompt_records(
 @prompt_options
 @click.option("--data", "data", required=True, help="Benchmark file (Spider/BIRD JSON or JSONL); relative names are also looked up in the benchmark folder.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output JSONL (written atomically).")
+@click.option(
+    "--evidence/--no-evidence",
+    "use_evidence",
+    default=True,
+    show_default=True,
+    help="Put each example's 'evidence' (BIRD external knowledge), when present, into its prompt.",
+)
 @friendly_errors
-def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out):
+def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out, use_evidence):
     """Turn a benchmark file into prompt records (id, db_id, question, sql, prompt, schema_prompt, db_path)."""
     run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
     bench = run.benchmark()
     data_path = Path(data)
-    if not data_path.is_file() and (bench.root / data).is_file():
-        data_path = bench.root / data
+    if not data_path.is_file():
+        if (bench.root / data).is_file():
+            data_path = bench.root / data
+        else:
+            raise DataNotFoundError(f"{data}: file not found (also looked for {bench.root / data})")
     examples = load_examples(data_path)
-    records, skipped = build_prompt_records(bench, examples, run.config, run.cache_dir, data_path, progress=True)
+    records, skipped = build_prompt_records(
+        bench, examples, run.config, run.cache_dir, data_path, progress=True, use_evidence=use_evidence
+    )
     _write_jsonl_atomic(out, records)
     click.echo(f"wrote {len(records)} prompt records to {out}", err=True)
     if skipped:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +21,11 @@ from synth.prompt import (
     sql2text_input,
     text2sql_input,
 )
+from synth.prompt import LexicalScorer
 from synth.prompt import format as format_mod
 from synth.prompt.gold import spider_quotes_to_sql, sql_items
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "prompt.md"
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +141,74 @@ def test_gold_items_treat_spider_double_quotes_as_strings(spider):
 
 def test_format_doctests():
     assert doctest.testmod(format_mod).failed == 0
+
+
+def test_the_documented_full_example_is_what_the_builder_prints(spider, cache):
+    """docs/prompt.md's full example, byte for byte (guards the format and the docs together)."""
+    documented = re.search(r"A full example .*?```\n(.*?)```", DOC.read_text(), re.S).group(1)
+    p = builder(spider, cache, "car_1").build("Which car makers from Frence produce more than 3 models?")
+    assert p.text == documented
+
+
+def test_natural_names_and_comments_are_shown_when_they_say_more(spider, demo, cache):
+    pets = builder(spider, cache, "pets_1", full_schema=True).build("How many students?").schema_prompt
+    assert '  Student.LName: text, "last name"; values:' in pets
+    assert "  Student.Age: number; values:" in pets  # "age" says nothing more than Age
+    hs = builder(spider, cache, "network_1", full_schema=True).build("q").schema_prompt
+    assert 'table Highschooler ("high schooler"):' in hs
+    school = PromptBuilder(demo.schema("school_library"), PromptConfig(full_schema=True), cache).build("q")
+    assert "  authors.name: text, comment: full name as printed on the cover; values:" in school.schema_prompt
+
+
+def test_evidence_is_external_knowledge_searched_for_values(spider, cache):
+    b = builder(spider, cache, "concert_singer", k1=1, k2=2)
+    q = "How many male singers are there?"
+    ev = "male refers to  Is_male = 'T'"
+    plain, with_ev = b.build(q), b.build(q, evidence=ev)
+    assert with_ev.schema_prompt.endswith("\nexternal knowledge:\n  male refers to Is_male = 'T'")
+    assert with_ev.text == text2sql_input(with_ev.schema_prompt, q)
+    assert "singer.Is_male = 'T'" not in plain.schema_prompt  # the value is named only by the evidence
+    assert ("singer", "Is_male", "T") in {(m.table, m.column, m.value) for m in with_ev.matched_values}
+    assert "external knowledge" not in plain.text
+    # no (or blank) evidence: byte-identical to a prompt built without it
+    assert b.build(q, evidence="  ") == b.build(q, evidence=None) == plain
+
+
+def test_lexical_scorer_reused_across_schemas_scores_like_a_fresh_one(spider):
+    shared = LexicalScorer()
+    q = "Which singers from France performed in stadiums with capacity over 1000?"
+    for db_id in ("concert_singer", "car_1", "concert_singer", "world_1"):
+        schema = spider.schema(db_id)
+        assert shared.score(q, schema) == LexicalScorer().score(q, schema)
+    one_table = dataclasses.replace(spider.schema("car_1"), tables=spider.schema("car_1").tables[:1], foreign_keys=())
+    assert shared.score(q, one_table) == LexicalScorer().score(q, one_table)
+    assert set(shared.score(q, one_table).tables) == {"continents"}
+
+
+_HASH_SEED_SCRIPT = """
+import sys
+from synth.sources import resolve_benchmark
+from synth.prompt import PromptBuilder, PromptConfig
+bench = resolve_benchmark("spider", sys.argv[1])
+for db_id, q, sql in [
+    ("world_1", "Which cities of Frence or the Carribean speak English?", None),
+    ("car_1", "Which car makers from Frence produce more than 3 models?", "SELECT Maker FROM car_makers"),
+    ("concert_singer", None, "SELECT T1.Name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.Singer_ID = T2.Singer_ID"),
+]:
+    p = PromptBuilder(bench.schema(db_id), PromptConfig(k1=2, k2=3), sys.argv[2]).build(q, sql)
+    sys.stdout.write(p.text + repr(p.matched_values))
+"""
+
+
+def test_prompts_do_not_depend_on_the_process_hash_seed(data_root, tmp_path):
+    """Set iteration order changes with PYTHONHASHSEED; prompts must not (a fresh cache each time)."""
+    outs = []
+    for seed in ("1", "4242"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        proc = subprocess.run(
+            [sys.executable, "-c", _HASH_SEED_SCRIPT, str(data_root), str(tmp_path / seed)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1] and "matched values:" in outs[0]

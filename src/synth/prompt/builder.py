@@ -37,9 +37,11 @@ class PromptConfig:
 
     def __post_init__(self) -> None:
         if self.k1 < 1 or self.k2 < 1:
-            raise ConfigError(f"k1 and k2 must be >= 1 (got k1={self.k1}, k2={self.k2})")
+            raise ConfigError(f"k1 (--k1) and k2 (--k2) must be >= 1 (got k1={self.k1}, k2={self.k2})")
         if not 0 <= self.sample_values <= SAMPLES_PER_COLUMN:
-            raise ConfigError(f"sample_values must be in 0..{SAMPLES_PER_COLUMN} (got {self.sample_values})")
+            raise ConfigError(
+                f"sample_values (--sample-values) must be in 0..{SAMPLES_PER_COLUMN} (got {self.sample_values})"
+            )
         if self.max_values_per_column < 0 or self.max_values < 0:
             raise ConfigError("max_values_per_column and max_values must be >= 0")
 
@@ -65,7 +67,9 @@ class PromptBuilder:
 
     ``build(question)`` -> text-to-SQL input; ``build(None, sql)`` -> SQL-to-Text input whose schema
     keeps the SQL's items; ``build(question, sql)`` -> text-to-SQL input for a training example
-    (the SQL's items are kept when ``config.keep_sql_items``).
+    (the SQL's items are kept when ``config.keep_sql_items``). ``evidence`` (BIRD's external
+    knowledge) is searched for values and schema items together with the question, and shown in an
+    ``external knowledge`` section at the end of the database context.
     """
 
     def __init__(
@@ -99,15 +103,18 @@ class PromptBuilder:
         scores = self.scorer.score(question or "", self.schema, matches)
         return select_schema(self.schema, scores, cfg.k1, cfg.k2, matches, required)
 
-    def build(self, question: str | None, sql: str | None = None) -> Prompt:
+    def build(self, question: str | None, sql: str | None = None, evidence: str | None = None) -> Prompt:
         """The prompt for ``question`` (text-to-SQL) or, with ``question=None``, for ``sql`` (SQL-to-Text)."""
         cfg = self.config
-        matches = self.match_values(question) if question else ()
-        selection = self.select(question, matches, sql)
+        evidence = evidence if evidence and evidence.strip() else None
+        # what values and schema items are looked up from: the question, plus its evidence if any
+        lookup = " ".join(x for x in (question, evidence) if x) or None
+        matches = self.match_values(lookup) if lookup else ()
+        selection = self.select(lookup, matches, sql)
         kept = {t.lower() for t in selection.tables}
         matches = tuple(m for m in matches if m.table.lower() in kept)
         samples = self.content.samples if cfg.sample_values else None
-        schema_prompt = serialize_schema(self.schema, selection, samples, matches, cfg.sample_values)
+        schema_prompt = serialize_schema(self.schema, selection, samples, matches, cfg.sample_values, evidence)
         if question is not None:
             text = text2sql_input(schema_prompt, question)
         elif sql is not None:

@@ -14,11 +14,11 @@ deterministic and more often useful).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from synth.prompt.gold import SqlItems
 from synth.prompt.text import STOP_WORDS, stem, tokenize
@@ -57,53 +57,110 @@ def _name_variants(original: str, natural: str) -> list[list[str]]:
     return [[stem(t) for t in tokenize(v)] for v in sorted(variants) if tokenize(v)]
 
 
+#: A name as the scorer matches it: per variant, its stemmed tokens and their weights.
+_NameVariants = tuple[tuple[tuple[str, ...], tuple[float, ...]], ...]
+
+
+def _weighted_variants(original: str, natural: str) -> _NameVariants:
+    return tuple(
+        (tuple(toks), tuple(0.3 if t in GENERIC_NAME_TOKENS else 1.0 for t in toks))
+        for toks in _name_variants(original, natural)
+    )
+
+
+@dataclass(frozen=True)
+class _SchemaProfile:
+    """What the lexical scorer needs from a schema, computed once per schema (not per question)."""
+
+    tables: tuple[tuple[str, _NameVariants, tuple[tuple[tuple[str, str], _NameVariants, float], ...]], ...]
+    # per table: (lower-cased name, name variants, per column: (key, name variants, specificity))
+
+
+def _profile(schema: Schema) -> _SchemaProfile:
+    name_freq: dict[str, int] = {}
+    for t in schema.tables:
+        for c in t.columns:
+            name_freq[c.name.lower()] = name_freq.get(c.name.lower(), 0) + 1
+    return _SchemaProfile(
+        tuple(
+            (
+                t.name.lower(),
+                _weighted_variants(t.name, t.natural),
+                tuple(
+                    (c.key, _weighted_variants(c.name, c.natural), 1.0 / math.sqrt(name_freq[c.name.lower()]))
+                    for c in t.columns
+                ),
+            )
+            for t in schema.tables
+        )
+    )
+
+
 class LexicalScorer:
-    """A strong lexical baseline; deterministic and free of training data."""
+    """A strong lexical baseline; deterministic and free of training data.
+
+    Name tokens and their weights are prepared once per schema (remembered by identity, so a
+    builder that scores many questions against one schema pays for it once); per question, each
+    distinct name token is compared with the question once.
+    """
 
     def __init__(self, fuzzy_threshold: float = 85.0) -> None:
         self.fuzzy_threshold = fuzzy_threshold
+        self._profiles: dict[int, tuple[Schema, _SchemaProfile]] = {}
+
+    def _profile(self, schema: Schema) -> _SchemaProfile:
+        hit = self._profiles.get(id(schema))
+        if hit is None or hit[0] is not schema:
+            hit = (schema, _profile(schema))
+            self._profiles[id(schema)] = hit
+        return hit[1]
 
     def _token_hit(self, tok: str, q_stems: frozenset[str]) -> float:
         if tok in q_stems:
             return 1.0
         if len(tok) >= 4:
-            for q in q_stems:
-                if len(q) >= 4 and abs(len(q) - len(tok)) <= 2 and fuzz.ratio(tok, q) >= self.fuzzy_threshold:
-                    return 0.8
+            near = [q for q in q_stems if len(q) >= 4 and abs(len(q) - len(tok)) <= 2]
+            if near and process.extractOne(tok, near, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold):
+                return 0.8
         return 0.0
 
-    def name_score(self, original: str, natural: str, q_stems: frozenset[str]) -> float:
-        """Weighted share of the name's tokens found in the question (generic tokens weigh 0.3)."""
+    def _variants_score(self, variants: _NameVariants, hit: Callable[[str], float]) -> float:
         best = 0.0
-        for toks in _name_variants(original, natural):
-            weights = [0.3 if t in GENERIC_NAME_TOKENS else 1.0 for t in toks]
-            hits = [self._token_hit(t, q_stems) for t in toks]
+        for toks, weights in variants:
+            hits = [hit(t) for t in toks]
             best = max(best, sum(h * w for h, w in zip(hits, weights)) / sum(weights))
         return best
 
+    def name_score(self, original: str, natural: str, q_stems: frozenset[str]) -> float:
+        """Weighted share of the name's tokens found in the question (generic tokens weigh 0.3)."""
+        return self._variants_score(_weighted_variants(original, natural), lambda t: self._token_hit(t, q_stems))
+
     def score(self, question: str, schema: Schema, matches: Sequence[ValueMatch] = ()) -> SchemaScores:
         q_stems = frozenset(stem(t) for t in tokenize(question) if t not in STOP_WORDS)
+        memo: dict[str, float] = {}
+
+        def hit(tok: str) -> float:
+            h = memo.get(tok)
+            if h is None:
+                h = memo[tok] = self._token_hit(tok, q_stems)
+            return h
+
         value_score: dict[tuple[str, str], float] = {}
         for m in matches:
             key = (m.table.lower(), m.column.lower())
             value_score[key] = max(value_score.get(key, 0.0), m.score)
-        name_freq: dict[str, int] = {}
-        for t in schema.tables:
-            for c in t.columns:
-                name_freq[c.name.lower()] = name_freq.get(c.name.lower(), 0) + 1
 
         columns: dict[tuple[str, str], float] = {}
         tables: dict[str, float] = {}
-        for t in schema.tables:
-            own = self.name_score(t.name, t.natural, q_stems)
+        for tname, tvariants, tcolumns in self._profile(schema).tables:
+            own = self._variants_score(tvariants, hit)
             best_col = 0.0
-            for c in t.columns:
-                s = self.name_score(c.name, c.natural, q_stems)
-                s = max(s, value_score.get(c.key, 0.0))
-                columns[c.key] = s
-                specificity = 1.0 / math.sqrt(name_freq[c.name.lower()])
+            for key, cvariants, specificity in tcolumns:
+                s = self._variants_score(cvariants, hit)
+                s = max(s, value_score.get(key, 0.0))
+                columns[key] = s
                 best_col = max(best_col, s * specificity)
-            tables[t.name.lower()] = max(own, 0.8 * best_col)
+            tables[tname] = max(own, 0.8 * best_col)
 
         # FK neighbourhood: bridges between relevant tables, then a small pull towards neighbours.
         relevant = sorted((n for n, s in tables.items() if s >= RELEVANT), key=lambda n: (-tables[n], n))
@@ -156,12 +213,13 @@ def select_schema(
     for t in schema.tables:
         if t.name.lower() not in keep:
             continue
-        idx = {c.key: i for i, c in enumerate(t.columns)}
-        by_score = sorted(t.columns, key=lambda c: (-scores.columns.get(c.key, 0.0), idx[c.key]))
-        chosen = {c.key for c in by_score[:k2]}
-        chosen |= {c.key for c in t.columns if c.is_primary_key or c.key in forced_cols}
+        keys = [c.key for c in t.columns]
+        idx = {k: i for i, k in enumerate(keys)}
+        by_score = sorted(keys, key=lambda k: (-scores.columns.get(k, 0.0), idx[k]))
+        chosen = set(by_score[:k2])
+        chosen |= {k for k, c in zip(keys, t.columns) if c.is_primary_key or k in forced_cols}
         kept_tables.append(t.name)
-        kept_columns[t.name] = tuple(c.name for c in t.columns if c.key in chosen)
+        kept_columns[t.name] = tuple(c.name for k, c in zip(keys, t.columns) if k in chosen)
     return SchemaSelection(tuple(kept_tables), kept_columns)
 
 

@@ -3,6 +3,8 @@
     SPFT_DATA_ROOT=/path/to/data python benchmarks/bench_generate.py            # 3000 on Spider
     python benchmarks/bench_generate.py --db demo --n 300
     python benchmarks/bench_generate.py --profile                               # + cProfile top 25
+    python benchmarks/bench_generate.py --cache-dir /tmp/c; python benchmarks/bench_generate.py --cache-dir /tmp/c
+                                        # cold, then warm template cache (the second skips extraction)
 
 Target (issue #2): 3000 verified Spider examples in < 60 s wall on a 2-core machine.
 Nothing is written unless ``--out`` is given.
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-prompts", action="store_true")
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="also write the outputs here")
+    ap.add_argument("--cache-dir", type=Path, default=None, help="template + prompt cache (default: none)")
     ap.add_argument("--profile", action="store_true", help="print the cProfile top 25 (cumulative)")
     args = ap.parse_args(argv)
 
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         db_ids=tuple(x for x in args.db_ids.split(",") if x),
         workers=args.workers,
         prompts=not args.no_prompts,
+        cache_dir=args.cache_dir,
     )
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "template_coverage_weighted": c["template_coverage_weighted"],
         "templates_used": c["templates_used"],
         "templates_total": c["templates_total"],
+        "template_cache": result.manifest["cache"]["templates"],
         "rejections": c["rejections"],
         "timings": t,
     }

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from evaluation.errors import ConfigError, DataNotFoundError
+from evaluation.errors import ConfigError, DataNotFoundError, InputError
 
 STATUSES = ("ok", "error", "timeout", "too_large")
 
@@ -143,6 +143,9 @@ def _connect(db_path: Path, limits: Limits) -> sqlite3.Connection:
             _heap_limit_bytes = want
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.set_authorizer(_authorizer)
+    except sqlite3.DatabaseError as e:  # e.g. "file is not a database": the file, not the SQL, is bad
+        conn.close()
+        raise InputError(f"not a readable SQLite database ({e})", path=db_path) from None
     except BaseException:
         conn.close()
         raise

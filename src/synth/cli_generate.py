@@ -53,7 +53,20 @@ _data_root_option = click.option(
     show_default=True,
     help="Give up after n x this many candidates.",
 )
-@click.option("--writer", default="rule-based", show_default=True, help="Question writer.")
+@click.option(
+    "--writer",
+    default="rule-based",
+    show_default=True,
+    help="Question writer: 'rule-based' (offline default) or one an installed plugin provides, e.g. 'model' "
+    "(train's SQL-to-Text model; needs --writer-option path=CKPT).",
+)
+@click.option(
+    "--writer-option",
+    "writer_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keyword argument for the writer (repeatable), e.g. path=ckpt/sql2text.",
+)
 @click.option(
     "--db-sampling",
     type=click.Choice(["uniform", "tables"]),
@@ -67,13 +80,14 @@ _data_root_option = click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Prompt-builder cache. Default: <out>/.cache.",
+    help="Cache for template extraction and prompt-builder indexes (never changes the output). "
+    "Default: <out>/.cache.",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @friendly_errors
 def generate(
     db, n, out, seed, val_size, val_fraction, data_root, db_ids, timeout_s, max_rows, max_attempts_factor,
-    writer, db_sampling, no_prompts, workers, cache_dir, progress,
+    writer, writer_option, db_sampling, no_prompts, workers, cache_dir, progress,
 ) -> None:
     """Synthesize verified question/SQL examples from a benchmark's training SQL templates.
 
@@ -96,6 +110,7 @@ def generate(
         max_rows=max_rows,
         max_attempts_factor=max_attempts_factor,
         writer=writer,
+        writer_options=_parse_options(writer_option) or None,
         prompts=not no_prompts,
         db_sampling=db_sampling,
         workers=workers,
@@ -110,6 +125,24 @@ def generate(
         f"{c['templates_used']}/{c['templates_total']} templates, "
         f"{result.manifest['timings']['total_s']:.1f} s)"
     )
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``("path=ckpt", "batch_size=8")`` -> ``{"path": "ckpt", "batch_size": 8}`` (ints/floats parsed)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--writer-option")
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
 
 
 @main.command()

@@ -1,8 +1,9 @@
 """The ``synth generate`` pipeline (SPFT-SQL §3.1.1): templates -> filled SQL -> verified SQL -> examples.
 
 1. **Templates.** The benchmark's training SQL is normalised into templates
-   (:func:`synth.templates.extract_templates`); a template's frequency is how many training queries
-   map to it, so sampling by frequency follows the training distribution.
+   (:func:`synth.templates.extract_templates`, cached on disk under ``cache_dir`` by
+   :mod:`synth.templates.cache`); a template's frequency is how many training queries map to it,
+   so sampling by frequency follows the training distribution.
 2. **Candidates.** Attempt ``i`` draws a template (weighted by frequency) and a database (uniform
    over the available databases, or over ``db_ids``), fills the template
    (:func:`synth.fill.fill_template`) and executes the SQL read-only with a time limit and a row cap
@@ -10,8 +11,9 @@
 3. **Verification.** A candidate is kept only when it executes (status ``ok``), returns at least one
    row with a non-NULL value, and its normalised SQL (sqlglot tokens, per database) was not seen before.
    Every rejection is counted by reason in the manifest. Generation stops at ``n`` accepted
-   examples or when the attempt budget (``ceil(n * max_attempts_factor)``) is spent; then
-   :class:`NotEnoughExamplesError` says how many could be made and why, and nothing is written.
+   examples, or fails with :class:`NotEnoughExamplesError` (how many could be made and why;
+   nothing is written) when the attempt budget (``ceil(n * max_attempts_factor)``) is spent or
+   :func:`out_of_reach` shows early that it cannot suffice.
 4. **Questions and prompts.** Accepted SQL gets a question from the question writer
    (:func:`synth.questions.get_writer`) and a model input from the prompt builder
    (:class:`synth.prompt.PromptBuilder`, one per database).
@@ -19,7 +21,8 @@
 
 Determinism: attempt ``i`` uses its own ``random.Random`` seeded from ``(seed, i)`` and results are
 classified in attempt order, so the same seed gives byte-identical ``train.jsonl`` / ``val.jsonl`` /
-``templates.jsonl`` (the manifest differs only in ``timings``), whatever the number of workers.
+``templates.jsonl`` (the manifest differs only in ``timings`` and ``cache``, the facts of one
+run), whatever the number of workers and whether template extraction came from the cache.
 The one exception is a query that times out on one run and not on another (machine load):
 keep ``timeout_s`` well above typical query times (the default 2 s is ~1000x Spider's median).
 """
@@ -42,7 +45,7 @@ from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from evaluation.errors import ConfigError, SpftError
+from evaluation.errors import ConfigError, InputError, SpftError
 from evaluation.executor import Limits, ReadOnlyDatabase
 from synth import emit
 from synth.schema import Schema
@@ -86,6 +89,13 @@ class GenerateConfig:
     """Attempt budget = ``ceil(n * max_attempts_factor)`` candidates."""
     writer: str = "rule-based"
     """Question writer name for :func:`synth.questions.get_writer`."""
+    writer_options: Mapping[str, Any] | None = None
+    """Keyword arguments for the writer's factory, e.g. ``{"path": "ckpt/"}`` for ``train``'s
+    ``"model"`` writer (a plugin needs more than a name). ``None`` = no arguments."""
+    template_weights: Mapping[str, float] | None = None
+    """Template id -> factor on its sampling weight (the training frequency); unlisted templates keep
+    1, 0 leaves a template out. ``train vbi`` upweights the templates of the previous iteration's
+    failures (SPFT-SQL §3.1.3). ``None`` = the training distribution."""
     prompts: bool = True
     """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
     db_sampling: str = "uniform"
@@ -93,7 +103,9 @@ class GenerateConfig:
     workers: int = 1
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = None
-    """Prompt-builder cache (value indexes); ``None`` = no cache."""
+    """Cache folder: template extraction results (``templates/``, see :mod:`synth.templates.cache`)
+    and prompt-builder value indexes. ``None``: templates are not cached and the value indexes use
+    the prompt builder's default (``~/.cache/spft-sql/values``). Never changes the output."""
     fill_config: Any = None
     """:class:`synth.fill.FillConfig`; ``None`` = its defaults."""
     prompt_config: Any = None
@@ -122,6 +134,14 @@ class GenerateConfig:
             raise ConfigError(f"workers (--workers) must be >= 1, got {self.workers}")
         if len(set(self.db_ids)) != len(self.db_ids):
             raise ConfigError(f"db_ids (--db-ids) lists a database twice: {', '.join(self.db_ids)}")
+        if self.template_weights is not None:
+            for tid, w in self.template_weights.items():
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf:
+                    raise ConfigError(f"template_weights['{tid}'] must be a finite number >= 0, got {w!r}")
+            # a sorted private copy: later changes to the caller's dict cannot change this run
+            object.__setattr__(self, "template_weights", dict(sorted(self.template_weights.items())))
+        if self.writer_options is not None:
+            object.__setattr__(self, "writer_options", dict(self.writer_options))
 
     @property
     def effective_val_size(self) -> int:
@@ -150,8 +170,8 @@ class GenerateConfig:
                 continue  # recorded (resolved) under manifest["inputs"]; cache does not change output
             if dataclasses.is_dataclass(v):
                 v = _jsonable(dataclasses.asdict(v))
-            elif isinstance(v, tuple):
-                v = list(v)
+            elif isinstance(v, (tuple, Mapping)):
+                v = _jsonable(v if isinstance(v, tuple) else dict(v))
             out[f.name] = v
         out["val_size"] = self.effective_val_size
         out["max_attempts"] = self.max_attempts
@@ -252,7 +272,7 @@ class CandidateSampler:
         self.seed = config.seed
         self.limits = Limits(timeout_s=config.timeout_s, max_rows=config.max_rows)
         self.fill_config = config.fill_config if config.fill_config is not None else FillConfig()
-        self._cum_templates = _cumulative([max(t.frequency, 0) for t in self.templates])
+        self._cum_templates = _cumulative(template_sampling_weights(self.templates, config.template_weights))
         db_weights = (
             [len(schemas[d].tables) for d in self.db_ids]
             if config.db_sampling == "tables"
@@ -329,6 +349,51 @@ class CandidateSampler:
         return cand if cand.reason else self.execute(cand)
 
 
+def template_sampling_weights(templates: Sequence[Any], factors: Mapping[str, float] | None) -> list[float]:
+    """Per template: its training frequency times its factor in ``factors`` (1 when unlisted).
+
+    >>> from types import SimpleNamespace as T
+    >>> template_sampling_weights([T(id="ta", frequency=3), T(id="tb", frequency=1)], {"tb": 4.0})
+    [3.0, 4.0]
+    """
+    factors = factors or {}
+    return [max(t.frequency, 0) * float(factors.get(t.id, 1.0)) for t in templates]
+
+
+#: Attempts between two checks of :func:`out_of_reach` (and progress-bar updates).
+CHECK_EVERY = 256
+#: Checks in the window whose acceptance rate :func:`out_of_reach` projects (8 x 256 = 2048 attempts).
+WINDOW_CHECKS = 8
+
+
+def out_of_reach(checkpoints: Sequence[int], n: int, attempts: int, max_attempts: int) -> str:
+    """Why ``n`` accepted examples cannot be reached within the budget, or ``""`` to go on.
+
+    ``checkpoints[k]`` is the accepted count after ``k * CHECK_EVERY`` attempts. The acceptance
+    rate of the last ``WINDOW_CHECKS * CHECK_EVERY`` attempts is projected over the remaining
+    budget, generously: with ``r`` accepted in the window, the rate is taken as
+    ``(r + 2 * sqrt(r) + 2) / window`` (about two standard deviations above the observed rate).
+    The real rate only falls as the run goes on (more candidates turn out to be duplicates), so
+    when even that cannot reach ``n`` the run is stopped now rather than after the whole budget
+    (``--n`` far above what the templates can yield would otherwise spin for an hour). Depends only
+    on attempt counts, so it is as deterministic as the rest of the run.
+    """
+    if len(checkpoints) <= WINDOW_CHECKS:
+        return ""
+    window = WINDOW_CHECKS * CHECK_EVERY
+    accepted = checkpoints[-1]
+    recent = accepted - checkpoints[-1 - WINDOW_CHECKS]
+    remaining = max_attempts - attempts
+    optimistic = (recent + 2 * math.sqrt(recent) + 2) / window
+    if accepted + optimistic * remaining >= n:
+        return ""
+    return (
+        f"the last {window} attempts gave {recent} new examples, so the remaining "
+        f"{remaining} attempts would give about {round(recent / window * remaining)} more, "
+        f"{n - accepted} short"
+    )
+
+
 def _cumulative(weights: Sequence[float]) -> list[float]:
     out, acc = [], 0.0
     for w in weights:
@@ -394,6 +459,23 @@ def select_db_ids(bench: Benchmark, db_ids: Sequence[str]) -> tuple[list[str], l
     return bench.available_db_ids, bench.missing_db_ids
 
 
+def check_databases(db_paths: Mapping[str, Path]) -> None:
+    """Open each database once, read-only: a damaged file is one clear error now, rather than
+    thousands of failed candidates later."""
+    import sqlite3
+
+    for db_id, path in db_paths.items():
+        try:
+            ReadOnlyDatabase(path).close()
+        except InputError as e:  # the executor's own "not a readable SQLite database (...)"
+            raise InputError(f"{e.reason}; fix or remove it, or leave '{db_id}' out with --db-ids", path=path) from None
+        except (sqlite3.Error, OSError) as e:
+            raise InputError(
+                f"not a readable SQLite database ({e}); fix or remove it, or leave '{db_id}' out with --db-ids",
+                path=path,
+            ) from None
+
+
 def generate(config: GenerateConfig, *, progress: bool | None = False) -> GenerateResult:
     """Run the whole pipeline in memory. Raises :class:`SpftError` subclasses for user mistakes.
 
@@ -401,20 +483,26 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
     terminal, ``False`` never.
     """
     from synth.questions import get_writer
+    from synth.templates import cache as template_cache
     from synth.templates import extract_templates
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    writer = get_writer(config.writer)  # an unknown name fails now, not after sampling
+    writer = get_writer(config.writer, **(config.writer_options or {}))  # an unknown name fails now
     bench = resolve_benchmark(config.db, config.data_root)
     schemas = bench.schemas
     db_ids, missing = select_db_ids(bench, config.db_ids)
     if not db_ids:
         raise NotEnoughExamplesError(f"no database files found under {bench.database_dir}")
+    check_databases({d: bench.db_path(d) for d in db_ids})
     examples = bench.train_examples()
 
     t0 = time.perf_counter()
-    report = extract_templates(examples, schemas)
+    cache_key = template_cache.cache_key(examples, schemas)
+    report = template_cache.load_report(config.cache_dir, cache_key)
+    cache_state = "off" if config.cache_dir is None else ("hit" if report is not None else "miss")
+    if report is None:
+        report = extract_templates(_bar(examples, "templates", "sql", progress), schemas)
     timings["extract_templates_s"] = time.perf_counter() - t0
     templates = list(report.templates)
     if not templates:
@@ -422,6 +510,7 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
             f"no SQL template could be extracted from {bench.train_path} "
             f"({report.total} queries, {len(report.failures)} failed to parse)"
         )
+    _check_template_weights(config.template_weights, templates)
 
     t0 = time.perf_counter()
     accepted, counts, sampler_seconds = _sample(bench, schemas, templates, db_ids, config, progress)
@@ -433,8 +522,10 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
     timings["questions_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    prompts = _build_prompts(accepted, questions, schemas, config) if config.prompts else None
+    prompts = _build_prompts(accepted, questions, schemas, config, progress) if config.prompts else None
     timings["prompts_s"] = time.perf_counter() - t0
+    if cache_state == "miss":  # only after a successful run: a failed one writes nothing
+        template_cache.save_report(config.cache_dir, cache_key, report)
 
     rel_paths = {d: bench.relative_db_path(d) for d in db_ids}
     records = []
@@ -486,11 +577,35 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
         },
         "parameters": config.to_dict(),
         "seed": config.seed,
-        "versions": dict(emit.package_versions(), **_component_versions(config)),
+        "versions": dict(
+            emit.package_versions(), templates_code=template_cache.code_version(), **_component_versions(config)
+        ),
         "counts": counts,
+        # Facts of this run, not of its inputs: the only manifest fields that may differ between
+        # two runs with the same inputs and seed.
         "timings": {k: round(v, 4) for k, v in timings.items()},
+        "cache": {
+            "dir": Path(config.cache_dir).resolve().as_posix() if config.cache_dir is not None else None,
+            "templates": cache_state,
+            "templates_key": cache_key,
+        },
     }
     return GenerateResult(tuple(train), tuple(val), tuple(t.to_dict() for t in templates), manifest)
+
+
+def _check_template_weights(factors: Mapping[str, float] | None, templates: Sequence[Any]) -> None:
+    """Factors must name extracted templates (a typo would silently do nothing) and leave one to draw."""
+    if factors is None:
+        return
+    known = {t.id for t in templates}
+    unknown = sorted(set(factors) - known)
+    if unknown:
+        raise ConfigError(
+            f"template_weights names {len(unknown)} template id(s) that the benchmark's training SQL does "
+            f"not produce: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
+        )
+    if not any(w > 0 for w in template_sampling_weights(templates, factors)):
+        raise ConfigError("template_weights leave no template with a positive sampling weight")
 
 
 def _sample(
@@ -511,6 +626,8 @@ def _sample(
     seen: set[tuple[str, str]] = set()
     accepted: list[Candidate] = []
     attempts = 0
+    checkpoints = [0]  # accepted count after every CHECK_EVERY attempts
+    stalled = ""
     bar = tqdm(
         total=config.n,
         desc="verified",
@@ -531,10 +648,13 @@ def _sample(
             execute_here = True
         for cand in stream:
             attempts += 1
-            if not cand.reason:
+            if cand.sql:  # filled; workers have also executed it (then ``reason`` may be exec/empty)
+                # De-duplicate before looking at the execution verdict, as the in-process path
+                # does before executing: every filled query counts once by its own verdict, and
+                # later copies count as ``duplicate`` -- so counts match for any --workers.
                 key = (cand.db_id, cand.key)
                 if key in seen:
-                    cand = dataclasses.replace(cand, reason="duplicate")
+                    cand = dataclasses.replace(cand, reason="duplicate", message="")
                 else:
                     seen.add(key)
                     if execute_here:
@@ -547,8 +667,12 @@ def _sample(
                 bar.update(1)
                 if len(accepted) >= config.n:
                     break
-            if attempts % 256 == 0:
+            if attempts % CHECK_EVERY == 0:
                 bar.set_postfix(attempts=attempts, refresh=False)
+                checkpoints.append(len(accepted))
+                stalled = out_of_reach(checkpoints, config.n, attempts, config.max_attempts)
+                if stalled:
+                    break
     finally:
         bar.close()
         sampler.close()
@@ -564,11 +688,16 @@ def _sample(
     }
     if len(accepted) < config.n:
         top = ", ".join(f"{r} {c}" for r, c in rejections.most_common(6)) or "none"
+        why = (
+            f"stopped early: {stalled}"
+            if stalled
+            else f"budget: --n x --max-attempts-factor {config.max_attempts_factor:g}"
+        )
         raise NotEnoughExamplesError(
             f"only {len(accepted)} of --n {config.n} verified examples could be made in "
-            f"{attempts} attempts (budget: --n x --max-attempts-factor {config.max_attempts_factor:g}); "
-            f"rejections: {top}. Use more databases (--db-ids), a larger --max-attempts-factor "
-            f"or a smaller --n. Nothing was written."
+            f"{attempts} attempts ({why}); rejections: {top}. The templates cannot yield that many "
+            f"distinct verified queries on these databases: use more databases (--db-ids), more "
+            f"training SQL, a larger --max-attempts-factor or a smaller --n. Nothing was written."
         )
     return accepted, counts, sampler.seconds
 
@@ -584,8 +713,21 @@ def _write_questions(
     return questions, name
 
 
+def _bar(items: Sequence, desc: str, unit: str, progress: bool | None):
+    """``items`` wrapped in a tqdm bar on stderr (``progress`` as in :func:`generate`)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        items, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=None if progress is None else not progress
+    )
+
+
 def _build_prompts(
-    accepted: Sequence[Candidate], questions: Sequence[str], schemas: Mapping[str, Schema], config: GenerateConfig
+    accepted: Sequence[Candidate],
+    questions: Sequence[str],
+    schemas: Mapping[str, Schema],
+    config: GenerateConfig,
+    progress: bool | None = False,
 ) -> list[tuple[str, str]]:
     """(prompt, schema_prompt) per example; one builder per database, built on first use."""
     from synth.prompt import PromptBuilder, PromptConfig
@@ -593,7 +735,7 @@ def _build_prompts(
     pconf = config.prompt_config if config.prompt_config is not None else PromptConfig()
     builders: dict[str, Any] = {}
     out = []
-    for cand, question in zip(accepted, questions):
+    for cand, question in _bar(list(zip(accepted, questions)), "prompts", "ex", progress):
         if cand.db_id not in builders:
             builders[cand.db_id] = PromptBuilder(schemas[cand.db_id], pconf, cache_dir=config.cache_dir)
         p = builders[cand.db_id].build(question, cand.sql)

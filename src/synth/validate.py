@@ -24,8 +24,9 @@ from pathlib import Path
 from evaluation.errors import DataNotFoundError, UnknownNameError
 from synth import emit
 
-#: data_schemas/ at the repository root (editable installs; see docs/synth.md).
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "data_schemas"
+#: The JSON Schemas: ``synth/data_schemas`` is a symlink to the repository's ``data_schemas/`` in a
+#: source checkout (editable install) and a real folder of copies in an installed wheel.
+SCHEMA_DIR = Path(__file__).parent / "data_schemas"
 
 _BY_NAME = {
     "train.jsonl": "example",

@@ -120,5 +120,7 @@ def selfplay_cmd(**kw: Any) -> None:
     click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex})")
 
 
+from train import cli_vbi  # noqa: E402,F401  - registers `train vbi` on `main`
+
 if __name__ == "__main__":
     main()

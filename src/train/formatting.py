@@ -75,7 +75,7 @@ def encode_pair(tokenizer: Any, prompt_text: str, answer_text: str, max_length: 
     a_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"] + [eos]
     a_ids = a_ids[:max_length]
     room = max_length - len(a_ids)
-    p_ids = p_ids[len(p_ids) - room :] if room > 0 else []
+    p_ids = p_ids[max(0, len(p_ids) - room) :] if room > 0 else []  # a prompt that fits is kept whole
     return Encoded(p_ids + a_ids, [IGNORE_INDEX] * len(p_ids) + a_ids)
 
 

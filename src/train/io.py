@@ -6,6 +6,7 @@ Examples are the records ``synth generate`` writes (``out/train.jsonl``, ``out/v
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -115,23 +116,46 @@ def hash_records(records: Iterable[dict[str, Any]]) -> str:
     return h.hexdigest()
 
 
-def checkpoint_fingerprint(path: str | Path) -> str:
-    """Identity of a checkpoint folder: names, sizes and head/tail bytes of its weight and config files.
+#: files of a checkpoint folder that define what it computes (weights, configs, tokenizer, template)
+FINGERPRINT_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".json", ".jinja", ".model", ".txt"})
+#: files Trainer writes next to the weights that say how it was trained, not what it computes
+FINGERPRINT_SKIP = frozenset({"training_args.bin", "trainer_state.json", "manifest.json"})
 
-    Hashing all of a multi-GB checkpoint for a cache key is too slow; head+tail+size changes whenever
-    training changed the weights (safetensors put a header with offsets first and data last).
+
+@functools.lru_cache(maxsize=512)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """Full streamed sha256 of one file; memoised per (path, size, mtime) so a run hashes each file once."""
+    return sha256_file(path)
+
+
+def checkpoint_fingerprint(path: str | Path) -> str:
+    """Content identity of a checkpoint: the full sha256 of every weight, config and tokenizer file.
+
+    Every byte is read (streamed, 1 MiB at a time), so two checkpoints that differ anywhere in a
+    weights file get different fingerprints (a head/tail sample would not see a change in the
+    middle). Hashes are memoised per file path, size and mtime, so one run reads each file once.
+    An adapter folder also folds in the fingerprint of its local base model; a hub id that is not
+    a local folder is identified by its name.
     """
-    path = Path(path)
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        return sha256_bytes(f"hub:{path}".encode())
     h = hashlib.sha256()
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
-    for p in files:
-        size = p.stat().st_size
-        h.update(f"{p.name}:{size}\n".encode())
-        with p.open("rb") as f:
-            h.update(f.read(1 << 20))
-            if size > 2 << 20:
-                f.seek(size - (1 << 20))
-                h.update(f.read())
+    files = sorted(
+        f for f in p.iterdir()
+        if f.is_file() and f.suffix in FINGERPRINT_SUFFIXES and f.name not in FINGERPRINT_SKIP
+    )
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{_file_digest(str(f.resolve()), st.st_size, st.st_mtime_ns)}\n".encode())
+    adapter_cfg = p / "adapter_config.json"
+    if adapter_cfg.is_file():
+        try:
+            base = json.loads(adapter_cfg.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        except json.JSONDecodeError:
+            base = None
+        if base and Path(base).expanduser().resolve() != p.resolve():
+            h.update(f"base:{checkpoint_fingerprint(base)}\n".encode())
     return h.hexdigest()
 
 

@@ -6,20 +6,24 @@ to a different result than the gold SQL (0 when it matches),
     Δ+ = log p_m(y+|x) − log p_ref(y+|x),   Δ− = log p_m(y−|x) − log p_ref(y−|x)
     loss = mean over kept pairs of  ℓ(w · (Δ+ − Δ−)),   ℓ(t) = log(1 + e^−t) = softplus(−t)
 
-where log-probs are summed over the answer tokens, y+ is the gold SQL, y− the opponent's output,
-and the variants differ only in the weight w, which pairs are kept and what the reference is:
+where log-probs are summed over the answer tokens, y+ is the gold SQL (or, with ``--samples k
+--positive sample``, a correct opponent sample of the same question), y− the opponent's output,
+and the variants differ in the weight w, which pairs are kept, who plays the opponent and what the
+reference is:
 
-=========  ===============================  =====================  ==============================
-variant    weight w                         pairs kept             reference p_ref
-=========  ===============================  =====================  ==============================
-spft       λ·R  (SPFT-SQL eq. 3)            all                    opponent p_θo (worst in pool)
-exspin     λ                                R = 1 only (ExSPIN)    opponent p_θo
-spin       λ                                all (R ignored)        opponent p_θo
-dpo        β = λ (sigmoid DPO)              R = 1 only             main model frozen at round start
-=========  ===============================  =====================  ==============================
+=========  ==================  ===================  ================================  =====================
+variant    weight w            pairs kept           opponent (generates y')           reference p_ref
+=========  ==================  ===================  ================================  =====================
+spft       λ·R (eq. 3)         all                  lowest D_val EX, not yet used     the opponent p_θo
+exspin     λ                   R = 1 only (ExSPIN)  previous round's model (= main)   the opponent p_θt
+spin       λ                   all (R ignored)      previous round's model (= main)   the opponent p_θt
+dpo        β = λ (sigmoid)     R = 1 only           as spft                           initial model (fixed)
+=========  ==================  ===================  ================================  =====================
 
-For ``spft`` a pair whose opponent output is correct (R = 0) gives ℓ(0) = log 2 and no gradient,
-and with R = 1 the loss equals SPIN's on that pair. ``exspin`` averages over the wrong outputs only.
+The main is the highest D_val EX model for ``spft``/``dpo`` (Algorithm 1) and the previous round's
+model for ``exspin``/``spin`` (SPIN/ExSPIN iterate θ_t -> θ_t+1 with opponent θ_t). For ``spft`` a
+pair whose opponent output is correct (R = 0) gives ℓ(0) = log 2 and no gradient, and with R = 1
+the loss equals SPIN's on that pair. ``exspin`` averages over the wrong outputs only.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from evaluation.errors import ConfigError, UnknownNameError
 LOSS_VARIANTS = ("spft", "exspin", "spin", "dpo")
 #: variants that only train on pairs whose opponent output was wrong (R = 1)
 FILTERS_CORRECT = frozenset({"exspin", "dpo"})
-#: variants whose reference model is the main model itself (frozen at round start), not the opponent
-REFERENCE_IS_MAIN = frozenset({"dpo"})
+#: variants whose opponent is the previous round's model, which the main also starts from (SPIN, ExSPIN)
+OPPONENT_IS_PREVIOUS = frozenset({"exspin", "spin"})
+#: variants whose reference is fixed for the whole run: the initial model (the first round's main)
+REFERENCE_IS_INITIAL = frozenset({"dpo"})
 
 
 def check_variant(variant: str) -> str:

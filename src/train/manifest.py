@@ -28,6 +28,7 @@ def versions() -> dict[str, str]:
 
 
 def hardware() -> dict[str, Any]:
+    """Where the run ran: platform, CPU count and torch threads, CUDA devices."""
     info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine()}
     try:
         import os
@@ -35,6 +36,7 @@ def hardware() -> dict[str, Any]:
         import torch
 
         info["cpu_count"] = os.cpu_count()
+        info["torch_threads"] = torch.get_num_threads()  # CPU results are bit-identical only at equal threads
         info["cuda"] = torch.cuda.is_available()
         if torch.cuda.is_available():
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

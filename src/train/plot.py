@@ -7,7 +7,7 @@ from typing import Any
 
 
 def plot_rounds(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """D_val EX of the main model before each round and of the model the round produced."""
+    """Left: D_val EX of main (before), new model (after) and opponent; right: loss, margin, share of R = 1."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -15,16 +15,21 @@ def plot_rounds(rows: list[dict[str, Any]], path: str | Path) -> Path:
 
     path = Path(path)
     rounds = [r["round"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax.plot(rounds, [r["main_val_ex"] for r in rows], "o--", label="main (before)")
     ax.plot(rounds, [r.get("new_val_ex") for r in rows], "o-", label="new model (after)")
     ax.plot(rounds, [r["opponent_val_ex"] for r in rows], "x:", label="opponent")
-    ax.set_xlabel("round")
     ax.set_ylabel("D_val EX")
-    ax.set_xticks(rounds)
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title("self-play")
+    ax.set_title("execution accuracy")
+    bx.plot(rounds, [r.get("train_loss") for r in rows], "o-", label="train loss")
+    bx.plot(rounds, [r.get("mean_margin") for r in rows], "s--", label="mean margin")
+    bx.plot(rounds, [r.get("wrong_share") for r in rows], "x:", label="share R = 1")
+    bx.set_title("training")
+    for a in (ax, bx):
+        a.set_xlabel("round")
+        a.set_xticks(rounds)
+        a.legend(loc="best", fontsize=8)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)

@@ -6,13 +6,20 @@ from dataclasses import dataclass, field
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.losses import LOSS_VARIANTS
+from train.manifest import config_dict
 from train.modeling import LoraOptions
 
 PAIR_SPLITS = ("val", "train")
+POSITIVES = ("gold", "sample")
 
 
 def _h(text: str, default=None):
     return field(default=default, metadata={"help": text})
+
+
+#: fields a resumed run may change: how long it goes on and how it logs, not what a round computes
+RESUMABLE_CHANGES = frozenset({"rounds", "patience", "min_delta", "logging_steps", "save_steps", "gen_batch_size", "pool",
+                               "model", "data", "out", "data_root"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,11 @@ class SelfPlayConfig:
     loss: str = _h("Loss variant: spft (paper eq. 3), exspin, spin or dpo; see docs/train.md.", "spft")
     lam: float = _h("λ in eq. 3 (β for dpo): scales the log-ratio margin.", 0.1)
     pair_split: str = _h("Where the opponent generates y': val (D_val, as in the paper) or train.", "val")
+    samples: int = _h("Opponent outputs per question: 1 = greedy; k > 1 = k samples at --temperature, "
+                      "each judged and paired (identical samples of a question are kept once).", 1)
+    temperature: float = _h("Sampling temperature of the opponent when samples > 1.", 0.8)
+    positive: str = _h("y+ of a pair: gold (the gold SQL), or sample (a correct opponent sample of the same "
+                       "question when one was drawn, else the gold; needs samples > 1).", "gold")
     epochs: float = _h("Training epochs over the pairs in each round.", 1.0)
     learning_rate: float = _h("Peak learning rate of each round.", 1e-5)
     batch_size: int = _h("Pairs per device batch (each pair is two sequences).", 4)
@@ -36,13 +48,15 @@ class SelfPlayConfig:
     gen_batch_size: int = _h("Batch size for generation and reference log-probs.", 8)
     patience: int = _h("Stop after this many rounds in a row whose new model lowers the best D_val EX.", 1)
     min_delta: float = _h("A round counts as a drop only when EX falls more than this below the best.", 0.0)
-    seed: int = _h("Seed for data order and initialisation of adapters.", 0)
+    seed: int = _h("Seed for data order, adapter initialisation and opponent sampling.", 0)
     lora: bool = _h("Put a new LoRA adapter on a fully fine-tuned main model (adapters are continued).", False)
     lora_r: int = _h("LoRA rank.", 16)
     lora_alpha: int = _h("LoRA alpha.", 32)
     lora_dropout: float = _h("LoRA dropout.", 0.05)
     lora_targets: tuple[str, ...] = _h("Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj"))
     logging_steps: int = _h("Log loss and margins every N steps.", 10)
+    save_steps: int = _h("Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
+                         "so a killed long round resumes mid-way.", 0)
     data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
 
     def __post_init__(self) -> None:
@@ -56,21 +70,38 @@ class SelfPlayConfig:
             raise UnknownNameError("loss variant", self.loss, LOSS_VARIANTS)
         if self.pair_split not in PAIR_SPLITS:
             raise UnknownNameError("pair split", self.pair_split, PAIR_SPLITS)
+        if self.positive not in POSITIVES:
+            raise UnknownNameError("positive", self.positive, POSITIVES)
+        if self.positive == "sample" and self.samples < 2:
+            raise ConfigError("positive=sample needs samples >= 2 (a correct sample can only come from several draws)")
+        if self.samples > 1 and self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0 when samples > 1, got {self.temperature}")
         if self.rounds < 1:
             raise ConfigError(f"rounds must be >= 1, got {self.rounds}")
         if self.lam <= 0:
             raise ConfigError(f"lam (lambda) must be > 0, got {self.lam}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise ConfigError("epochs and learning_rate must be > 0")
-        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience"):
+        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience",
+                     "samples"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.save_steps < 0:
+            raise ConfigError(f"save_steps must be >= 0, got {self.save_steps}")
         if self.min_delta < 0:
             raise ConfigError(f"min_delta must be >= 0, got {self.min_delta}")
         if self.max_new_tokens >= self.max_length:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
         if self.lora:
             self.lora_options()
+
+    def resume_conflicts(self, saved: dict) -> list[str]:
+        """Fields whose value differs from the run being resumed (those that change what a round does)."""
+        return [
+            f"{k} (was {saved[k]!r}, now {v!r})"
+            for k, v in config_dict(self).items()
+            if k in saved and k not in RESUMABLE_CHANGES and saved[k] != v
+        ]
 
     def lora_options(self) -> LoraOptions | None:
         return LoraOptions(self.lora_r, self.lora_alpha, self.lora_dropout, tuple(self.lora_targets)) if self.lora else None

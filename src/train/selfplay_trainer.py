@@ -54,7 +54,9 @@ def make_selfplay_trainer_class():
             self.variant, self.lam = variant, lam
             self.loss_is_scaled_for_ga = False  # our loss is a per-batch mean: let Trainer divide by GA
             self.model_accepts_loss_kwargs = False
-            self._stats: list[tuple[float, float, float]] = []
+            self._stats: list[tuple[float, float, float]] = []  # since the last log line
+            #: (margin, Δ+, Δ−) of every training step, for the per-round metrics whatever logging_steps is
+            self.step_stats: list[tuple[float, float, float]] = []
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             n = inputs["reward"].shape[0]
@@ -64,12 +66,13 @@ def make_selfplay_trainer_class():
                 variant=self.variant, lam=self.lam,
             )
             kept = stats["kept"]
-            if kept.any():
+            if kept.any() and model.training:
                 self._stats.append((
                     stats["margins"][kept].mean().item(),
                     stats["chosen_rewards"][kept].mean().item(),
                     stats["rejected_rewards"][kept].mean().item(),
                 ))
+                self.step_stats.append(self._stats[-1])
             return (loss, {"logps": logps}) if return_outputs else loss
 
         def log(self, logs, *args, **kwargs):

@@ -110,21 +110,24 @@ def make_sft_trainer_class():
 
 def run_sft(cfg: SFTConfig) -> SFTResult:
     """Train, keep the best epoch, write the model + tokenizer + manifest + log history to ``cfg.out``."""
-    from transformers import set_seed
-
-    from train.generate import GenerationOptions
-    from train.manifest import file_inputs, write_manifest
-    from train.modeling import check_compatible, load_model, load_tokenizer
+    from train.modeling import _check_exists
 
     t0 = time.time()
     train_path, val_path = split_paths(cfg.data)
     train_ex, val_ex = read_examples(train_path), read_examples(val_path)
     data_root = data_root_for(cfg.data, cfg.data_root)
+    _check_exists(cfg.model)  # a wrong path fails before transformers is imported
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     resume = last_checkpoint(ckpt_dir) if cfg.resume else None
     if not cfg.resume and last_checkpoint(ckpt_dir):
         raise ConfigError(f"{ckpt_dir} already holds checkpoints; pass --resume to continue or choose another --out")
+
+    from transformers import set_seed
+
+    from train.generate import GenerationOptions
+    from train.manifest import file_inputs, write_manifest
+    from train.modeling import check_compatible, load_model, load_tokenizer
 
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.errors import ConfigError, DataNotFoundError
+from evaluation.errors import ConfigError, DataNotFoundError, InputError
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, execute
 
 
@@ -88,6 +88,15 @@ def test_missing_file_raises_data_not_found(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match="missing.sqlite"):
         execute(tmp_path / "missing.sqlite", "SELECT 1")
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_file_that_is_not_a_database_is_a_clear_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.sqlite"
+    bad.write_text("not a database " * 20)
+    before = bad.read_bytes()
+    with pytest.raises(InputError, match=r"notes.sqlite.*not a readable SQLite database"):
+        execute(bad, "SELECT 1")
+    assert bad.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,27 @@ def test_unreadable_tables_json(tmp_path: Path, demo):
     _assert_fails(res, "tables.json", "not readable JSON", out=out)
 
 
+def test_damaged_database_file_is_one_clear_error(tmp_path: Path, demo):
+    # tables.json is fine, so the schema loads; the SQLite file itself is not a database
+    bench = tmp_path / "mini"
+    (bench / "database" / "clinic").mkdir(parents=True)
+    (bench / "database" / "clinic" / "clinic.sqlite").write_text("not a database")
+    tables = json.loads((demo.root / "tables.json").read_text())
+    (bench / "tables.json").write_text(json.dumps([t for t in tables if t["db_id"] == "clinic"]))
+    (bench / "train.json").write_text((demo.root / "train.json").read_text())
+    out = tmp_path / "out"
+    res = _run("generate", "--db", str(bench), "--n", "5", "--out", str(out))
+    _assert_fails(res, "clinic.sqlite", "not a readable SQLite database", "--db-ids", out=out)
+
+
+def test_broken_training_file_names_file_and_line(tmp_path: Path, demo):
+    bench = _mini_benchmark(tmp_path, demo, [])
+    (bench / "train.json").write_text('[{"db_id": "clinic", "query": "SELECT 1"},\n{"db_id": "clinic" "query": "x"}]')
+    out = tmp_path / "out"
+    res = _run("generate", "--db", str(bench), "--n", "5", "--out", str(out))
+    _assert_fails(res, "train.json:2", "invalid JSON", out=out)
+
+
 def test_unparseable_training_sql_is_a_counted_skip(tmp_path: Path, demo):
     train = json.loads((demo.root / "train.json").read_text())
     train = [e for e in train if e["db_id"] == "clinic"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,17 @@ from jsonschema import Draft202012Validator
 
 from evaluation.executor import execute
 from synth import emit
-from synth.generate import GenerateConfig, NotEnoughExamplesError, generate, normalize_sql, split_val, write_outputs
+from synth.generate import (
+    CHECK_EVERY,
+    WINDOW_CHECKS,
+    GenerateConfig,
+    NotEnoughExamplesError,
+    generate,
+    normalize_sql,
+    out_of_reach,
+    split_val,
+    write_outputs,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SPIDER_DBS = ("concert_singer", "pets_1", "world_1", "car_1")
@@ -133,6 +144,25 @@ def test_workers_do_not_change_the_output(small_spider, spider_run):
     assert parallel.manifest["counts"] == first.manifest["counts"]
 
 
+def test_counts_do_not_depend_on_workers_when_failing_queries_repeat(tmp_path, demo):
+    # `WHERE title IS NULL` (a NOT NULL column): the same empty query comes up again and again. The
+    # first is `empty_result`, its copies `duplicate` -- also when workers execute them all.
+    bench = tmp_path / "b"
+    (bench / "database").mkdir(parents=True)
+    (bench / "database" / "school_library").symlink_to(demo.root / "database" / "school_library")
+    tables = json.loads((demo.root / "tables.json").read_text())
+    (bench / "tables.json").write_text(json.dumps([t for t in tables if t["db_id"] == "school_library"]))
+    train = [{"db_id": "school_library", "query": "SELECT title FROM books WHERE title IS NULL"}] * 5
+    train += [{"db_id": "school_library", "query": "SELECT title FROM books WHERE pages > 100"}]
+    (bench / "train.json").write_text(json.dumps(train))
+    config = GenerateConfig(db=str(bench), n=15, val_size=0, prompts=False)
+    serial, parallel = generate(config), generate(replace(config, workers=2))
+    rejections = serial.manifest["counts"]["rejections"]
+    assert rejections["duplicate"] > 0 and rejections["empty_result"] > 0
+    assert parallel.manifest["counts"] == serial.manifest["counts"]
+    assert parallel.files()["train.jsonl"] == serial.files()["train.jsonl"]
+
+
 def test_not_enough_examples_raises_and_writes_nothing(tmp_path, demo):
     # one template that can only ever produce a handful of distinct queries
     bench = tmp_path / "tiny"
@@ -146,6 +176,43 @@ def test_not_enough_examples_raises_and_writes_nothing(tmp_path, demo):
         result = generate(GenerateConfig(db=str(bench), n=50, max_attempts_factor=4))
         write_outputs(result, out)
     assert not out.exists()
+
+
+def test_out_of_reach_projects_the_recent_rate_generously():
+    window = WINDOW_CHECKS * CHECK_EVERY
+    flat = [100] * (WINDOW_CHECKS + 1)  # nothing new in the last window
+    assert out_of_reach(flat[:-1], 10_000, window, 10**6) == ""  # window not full yet: go on
+    # 0 new in the window -> optimistic rate 2/window; 100 + 2/2048 * ~1e6 ~ 1076 < 10 000
+    msg = out_of_reach(flat, 10_000, (WINDOW_CHECKS + 1) * CHECK_EVERY, 10**6)
+    assert "gave 0 new examples" in msg and "9900 short" in msg
+    assert out_of_reach(flat, 1_000, (WINDOW_CHECKS + 1) * CHECK_EVERY, 10**6) == ""  # 1000 < 1076: go on
+    # a healthy 50% rate reaches n easily
+    rising = [i * CHECK_EVERY // 2 for i in range(WINDOW_CHECKS + 1)]
+    assert out_of_reach(rising, 5_000, window, 20_000) == ""
+    # ... but not when the budget is nearly spent: 1024 + (1024 + 64 + 2)/2048 * 1000 ~ 1556 < 3000
+    assert "1976 short" in out_of_reach(rising, 3_000, window, window + 1000)
+
+
+def test_n_far_beyond_the_templates_stops_early(tmp_path, demo):
+    bench = tmp_path / "tiny"
+    (bench / "database").mkdir(parents=True)
+    (bench / "database" / "school_library").symlink_to(demo.root / "database" / "school_library")
+    tables = json.loads((demo.root / "tables.json").read_text())
+    (bench / "tables.json").write_text(json.dumps([t for t in tables if t["db_id"] == "school_library"]))
+    (bench / "train.json").write_text(json.dumps([{"db_id": "school_library", "query": "SELECT count(*) FROM books"}]))
+    # default budget: 5000 x 20 = 100 000 attempts; the projection stops after one window
+    with pytest.raises(NotEnoughExamplesError, match=r"in 2048 attempts \(stopped early: the last 2048 attempts gave 4 new"):
+        generate(GenerateConfig(db=str(bench), n=5000, prompts=False))
+
+
+def test_progress_bars_go_to_stderr_only_when_asked(capsys):
+    config = GenerateConfig(db="demo", n=20, val_size=2)
+    generate(config, progress=True)
+    err = capsys.readouterr().err
+    assert "verified" in err and "templates" in err and "prompts" in err
+    generate(config, progress=False)
+    generate(config, progress=None)  # stderr is not a terminal under pytest
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

@@ -441,3 +441,31 @@ def test_all_spider_train_queries(spider):
     assert len(set(out)) > 0.8 * len(set(e["query"] for e in examples))  # distinct SQL -> mostly distinct questions
     print(f"rule-based writer: {per_query_ms:.3f} ms/query over {len(examples)} Spider train queries")
     assert per_query_ms < 10  # generous for a shared CI box; ~1 ms measured (0.5 parse + 0.2 render)
+
+
+# ---- plugins advertised by installed packages (train's SQL-to-Text writer) ----------------------
+
+
+def test_train_model_writer_is_found_through_its_entry_point():
+    import synth.questions as q
+
+    assert "model" in q.writer_names()  # advertised by train in pyproject, found without importing train
+
+
+def test_synth_cli_reaches_plugin_writer_and_reports_bad_path(tmp_path):
+    from click.testing import CliRunner
+
+    from synth.cli import main
+
+    res = CliRunner().invoke(
+        main,
+        ["generate", "--db", "demo", "--n", "5", "--val-size", "1", "--out", str(tmp_path / "o"),
+         "--writer", "model", "--writer-option", f"path={tmp_path / 'no-such-ckpt'}"],
+    )
+    assert res.exit_code == 1, res.output
+    assert "no-such-ckpt" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o" / "train.jsonl").exists()
+
+    res = CliRunner().invoke(main, ["generate", "--db", "demo", "--n", "5", "--out", str(tmp_path / "o"),
+                                    "--writer-option", "novalue"])
+    assert res.exit_code == 2 and "KEY=VALUE" in res.output

@@ -62,3 +62,18 @@ def tiny_model(tiny_data: Path, tmp_path_factory) -> Path:
     from train.tiny import TinyConfig, init_tiny
 
     return init_tiny(tiny_data, tmp_path_factory.mktemp("models") / "tiny", TinyConfig(vocab_size=600, seed=0))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core machine the thread pool's
+    contention made the train tests ~2x slower; one thread keeps them fast (and results comparable)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch-less installs skip the model tests anyway
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

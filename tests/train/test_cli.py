@@ -85,3 +85,18 @@ def test_predict_unknown_model_and_missing_file(tmp_path):
 def test_init_tiny_bad_shape(tmp_path):
     out = _err(["init-tiny", "--data", str(_data(tmp_path)), "--out", str(tmp_path / "t"), "--hidden-size", "30"])
     assert "divisible" in out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_option_is_in_the_cli_reference(cmd):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "train.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### CLI reference"):]
+    assert f"`train {cmd}`" in section
+    missing = [p.opts[0] for p in main.commands[cmd].params if p.name != "help" and f"`{p.opts[0]}`" not in section]
+    assert not missing, f"docs/train.md CLI reference lacks {missing} of `train {cmd}`"
+
+
+def test_selfplay_positive_sample_needs_samples(tmp_path):
+    out = _err(["selfplay", "--data", str(_data(tmp_path)), "--model", "m", "--out", str(tmp_path / "o"),
+                "--positive", "sample"])
+    assert "samples" in out

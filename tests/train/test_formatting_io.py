@@ -34,6 +34,19 @@ def test_encode_pair_cuts_prompt_from_the_left_and_keeps_answer():
     assert enc.labels[:2] == [IGNORE_INDEX] * 2
 
 
+@pytest.mark.parametrize("max_length", [9, 10, 12, 13, 100])
+def test_encode_pair_keeps_a_prompt_that_fits_whole(max_length):
+    """Regression: a prompt longer than half the room was cut to (room - len) tokens by a negative slice."""
+    enc = encode_pair(CharTok(), "abcdef", "XY", max_length=max_length)
+    assert enc.input_ids == [97, 98, 99, 100, 101, 102, 88, 89, 0]
+
+
+def test_encode_pair_cuts_only_what_does_not_fit():
+    enc = encode_pair(CharTok(), "abcdef", "XY", max_length=7)
+    assert enc.input_ids == [99, 100, 101, 102, 88, 89, 0]
+    assert encode_pair(CharTok(), "abcdef", "WXYZ", max_length=3).input_ids == [87, 88, 89]  # answer alone too long
+
+
 def test_pad_batch_right_and_left():
     feats = [{"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]},
              {"input_ids": [4], "attention_mask": [1], "labels": [4]}]

@@ -120,7 +120,9 @@ def test_docstring_examples():
 
     import train.generate
     import train.losses
+    import train.roles
+    import train.selfplay
 
-    for mod in (train.losses, train.generate):
+    for mod in (train.losses, train.generate, train.roles, train.selfplay):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0

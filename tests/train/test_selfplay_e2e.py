@@ -106,20 +106,23 @@ def test_resume_after_kill_mid_round(pipeline):
     again = _lines(sp / "rounds.jsonl")
     assert [r["round"] for r in again] == [1, 2]
     assert again[1]["ref_from_cache"] is True  # opponent log-probs were not recomputed
+    assert again[1]["mean_margin"] is not None  # per-round margins do not depend on --logging-steps
     assert (sp / "round-1" / "model" / "model.safetensors").stat().st_mtime_ns == round1_model
 
 
-def test_dpo_variant_filters_pairs_and_uses_main_as_reference(pipeline, tmp_path):
-    variant = "dpo"
+def test_dpo_reference_is_the_initial_model_in_every_round(pipeline, tmp_path):
+    """dpo: pairs filtered to R = 1 and p_ref fixed to the initial model (m0), also in round 2."""
     from train.selfplay import run_selfplay
     from train.selfplay_config import SelfPlayConfig
 
     res = run_selfplay(SelfPlayConfig(data=str(pipeline / "out"), model=str(pipeline / "sft"), out=str(tmp_path / "r"),
-                                      rounds=1, loss=variant, lam=0.5, learning_rate=1e-3, max_length=320,
-                                      max_new_tokens=16))
-    row = res.rounds[0]
-    assert row["train_pairs"] == row["wrong_pairs"]
-    assert row["reference"] == "m0"  # dpo: the main at round start, not the opponent
+                                      rounds=2, loss="dpo", lam=0.5, learning_rate=1e-3, max_length=320,
+                                      max_new_tokens=16, patience=2))
+    assert len(res.rounds) == 2
+    for row in res.rounds:
+        assert row["train_pairs"] == row["wrong_pairs"]
+        assert row["reference"] == "m0"  # the initial model, not the round-start main
+    assert res.rounds[1]["main"] in {"m0", "m1"} and res.rounds[1]["opponent"] != res.rounds[0]["opponent"]
 
 
 def test_outputs_validate_against_the_schemas(pipeline):

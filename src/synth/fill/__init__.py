@@ -175,4 +175,4 @@ def render(
     for ph in list(ast.find_all(exp.Placeholder)):
         if ph.name in drawn:
             ph.replace(drawn[ph.name].copy())
-    return ast.sql(dialect="sqlite")
+    return ast.sql(dialect="sqlite", copy=False)  # ast is our own copy

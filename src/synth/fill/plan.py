@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from synth.templates.drop_from_clause import TABLES
+from synth.templates.mark_foreign_keys import single_output
 from synth.templates.model import PLACEHOLDER, TemplateError
 from synth.templates.scope import enclosing_selects, from_sources, leftmost_select
 
@@ -189,10 +190,7 @@ def plan_template(text: str) -> Plan:
     )
 
 
-def _single_output(query: exp.Expression | None) -> exp.Expression | None:
-    while isinstance(query, exp.Subquery):
-        query = query.this
-    if isinstance(query, exp.Select) and len(query.expressions) == 1:
-        e = query.expressions[0]
-        return e if isinstance(e, exp.Column) else None
-    return None
+def _single_output(query: exp.Expression | None) -> exp.Column | None:
+    """The lone output column of a subquery (the template rule's helper, columns only)."""
+    e = single_output(query)
+    return e if isinstance(e, exp.Column) else None

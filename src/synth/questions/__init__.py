@@ -61,15 +61,34 @@ def register_writer(name: str, factory: WriterFactory, *, replace: bool = False)
     _FACTORIES[name] = factory
 
 
+#: Installed packages advertise writers under this entry-point group (``train`` advertises
+#: ``model``), so ``synth generate --writer model`` works without synth importing train.
+ENTRY_POINT_GROUP = "spft_sql.question_writers"
+
+
+def _plugin_factories() -> dict[str, WriterFactory]:
+    """Writers advertised by installed packages that are not registered yet (loaded lazily)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in _FACTORIES}
+
+
 def writer_names() -> list[str]:
-    """Names accepted by :func:`get_writer`, sorted."""
-    return sorted(_FACTORIES)
+    """Names accepted by :func:`get_writer` (registered and advertised by plugins), sorted."""
+    return sorted(set(_FACTORIES) | set(_plugin_factories()))
 
 
 def get_writer(name: str, **kwargs) -> QuestionWriter:
-    """The writer registered as ``name``, built with ``kwargs``; unknown names suggest close ones."""
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise UnknownNameError("question writer", name, _FACTORIES) from None
+    """The writer registered as ``name``, built with ``kwargs``; unknown names suggest close ones.
+
+    A name not registered yet is looked up among the installed plugins' entry points
+    (:data:`ENTRY_POINT_GROUP`); loading one registers it.
+    """
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        plugins = _plugin_factories()
+        if name not in plugins:
+            raise UnknownNameError("question writer", name, set(_FACTORIES) | set(plugins))
+        factory = plugins[name].load()
+        _FACTORIES.setdefault(name, factory)
     return factory(**kwargs)

@@ -25,7 +25,8 @@ def _key(col: exp.Expression) -> tuple[str, str] | None:
     return None
 
 
-def _single_output(query: exp.Expression | None) -> exp.Expression | None:
+def single_output(query: exp.Expression | None) -> exp.Expression | None:
+    """The one output expression of a (parenthesised) SELECT, else ``None`` (also used by filling)."""
     while isinstance(query, exp.Subquery):
         query = query.this
     if isinstance(query, exp.Select) and len(query.expressions) == 1:
@@ -47,9 +48,9 @@ def mark_foreign_keys(expression: exp.Expression, schema: Schema) -> exp.Express
 
     for eq in expression.find_all(exp.EQ):
         a, b = eq.this, eq.expression
-        consider(a if isinstance(a, exp.Column) else _single_output(a), b if isinstance(b, exp.Column) else _single_output(b))
+        consider(a if isinstance(a, exp.Column) else single_output(a), b if isinstance(b, exp.Column) else single_output(b))
     for in_ in expression.find_all(exp.In):
-        consider(in_.this, _single_output(in_.args.get("query")))
+        consider(in_.this, single_output(in_.args.get("query")))
     for setop in expression.find_all(exp.SetOperation):
         left, right = setop.this, setop.expression
         if isinstance(left, exp.Select) and isinstance(right, exp.Select):

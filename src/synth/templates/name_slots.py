@@ -48,7 +48,7 @@ def render_template(expression: exp.Expression) -> tuple[str, tuple[Slot, ...]]:
     """Template text with ``{cN:type}``/``{vN:type}``/``{tables}`` placeholders, and its slots."""
     columns = expression.meta["spft_columns"]
     values = expression.meta["spft_values"]
-    sql = expression.sql(dialect="sqlite")
+    sql = expression.sql(dialect="sqlite", copy=False)  # the tree is not used again
     col_names: dict[int, str] = {}
     val_names: dict[int, str] = {}
     for m in _TOKEN.finditer(sql):

@@ -1,0 +1,32 @@
+"""``train vbi``: thin click command over :func:`train.vbi.run_vbi` (options from :class:`VBIConfig`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from synth.cli import friendly_errors
+from train.cli import config_options, main
+from train.vbi_config import VBIConfig
+
+
+@main.command(
+    "vbi",
+    help="Verification-based iterative fine-tuning (SPFT-SQL §3.1): synthesize, SFT text-to-SQL, verify on D_val, "
+    "SFT SQL-to-Text on the verified pairs, upweight failed templates; every iteration's model joins OUT/pool.json "
+    "(for `train selfplay --pool OUT`). Resumable.",
+)
+@config_options(VBIConfig)
+@friendly_errors
+def vbi_cmd(**kw: Any) -> None:
+    from train.vbi import run_vbi
+
+    res = run_vbi(VBIConfig(**kw))
+    for row in res.rows:
+        click.echo(
+            f"iteration {row['iteration']}: D_val EX {row['val_ex']:.3f} (anchor {row['anchor_val_ex']:.3f}), "
+            f"y+ {row['positives']}, y- {row['negatives']}, writer {row['writer']}"
+        )
+    best = res.pool.main()
+    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best {best.id} = {best.path})")

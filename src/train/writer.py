@@ -1,0 +1,162 @@
+"""The SQL-to-Text model as a question writer for ``synth generate`` (SPFT-SQL §3.1.1, NLQ synthesis).
+
+:class:`ModelQuestionWriter` follows synth's :class:`~synth.questions.QuestionWriter` protocol, so
+``synth.generate`` can use it without knowing about models: importing this module registers it
+under the name ``"model"`` (``synth`` never imports ``train``; ``train`` plugs in here)::
+
+    from synth.questions import get_writer
+    writer = get_writer("model", path="runs/vbi/iter-0/sql2text")   # name: "model:<abs path>"
+    writer.write_batch([(sql, schema), ...])                         # batched greedy generation
+
+The model input is ``sql2text_input(schema_prompt, sql)`` -- the project's one format -- where the
+schema prompt comes from synth's prompt builder with the SQL and no question
+(:func:`sql2text_schema_prompt`); ``train vbi`` builds the SQL-to-Text training data with the same
+function, so training and writing see the same inputs. Generation goes through
+:class:`train.generate.HFGenerator` (left padding, greedy: deterministic). An empty generation
+(a barely trained model may stop at once) is replaced by the rule-based question for that SQL, and
+counted in ``fallbacks``: every example still gets a non-empty question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from synth.questions import register_writer
+from synth.schema import Schema
+from train.generate import Generator, GenerationOptions
+
+WRITER_NAME = "model"
+DEFAULT_OPTIONS = GenerationOptions(max_new_tokens=64, batch_size=8)
+
+
+def sql2text_schema_prompt(builder: Any, sql: str) -> str:
+    """Database context for writing a question about ``sql``: the prompt builder with no question
+    (the SQL's tables and columns are always kept)."""
+    return builder.build(None, sql).schema_prompt
+
+
+def clean_question(raw: str) -> str:
+    """One line of text: the first non-empty line of the completion, whitespace collapsed.
+
+    >>> clean_question("  How many singers\\n are there?  ")
+    'How many singers'
+    >>> clean_question("\\n\\nList all singers.\\nSQL: SELECT")
+    'List all singers.'
+    """
+    for line in raw.splitlines():
+        text = " ".join(line.split())
+        if text:
+            return text
+    return ""
+
+
+class ModelQuestionWriter:
+    """Writes questions with a trained SQL-to-Text model (a local checkpoint folder or a hub id).
+
+    The model is loaded on the first call (constructing the writer is cheap, so ``get_writer``
+    fails fast on a wrong path without loading anything). ``generator`` + ``tokenizer`` may be
+    given instead of loading (tests, or a vLLM backend implementing :class:`train.generate.Generator`).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        options: GenerationOptions = DEFAULT_OPTIONS,
+        prompt_config: Any = None,
+        cache_dir: str | Path | None = None,
+        generator: Generator | None = None,
+        tokenizer: Any = None,
+    ) -> None:
+        p = Path(str(path)).expanduser()
+        self.path = str(p.resolve()) if p.exists() else str(path)
+        if generator is None:
+            from train.modeling import _check_exists
+
+            _check_exists(self.path)
+        self.name = f"{WRITER_NAME}:{self.path}"
+        self.options = options
+        self.prompt_config = prompt_config
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._generator, self._tokenizer = generator, tokenizer
+        self._builders: dict[str, Any] = {}
+        self._fallback: Any = None
+        self.fallbacks = 0
+        """Questions that came from the rule-based writer because the model's output was empty."""
+
+    def _load(self) -> None:
+        from train.generate import HFGenerator
+        from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+
+        tok = load_tokenizer(self.path)
+        model = load_model(self.path, trainable=False, device=pick_device())
+        check_compatible(model, tok, where=self.path)
+        self._generator, self._tokenizer = HFGenerator(model, tok, self.options), tok
+
+    def _builder(self, schema: Schema) -> Any:
+        from synth.prompt import PromptBuilder, PromptConfig
+
+        key = f"{schema.db_id}:{schema.db_path}"
+        if key not in self._builders:
+            self._builders[key] = PromptBuilder(schema, self.prompt_config or PromptConfig(), cache_dir=self.cache_dir)
+        return self._builders[key]
+
+    def model_inputs(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        """``sql2text_input(schema_prompt, sql)`` per item (before any chat template)."""
+        from synth.prompt.format import sql2text_input
+
+        return [sql2text_input(sql2text_schema_prompt(self._builder(schema), sql), sql) for sql, schema in items]
+
+    def write(self, sql: str, schema: Schema) -> str:
+        return self.write_batch([(sql, schema)])[0]
+
+    def write_batch(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        from train.formatting import render_prompt
+
+        if not items:
+            return []
+        if self._generator is None:
+            self._load()
+        prompts = [render_prompt(self._tokenizer, text) for text in self.model_inputs(items)]
+        raws = self._generator.generate(prompts)
+        if len(raws) != len(items):
+            raise RuntimeError(f"generator returned {len(raws)} completions for {len(items)} prompts")
+        out = []
+        for (sql, schema), raw in zip(items, raws):
+            q = clean_question(raw)
+            if not q:
+                q = self._rule_based(sql, schema)
+                self.fallbacks += 1
+            out.append(q)
+        return out
+
+    def _rule_based(self, sql: str, schema: Schema) -> str:
+        if self._fallback is None:
+            from synth.questions import get_writer
+
+            self._fallback = get_writer("rule-based")
+        return self._fallback.write(sql, schema)
+
+    def release(self) -> None:
+        """Drop the loaded model (frees GPU memory between the stages of ``train vbi``)."""
+        self._generator = self._tokenizer = None
+
+
+def model_writer(
+    path: str | Path,
+    *,
+    max_new_tokens: int = DEFAULT_OPTIONS.max_new_tokens,
+    batch_size: int = DEFAULT_OPTIONS.batch_size,
+    cache_dir: str | Path | None = None,
+    prompt_config: Any = None,
+) -> ModelQuestionWriter:
+    """Factory registered as ``"model"``: ``get_writer("model", path=..., max_new_tokens=..., batch_size=...)``
+    (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``)."""
+    opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return ModelQuestionWriter(path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config)
+
+
+# Importing train registers the plugin (replace=True: re-importing, e.g. after a reload, is harmless).
+register_writer(WRITER_NAME, model_writer, replace=True)

@@ -1,0 +1,308 @@
+"""``train vbi`` (SPFT-SQL §3.1): template weights in synth generate, the model question writer, and
+two iterations end to end on the demo corpus with a tiny model (pool, log, writer, feedback, resume,
+determinism of the data step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+
+from evaluation.errors import ConfigError, DataNotFoundError
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "data_schemas"
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads((SCHEMAS / f"{name}.schema.json").read_text()))
+
+
+# ---- synth generate: template_weights -------------------------------------------------------------
+
+
+def _gen(**kw):
+    from synth.generate import GenerateConfig, generate
+
+    return generate(GenerateConfig(db="demo", n=12, val_size=2, prompts=False, **kw))
+
+
+def test_template_weights_zero_leaves_only_the_weighted_template():
+    base = _gen()
+    keep = base.train[0]["template_id"]
+    weights = {t["id"]: 0.0 for t in base.templates if t["id"] != keep}
+    res = _gen(template_weights=weights)
+    assert {r["template_id"] for r in res.train + res.val} == {keep}
+    assert res.manifest["parameters"]["template_weights"] == dict(sorted(weights.items()))
+
+
+def test_template_weights_upweight_shifts_sampling_and_empty_mapping_changes_nothing():
+    base = _gen()
+    assert _gen(template_weights={}).files()["train.jsonl"] == base.files()["train.jsonl"]
+    rare = min(base.templates, key=lambda t: (t["frequency"], t["id"]))["id"]
+    count = lambda res: sum(r["template_id"] == rare for r in res.train + res.val)  # noqa: E731
+    assert count(_gen(template_weights={rare: 200.0})) > count(base)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"tnope": 2.0}, "tnope"),
+    ({"tnope": -1.0}, "finite number >= 0"),
+    ({"tnope": float("inf")}, "finite number >= 0"),
+])
+def test_template_weights_errors(weights, message):
+    with pytest.raises(ConfigError, match=message):
+        _gen(template_weights=weights)
+
+
+def test_template_weights_all_zero_is_an_error():
+    base = _gen()
+    with pytest.raises(ConfigError, match="no template with a positive"):
+        _gen(template_weights={t["id"]: 0 for t in base.templates})
+
+
+# ---- the model question writer --------------------------------------------------------------------
+
+
+class FakeGenerator:
+    def __init__(self, outputs):
+        self.outputs, self.prompts = list(outputs), []
+
+    def generate(self, prompts):
+        self.prompts.extend(prompts)
+        return [self.outputs[i % len(self.outputs)] for i in range(len(prompts))]
+
+
+def test_model_writer_inputs_outputs_and_fallback(demo, tmp_path):
+    from synth.prompt import PromptBuilder
+    from synth.prompt.format import sql2text_input
+    from synth.questions import QuestionWriter, get_writer
+    from train.writer import ModelQuestionWriter
+
+    schema = next(iter(demo.schemas.values()))
+    table = schema.tables[0]
+    sqls = [f"SELECT count(*) FROM {table.name}", f"SELECT {table.columns[0].name} FROM {table.name}"]
+    gen = FakeGenerator(["  How many rows?\nSQL: junk", "\n \n"])
+    w = ModelQuestionWriter(tmp_path / "ckpt", generator=gen, cache_dir=tmp_path / "cache")
+    assert isinstance(w, QuestionWriter) and w.name == f"model:{tmp_path / 'ckpt'}"
+    out = w.write_batch([(s, schema) for s in sqls])
+    assert out[0] == "How many rows?"
+    assert out[1] == get_writer("rule-based").write(sqls[1], schema) and w.fallbacks == 1
+    expected = sql2text_input(PromptBuilder(schema, cache_dir=tmp_path / "cache").build(None, sqls[0]).schema_prompt, sqls[0])
+    assert gen.prompts[0] == expected.rstrip() + "\n"  # no tokenizer: no chat template
+    assert w.write_batch([]) == []
+
+
+def test_model_writer_is_registered_and_checks_its_path(tmp_path):
+    import train  # noqa: F401  - importing train registers the writer
+    from synth.questions import get_writer, writer_names
+
+    assert "model" in writer_names()
+    with pytest.raises(DataNotFoundError, match="not found"):
+        get_writer("model", path=str(tmp_path / "missing"))
+
+
+# ---- config, helpers, CLI ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"iterations": 0}, "iterations"),
+    ({"failure_weight": 0.5}, "failure_weight"),
+    ({"n": 5}, "--val-size"),
+    ({"val_size": 50, "n": 50}, "val_size"),
+    ({"question_max_new_tokens": 4096}, "question_max_new_tokens"),
+])
+def test_config_checks_name_the_field(kw, message):
+    from train.vbi_config import VBIConfig
+
+    with pytest.raises(ConfigError, match=message):
+        VBIConfig(model="m", out="o", **kw)
+
+
+def test_failure_weights_and_sql2text_records_use_only_their_verdicts(demo):
+    from train.vbi import failure_weights, sql2text_records
+
+    assert failure_weights([{"template_id": "ta", "verdict": "y+"}], 3.0) is None
+    schema_id = next(iter(demo.schemas))
+    table = demo.schemas[schema_id].tables[0].name
+    examples = [{"id": f"e{i}", "db_id": schema_id, "sql": f"SELECT count(*) FROM {table}", "question": f"q{i}"}
+                for i in range(3)]
+    verified = [{"id": "e0", "verdict": "y+"}, {"id": "e1", "verdict": "y-"}, {"id": "e2", "verdict": "unjudged"}]
+    recs = sql2text_records(verified, examples, demo.schemas, k=0)
+    assert [r["id"] for r in recs] == ["e0"] and recs[0]["source"] == "vbi-iter-0-y+"
+    assert recs[0]["prompt"].endswith("question: q0\nSQL:\n")
+
+
+def test_cli_vbi_help_and_errors(tmp_path):
+    from train.cli import main
+
+    res = CliRunner().invoke(main, ["vbi", "--help"])
+    assert res.exit_code == 0 and "--failure-weight" in res.output
+    assert all(p.help for p in main.commands["vbi"].params if p.name != "help")
+    res = CliRunner().invoke(main, ["vbi", "--db", "demo", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and "nope" in res.output
+    res = CliRunner().invoke(main, ["vbi", "--model", "m", "--out", "o", "--iterations", "0"])
+    assert res.exit_code == 1 and "iterations" in res.output
+
+
+# ---- two iterations end to end ------------------------------------------------------------------
+
+FAILURE_WEIGHT = 5.0
+
+
+def _half_right(real_verify):
+    """The tiny model gets no D_val query right; to exercise the y+ path (SQL-to-Text SFT and its
+    writer in iteration 1) every second y- is turned into a y+, as a model solving half of D_val would."""
+
+    def verify(examples, preds, data_root):
+        rows = real_verify(examples, preds, data_root)
+        assert all(r["reason"] for r in rows)  # really judged by evaluation
+        return [dict(r, verdict="y+") if i % 2 == 0 and r["verdict"] == "y-" else r for i, r in enumerate(rows)]
+
+    return verify
+
+
+@pytest.fixture(scope="module")
+def vbi_run(tmp_path_factory):
+    pytest.importorskip("torch")
+    import train.vbi as vbi
+    from synth.generate import GenerateConfig, generate, write_outputs
+    from train.tiny import TinyConfig, init_tiny
+    from train.vbi_config import VBIConfig
+
+    root = tmp_path_factory.mktemp("vbi")
+    write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), root / "tokdata")
+    tiny = init_tiny(root / "tokdata", root / "tiny", TinyConfig(vocab_size=600, seed=0))
+    common = dict(db="demo", model=str(tiny), out=str(root / "run"), n=24, val_size=6, epochs=1, learning_rate=3e-3,
+                  sql2text_epochs=1, sql2text_learning_rate=3e-3, batch_size=8, max_length=256, max_new_tokens=12,
+                  question_max_new_tokens=12, gen_batch_size=8, eval_ex_limit=2, logging_steps=5,
+                  failure_weight=FAILURE_WEIGHT)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vbi, "verify", _half_right(vbi.verify))
+        first = vbi.run_vbi(VBIConfig(iterations=1, **common))
+        mtime = (root / "run" / "iter-0" / "text2sql" / "manifest.json").stat().st_mtime_ns
+        second = vbi.run_vbi(VBIConfig(iterations=2, **common))  # resumes: iteration 0 is not redone
+    return {"root": root, "out": root / "run", "first": first, "second": second, "mtime": mtime,
+            "config": VBIConfig(iterations=2, **common)}
+
+
+@pytest.mark.slow
+def test_log_rows_are_consistent_and_valid(vbi_run):
+    out = vbi_run["out"]
+    rows = _lines(out / "vbi_log.jsonl")
+    assert [r["iteration"] for r in rows] == [0, 1] and rows == vbi_run["second"].rows
+    v = _validator("vbi_log")
+    for r in rows:
+        assert not list(v.iter_errors(r))
+        assert r["positives"] + r["negatives"] + r["unjudged"] == r["val_examples"] == 6
+        assert sum(r["failure_templates"].values()) == r["negatives"]
+        assert r["val_ex"] == pytest.approx(r["positives"] / 6, abs=1e-6)
+        verified = _lines(out / f"iter-{r['iteration']}" / "verified.jsonl")
+        assert sum(x["verdict"] == "y+" for x in verified) == r["positives"]
+    assert rows[0]["positives"] > 0  # the y+ path ran
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "train vbi" and manifest["counts"]["iterations_completed"] == 2
+    assert not list(_validator("train_manifest").iter_errors(manifest))
+
+
+@pytest.mark.slow
+def test_every_iteration_joins_a_pool_that_selfplay_can_load(vbi_run):
+    from train.io import hash_records, read_examples
+    from train.pool import load_pool
+
+    out = vbi_run["out"]
+    raw = json.loads((out / "pool.json").read_text())
+    assert not list(_validator("pool").iter_errors(raw))
+    assert [m["path"] for m in raw["models"]] == ["iter-0/text2sql", "iter-1/text2sql"]  # movable run folder
+    pool = load_pool(out)
+    assert [e.origin for e in pool.entries] == ["vbi-iter-0", "vbi-iter-1"]
+    anchor = hash_records(read_examples(out / "iter-0" / "data" / "val.jsonl"))
+    # `train selfplay --pool OUT --data OUT/iter-0/data` reuses these scores instead of re-scoring
+    assert all(e.scored_on(anchor) and Path(e.path, "config.json").is_file() for e in pool.entries)
+    rows = vbi_run["second"].rows
+    assert [e.val_ex for e in pool.entries] == [r["anchor_val_ex"] for r in rows]
+
+
+@pytest.mark.slow
+def test_iteration_1_writes_with_the_sql2text_model_trained_on_y_plus(vbi_run):
+    out = vbi_run["out"]
+    rows = vbi_run["second"].rows
+    s2t = (out / "iter-0" / "sql2text").resolve()
+    assert rows[0]["writer"] == "rule-based" and rows[0]["sql2text_model"] == "iter-0/sql2text"
+    assert rows[1]["writer"] == f"model:{s2t}"
+    assert {r["question_writer"] for r in _lines(out / "iter-1" / "data" / "train.jsonl")} == {f"model:{s2t}"}
+    params = json.loads((out / "iter-1" / "data" / "manifest.json").read_text())["parameters"]
+    assert params["writer"] == "model" and params["writer_options"]["path"] == str(s2t)
+    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl")
+    positives = [x["id"] for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
+    assert [p["id"] for p in pairs] == positives and rows[0]["sql2text_pairs"] == len(positives)
+    s2t_manifest = json.loads((s2t / "manifest.json").read_text())
+    assert s2t_manifest["parameters"]["task"] == "sql2text"
+
+
+@pytest.mark.slow
+def test_failure_templates_are_upweighted_next_iteration(vbi_run):
+    out = vbi_run["out"]
+    rows = vbi_run["second"].rows
+    failed = rows[0]["failure_templates"]
+    assert failed and rows[0]["upweighted_templates"] == []
+    assert rows[1]["upweighted_templates"] == sorted(failed)
+    params0 = json.loads((out / "iter-0" / "data" / "manifest.json").read_text())["parameters"]
+    params1 = json.loads((out / "iter-1" / "data" / "manifest.json").read_text())["parameters"]
+    assert params0["template_weights"] is None
+    assert params1["template_weights"] == {t: FAILURE_WEIGHT for t in sorted(failed)}
+    state = json.loads((out / "state.json").read_text())
+    assert state["template_weights"] == {t: FAILURE_WEIGHT for t in sorted(rows[1]["failure_templates"])}
+
+
+@pytest.mark.slow
+def test_resume_skips_finished_work(vbi_run):
+    import train.vbi as vbi
+
+    out = vbi_run["out"]
+    assert [r["iteration"] for r in vbi_run["first"].rows] == [0]
+    assert (out / "iter-0" / "text2sql" / "manifest.json").stat().st_mtime_ns == vbi_run["mtime"]
+    assert vbi_run["second"].rows[0] == vbi_run["first"].rows[0]
+    again = vbi.run_vbi(vbi_run["config"])  # everything done: nothing is trained again
+    assert again.rows == vbi_run["second"].rows
+
+
+@pytest.mark.slow
+def test_data_step_is_deterministic(vbi_run, tmp_path):
+    """Iteration 1's data (model writer + failure weights) regenerated from the saved state is byte-identical."""
+    from train.vbi import synth_config, synthesize
+
+    out, cfg = vbi_run["out"], vbi_run["config"]
+    weights = {t: FAILURE_WEIGHT for t in vbi_run["second"].rows[0]["failure_templates"]}
+    gcfg = synth_config(cfg, 1, writer_model=str(out / "iter-0" / "sql2text"), template_weights=weights,
+                        cache_dir=tmp_path / "cache")
+    synthesize(gcfg, tmp_path / "data")
+    for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
+        assert (tmp_path / "data" / name).read_bytes() == (out / "iter-1" / "data" / name).read_bytes(), name
+
+
+def test_docstring_examples():
+    import doctest
+
+    import synth.generate
+    import train.vbi
+    import train.writer
+
+    for mod in (train.writer, train.vbi, synth.generate):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted >= 1, mod.__name__
+
+
+@pytest.mark.slow
+def test_resume_with_other_settings_is_refused(vbi_run):
+    import dataclasses
+
+    import train.vbi as vbi
+
+    with pytest.raises(ConfigError, match="failure_weight"):
+        vbi.run_vbi(dataclasses.replace(vbi_run["config"], failure_weight=2.0))

@@ -122,5 +122,8 @@ def selfplay_cmd(**kw: Any) -> None:
 
 from train import cli_vbi  # noqa: E402,F401  - registers `train vbi` on `main`
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch): run the canonical
+    # module's group, where command modules such as cli_vbi registered themselves.
+    from train.cli import main as _main
+
+    _main()

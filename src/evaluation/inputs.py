@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError
+from evaluation.fileio import iter_jsonl_objects
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,6 @@ def _read_text(path: Path) -> str:
         raise InputError(f"not UTF-8 text ({e.reason})", path=path) from None
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict]]:
-    out = []
-    for ln, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"malformed JSON ({e.msg})", path=path, line=ln) from None
-        if not isinstance(rec, dict):
-            raise InputError("expected a JSON object", path=path, line=ln)
-        out.append((ln, rec))
-    return out
-
-
 def _str_field(rec: dict, names: tuple[str, ...], path: Path, ln: int | None, *, required: bool = True):
     for n in names:
         if n in rec:
@@ -111,7 +97,7 @@ def load_gold(path: str | Path) -> tuple[list[GoldRecord], str]:
     path = Path(path)
     if path.suffix == ".jsonl":
         recs = []
-        for ln, r in _jsonl(path):
+        for ln, r in iter_jsonl_objects(path):
             recs.append(
                 (
                     GoldRecord(
@@ -128,7 +114,7 @@ def load_gold(path: str | Path) -> tuple[list[GoldRecord], str]:
         try:
             items = json.loads(_read_text(path))
         except json.JSONDecodeError as e:
-            raise InputError(f"malformed JSON ({e.msg})", path=path, line=e.lineno) from None
+            raise InputError(f"invalid JSON ({e.msg})", path=path, line=e.lineno) from None
         if not isinstance(items, list):
             raise InputError("expected a JSON list of examples (Spider dev.json layout)", path=path)
         out = []
@@ -156,7 +142,7 @@ def load_predictions(path: str | Path) -> tuple[list[PredRecord], str]:
     path = Path(path)
     if path.suffix == ".jsonl":
         out = []
-        for ln, r in _jsonl(path):
+        for ln, r in iter_jsonl_objects(path):
             out.append(
                 PredRecord(
                     _str_field(r, ("id",), path, ln),

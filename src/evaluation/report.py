@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from evaluation.fileio import write_atomic
 from evaluation.hardness import LEVELS
 from evaluation.runner import EvalConfig, ItemResult
 from evaluation.ves import machine_info
@@ -151,21 +150,9 @@ def _fmt(x: float | None, metric: str) -> str:
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:
-    _write_atomic(Path(path), json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def write_details(path: str | Path, results: Sequence[ItemResult]) -> None:
-    _write_atomic(Path(path), "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results))
+    write_atomic(path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results))
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

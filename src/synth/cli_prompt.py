@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import click
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from evaluation.fileio import write_atomic
 from synth.cli import friendly_errors, main
 from synth.prompt import PROMPT_FORMAT_VERSION, PromptBuilder, PromptConfig
 from synth.sources import Benchmark, load_examples, resolve_benchmark
@@ -78,19 +77,6 @@ def _example_id(ex: dict) -> str:
         if key in ex and ex[key] is not None:
             return str(ex[key])
     return str(ex["_index"] - 1)  # 0-based position in the file
-
-
-def _write_jsonl_atomic(path: Path, records: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _evidence(ex: dict, data_path: Path) -> str | None:
@@ -189,7 +175,7 @@ def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, 
     records, skipped = build_prompt_records(
         bench, examples, run.config, run.cache_dir, data_path, progress=True, use_evidence=use_evidence
     )
-    _write_jsonl_atomic(out, records)
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     click.echo(f"wrote {len(records)} prompt records to {out}", err=True)
     if skipped:
         detail = ", ".join(f"{d} ({n})" for d, n in sorted(skipped.items()))

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -24,12 +23,10 @@ from pathlib import Path
 import polars as pl
 
 from evaluation.errors import SpftError
+from evaluation.fileio import stage as _stage
 
 #: Identifies the manifest layout; bump when a field changes meaning.
 MANIFEST_FORMAT = "spft-sql/synth-manifest/1"
-
-#: Permissions of written files (mkstemp's default 0600 would hide outputs from other users).
-FILE_MODE = 0o644
 
 #: Column order and types of example records (see data_schemas/example.schema.json).
 EXAMPLE_SCHEMA: dict[str, pl.DataType] = {
@@ -77,34 +74,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def _stage(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` (same filesystem, so replace is atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; outputs are ordinary readable files
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write one file atomically (temp file in the same folder, then :func:`os.replace`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 class OutputWriteError(SpftError):

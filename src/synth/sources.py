@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from evaluation.fileio import iter_jsonl
 from synth.schema import Schema, schema_from_sqlite, schemas_from_tables_json
 
 DEFAULT_DATA_ROOT = Path("~/.cache/spft-sql/data").expanduser()
@@ -143,20 +144,13 @@ def load_examples(path: str | Path) -> list[dict]:
     BIRD's ``SQL`` field is accepted as ``query``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: file not found") from None
     if path.suffix == ".jsonl":
-        items = []
-        for ln, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON ({e.msg})", path=path, line=ln) from None
+        items = [value for _, value in iter_jsonl(path)]
     else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataNotFoundError(f"{path}: file not found") from None
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:

@@ -9,37 +9,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation.errors import DataNotFoundError, InputError
+from evaluation.fileio import iter_jsonl_objects, write_atomic
 
 REQUIRED_FIELDS = ("id", "db_id", "sql")
 
 
 def read_jsonl(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, Any]]:
     """All objects of a JSON Lines file; a bad line raises :class:`InputError` naming file, line, field."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"{path}: file not found")
     rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", path=path, line=lineno) from None
-            if not isinstance(obj, dict):
-                raise InputError("expected a JSON object", path=path, line=lineno)
-            for name in required:
-                if name not in obj or obj[name] in (None, ""):
-                    raise InputError("missing or empty", path=path, line=lineno, field=name)
-            rows.append(obj)
+    for lineno, obj in iter_jsonl_objects(path):
+        for name in required:
+            if name not in obj or obj[name] in (None, ""):
+                raise InputError("missing or empty", path=path, line=lineno, field=name)
+        rows.append(obj)
     return rows
 
 
@@ -159,30 +146,18 @@ def checkpoint_fingerprint(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomic: a reader never sees half a file, a kill never leaves one."""
-    _atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+    write_atomic(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-    _atomic_write_bytes(Path(path), text.encode("utf-8"))
+    write_atomic(Path(path), text.encode("utf-8"))
 
 
 def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
     """Rewrite-with-append, atomic (logs are small: one line per round)."""
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    _atomic_write_bytes(path, (old + json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+    write_atomic(path, (old + json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))

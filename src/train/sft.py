@@ -7,7 +7,6 @@ checkpoint (by EX, else by loss) is the model written to ``OUT``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError
 from train.formatting import CausalLMCollator, encode_pair, model_input, render_prompt, target_text
-from train.io import data_root_for, read_examples, split_paths, write_jsonl
+from train.io import data_root_for, read_examples, read_jsonl, split_paths, write_jsonl
 from train.sft_config import SFTConfig
 
 
@@ -184,5 +183,5 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
 
 
 def read_log_history(out: str | Path) -> list[dict[str, Any]]:
-    path = Path(out) / "log_history.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The trainer's log rows that ``run_sft`` wrote (one JSON object per line)."""
+    return read_jsonl(Path(out) / "log_history.jsonl")

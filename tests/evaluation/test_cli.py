@@ -88,7 +88,7 @@ def test_dev_json_gold_with_position_ids(spider_root: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "pred_lines,needle",
     [
-        (['{"id": "a", "sql": "SELECT 1"}', '{"id": "b", "sql": '], "pred.jsonl:2: malformed JSON"),
+        (['{"id": "a", "sql": "SELECT 1"}', '{"id": "b", "sql": '], "pred.jsonl:2: invalid JSON"),
         (['{"id": "a", "sql": "SELECT 1"}', '{"id": "a", "sql": "SELECT 2"}'], "duplicate id 'a'"),
         (['{"id": "a", "sql": "SELECT 1"}', '{"id": "z", "sql": "SELECT 2"}'], "not in the gold"),
         (['{"id": "a", "sql": 3}'], "field 'sql': 'sql' must be a string"),

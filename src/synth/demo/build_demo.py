@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from evaluation.errors import SpftError
+from evaluation.fileio import write_atomic
 from synth.schema import natural_name, sqlite_type_to_column_type
 
 SEED = 20250101
@@ -780,19 +781,6 @@ def check_pairs(pairs: Sequence[Pair], db_paths: dict[str, Path]) -> None:
             raise DemoBuildError(f"pair {i} ({pair.db_id}) returns no rows: {pair.query}")
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _json(obj) -> str:
     return json.dumps(obj, indent=4) + "\n"
 
@@ -806,14 +794,14 @@ def build(out_dir: str | Path = DEFAULT_OUT, seed: int = SEED) -> dict[str, int]
         db_paths[spec.db_id] = out / "database" / spec.db_id / f"{spec.db_id}.sqlite"
         write_sqlite(spec, db_paths[spec.db_id])
     check_pairs(PAIRS, db_paths)
-    _write_text(out / "tables.json", _json([tables_json_entry(s) for s in specs]))
+    write_atomic(out / "tables.json", _json([tables_json_entry(s) for s in specs]))
     split = {
         name: [{"db_id": p.db_id, "query": p.query, "question": p.question} for p in PAIRS if p.split == name]
         for name in (_T, _D)
     }
-    _write_text(out / "train.json", _json(split[_T]))
-    _write_text(out / "dev.json", _json(split[_D]))
-    _write_text(out / "dev_gold.sql", "".join(f"{e['query']}\t{e['db_id']}\n" for e in split[_D]))
+    write_atomic(out / "train.json", _json(split[_T]))
+    write_atomic(out / "dev.json", _json(split[_D]))
+    write_atomic(out / "dev_gold.sql", "".join(f"{e['query']}\t{e['db_id']}\n" for e in split[_D]))
     return {"databases": len(specs), "train": len(split[_T]), "dev": len(split[_D])}
 
 

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.errors import DataNotFoundError, InputError
+from evaluation.fileio import open_atomic
 from synth.prompt.values import ValueIndex
 from synth.schema import Schema
 
@@ -167,17 +167,10 @@ def _meta(content: DatabaseContent, digest: str) -> dict:
 
 def save_content(content: DatabaseContent, path: Path, digest: str) -> None:
     """Write the cache file atomically (temporary file in the same folder, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = content.index.to_arrays()
     arrays["meta"] = np.frombuffer(json.dumps(_meta(content, digest), sort_keys=True).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomic(path) as f:
+        np.savez(f, **arrays)
 
 
 def _load_cached(path: Path, fp: Mapping, digest: str) -> DatabaseContent | None:

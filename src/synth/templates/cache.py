@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from evaluation.fileio import write_atomic
 from synth.schema import Schema
 from synth.templates.model import ExtractionReport, Template
 
@@ -91,8 +92,6 @@ def save_report(cache_dir: str | Path | None, key: str, report: ExtractionReport
     """Store ``report`` under ``key`` (atomic write); returns the entry's path (``None``: no cache)."""
     if cache_dir is None:
         return None
-    from synth.emit import write_atomic
-
     data = {
         "format": CACHE_FORMAT,
         "key": key,

@@ -1,0 +1,133 @@
+"""Atomic file writes and JSON Lines reading: the one copy every layer uses.
+
+Writes go to a temporary file in the destination folder (same filesystem, so :func:`os.replace` is
+atomic), are fsynced, then moved into place: a reader sees the old file or the new one, and a crash,
+full disk or Ctrl-C never leaves half a file or a stray temporary file behind. Files get mode
+``0o644`` (``mkstemp``'s ``0o600`` would hide outputs from other users).
+
+JSON Lines are read line by line (split on ``\\n`` only, so a raw U+2028 inside a string stays in its
+line); blank lines are skipped and every error names ``file:line``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from evaluation.errors import DataNotFoundError, InputError
+
+#: Permissions of written files.
+FILE_MODE = 0o644
+
+
+def _open_temp_beside(path: Path) -> tuple[IO[bytes], Path]:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    f = os.fdopen(fd, "wb")
+    try:
+        os.fchmod(f.fileno(), FILE_MODE)
+    except BaseException:
+        f.close()
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return f, Path(tmp)
+
+
+def _finish(f: IO[bytes]) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def stage(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` and return it (not yet moved into place).
+
+    For writing several files all-or-nothing: stage each, then ``os.replace`` them in order. The
+    temporary file is removed when writing fails; the caller removes it when a later step fails.
+    """
+    f, tmp = _open_temp_beside(Path(path))
+    try:
+        with f:
+            f.write(data)
+            _finish(f)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+@contextmanager
+def open_atomic(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file that replaces ``path`` when the block ends without an exception.
+
+    For writers that stream (``np.savez``, row by row); when the block raises, ``path`` keeps its
+    old content and the temporary file is removed. Creates the parent folders.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f, tmp = _open_temp_beside(path)
+    try:
+        with f:
+            yield f
+            _finish(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (``str`` is encoded as UTF-8) to ``path`` atomically; returns ``path``.
+
+    >>> import tempfile; d = tempfile.TemporaryDirectory()
+    >>> write_atomic(Path(d.name) / "a.txt", "héllo\\n").read_text(encoding="utf-8")
+    'héllo\\n'
+    >>> d.cleanup()
+    """
+    path = Path(path)
+    with open_atomic(path) as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line of a JSON Lines file (1-based numbers).
+
+    A missing file raises :class:`DataNotFoundError` at once (not at the first ``next``); a line that
+    is not UTF-8 or not JSON raises :class:`InputError` naming the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: file not found")
+    return _iter_lines(path)
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"not UTF-8 text ({e.reason})", path=path, line=lineno) from None
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"invalid JSON ({e.msg})", path=path, line=lineno) from None
+            yield lineno, value
+
+
+def iter_jsonl_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """As :func:`iter_jsonl`, and every line must hold a JSON object."""
+    return _objects(Path(path), iter_jsonl(path))
+
+
+def _objects(path: Path, values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for lineno, value in values:
+        if not isinstance(value, dict):
+            raise InputError("expected a JSON object", path=path, line=lineno)
+        yield lineno, value

@@ -11,13 +11,15 @@ different components are at distance ``math.inf``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -327,3 +329,114 @@ def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
 
 def iter_columns_of_type(schema: Schema, ctype: str) -> Iterator[Column]:
     return (c for c in schema.columns if c.type == ctype)
+
+
+# ---- BIRD column descriptions ------------------------------------------------------------------
+
+#: Encodings BIRD's description CSVs come in, tried in this order.
+DESCRIPTION_ENCODINGS = ("utf-8", "utf-8-sig", "latin-1")
+#: Longest comment kept; BIRD value descriptions can run to paragraphs and would swamp the prompt.
+MAX_COMMENT_CHARS = 300
+_EMPTY_CELLS = {"", "nan", "none", "null", "-"}
+
+
+def _cell(row: dict, key: str) -> str:
+    value = " ".join((row.get(key) or "").split())
+    return "" if value.lower() in _EMPTY_CELLS else value
+
+
+def _comment_from_row(row: dict) -> str | None:
+    """``column_description`` plus ``value_description`` when it adds something; one line, capped."""
+    desc = _cell(row, "column_description")
+    values = _cell(row, "value_description")
+    if values and values.lower() != desc.lower():
+        text = f"{desc} ({values})" if desc else values  # not "; values:", which the prompt uses for samples
+    else:
+        text = desc
+    if not text:
+        return None
+    if len(text) > MAX_COMMENT_CHARS:
+        text = text[: MAX_COMMENT_CHARS - 1].rstrip() + "\u2026"
+    return text
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    for enc in DESCRIPTION_ENCODINGS:
+        try:
+            return data.decode(enc).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def read_description_csv(path: str | Path) -> dict[str, str]:
+    """One BIRD ``database_description/<table>.csv`` -> lower-cased column name -> comment.
+
+    Columns: ``original_column_name, column_name, column_description, data_format,
+    value_description``; header names are matched case-insensitively. Rows without a column name
+    or without any description are left out.
+    """
+    path = Path(path)
+    try:
+        text = _decode(path)
+    except OSError as e:
+        raise DataNotFoundError(f"{path}: not readable ({e})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return {}
+        keys = [h.strip().lower() for h in header]
+        if "original_column_name" not in keys:
+            raise InputError(
+                "header lacks 'original_column_name'", path=path, line=1, field="original_column_name"
+            )
+        out: dict[str, str] = {}
+        for cells in reader:
+            row = dict(zip(keys, cells))
+            name = (row.get("original_column_name") or "").strip()
+            comment = _comment_from_row(row)
+            if name and comment:
+                out.setdefault(name.lower(), comment)
+    except csv.Error as e:
+        raise InputError(f"malformed CSV ({e})", path=path, line=reader.line_num) from None
+    return out
+
+
+def read_description_dir(directory: str | Path) -> dict[tuple[str, str], str]:
+    """All ``*.csv`` in a BIRD ``database_description`` folder -> (table, column) lower-cased -> comment.
+
+    The file stem names the table. A missing folder gives ``{}`` (Spider has none).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    for csv_path in sorted(directory.iterdir()):
+        if csv_path.suffix.lower() != ".csv" or not csv_path.is_file():
+            continue
+        table = csv_path.stem.strip().lower()
+        for column, comment in read_description_csv(csv_path).items():
+            out.setdefault((table, column), comment)
+    return out
+
+
+def with_column_comments(schema: Schema, comments: dict[tuple[str, str], str]) -> Schema:
+    """``schema`` with ``comment`` filled from ``comments`` where a column has none yet.
+
+    Comments already present (``column_descriptions`` in tables.json) win.
+    """
+    if not comments:
+        return schema
+    tables = tuple(
+        replace(
+            t,
+            columns=tuple(
+                c if c.comment or c.key not in comments else replace(c, comment=comments[c.key])
+                for c in t.columns
+            ),
+        )
+        for t in schema.tables
+    )
+    return Schema(schema.db_id, tables, schema.foreign_keys, db_path=schema.db_path)

@@ -11,6 +11,11 @@ The data root is ``--data-root`` if given, else ``$SPFT_DATA_ROOT``, else ``~/.c
 Spider layout: ``tables.json`` (optional: without it schemas are read from the SQLite files),
 ``train_spider.json`` / ``train.json`` (training pairs), ``dev.json``, and
 ``database/<db_id>/<db_id>.sqlite``.
+
+BIRD layout (accepted too): ``dev_tables.json`` / ``train_tables.json`` (Spider's format; both are
+merged when both exist and there is no ``tables.json``), ``dev_databases/`` / ``train_databases/``
+(used when there is no ``database/``) holding ``<db_id>/<db_id>.sqlite`` and
+``<db_id>/database_description/<table>.csv``, whose descriptions become column comments.
 """
 
 from __future__ import annotations
@@ -23,12 +28,22 @@ from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from evaluation.fileio import iter_jsonl
-from synth.schema import Schema, schema_from_sqlite, schemas_from_tables_json
+from synth.schema import (
+    Schema,
+    read_description_dir,
+    schema_from_sqlite,
+    schemas_from_tables_json,
+    with_column_comments,
+)
 
 DEFAULT_DATA_ROOT = Path("~/.cache/spft-sql/data").expanduser()
 DEMO_ROOT = Path(__file__).parent / "demo"
 KNOWN_BENCHMARKS = ("spider", "bird")
 TRAIN_FILES = ("train_spider.json", "train.json")
+#: BIRD's split-specific schema files and database folders, used when Spider's are absent.
+BIRD_TABLES_FILES = ("dev_tables.json", "train_tables.json")
+BIRD_DATABASE_DIRS = ("dev_databases", "train_databases")
+DESCRIPTION_DIR = "database_description"
 
 _HOW_TO_GET = (
     "Get Spider 1.0 from https://yale-lily.github.io/spider, unpack it so that "
@@ -49,35 +64,73 @@ def resolve_data_root(cli_value: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A folder in Spider layout. ``data_root`` is what example ``db_path`` values are relative to."""
+    """A folder in Spider (or BIRD) layout. ``data_root`` is what example ``db_path`` values are relative to."""
 
     name: str
     root: Path
     data_root: Path = field(compare=False)
 
     @property
+    def tables_paths(self) -> tuple[Path, ...]:
+        """Schema files in use: ``tables.json``, else BIRD's ``dev_tables.json`` / ``train_tables.json``."""
+        spider = self.root / "tables.json"
+        if spider.is_file():
+            return (spider,)
+        return tuple(self.root / n for n in BIRD_TABLES_FILES if (self.root / n).is_file())
+
+    @property
     def tables_path(self) -> Path:
-        return self.root / "tables.json"
+        """The first schema file in use (``tables.json`` when there is none, so messages name it)."""
+        paths = self.tables_paths
+        return paths[0] if paths else self.root / "tables.json"
+
+    @property
+    def database_dirs(self) -> tuple[Path, ...]:
+        """``database/``, else BIRD's ``dev_databases/`` / ``train_databases/`` that exist."""
+        spider = self.root / "database"
+        if spider.is_dir():
+            return (spider,)
+        bird = tuple(self.root / n for n in BIRD_DATABASE_DIRS if (self.root / n).is_dir())
+        return bird or (spider,)
 
     @property
     def database_dir(self) -> Path:
-        return self.root / "database"
+        return self.database_dirs[0]
 
     @cached_property
     def schemas(self) -> dict[str, Schema]:
-        """All schemas, with ``db_path`` set where the SQLite file exists (``None`` where missing)."""
-        if self.tables_path.is_file():
-            raw = schemas_from_tables_json(self.tables_path)
+        """All schemas, with ``db_path`` set where the SQLite file exists (``None`` where missing).
+
+        Columns without a comment get one from BIRD's ``database_description/<table>.csv`` when present.
+        """
+        raw: dict[str, Schema] = {}
+        if self.tables_paths:
+            for path in self.tables_paths:
+                for db_id, s in schemas_from_tables_json(path).items():
+                    raw.setdefault(db_id, s)
         else:
-            raw = {p.stem: schema_from_sqlite(p, p.stem) for p in self._sqlite_files()}
+            for p in self._sqlite_files():
+                raw.setdefault(p.stem, schema_from_sqlite(p, p.stem))
         out = {}
         for db_id, s in sorted(raw.items()):
-            p = self.database_dir / db_id / f"{db_id}.sqlite"
-            out[db_id] = Schema(s.db_id, s.tables, s.foreign_keys, db_path=p if p.is_file() else None)
+            p = self._find_sqlite(db_id)
+            schema = Schema(s.db_id, s.tables, s.foreign_keys, db_path=p)
+            if p is not None:
+                schema = with_column_comments(schema, read_description_dir(p.parent / DESCRIPTION_DIR))
+            out[db_id] = schema
         return out
 
+    def _find_sqlite(self, db_id: str) -> Path | None:
+        for d in self.database_dirs:
+            p = d / db_id / f"{db_id}.sqlite"
+            if p.is_file():
+                return p
+        return None
+
     def _sqlite_files(self) -> list[Path]:
-        return sorted(p for p in self.database_dir.glob("*/*.sqlite") if p.stem == p.parent.name)
+        return sorted(
+            p for d in self.database_dirs for p in d.glob("*/*.sqlite") if p.stem == p.parent.name
+        )
 
     @property
     def db_ids(self) -> list[str]:
@@ -102,10 +155,9 @@ class Benchmark:
         """The SQLite file of ``db_id``; a clear error when the id is unknown or the file missing."""
         schema = self.schema(db_id)
         if schema.db_path is None:
-            raise DataNotFoundError(
-                f"database '{db_id}' is listed in {self.tables_path} but "
-                f"{self.database_dir / db_id / (db_id + '.sqlite')} does not exist"
-            )
+            looked = " nor ".join(str(d / db_id / f"{db_id}.sqlite") for d in self.database_dirs)
+            listed = " / ".join(str(p) for p in self.tables_paths) or str(self.tables_path)
+            raise DataNotFoundError(f"database '{db_id}' is listed in {listed} but {looked} does not exist")
         return schema.db_path
 
     def relative_db_path(self, db_id: str) -> str:
@@ -195,8 +247,9 @@ def resolve_benchmark(db: str, data_root: str | Path | None = None) -> Benchmark
                 f"nor a folder. {_HOW_TO_GET}"
             )
         bench = Benchmark(root.name, root, data_root=root.parent)
-    if not bench.tables_path.is_file() and not bench.database_dir.is_dir():
+    if not bench.tables_paths and not bench.database_dir.is_dir():
         raise DataNotFoundError(
-            f"{bench.root} has neither tables.json nor a database/ folder; expected Spider layout. {_HOW_TO_GET}"
+            f"{bench.root} has neither tables.json nor a database/ folder; expected Spider layout "
+            f"(or BIRD's dev_tables.json and dev_databases/). {_HOW_TO_GET}"
         )
     return bench

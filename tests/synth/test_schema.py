@@ -114,3 +114,41 @@ def test_type_mapping(declared, expected):
 def test_natural_name():
     assert natural_name("Customer_ID") == "customer id"
     assert natural_name("customerId") == "customer id"
+
+
+def test_description_csv_encodings_header_and_cap(tmp_path):
+    from synth.schema import MAX_COMMENT_CHARS, read_description_csv
+
+    p = tmp_path / "t.csv"
+    header = "Original_Column_Name,column_name,column_description,data_format,value_description\n"
+    p.write_bytes(("\ufeff" + header + "a,a,caf\u00e9 \u00fcber,text,nan\nb,b,,text,only values\n").encode("utf-8"))
+    assert read_description_csv(p) == {"a": "caf\u00e9 \u00fcber", "b": "only values"}
+    p.write_bytes((header + "c,c," + "x" * 500 + ",text,\n").encode("utf-8"))
+    (comment,) = read_description_csv(p).values()
+    assert len(comment) == MAX_COMMENT_CHARS and comment.endswith("\u2026")
+    p.write_text("name,description\nx,y\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"t\.csv:1, field 'original_column_name'"):
+        read_description_csv(p)
+
+
+def test_tables_json_comments_win_over_description_csv(tmp_path):
+    from synth.schema import read_description_dir, with_column_comments
+
+    entry = {
+        "db_id": "d",
+        "table_names_original": ["t"],
+        "column_names_original": [[-1, "*"], [0, "id"], [0, "name"]],
+        "column_types": ["text", "number", "text"],
+        "column_descriptions": [None, "from tables.json", None],
+    }
+    (tmp_path / "tables.json").write_text(json.dumps([entry]))
+    schema = schemas_from_tables_json(tmp_path / "tables.json")["d"]
+    (tmp_path / "desc").mkdir()
+    (tmp_path / "desc" / "T.csv").write_text(
+        "original_column_name,column_name,column_description,data_format,value_description\n"
+        "ID,id,from csv,integer,\nNAME,name,the name,text,\n"
+    )
+    merged = with_column_comments(schema, read_description_dir(tmp_path / "desc"))
+    assert merged.column("t", "id").comment == "from tables.json"
+    assert merged.column("t", "name").comment == "the name"
+    assert read_description_dir(tmp_path / "absent") == {}

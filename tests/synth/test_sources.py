@@ -25,6 +25,9 @@ def test_spider_resolves_and_counts_missing_databases(spider, data_root):
     with pytest.raises(UnknownNameError, match="did you mean 'concert_singer'"):
         spider.db_path("concert_singers")
     assert len(spider.train_examples()) == 7000
+    assert spider.tables_paths == (spider.root / "tables.json",)  # BIRD files are only a fallback
+    assert spider.database_dirs == (spider.root / "database",)
+    assert str(spider.root / "tables.json") in str(pytest.raises(DataNotFoundError, spider.db_path, "wta_1").value)
 
 
 def test_missing_benchmark_says_where_it_looked(tmp_path):

@@ -183,6 +183,7 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
                 trees[sql] = None
         return trees[sql]
 
+    needs_main = _needs_main(config)
     out = []
     try:
         for it in items:
@@ -190,7 +191,6 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
                 hard_cache[it.gold_sql] = hardness(tree(it.gold_sql))
             level = hard_cache[it.gold_sql]
             db_path = config.db_path(it.db_id)
-            needs_main = "ex" in config.metrics or "ves" in config.metrics
             if needs_main and not db_path.is_file():
                 verdicts = {m: MetricVerdict(None, "skipped") for m in config.metrics}
                 out.append(ItemResult(it.id, it.db_id, level, verdicts, (), f"database file not found: {db_path}"))

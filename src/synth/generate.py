@@ -637,9 +637,10 @@ def _sample(
         leave=False,
     )
     sampler = CandidateSampler(sub_schemas, db_paths, templates, db_ids, config)
+    stream: Iterator[Candidate] = iter(())
     try:
         if config.workers > 1:
-            stream: Iterator[Candidate] = _candidates_parallel(
+            stream = _candidates_parallel(
                 (sub_schemas, db_paths, templates, db_ids, config), config.workers, config.max_attempts
             )
             execute_here = False
@@ -674,6 +675,11 @@ def _sample(
                 if stalled:
                     break
     finally:
+        # Close the candidate stream now: a break leaves the parallel generator suspended, and
+        # only closing it cancels the pending chunks and joins the worker processes.
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
         bar.close()
         sampler.close()
     counts = {

@@ -52,7 +52,13 @@ class Pool:
         return Pool(tuple(replace(e, val_ex=val_ex, val_hash=val_hash) if e.id == model_id else e for e in self.entries))
 
     def next_id(self) -> str:
-        return f"m{len(self.entries)}"
+        """``m<N>`` with N the pool size, or the next free N: a given pool.json may already use that id
+        (e.g. ``m1, m2``), and :meth:`add` would then silently replace that model."""
+        taken = {e.id for e in self.entries}
+        k = len(self.entries)
+        while f"m{k}" in taken:
+            k += 1
+        return f"m{k}"
 
     def main(self) -> PoolEntry:
         """Highest D_val EX; on ties the most recently added (the latest self-play round)."""

@@ -33,13 +33,29 @@ def judge_predictions(
     *,
     limits: Limits = DEFAULT_LIMITS,
 ) -> list[Judged]:
-    from evaluation.ex import exec_match
+    """As :func:`evaluation.ex.exec_match` per pair, with one connection per database file and each
+    gold query run once per file (``k`` samples of a question, or a D_val scored for every pool
+    model, would otherwise reopen the database and rerun the gold for every prediction)."""
+    from evaluation.ex import judge, prepare_pair
+    from evaluation.executor import ExecResult, ReadOnlyDatabase
 
+    dbs: dict[Path, ReadOnlyDatabase] = {}
+    golds: dict[tuple[Path, str], ExecResult] = {}
     out = []
-    for ex, sql in zip(examples, pred_sqls, strict=True):
-        v = exec_match(db_path_of(ex, data_root), ex["sql"], sql or "", limits=limits)
-        correct = None if v.reason == "gold_failed" else bool(v.correct)
-        out.append(Judged(str(ex["id"]), correct, v.reason))
+    try:
+        for ex, sql in zip(examples, pred_sqls, strict=True):
+            path = db_path_of(ex, data_root)
+            pair = prepare_pair(ex["sql"], sql or "")
+            if path not in dbs:
+                dbs[path] = ReadOnlyDatabase(path, limits)
+            if (path, pair.gold_sql) not in golds:
+                golds[path, pair.gold_sql] = dbs[path].execute(pair.gold_sql)
+            v = judge(golds[path, pair.gold_sql], dbs[path].execute(pair.pred_sql), mode=pair.mode, ordered=pair.ordered)
+            correct = None if v.reason == "gold_failed" else bool(v.correct)
+            out.append(Judged(str(ex["id"]), correct, v.reason))
+    finally:
+        for db in dbs.values():
+            db.close()
     return out
 
 

@@ -183,3 +183,16 @@ def test_sequence_logps_sums_answer_tokens_only(tiny_model):
     out.sum().backward()  # differentiable through the answer positions
     assert out.tolist() == pytest.approx(expected, abs=1e-4)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_pool_next_id_never_reuses_a_given_id():
+    from train.pool import Pool, PoolEntry
+
+    def entry(i):
+        return PoolEntry(i, f"/models/{i}", "base", False, "given")
+
+    given = Pool((entry("m1"), entry("m2")))  # a user's pool.json numbered from 1
+    assert given.next_id() == "m3"
+    grown = given.add(entry(given.next_id()))
+    assert [e.id for e in grown.entries] == ["m1", "m2", "m3"]
+    assert Pool((entry("m0"),)).next_id() == "m1"

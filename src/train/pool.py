@@ -96,10 +96,18 @@ def load_pool(folder: str | Path) -> Pool:
     if not models:
         raise InputError("no models in the pool", path=path, field="models")
     entries = []
+    seen: dict[str, int] = {}
     for i, m in enumerate(models):
         for key in ("id", "path", "base_model", "adapter", "origin"):
             if key not in m:
                 raise InputError(f"model #{i} misses '{key}'", path=path, field=f"models[{i}].{key}")
+        if m["id"] in seen:  # ids key scores, roles and rounds: two models under one id would be conflated
+            raise InputError(
+                f"model #{i} reuses the id '{m['id']}' of model #{seen[m['id']]}; give each model its own id",
+                path=path,
+                field=f"models[{i}].id",
+            )
+        seen[m["id"]] = i
         entry = PoolEntry(**{k: m.get(k) for k in PoolEntry.__dataclass_fields__})
         if not Path(entry.path).is_absolute() and (Path(folder) / entry.path).exists():
             entry = replace(entry, path=str((Path(folder) / entry.path).resolve()))  # relative to the pool

@@ -196,3 +196,17 @@ def test_pool_next_id_never_reuses_a_given_id():
     grown = given.add(entry(given.next_id()))
     assert [e.id for e in grown.entries] == ["m1", "m2", "m3"]
     assert Pool((entry("m0"),)).next_id() == "m1"
+
+
+def test_pool_with_duplicate_ids_is_a_clear_error(tmp_path):
+    import json
+
+    import pytest
+
+    from evaluation.errors import InputError
+    from train.pool import load_pool
+
+    m = {"path": "/models/a", "base_model": "b", "adapter": False, "origin": "given"}
+    (tmp_path / "pool.json").write_text(json.dumps({"models": [{"id": "m1", **m}, {"id": "m1", **m}]}))
+    with pytest.raises(InputError, match=r"pool.json.*models\[1\]\.id.*reuses the id 'm1' of model #0"):
+        load_pool(tmp_path)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.fields import help_field as _h
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
 from train.modeling import LoraOptions
 
 PAIR_SPLITS = ("val", "train")
 POSITIVES = ("gold", "sample")
-
-
-def _h(text: str, default=None):
-    return field(default=default, metadata={"help": text})
 
 
 #: fields a resumed run may change: how long it goes on and how it logs, not what a round computes

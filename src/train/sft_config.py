@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.fields import help_field as _h
 from train.formatting import TASKS
 from train.modeling import LoraOptions
-
-
-def _h(text: str, default=None, **kw):
-    return field(default=default, metadata={"help": text}, **kw)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,10 @@ Imports no torch: ``train --help`` stays fast. Every field becomes one ``--optio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from evaluation.errors import ConfigError
-
-
-def _h(text: str, default=None, **kw):
-    return field(default=default, metadata={"help": text}, **kw)
+from train.fields import help_field as _h
 
 
 @dataclass(frozen=True)

@@ -538,6 +538,13 @@ def _superlative(order: exp.Order, ctx: _Ctx) -> str:
     return "with " + " and then ".join(parts)
 
 
+def _order_limit_quals(order: exp.Order | None, limit: int | None, ctx: _Ctx) -> list[str]:
+    """ORDER BY + LIMIT -> "with the highest ..."; ORDER BY alone -> ", sorted by ..."; LIMIT alone -> "(at most N)"."""
+    if order is not None:
+        return [_superlative(order, ctx) if limit is not None else _sorted_by(order, ctx)]
+    return [f"(at most {limit})"] if limit is not None else []
+
+
 def _sorted_by(order: exp.Order, ctx: _Ctx) -> str:
     parts = []
     for ordered in order.expressions:
@@ -830,10 +837,7 @@ def _select_np(sel: exp.Select, schema: Schema, parent: _Scope | None) -> _NP:
             head = f"{items_text} of {ents}"
         if having_text:
             quals.append(having_text)
-        if order is not None:
-            quals.append(_superlative(order, ctx) if limit is not None else _sorted_by(order, ctx))
-        elif limit is not None:
-            quals.append(f"(at most {limit})")
+        quals.extend(_order_limit_quals(order, limit, ctx))
         return _NP(head, quals)
 
     # aggregates per group: "the country and the number of singers for each country"
@@ -859,10 +863,7 @@ def _select_np(sel: exp.Select, schema: Schema, parent: _Scope | None) -> _NP:
     if having_text:
         group_text += " " + having_text
     quals.append(group_text)
-    if order is not None:
-        quals.append(_superlative(order, ctx) if limit is not None else _sorted_by(order, ctx))
-    elif limit is not None:
-        quals.append(f"(at most {limit})")
+    quals.extend(_order_limit_quals(order, limit, ctx))
     return _NP(head, quals)
 
 

@@ -2,8 +2,9 @@
 
 SPFT-SQL Algorithm 1 picks from the pool by D_val EX (main = best, opponent = worst not yet used);
 SPIN and ExSPIN iterate one model, the opponent being the previous round's model that the main also
-starts from; DPO keeps one fixed reference, the initial model. The rules per variant are in the
-table of :mod:`train.losses`; this module only applies them (no torch: cheap to import and test).
+starts from; DPO keeps one fixed reference, the initial model, which also writes the negatives. The
+rules per variant are the records of :data:`train.losses.VARIANTS`; this module only applies them
+(no torch: cheap to import and test).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from train.losses import OPPONENT_IS_PREVIOUS, REFERENCE_IS_INITIAL, check_variant
+from train.losses import get_variant
 from train.pool import Pool, PoolEntry
 
 
@@ -46,16 +47,23 @@ def pick_roles(
     ('m1', 'm1', 'm1')
     >>> r = pick_roles(pool, "dpo", used_opponents={"m1"}, initial="m1")
     >>> (r.main.id, r.opponent.id, r.reference.id)
-    ('m0', 'm0', 'm1')
+    ('m0', 'm1', 'm1')
+    >>> r = pick_roles(pool, "dpo")
+    >>> (r.main.id, r.opponent.id, r.reference.id)
+    ('m0', 'm0', 'm0')
     """
-    check_variant(variant)
-    if variant in OPPONENT_IS_PREVIOUS:
+    v = get_variant(variant)
+    if v.opponent == "previous":
         main = pool.get(previous) if previous else pool.main()
         opponent = main
     else:
         main = pool.main()
-        opponent = pool.opponent(main, set(used_opponents))
-    reference = pool.get(initial) if variant in REFERENCE_IS_INITIAL and initial else (
-        main if variant in REFERENCE_IS_INITIAL else opponent
-    )
+        if v.opponent == "initial":
+            opponent = pool.get(initial) if initial else main
+        else:
+            opponent = pool.opponent(main, set(used_opponents))
+    if v.reference == "initial":
+        reference = pool.get(initial) if initial else main
+    else:
+        reference = opponent
     return Roles(main, opponent, reference)

@@ -293,7 +293,7 @@ def _manifest(out: Path, cfg: SelfPlayConfig, *, inputs: dict, pool: Pool, state
 
 def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     """Run (or resume) self-play in ``cfg.out``; returns the best model after rollback."""
-    from train.losses import FILTERS_CORRECT
+    from train.losses import get_variant
     from train.manifest import file_inputs
     from train.modeling import _check_exists, base_model_of, is_adapter, load_tokenizer
     from train.plot import plot_rounds
@@ -303,7 +303,8 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     t0 = time.time()
     train_path, val_path = split_paths(cfg.data)
     val = read_examples(val_path)
-    pair_source = val if cfg.pair_split == "val" else read_examples(train_path)
+    variant = get_variant(cfg.loss)
+    pair_source = val if cfg.effective_pairs_from == "val" else read_examples(train_path)
     val_hash = hash_records(val)
     data_files = file_inputs({"train": train_path, "val": val_path})
     data_hash = hash_records([data_files["train"]["sha256"], data_files["val"]["sha256"]])
@@ -346,15 +347,15 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         preds = generate_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
         pairs = build_pairs(pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive)
         write_jsonl(round_dir / "pairs.jsonl", pairs)
-        train_pairs = [p for p in pairs if p["reward"] > 0] if cfg.loss in FILTERS_CORRECT else pairs
+        train_pairs = [p for p in pairs if p["reward"] > 0] if variant.keep == "wrong" else pairs
         n_wrong = sum(p["reward"] for p in pairs)
         row: dict[str, Any] = {
             "round": t, "main": main.id, "opponent": opponent.id, "reference": ref.id, "main_val_ex": main.val_ex,
             "opponent_val_ex": opponent.val_ex, "pairs": len(pairs), "wrong_pairs": n_wrong,
             "wrong_share": round(n_wrong / len(pairs), 6) if pairs else None,
-            "train_pairs": len(train_pairs), "loss": cfg.loss, "lambda": cfg.lam,
+            "train_pairs": len(train_pairs), "loss": cfg.loss, "lambda": cfg.lam, "pairs_from": cfg.effective_pairs_from,
         }
-        if not train_pairs or (n_wrong == 0 and cfg.loss != "spin"):
+        if not train_pairs or (n_wrong == 0 and variant.needs_wrong):
             # nothing to learn from: every opponent output was already correct (R = 0 gives no gradient)
             row.update(new_model=None, new_val_ex=None, elapsed_s=round(time.time() - rt0, 3))
             state["stopped"] = "no_wrong_pairs"

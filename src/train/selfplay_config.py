@@ -30,7 +30,11 @@ class SelfPlayConfig:
     rounds: int = _h("Maximum number of self-play rounds T.", 3)
     loss: str = _h("Loss variant: spft (paper eq. 3), exspin, spin or dpo; see docs/train.md.", "spft")
     lam: float = _h("λ in eq. 3 (β for dpo): scales the log-ratio margin.", 0.1)
-    pair_split: str = _h("Where the opponent generates y': val (D_val, as in the paper) or train.", "val")
+    pairs_from: str | None = _h(
+        "Questions the opponent answers to make pairs: val (D_val, SPFT-SQL Alg. 1) or train (the data folder's "
+        "train.jsonl; `train spft` puts the real training pairs there). Default: the loss variant's own choice "
+        "(spft: val; spin, exspin, dpo: train; docs/train.md).", None
+    )
     samples: int = _h("Opponent outputs per question: 1 = greedy; k > 1 = k samples at --temperature, "
                       "each judged and paired (identical samples of a question are kept once).", 1)
     temperature: float = _h("Sampling temperature of the opponent when samples > 1.", 0.8)
@@ -65,8 +69,8 @@ class SelfPlayConfig:
             raise ConfigError("give exactly one of pool (a folder with pool.json) or model (a starting model)")
         if self.loss not in LOSS_VARIANTS:
             raise UnknownNameError("loss variant", self.loss, LOSS_VARIANTS)
-        if self.pair_split not in PAIR_SPLITS:
-            raise UnknownNameError("pair split", self.pair_split, PAIR_SPLITS)
+        if self.pairs_from is not None and self.pairs_from not in PAIR_SPLITS:
+            raise UnknownNameError("pair source (--pairs-from)", self.pairs_from, PAIR_SPLITS)
         if self.positive not in POSITIVES:
             raise UnknownNameError("positive", self.positive, POSITIVES)
         if self.positive == "sample" and self.samples < 2:
@@ -91,6 +95,13 @@ class SelfPlayConfig:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
         if self.lora:
             self.lora_options()
+
+    @property
+    def effective_pairs_from(self) -> str:
+        """``pairs_from``, or the loss variant's default source of questions."""
+        from train.losses import get_variant
+
+        return self.pairs_from or get_variant(self.loss).pairs_from
 
     def resume_conflicts(self, saved: dict) -> list[str]:
         """Fields whose value differs from the run being resumed (those that change what a round does)."""

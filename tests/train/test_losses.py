@@ -78,7 +78,7 @@ def test_swapping_chosen_and_rejected_flips_margin_sign():
 
 @pytest.mark.parametrize(
     "variant, expected_kept, weight_r0",
-    [("spft", [True, True], 0.0), ("exspin", [True, False], 0.5), ("spin", [True, True], 0.5), ("dpo", [True, False], 0.5)],
+    [("spft", [True, True], 0.0), ("exspin", [True, False], 0.5), ("spin", [True, True], 0.5), ("dpo", [True, True], 0.5)],
 )
 def test_variants_weights_and_filtering(variant, expected_kept, weight_r0):
     pc, pr, ref = torch.tensor([-1.0, -1.0]), torch.tensor([-2.0, -2.0]), torch.tensor([-1.5, -1.5])
@@ -113,6 +113,29 @@ def test_bad_arguments_are_named():
     with pytest.raises(ConfigError, match="lambda"):
         preference_loss(z, z, z, z, z, lam=0.0)
     assert set(LOSS_VARIANTS) == {"spft", "exspin", "spin", "dpo"}
+
+
+def test_dpo_penalizes_correct_outputs_too():
+    """The paper's DPO baseline has no execution filter: a correct opponent output (R = 0) is a
+    negative with full weight, unlike spft (weight 0) and exspin (dropped)."""
+    pc, pr, ref = torch.tensor([-1.0]), torch.tensor([-2.0]), torch.tensor([-1.5])
+    r0 = torch.tensor([0.0])
+    _, dpo = preference_loss(pc, pr, ref, ref, r0, variant="dpo", lam=0.5)
+    _, spft = preference_loss(pc, pr, ref, ref, r0, variant="spft", lam=0.5)
+    assert dpo["kept"].tolist() == [True] and dpo["weights"].tolist() == [0.5]
+    assert spft["weights"].tolist() == [0.0]
+
+
+def test_variant_registry_drives_docs_table():
+    from pathlib import Path
+
+    from train.losses import VARIANTS, variants_table
+
+    assert all(v.help and v.paper for v in VARIANTS.values())
+    assert VARIANTS["spft"].pairs_from == "val" and VARIANTS["spin"].pairs_from == "train"
+    assert VARIANTS["dpo"].needs_wrong is False and VARIANTS["spft"].needs_wrong and VARIANTS["exspin"].needs_wrong
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "train.md").read_text()
+    assert variants_table() in docs  # docs/train.md shows the registry's table verbatim
 
 
 def test_docstring_examples():

@@ -111,7 +111,8 @@ def test_resume_after_kill_mid_round(pipeline):
 
 
 def test_dpo_reference_is_the_initial_model_in_every_round(pipeline, tmp_path):
-    """dpo: pairs filtered to R = 1 and p_ref fixed to the initial model (m0), also in round 2."""
+    """dpo: every opponent output is a pair (no execution filter) and p_ref is fixed to the initial
+    model (m0), which also writes the negatives, in every round."""
     from train.selfplay import run_selfplay
     from train.selfplay_config import SelfPlayConfig
 
@@ -120,9 +121,9 @@ def test_dpo_reference_is_the_initial_model_in_every_round(pipeline, tmp_path):
                                       max_new_tokens=16, patience=2))
     assert len(res.rounds) == 2
     for row in res.rounds:
-        assert row["train_pairs"] == row["wrong_pairs"]
-        assert row["reference"] == "m0"  # the initial model, not the round-start main
-    assert res.rounds[1]["main"] in {"m0", "m1"} and res.rounds[1]["opponent"] != res.rounds[0]["opponent"]
+        assert row["train_pairs"] == row["pairs"]
+        assert row["reference"] == "m0" and row["opponent"] == "m0"  # the initial model, not the round-start main
+    assert res.rounds[1]["main"] in {"m0", "m1"}
 
 
 def test_outputs_validate_against_the_schemas(pipeline):

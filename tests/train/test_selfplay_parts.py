@@ -35,9 +35,9 @@ POOL = Pool((_e(0, 0.4), _e(1, 0.2), _e(2, 0.6), _e(3, 0.3)))
         ("exspin", {}, ("m2", "m2", "m2")),
         ("exspin", {"previous": "m3"}, ("m3", "m3", "m3")),
         ("spin", {"previous": "m1", "used_opponents": {"m1"}}, ("m1", "m1", "m1")),
-        # DPO: selection as spft, reference fixed to the initial model
-        ("dpo", {}, ("m2", "m1", "m2")),
-        ("dpo", {"initial": "m0", "used_opponents": {"m1"}}, ("m2", "m3", "m0")),
+        # DPO (SPFT-SQL Table 3): reference fixed to the initial model, which also writes the negatives
+        ("dpo", {}, ("m2", "m2", "m2")),
+        ("dpo", {"initial": "m0", "used_opponents": {"m1"}}, ("m2", "m0", "m0")),
     ],
 )
 def test_roles_per_variant(variant, kw, expected):

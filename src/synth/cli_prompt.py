@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from evaluation.errors import DataNotFoundError
 from evaluation.fileio import write_atomic
 from synth.cli import friendly_errors, main
-from synth.prompt import PROMPT_FORMAT_VERSION, PromptBuilder, PromptConfig
+from synth.prompt import PromptBuilder, PromptConfig
+from synth.prompt.records import build_prompt_records  # noqa: F401  - the library behind build-prompts
 from synth.sources import Benchmark, load_examples, resolve_benchmark
 
 
@@ -70,83 +69,6 @@ def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, 
     click.echo(f"\n-- matched values ({len(built.matched_values)}):")
     for m in built.matched_values:
         click.echo(f"--   {m.table}.{m.column} = {m.value!r}  (score {m.score:.2f})")
-
-
-def _example_id(ex: dict) -> str:
-    for key in ("id", "question_id"):
-        if key in ex and ex[key] is not None:
-            return str(ex[key])
-    return str(ex["_index"] - 1)  # 0-based position in the file
-
-
-def _evidence(ex: dict, data_path: Path) -> str | None:
-    """BIRD's ``evidence`` (external knowledge): a string, possibly empty; absent or null = none."""
-    ev = ex.get("evidence")
-    if ev is None:
-        return None
-    if not isinstance(ev, str):
-        raise InputError(
-            f"entry {ex['_index']}: 'evidence' must be a string, got {type(ev).__name__}",
-            path=data_path, field="evidence",
-        )
-    return ev if ev.strip() else None
-
-
-def build_prompt_records(
-    bench: Benchmark,
-    examples: list[dict],
-    config: PromptConfig,
-    cache_dir: Path | None,
-    data_path: Path,
-    progress: bool = False,
-    use_evidence: bool = True,
-) -> tuple[list[dict], Counter]:
-    """Prompt records for benchmark examples; returns (records, skipped db ids with counts).
-
-    An unknown db id is an :class:`InputError` naming the file, entry and field; a database listed
-    in ``tables.json`` whose file is missing is skipped and counted. A non-empty ``evidence``
-    (BIRD) goes into the prompt as external knowledge unless ``use_evidence`` is false, and is
-    copied into the record.
-    """
-    from tqdm import tqdm
-
-    builders: dict[str, PromptBuilder] = {}
-    skipped: Counter = Counter()
-    records = []
-    for ex in tqdm(examples, desc="prompts", unit="q", disable=not progress, file=sys.stderr):
-        db_id = ex["db_id"]
-        try:
-            schema = bench.schema(db_id)
-        except UnknownNameError as e:
-            raise InputError(f"entry {ex['_index']}: {e}", path=data_path, field="db_id") from None
-        if schema.db_path is None:
-            skipped[db_id] += 1
-            continue
-        if db_id not in builders:
-            builders[db_id] = PromptBuilder(schema, config, cache_dir)
-        question = ex.get("question")
-        if not isinstance(question, str):
-            raise InputError(
-                f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question"
-            )
-        evidence = _evidence(ex, data_path) if use_evidence else None
-        built = builders[db_id].build(question, evidence=evidence)
-        record = {
-            "id": _example_id(ex),
-            "db_id": db_id,
-            "question": question,
-            "sql": ex["query"],
-            "prompt": built.text,
-            "schema_prompt": built.schema_prompt,
-            "db_path": bench.relative_db_path(db_id),
-            "source": f"benchmark:{bench.name}",
-            "prompt_format": PROMPT_FORMAT_VERSION,
-            "matched_values": [[m.table, m.column, m.value] for m in built.matched_values],
-        }
-        if evidence is not None:
-            record["evidence"] = evidence
-        records.append(record)
-    return records, skipped
 
 
 @main.command(name="build-prompts")

@@ -1,6 +1,7 @@
 """``evaluate`` — score predictions against gold with EX / TS / VES (a thin layer over the library).
 
-Library errors (:class:`~evaluation.errors.SpftError`) become ``Error: ...`` with exit code 1.
+Library errors (:class:`~evaluation.errors.SpftError`) become ``Error: ...`` with exit code 1; a Ctrl-C
+ends it with ``Aborted`` and exit code 130, writing nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,18 @@ import click
 
 from evaluation.errors import SpftError
 from evaluation.executor import Limits
+
+#: Exit status of a command the user interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
+ABORTED_EXIT = 130
+
+
+def abort_on_interrupt() -> None:
+    """Say ``Aborted`` and exit 130: a Ctrl-C ends a command; it is never a result or an error.
+
+    Shared by every CLI (``synth`` and ``train`` through ``friendly_errors``).
+    """
+    click.echo("\nAborted", err=True)
+    sys.exit(ABORTED_EXIT)
 
 
 @click.command(name="evaluate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +56,8 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
              report_path, details_path, workers, no_progress)
     except SpftError as e:
         raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:  # Ctrl-C: no report, no details (nothing half-written)
+        abort_on_interrupt()
 
 
 def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,

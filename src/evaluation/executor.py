@@ -10,6 +10,9 @@ Every query we run comes from a model or a sampler, so the executor assumes the 
   transactions are denied and come back as status ``"error"``.
 * **a time limit that really fires**: a progress handler checks the clock every few thousand
   VM steps and interrupts the statement; the status is ``"timeout"``.
+* **Ctrl-C is the user's, never a result**: SIGINT during a statement (which sqlite3 turns into
+  an "interrupted" error) is raised as :class:`KeyboardInterrupt`, so the command aborts instead of
+  recording a query error, a rejection or a verdict.
 * **a row cap**: rows are fetched in chunks and fetching stops at ``max_rows + 1`` (``"too_large"``).
 * **a memory bound (best effort)**: SQLite's page cache is capped per connection, SQLite's heap
   is capped with ``PRAGMA hard_heap_limit`` (process-wide, set once to the largest limit asked
@@ -267,8 +270,13 @@ class ReadOnlyDatabase:
             return ExecResult("ok", tuple(rows), columns, "", time.perf_counter() - start)
         except sqlite3.OperationalError as e:
             msg = str(e)
-            if "interrupted" in msg and clock() > deadline:
-                return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
+            if msg == "interrupted":
+                if clock() > deadline:
+                    return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
+                # The progress handler stops a statement only at the deadline or when a signal handler
+                # raised inside it (Ctrl-C); sqlite3 swallows that exception, so it is raised again
+                # here: a user's interrupt aborts the command, never becomes a verdict.
+                raise KeyboardInterrupt from None
             return self._fail("error", msg, columns, start)
         except MemoryError:
             return self._fail(

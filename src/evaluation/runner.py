@@ -380,8 +380,13 @@ def evaluate_pairs(
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             futs = {pool.submit(_run_task, t, config, timer): t for t in tasks}
-            for f in as_completed(futs):
-                collect(futs[f], f.result())
+            try:
+                for f in as_completed(futs):
+                    collect(futs[f], f.result())
+            except BaseException:  # Ctrl-C or a failed task: do not run the queued tasks first
+                for f in futs:
+                    f.cancel()
+                raise
     if "ts" in config.metrics:
         suites = _suites(pairs, config)
         for item_id, r in list(main.items()):

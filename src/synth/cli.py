@@ -6,11 +6,16 @@ import functools
 
 import click
 
+from evaluation.cli import abort_on_interrupt
 from evaluation.errors import SpftError
 
 
 def friendly_errors(fn):
-    """Turn the project's own errors into ``click.ClickException`` at the CLI edge: no tracebacks."""
+    """Turn the project's own errors into ``click.ClickException`` at the CLI edge: no tracebacks.
+
+    A Ctrl-C (:class:`KeyboardInterrupt`) ends the command with ``Aborted`` and exit status 130;
+    outputs are written atomically, so nothing partial is left behind.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -18,6 +23,8 @@ def friendly_errors(fn):
             return fn(*args, **kwargs)
         except SpftError as e:
             raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            abort_on_interrupt()
 
     return wrapper
 

@@ -1,0 +1,138 @@
+"""A user's Ctrl-C aborts the command: never a query error, a rejection or a verdict (issue 13.1).
+
+SQLite reports a signal that arrives while a statement runs as an ``interrupted`` error (the
+progress handler's exception is swallowed by sqlite3); before the fix the executor recorded it as a
+query error and the command went on, writing changed output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from evaluation.executor import Limits, ReadOnlyDatabase
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+def _tiny_db(root: Path) -> Path:
+    path = root / "t" / "t.sqlite"
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE a (x INTEGER)")
+        conn.executemany("INSERT INTO a VALUES (?)", [(i,) for i in range(10)])
+    return path
+
+
+def test_sigint_inside_a_query_raises_keyboard_interrupt(tmp_path: Path) -> None:
+    db = _tiny_db(tmp_path)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with ReadOnlyDatabase(db, Limits(timeout_s=30)) as conn:
+        t0 = time.perf_counter()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                conn.execute(ENDLESS)
+        finally:
+            timer.cancel()
+        assert time.perf_counter() - t0 < 10  # aborted at once, not at the 30 s time limit
+        # The connection stays usable, and a real time limit is still a "timeout" result.
+        assert conn.execute("SELECT count(*) FROM a").rows == ((10,),)
+        assert conn.execute(ENDLESS, Limits(timeout_s=0.2)).status == "timeout"
+
+
+def _wait_inside(proc: subprocess.Popen, suffix: str = ".sqlite", seconds: float = 60) -> None:
+    """Wait until the command has a database open (it is past start-up, inside its work)."""
+    fd_dir = Path(f"/proc/{proc.pid}/fd")
+    if not fd_dir.is_dir():  # no procfs: fall back to a generous start-up allowance
+        time.sleep(3.0)
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if any(os.readlink(fd).endswith(suffix) for fd in fd_dir.iterdir()):
+                return
+        except OSError:  # an fd closed while we looked
+            pass
+        time.sleep(0.02)
+
+
+def _wait(proc: subprocess.Popen, seconds: float) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"process did not end within {seconds} s of SIGINT; stderr: {err[-2000:]}")
+    return proc.returncode, out, err
+
+
+def test_evaluate_interrupted_inside_a_query_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+    _tiny_db(tmp_path / "dbs")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "0", "db_id": "t", "sql": "SELECT count(*) FROM a"}) + "\n")
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(json.dumps({"id": "0", "sql": ENDLESS}) + "\n")
+    report = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [str(BIN / "evaluate"), "--gold", str(gold), "--pred", str(pred), "--db-root", str(tmp_path / "dbs"),
+         "--timeout", "60", "--workers", "1", "--report", str(report), "--details", str(tmp_path / "items.jsonl")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_inside(proc)
+    time.sleep(0.5)  # the gold query takes microseconds; then it sits in the endless query
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    rc, out, err = _wait(proc, 20)
+    assert rc == 130, (out, err)
+    assert "Aborted" in err
+    assert "Traceback" not in err
+    assert "EXECUTION ACCURACY" not in out  # no table, no verdict
+    assert not report.exists() and not (tmp_path / "items.jsonl").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+GENERATE = ["generate", "--db", "spider", "--db-ids", "concert_singer,car_1,flight_2", "--n", "120", "--seed", "0",
+            "--no-progress"]
+OUTPUTS = ("train.jsonl", "val.jsonl", "templates.jsonl", "manifest.json")
+
+
+def test_generate_interrupted_at_any_moment_leaves_all_or_nothing(tmp_path: Path, data_root: Path) -> None:
+    """SIGINT at several moments of `synth generate`: exit 130 and no output, or the clean run's bytes."""
+    env = {**os.environ, "SPFT_DATA_ROOT": str(data_root)}
+    clean = tmp_path / "clean"
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN / "synth"), *GENERATE, "--out", str(clean)], env=env, check=True,
+                   capture_output=True, text=True)
+    total = time.perf_counter() - t0
+    outcomes = []
+    for k, frac in enumerate((0.0, 0.3, 0.6)):
+        out = tmp_path / f"run{k}"
+        proc = subprocess.Popen([str(BIN / "synth"), *GENERATE, "--out", str(out)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_inside(proc)  # past interpreter start-up (a signal there is Python's, not ours)
+        time.sleep(frac * total)
+        proc.send_signal(signal.SIGINT)
+        rc, _out, err = _wait(proc, 30)
+        written = [name for name in OUTPUTS if (out / name).exists()]
+        if rc == 0:  # finished before the signal: the complete, byte-identical output
+            for name in OUTPUTS[:3]:
+                assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+        else:
+            assert rc == 130, err
+            assert "Aborted" in err and "Traceback" not in err
+            assert written == [], f"interrupted run left {written}"
+            assert not list(out.glob(".*.tmp")) if out.is_dir() else True
+        outcomes.append(rc)
+    assert 130 in outcomes  # at least one run really was interrupted mid-way

@@ -48,12 +48,15 @@ def abort_on_interrupt() -> None:
               help="Write one JSON line per item here (id, db_id, hardness, verdicts).")
 @click.option("--workers", type=int, default=0, show_default=True, help="Processes (0 = all CPUs, 1 = in-process).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--only-predicted", is_flag=True,
+              help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
+              "the report says how many gold items were left out.")
 def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-         report_path, details_path, workers, no_progress) -> None:
+         report_path, details_path, workers, no_progress, only_predicted) -> None:
     """Score predictions against gold SQL by executing both (read-only, time-limited)."""
     try:
         _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-             report_path, details_path, workers, no_progress)
+             report_path, details_path, workers, no_progress, only_predicted)
     except SpftError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:  # Ctrl-C: no report, no details (nothing half-written)
@@ -61,7 +64,7 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
 
 
 def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-         report_path, details_path, workers, no_progress) -> None:
+         report_path, details_path, workers, no_progress, only_predicted=False) -> None:
     from evaluation.errors import DataNotFoundError
     from evaluation.inputs import load_pairs
     from evaluation.report import build_report, format_table, write_details, write_json_atomic
@@ -77,7 +80,7 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
                         workers=workers)
     # EX/VES skip items whose database file is missing; their predictions may be absent too.
     missing_db = None if not ({"ex", "ves"} & set(metrics)) else (lambda g: not config.db_path(g.db_id).is_file())
-    paired = load_pairs(gold, pred, unjudgeable=missing_db)
+    paired = load_pairs(gold, pred, unjudgeable=missing_db, only_predicted=only_predicted)
     for w in paired.warnings:
         click.echo(f"Warning: {w}", err=True)
     t0 = time.perf_counter()
@@ -92,7 +95,8 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
         results = evaluate_pairs(paired.pairs, config)
     seconds = time.perf_counter() - t0
     report = build_report(results, config, gold_path=gold, pred_path=pred, pairing=paired.pairing,
-                          warnings=paired.warnings, seconds=seconds)
+                          warnings=paired.warnings, seconds=seconds, gold_items=paired.gold_items,
+                          only_predicted=paired.only_predicted)
     for w in report["warnings"][len(paired.warnings):]:
         click.echo(f"Warning: {w}", err=True)
     click.echo(format_table(report))

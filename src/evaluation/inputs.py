@@ -57,6 +57,8 @@ class Paired:
     pairs: tuple[Pair, ...]
     pairing: str  # "by_id" | "by_position"
     warnings: tuple[str, ...]
+    gold_items: int = -1  # gold records read (-1: same as len(pairs)); fewer pairs with only_predicted
+    only_predicted: bool = False
 
 
 def _read_text(path: Path) -> str:
@@ -173,14 +175,33 @@ def pair_up(
     pred_format: str,
     *,
     unjudgeable: Callable[[GoldRecord], bool] | None = None,
+    only_predicted: bool = False,
 ) -> Paired:
     """Join gold and predictions; every gold needs exactly one prediction and vice versa.
 
     ``unjudgeable(g)`` (optional) marks gold items that cannot be scored anyway (their database file
     is missing): a JSONL prediction may be absent for those — ``synth build-prompts`` skips them —
     and they are paired with an empty prediction, to be reported as skipped.
+
+    ``only_predicted`` scores a subset without cutting the gold file by hand: gold items without a
+    prediction are left out (and counted), instead of being an error. Needs JSONL predictions (ids).
     """
     warnings: list[str] = []
+    if only_predicted:
+        if pred_format == "spider_text":
+            raise InputError(
+                "--only-predicted needs JSONL predictions with ids (plain-text predictions are paired by position)",
+                path=pred_path,
+            )
+        predicted = {p.id for p in preds}
+        kept = [g for g in gold if g.id in predicted]
+        if len(kept) < len(gold):
+            warnings.append(
+                f"--only-predicted: scoring the {len(kept)} gold item(s) that have a prediction; "
+                f"{len(gold) - len(kept)} of the {len(gold)} in {gold_path} are left out"
+            )
+        paired = pair_up(kept, gold_path, preds, pred_path, pred_format, unjudgeable=unjudgeable)
+        return Paired(paired.pairs, paired.pairing, (*warnings, *paired.warnings), len(gold), True)
     if pred_format == "spider_text":
         if len(preds) != len(gold):
             raise InputError(
@@ -226,8 +247,12 @@ def pair_up(
 
 
 def load_pairs(
-    gold_path: str | Path, pred_path: str | Path, *, unjudgeable: Callable[[GoldRecord], bool] | None = None
+    gold_path: str | Path,
+    pred_path: str | Path,
+    *,
+    unjudgeable: Callable[[GoldRecord], bool] | None = None,
+    only_predicted: bool = False,
 ) -> Paired:
     gold, _ = load_gold(gold_path)
     preds, fmt = load_predictions(pred_path)
-    return pair_up(gold, gold_path, preds, pred_path, fmt, unjudgeable=unjudgeable)
+    return pair_up(gold, gold_path, preds, pred_path, fmt, unjudgeable=unjudgeable, only_predicted=only_predicted)

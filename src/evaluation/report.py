@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evaluation.fileio import write_atomic
 from evaluation.hardness import LEVELS
-from evaluation.runner import EvalConfig, ItemResult
+from evaluation.runner import EMPTY, EvalConfig, ItemResult
 from evaluation.ves import machine_info
 
 COLUMNS = (*LEVELS, "all")
@@ -54,8 +54,13 @@ def build_report(
     pairing: str = "by_id",
     warnings: Iterable[str] = (),
     seconds: float | None = None,
+    gold_items: int | None = None,
+    only_predicted: bool = False,
 ) -> dict:
-    """The JSON report (see ``data_schemas/eval_report.schema.json``)."""
+    """The JSON report (see ``data_schemas/eval_report.schema.json``).
+
+    ``gold_items``/``only_predicted``: the gold file's size when only the predicted ids were scored.
+    """
     import sqlglot
 
     skipped = [r for r in results if r.skipped]
@@ -65,6 +70,14 @@ def build_report(
         warnings.append(
             f"{len(skipped)} item(s) skipped: database file missing for {', '.join(missing)} "
             "(not counted in any score)"
+        )
+    empty = [r for r in results if _is_empty(r)]
+    if empty:
+        lucky = sum(1 for r in empty if any(v.correct for v in r.verdicts.values()))
+        warnings.append(
+            f"{len(empty)} empty prediction(s) (blank SQL), marked pred_status 'empty' in the details; "
+            f"scored by the official rules, under which {lucky} of them count as correct (an empty query "
+            "matches any gold whose result is empty)"
         )
     report: dict = {
         "config": {
@@ -81,9 +94,12 @@ def build_report(
             "gold": _file_info(gold_path),
             "pred": _file_info(pred_path),
             "pairing": pairing,
+            "only_predicted": only_predicted,
         },
         "counts": {
             "items": len(results),
+            "gold_items": gold_items if gold_items is not None and gold_items >= 0 else len(results),
+            "empty_predictions": len(empty),
             "evaluated": len(results) - len(skipped),
             "skipped_missing_db": len(skipped),
             "missing_db_ids": missing,
@@ -117,6 +133,10 @@ def build_report(
     return report
 
 
+def _is_empty(r: ItemResult) -> bool:
+    return not r.skipped and any(v.pred_status == EMPTY for v in r.verdicts.values())
+
+
 def _file_info(path: str | Path | None) -> dict | None:
     if path is None:
         return None
@@ -126,27 +146,38 @@ def _file_info(path: str | Path | None) -> dict | None:
 
 
 def format_table(report: dict) -> str:
-    """The official script's layout: counts, then one block per metric, columns per hardness."""
+    """The official script's layout: counts, then one block per metric, columns per hardness.
+
+    Every score is on one scale, percent (EX and TS: % correct; VES: the BIRD score, which is
+    100 for a prediction as fast as the gold and can exceed 100; R-VES: mean reward x 100).
+    """
     lines = []
+    counts = report["counts"]
+    if report["inputs"].get("only_predicted"):
+        lines.append(
+            f"scored {counts['items']} of {counts.get('gold_items', counts['items'])} gold items "
+            "(--only-predicted: only ids present in the predictions)"
+        )
     head = f"{'':<20}" + "".join(f"{c:<20}" for c in COLUMNS)
     lines.append(head)
-    counts = report["counts"]["hardness"]
-    lines.append(f"{'count':<20}" + "".join(f"{counts.get(c, 0) if c != 'all' else report['counts']['items']:<20}" for c in COLUMNS))
+    by_level = counts["hardness"]
+    lines.append(f"{'count':<20}" + "".join(f"{by_level.get(c, 0) if c != 'all' else counts['items']:<20}" for c in COLUMNS))
     for metric, s in report["scores"].items():
         lines.append(f"{'=' * 20}   {_TITLES[metric]:^24}   {'=' * 20}")
         by = s["by_hardness"]
         lines.append(f"{'judged':<20}" + "".join(f"{by[c]['count']:<20}" for c in COLUMNS))
-        label = {"ex": "execution", "ts": "test-suite", "ves": "ves"}[metric]
-        lines.append(f"{label:<20}" + "".join(f"{_fmt(by[c]['score'], metric):<20}" for c in COLUMNS))
+        label = {"ex": "execution (%)", "ts": "test-suite (%)", "ves": "ves (%)"}[metric]
+        lines.append(f"{label:<20}" + "".join(f"{_pct(by[c]['score'], metric):<20}" for c in COLUMNS))
         if metric == "ves":
-            lines.append(f"{'r-ves':<20}" + "".join(f"{_fmt(by[c]['rves'], metric):<20}" for c in COLUMNS))
+            lines.append(f"{'r-ves (%)':<20}" + "".join(f"{_pct(by[c]['rves'], metric):<20}" for c in COLUMNS))
     return "\n".join(lines)
 
 
-def _fmt(x: float | None, metric: str) -> str:
+def _pct(x: float | None, metric: str) -> str:
+    """Percent with one decimal; accuracies are stored in [0, 1], VES / R-VES already in percent."""
     if x is None:
         return "-"
-    return f"{x:.2f}" if metric == "ves" else f"{x:.3f}"
+    return f"{x:.1f}" if metric == "ves" else f"{100 * x:.1f}"
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:

@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
-from evaluation.errors import ConfigError, UnknownNameError
+from evaluation.errors import ConfigError, DataNotFoundError, UnknownNameError
 from evaluation.ex import check_mode, judge, prepare_pair
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 from evaluation.hardness import hardness
@@ -34,6 +34,15 @@ from evaluation.inputs import Pair
 from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
 
 METRICS = ("ex", "ts", "ves")
+#: ``pred_status`` of a blank prediction: it executes "ok" and matches every gold with an empty result
+#: (the official verdict is kept), so it is marked, counted in the report and warned about.
+EMPTY = "empty"
+
+
+def is_empty_prediction(sql: str) -> bool:
+    """True for ``""`` or whitespace only: a model that wrote nothing."""
+    return not sql.strip()
+
 _TASK_SIZE = 64
 
 
@@ -91,7 +100,7 @@ class MetricVerdict:
 
     correct: bool | None
     status: str  # match | mismatch | pred_error | pred_timeout | pred_too_large | gold_failed | no_suite | skipped
-    pred_status: str = ""
+    pred_status: str = ""  # an executor status, or EMPTY for a blank prediction
     gold_status: str = ""
     message: str = ""
     extra: dict = field(default_factory=dict)
@@ -312,6 +321,19 @@ def _suites(pairs: Iterable[Pair], config: EvalConfig) -> dict[str, list[Path]]:
     return {db_id: config.suite_paths(db_id) for db_id in sorted({p.db_id for p in pairs})}
 
 
+def check_suites(pairs: Sequence[Pair], config: EvalConfig) -> None:
+    """TS with a suite folder that holds no suite for any evaluated database is a mistake (a wrong or
+    empty ``--suite-dir``), not an all-``-`` report: raise, naming the folder and what was expected."""
+    suites = _suites(pairs, config)
+    if suites and not any(suites.values()):
+        assert config.suite_dir is not None
+        shown = ", ".join(sorted(suites)[:5]) + (", ..." if len(suites) > 5 else "")
+        raise DataNotFoundError(
+            f"--suite-dir {config.suite_dir}: no test-suite databases for any of the {len(suites)} database(s) "
+            f"evaluated (expected {config.suite_dir}/<db_id>/*.sqlite for {shown})"
+        )
+
+
 def _ts_skipped(pair: Pair, config: EvalConfig) -> bool:
     return _needs_main(config) and not config.db_path(pair.db_id).is_file()
 
@@ -360,6 +382,7 @@ def evaluate_pairs(
     ``progress(n)`` is called as tasks finish, with the work units done (see :func:`work_units`).
     """
     workers = config.workers or os.cpu_count() or 1
+    check_suites(pairs, config)
     tasks = plan_tasks(pairs, config, workers)
     main: dict[str, ItemResult] = {}
     ts: dict[str, dict[int, MetricVerdict | None]] = {}
@@ -395,4 +418,8 @@ def evaluate_pairs(
             shards = ts.get(item_id, {})
             v = _merge_ts(r.db_id, len(suites[r.db_id]), [shards[k] for k in sorted(shards)], config)
             main[item_id] = replace(r, verdicts={**r.verdicts, "ts": v})
+    for p in pairs:  # a blank prediction keeps its official verdict, but is marked (it "matches" empty golds)
+        r = main[p.id]
+        if not r.skipped and is_empty_prediction(p.pred_sql):
+            main[p.id] = replace(r, verdicts={m: replace(v, pred_status=EMPTY) for m, v in r.verdicts.items()})
     return [main[p.id] for p in pairs]

@@ -190,6 +190,9 @@ class Candidate:
     key: str = ""
     reason: str = ""  # "" = executed fine with a non-empty result; else the rejection reason
     message: str = ""
+    probes: tuple[tuple[str, str], ...] = ()  # semantic probes (synth.fill.checks) to run after execution
+    row_checks: tuple[str, ...] = ()
+    hardness: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,8 @@ class CandidateSampler:
         except FillError as e:
             self.seconds["fill"] += time.perf_counter() - t0
             reason = getattr(e, "reason", None) or "unknown"
-            return Candidate(index, db_id, template.id, reason=f"fill:{reason}", message=str(e))
+            reason = reason if reason.startswith("semantic:") else f"fill:{reason}"
+            return Candidate(index, db_id, template.id, reason=reason, message=str(e))
         except Exception as e:  # noqa: BLE001 - a filler bug on one template must not sink the run
             # Counted under its own reason (and its first message kept in the manifest) so it is
             # visible, not silently skipped.
@@ -331,7 +335,17 @@ class CandidateSampler:
         t0 = time.perf_counter()
         key = normalize_sql(filled.sql)
         self.seconds["normalize"] += time.perf_counter() - t0
-        return Candidate(index, db_id, template.id, filled.sql, tuple(filled.tables), key)
+        return Candidate(
+            index,
+            db_id,
+            template.id,
+            filled.sql,
+            tuple(filled.tables),
+            key,
+            probes=filled.probes,
+            row_checks=filled.row_checks,
+            hardness=filled.hardness,
+        )
 
     def execute(self, cand: Candidate) -> Candidate:
         """Run a filled candidate; set ``reason`` when it fails verification."""
@@ -342,7 +356,25 @@ class CandidateSampler:
             return dataclasses.replace(cand, reason=f"exec:{res.status}", message=res.message)
         if _is_empty(res.rows):
             return dataclasses.replace(cand, reason="empty_result")
-        return cand
+        return self._semantic(cand, res.rows)
+
+    def _semantic(self, cand: Candidate, rows: Sequence[tuple]) -> Candidate:
+        """Row checks, then probes (:mod:`synth.fill.checks`); the first failure rejects."""
+        from synth.fill.checks import failed_row_check
+
+        t0 = time.perf_counter()
+        try:
+            for name in cand.row_checks:
+                if failed_row_check(name, rows):
+                    return dataclasses.replace(cand, reason=f"semantic:{name}")
+            db = self.database(cand.db_id)
+            for name, sql in cand.probes:
+                res = db.execute(sql)
+                if res.ok and res.rows and res.rows[0][0]:
+                    return dataclasses.replace(cand, reason=f"semantic:{name}", message=sql)
+            return cand
+        finally:
+            self.seconds["semantic"] += time.perf_counter() - t0
 
     def run(self, index: int) -> Candidate:
         cand = self.fill(index)
@@ -561,6 +593,7 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
         train=len(train),
         val=len(val),
         dbs_used=len({c.db_id for c in accepted}),
+        hardness=hardness_report(Counter(c.hardness or "unknown" for c in accepted), report.hardness),
     )
     timings["total_s"] = time.perf_counter() - t_start
     manifest = {
@@ -591,6 +624,21 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
         },
     }
     return GenerateResult(tuple(train), tuple(val), tuple(t.to_dict() for t in templates), manifest)
+
+
+def hardness_report(output: Mapping[str, int], training: Mapping[str, int]) -> dict:
+    """Spider hardness counts and shares of the output next to the training SQL's (manifest)."""
+    from evaluation.hardness import LEVELS
+
+    def side(counts: Mapping[str, int]) -> dict:
+        keys = [*LEVELS, *(["unknown"] if counts.get("unknown") else [])]
+        total = sum(counts.get(k, 0) for k in keys) or 1
+        return {
+            "counts": {k: int(counts.get(k, 0)) for k in keys},
+            "shares": {k: round(counts.get(k, 0) / total, 4) for k in keys},
+        }
+
+    return {"output": side(output), "training": side(training)}
 
 
 def _check_template_weights(factors: Mapping[str, float] | None, templates: Sequence[Any]) -> None:

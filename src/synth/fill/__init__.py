@@ -24,6 +24,11 @@ Algorithm for one template on one schema:
    from ``config.count_values``; ``LIKE`` values become ``'%value%'``; ``BETWEEN`` bounds are
    ordered. Strings are single-quoted with quotes doubled.
 
+4. **Roles and semantic checks.** Column slots only take columns whose role (:mod:`synth.roles`)
+   fits how the template uses them (``FillConfig.roles``); two values compared with the same
+   column are drawn distinct; the filled query carries the probes and row checks of
+   :mod:`synth.fill.checks` for the caller to run after execution (``FillConfig.semantic_checks``).
+
 Rejections raise :class:`FillError` with a counted ``reason``. Deterministic for a given ``rng``.
 """
 
@@ -35,7 +40,9 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from evaluation.errors import ConfigError
-from synth.fill.choose import choose_columns, table_weight
+from evaluation.hardness import hardness
+from synth.fill import checks
+from synth.fill.choose import Profiles, choose_columns, table_weight
 from synth.fill.errors import FillError
 from synth.fill.plan import Plan, plan_template, scope_of, scope_selects, slot_of
 from synth.fill.render import build_from, column_expr
@@ -68,7 +75,13 @@ class FillConfig:
     count_values: tuple[int, ...] = (1, 2, 3)
     """Values for slots compared with COUNT(...) (e.g. ``HAVING COUNT(*) > {v0:number}``)."""
     value_tries: int = 5
-    """Draws per value slot before ``no_value`` when a drawn value does not fit the slot's type."""
+    """Draws per value slot before ``no_value`` when a drawn value does not fit the slot's type
+    (or ``semantic:self_comparison`` when it keeps repeating a value compared with the same column)."""
+    roles: bool = True
+    """Fill column slots only with columns whose role fits the slot's use (:mod:`synth.roles`)."""
+    semantic_checks: bool = True
+    """Attach the semantic probes and row checks of :mod:`synth.fill.checks` to filled queries
+    and reject AVG/SUM over key columns."""
 
     def __post_init__(self) -> None:
         if not 0 < self.distance_decay <= 1:
@@ -90,6 +103,12 @@ class FilledQuery:
     sql: str
     tables: tuple[str, ...]
     template_id: str
+    probes: tuple[tuple[str, str], ...] = ()
+    """(check name, probe SQL) pairs to run after execution; a true first value rejects."""
+    row_checks: tuple[str, ...] = ()
+    """Names of :func:`synth.fill.checks.failed_row_check` checks for the result rows."""
+    hardness: str = ""
+    """Spider hardness of the query (``evaluation.hardness``), read off the rendered tree."""
 
 
 def fill_template(
@@ -98,17 +117,34 @@ def fill_template(
     values: ValueSampler,
     rng: random.Random,
     config: FillConfig = FillConfig(),
+    profiles: Profiles | None = None,
 ) -> FilledQuery:
-    """Fill ``template`` on ``schema``; raises :class:`FillError` (counted) when it cannot."""
+    """Fill ``template`` on ``schema``; raises :class:`FillError` (counted) when it cannot.
+
+    ``profiles``: the schema's column roles; ``None`` with ``config.roles`` infers them from the
+    database behind ``values`` (once per sampler)."""
     try:
         plan = plan_template(template.text)
     except TemplateError as e:
         raise FillError("bad_template", e.detail) from None
-    assign, trees = choose_columns(plan, schema, rng, config.distance_decay, config.max_tables)
+    if config.roles and profiles is None:
+        profiles = values.roles(schema)
+    assign, trees = choose_columns(
+        plan, schema, rng, config.distance_decay, config.max_tables, profiles if config.roles else None
+    )
+    if config.semantic_checks and profiles is not None:
+        for slot, uses in plan.uses.items():
+            p = profiles.get(assign[slot].key) if slot in assign else None
+            if "aggregate" in uses and p is not None and p.role == "key":
+                raise FillError("semantic:aggregate_of_key", f"{assign[slot].table}.{assign[slot].name}")
     drawn = draw_values(plan, assign, values, rng, config)
-    sql = render(plan, schema, assign, trees, drawn)
+    ast = render_tree(plan, schema, assign, trees, drawn)
     tables = tuple(dict.fromkeys(t for tree in trees for t in tree))
-    return FilledQuery(sql=sql, tables=tables, template_id=template.id)
+    level = hardness(ast)
+    probes = checks.probes(ast) if config.semantic_checks else ()
+    row_checks = checks.row_checks(ast) if config.semantic_checks else ()
+    sql = ast.sql(dialect="sqlite", copy=False)  # ast is our own copy
+    return FilledQuery(sql, tables, template.id, probes, row_checks, level)
 
 
 def draw_values(
@@ -116,6 +152,7 @@ def draw_values(
 ) -> dict[str, exp.Expression]:
     raw: dict[str, object] = {}
     like: dict[str, bool] = {}
+    seen: dict[str, list] = {}  # partner slot -> values already drawn for it
     for vp in plan.values:
         like[vp.name] = vp.like
         if vp.counts or vp.partner is None:
@@ -124,6 +161,8 @@ def draw_values(
             raw[vp.name] = rng.choice(config.count_values)
             continue
         col = assign[vp.partner]
+        earlier = seen.setdefault(vp.partner, [])
+        repeated = False
         for _ in range(config.value_tries):
             v = values.sample(col.table, col.name, rng, config.value_samples)
             if v is None:
@@ -132,9 +171,15 @@ def draw_values(
                 v = as_number(v)
                 if v is None:
                     continue
+            if config.semantic_checks and v in earlier:
+                repeated = True
+                continue
             raw[vp.name] = v
+            earlier.append(v)
             break
         else:
+            if repeated:
+                raise FillError("semantic:self_comparison", f"{col.table}.{col.name} compared with one value twice")
             raise FillError("no_value", f"{col.table}.{col.name}: no value of type number")
     for lo, hi in plan.between:
         a, b = raw.get(lo), raw.get(hi)
@@ -150,6 +195,17 @@ def render(
     trees: list[list[str]],
     drawn: dict[str, exp.Expression],
 ) -> str:
+    return render_tree(plan, schema, assign, trees, drawn).sql(dialect="sqlite", copy=False)
+
+
+def render_tree(
+    plan: Plan,
+    schema: Schema,
+    assign: dict[str, Column],
+    trees: list[list[str]],
+    drawn: dict[str, exp.Expression],
+) -> exp.Expression:
+    """The filled query as a fresh sqlglot tree (FROM/JOIN rebuilt, columns and values in place)."""
     ast = plan.ast.copy()
     selects = scope_selects(ast)
     index = {id(s): i for i, s in enumerate(selects)}
@@ -175,4 +231,4 @@ def render(
     for ph in list(ast.find_all(exp.Placeholder)):
         if ph.name in drawn:
             ph.replace(drawn[ph.name].copy())
-    return ast.sql(dialect="sqlite", copy=False)  # ast is our own copy
+    return ast

@@ -11,18 +11,26 @@ Before the first pick of a scope, distances are taken to the FROM of its referen
 enclosing query of a subquery, the first SELECT of a set operation); a top-level scope starts
 with every candidate at weight 1. If a subquery's reference leaves every candidate at 0, its
 candidates fall back to weight 1 (an uncorrelated subquery may use any table).
+
+Roles (:mod:`synth.roles`): with column profiles given, a slot's candidates are only the columns
+whose role every use of the slot accepts (``AVG({c0})`` wants a measure, ``GROUP BY {c0}`` a
+category...; :func:`synth.roles.accepts`), and never a ``constant`` column. FK slots and slots
+fixed by their FK partner are join keys and are not filtered. None left -> ``no_column_of_role``.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from synth.fill.errors import FillError
 from synth.fill.index import SchemaIndex, schema_index
 from synth.fill.plan import Plan
+from synth.roles import ColumnProfile, accepts
 from synth.schema import Column, Schema
+
+Profiles = Mapping[tuple[str, str], ColumnProfile]
 
 
 def table_weight(
@@ -65,7 +73,9 @@ def add_table(schema: Schema, tree: list[str], table: str, max_tables: int) -> N
     tree.extend(path_tables + [name])
 
 
-def candidates(slot: str, plan: Plan, idx: SchemaIndex, assign: dict[str, Column]) -> list[Column]:
+def candidates(
+    slot: str, plan: Plan, idx: SchemaIndex, assign: dict[str, Column], profiles: Profiles | None = None
+) -> list[Column]:
     taken = {c.key for s, c in assign.items() if s != slot}
     partner = plan.fk_partner.get(slot)
     if partner in assign:
@@ -78,6 +88,11 @@ def candidates(slot: str, plan: Plan, idx: SchemaIndex, assign: dict[str, Column
         base = [c for c in base if c.key in idx.fk_columns]
         if not base:
             raise FillError("no_fk_column")
+    elif profiles is not None and base:
+        uses = plan.uses.get(slot, ())
+        base = [c for c in base if _fits(profiles.get(c.key), uses)]
+        if not base:
+            raise FillError("no_column_of_role", f"{slot} used as {', '.join(sorted(uses)) or 'a column'}")
     for other in plan.links.get(slot, ()):
         if other in assign:
             related = {c.key for c in idx.fk_partners.get(assign[other].key, ())}
@@ -89,10 +104,24 @@ def candidates(slot: str, plan: Plan, idx: SchemaIndex, assign: dict[str, Column
     return base
 
 
+def _fits(profile: ColumnProfile | None, uses) -> bool:
+    if profile is None:
+        return True
+    if profile.role == "constant":
+        return False
+    return all(accepts(u, profile) for u in uses)
+
+
 def choose_columns(
-    plan: Plan, schema: Schema, rng: random.Random, decay: float, max_tables: int
+    plan: Plan,
+    schema: Schema,
+    rng: random.Random,
+    decay: float,
+    max_tables: int,
+    profiles: Profiles | None = None,
 ) -> tuple[dict[str, Column], list[list[str]]]:
-    """Fill every column slot; returns slot -> column and each scope's FROM tables (in join order)."""
+    """Fill every column slot; returns slot -> column and each scope's FROM tables (in join order).
+    ``profiles``: column roles (:func:`synth.roles.infer_roles`); ``None`` = no role filter."""
     idx = schema_index(schema)
     assign: dict[str, Column] = {}
     trees: list[list[str]] = []
@@ -105,7 +134,7 @@ def choose_columns(
         for s in sp.slots:
             if s in assign:
                 continue
-            cands = candidates(s, plan, idx, assign)
+            cands = candidates(s, plan, idx, assign, profiles)
             weights = [table_weight(schema, c.table, tree, ref, decay, max_tables) for c in cands]
             if not any(weights):
                 if tree or not ref:

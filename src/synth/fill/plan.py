@@ -8,7 +8,7 @@ The template text is turned back into parseable SQL (``{c0:text}`` -> ``__c0``, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlglot
@@ -54,6 +54,7 @@ class Plan:
     links: dict[str, tuple[str, ...]]  # slots compared with each other across scopes (a IN (SELECT b))
     values: tuple[ValuePlan, ...]
     between: tuple[tuple[str, str], ...]  # (low, high) value slots of a BETWEEN
+    uses: dict[str, frozenset[str]] = field(default_factory=dict)  # column slot -> synth.roles uses
 
 
 def to_sql(text: str) -> str:
@@ -178,6 +179,12 @@ def plan_template(text: str) -> Plan:
             high = pred.args.get("high")
             if isinstance(high, exp.Placeholder):
                 between.append((ph.name, high.name))
+    uses: dict[str, set[str]] = {}
+    for col in ast.walk(bfs=False):
+        if isinstance(col, exp.Column) and (name := slot_of(col)):
+            use = column_use(col)
+            if use:
+                uses.setdefault(name, set()).add(use)
     return Plan(
         ast=ast,
         scopes=tuple(scopes),
@@ -187,7 +194,58 @@ def plan_template(text: str) -> Plan:
         links={k: tuple(dict.fromkeys(v)) for k, v in links.items()},
         values=tuple(values),
         between=tuple(between),
+        uses={k: frozenset(v) for k, v in sorted(uses.items())},
     )
+
+
+_AGG_USE = {exp.Avg: "aggregate", exp.Sum: "aggregate", exp.Max: "extreme", exp.Min: "extreme"}
+_RANGE_OPS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+_EQUAL_OPS = (exp.EQ, exp.NEQ, exp.In)
+
+
+def column_use(col: exp.Column) -> str | None:
+    """How one column mention is used, as a :data:`synth.roles.USE_ROLES` key (``None``: no need).
+
+    Inside AVG/SUM -> ``aggregate``, MIN/MAX -> ``extreme`` (COUNT -> none); the bare column in
+    GROUP BY -> ``group``; in ORDER BY -> ``superlative`` with a LIMIT, else ``order``; compared
+    with a value or a subquery -> ``range`` (<, >, BETWEEN), ``equal`` (=, !=, IN list), ``like``.
+    """
+    node: exp.Expression = col
+    while node.parent is not None and not isinstance(node.parent, (exp.Select, exp.Subquery, exp.SetOperation)):
+        parent = node.parent
+        for kind, use in _AGG_USE.items():
+            if isinstance(parent, kind):
+                return use
+        if isinstance(parent, exp.Count):
+            return None
+        if isinstance(parent, exp.Group):
+            return "group"
+        if isinstance(parent, exp.Ordered):
+            order = parent.parent
+            owner = order.parent if order is not None else None
+            return "superlative" if owner is not None and owner.args.get("limit") is not None else "order"
+        if isinstance(parent, (exp.Like, exp.ILike)):
+            return "like" if node is parent.this and _is_value(parent.expression) else None
+        if isinstance(parent, _RANGE_OPS):
+            if isinstance(parent, exp.Between):
+                return "range" if node is parent.this else None
+            other = parent.expression if node is parent.this else parent.this
+            return "range" if _is_value(other) or isinstance(other, exp.Subquery) else None
+        if isinstance(parent, _EQUAL_OPS):
+            if isinstance(parent, exp.In):
+                return "equal" if node is parent.this and parent.args.get("query") is None else None
+            other = parent.expression if node is parent.this else parent.this
+            return "equal" if _is_value(other) else None
+        if not isinstance(parent, (exp.Paren, exp.Distinct)):
+            return None
+        node = parent
+    return None
+
+
+def _is_value(e: exp.Expression | None) -> bool:
+    while isinstance(e, (exp.Paren, exp.Neg)):
+        e = e.this
+    return isinstance(e, (exp.Placeholder, exp.Literal))
 
 
 def _single_output(query: exp.Expression | None) -> exp.Column | None:

@@ -25,6 +25,7 @@ class ValueSampler:
         self._owned = not hasattr(db, "execute")
         self._db = ReadOnlyDatabase(db) if self._owned else db
         self._cache: dict[tuple[str, str, int], tuple] = {}
+        self._roles: dict = {}
 
     def __enter__(self) -> ValueSampler:
         return self
@@ -45,6 +46,15 @@ class ValueSampler:
             rows = result.rows if result.ok else ()
             self._cache[key] = tuple(v for (v, *_) in rows if _usable(v))
         return self._cache[key]
+
+    def roles(self, schema):
+        """Column roles of ``schema`` on this database (:func:`synth.roles.infer_roles`), read once."""
+        from synth.roles import infer_roles
+
+        key = (schema.db_id, id(schema))
+        if key not in self._roles:
+            self._roles[key] = (schema, infer_roles(schema, self._db))  # keep schema alive: id stays unique
+        return self._roles[key][1]
 
     def sample(self, table: str, column: str, rng: random.Random, limit: int = 200):
         """One value of the column drawn with ``rng``, or ``None`` when the column has none."""

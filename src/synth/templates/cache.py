@@ -80,6 +80,7 @@ def load_report(cache_dir: str | Path | None, key: str) -> ExtractionReport | No
             templates=tuple(Template.from_dict(t) for t in data["templates"]),
             total=int(data["total"]),
             failures=tuple(data["failures"]),
+            hardness={str(k): int(v) for k, v in data["hardness"].items()},
         )
     except FileNotFoundError:
         return None
@@ -99,5 +100,6 @@ def save_report(cache_dir: str | Path | None, key: str, report: ExtractionReport
         "total": report.total,
         "templates": [t.to_dict() for t in report.templates],
         "failures": list(report.failures),
+        "hardness": dict(report.hardness),
     }
     return write_atomic(entry_path(cache_dir, key), json.dumps(data, ensure_ascii=False).encode("utf-8"))

@@ -104,6 +104,8 @@ class ExtractionReport:
     templates: tuple[Template, ...]
     total: int
     failures: tuple[dict, ...] = field(default=())
+    hardness: dict[str, int] = field(default_factory=dict)
+    """Spider hardness level -> training queries (``evaluation.hardness``; ``unknown``: unparsable)."""
 
     @property
     def failure_reasons(self) -> dict[str, int]:

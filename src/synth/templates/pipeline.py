@@ -48,7 +48,11 @@ def normalize(sql: str, schema: Schema) -> tuple[str, tuple[Slot, ...]]:
     >>> normalize('SELECT name FROM singer WHERE age > 20 AND name = "Joe"', s)[0]
     'SELECT {c0:text} FROM {tables} WHERE {c1:number} > {v0:number} AND {c0:text} = {v1:text}'
     """
-    expression = parse_sql(sql)
+    return normalize_tree(parse_sql(sql), schema)
+
+
+def normalize_tree(expression: exp.Expression, schema: Schema) -> tuple[str, tuple[Slot, ...]]:
+    """:func:`normalize` on a tree from :func:`parse_sql` (which the rules change in place)."""
     for rule in RULES:
         expression = rule(expression, schema)
     return render_template(expression)

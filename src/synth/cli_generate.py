@@ -125,6 +125,9 @@ def generate(
         f"{c['templates_used']}/{c['templates_total']} templates, "
         f"{result.manifest['timings']['total_s']:.1f} s)"
     )
+    missing = result.manifest.get("inputs", {}).get("missing_db_ids") or []
+    if missing:
+        click.echo(f"skipped {len(missing)} database(s) whose SQLite file is missing: {', '.join(missing)}", err=True)
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, object]:

@@ -59,16 +59,16 @@ def _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values) -> Prompt
 @click.option("--evidence", default=None, help="External knowledge for the question (BIRD's 'evidence'), shown in the prompt and searched for values.")
 @friendly_errors
 def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, question, evidence):
-    """Print the text-to-SQL prompt for one question, then the values it matched."""
+    """Print the text-to-SQL prompt for one question on stdout (pipeable); the values it matched go to stderr."""
     run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
     bench = run.benchmark()
     schema = bench.schema(db_id)
     bench.db_path(db_id)  # clear error when the file is missing
     built = PromptBuilder(schema, run.config, run.cache_dir).build(question, evidence=evidence)
     click.echo(built.text, nl=False)
-    click.echo(f"\n-- matched values ({len(built.matched_values)}):")
+    click.echo(f"-- matched values ({len(built.matched_values)}):", err=True)
     for m in built.matched_values:
-        click.echo(f"--   {m.table}.{m.column} = {m.value!r}  (score {m.score:.2f})")
+        click.echo(f"--   {m.table}.{m.column} = {m.value!r}  (score {m.score:.2f})", err=True)
 
 
 @main.command(name="build-prompts")
@@ -82,8 +82,10 @@ def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, 
     show_default=True,
     help="Put each example's 'evidence' (BIRD external knowledge), when present, into its prompt.",
 )
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N examples of --data (to try things on a subset; `evaluate --only-predicted` then scores just these).")
 @friendly_errors
-def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out, use_evidence):
+def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out, use_evidence, limit):
     """Turn a benchmark file into prompt records (id, db_id, question, sql, prompt, schema_prompt, db_path)."""
     run = _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values)
     bench = run.benchmark()
@@ -94,6 +96,9 @@ def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, 
         else:
             raise DataNotFoundError(f"{data}: file not found (also looked for {bench.root / data})")
     examples = load_examples(data_path)
+    if limit is not None and limit < len(examples):
+        click.echo(f"--limit {limit}: the first {limit} of {len(examples)} examples in {data_path}", err=True)
+        examples = examples[:limit]
     records, skipped = build_prompt_records(
         bench, examples, run.config, run.cache_dir, data_path, progress=True, use_evidence=use_evidence
     )

@@ -20,6 +20,7 @@ merged when both exist and there is no ``tables.json``), ``dev_databases/`` / ``
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -241,6 +242,9 @@ def resolve_benchmark(db: str, data_root: str | Path | None = None) -> Benchmark
         bench = Benchmark(db, root, data_root=root_dir)
     else:
         root = Path(db).expanduser()
+        names = ("demo", *KNOWN_BENCHMARKS)
+        if not root.is_dir() and difflib.get_close_matches(db, names, n=1, cutoff=0.6):
+            raise UnknownNameError("benchmark", db, names)  # a typo ("spidr"): did you mean 'spider'?
         if not root.is_dir():
             raise DataNotFoundError(
                 f"'{db}' is neither a known benchmark ({', '.join(('demo',) + KNOWN_BENCHMARKS)}) "

@@ -37,7 +37,7 @@ def main() -> None:
 
 # Command modules register themselves on `main`; each owns its own concern. Imported last so that
 # they can import `main` and `friendly_errors` from here.
-from synth import cli_generate, cli_prompt  # noqa: E402,F401
+from synth import cli_generate, cli_prompt, cli_roles  # noqa: E402,F401
 
 if __name__ == "__main__":  # `python -m synth.cli`: run the canonical module's group, where commands registered
     from synth.cli import main as _main

@@ -120,7 +120,7 @@ def selfplay_cmd(**kw: Any) -> None:
     click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex})")
 
 
-from train import cli_vbi  # noqa: E402,F401  - registers `train vbi` on `main`
+from train import cli_spft, cli_vbi  # noqa: E402,F401  - register `train vbi` / `train spft` on `main`
 
 if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch): run the canonical
     # module's group, where command modules such as cli_vbi registered themselves.

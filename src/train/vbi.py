@@ -1,22 +1,33 @@
-"""``train vbi``: verification-based iterative fine-tuning (SPFT-SQL §3.1, §3.1.3, Figure 2).
+"""``train vbi``: verification-based iterative fine-tuning (SPFT-SQL §3.1, §3.1.3, Figure 2, Table 14).
+
+Before iteration 0 (``OUT/real/``, once): the benchmark's real training pairs are split by a seeded
+hash into *train* and a held-out *selection* split (:mod:`train.realdata`), turned into prompt
+records by the one prompt builder, and -- unless ``--writer0 rule-based`` -- a SQL-to-Text model is
+fine-tuned on the real (SQL -> question) pairs (``OUT/sql2text-0/``): it writes iteration 0's
+questions.
 
 Iteration ``k`` (folder ``OUT/iter-k/``):
 
-1. **Synthesize** ``n`` verified examples with ``synth.generate`` (seed ``seed + k``): iteration 0
-   writes questions with the rule-based writer, later iterations with the SQL-to-Text model (the
-   ``"model"`` writer of :mod:`train.writer`); templates of the previous iteration's failures (y-)
-   get their sampling weight multiplied by ``failure_weight`` (``GenerateConfig.template_weights``).
-2. **SFT** the text-to-SQL model on ``iter-k/data/train.jsonl`` (continuing from iteration k-1's).
-3. **Verify** on this iteration's D_val (``iter-k/data/val.jsonl``): greedy SQL y', judged by
-   ``evaluation.ex.exec_match``: E(y') = E(y) -> y+, else y- (a gold that does not run: unjudged).
-4. **SFT the SQL-to-Text model** on the y+ pairs (gold SQL -> question); it writes the questions of
-   iteration k+1. No y+ -> the SQL-to-Text model is left as it was.
-5. **Record**: one line of ``vbi_log.jsonl`` (EX, y+/y- counts, failure templates, writer, ...);
-   the text-to-SQL model joins ``pool.json`` (``train selfplay --pool OUT``), scored on the *anchor*
-   D_val (iteration 0's ``val.jsonl``: the same data for every iteration, so scores compare).
+1. **Synthesize** (``iter-k/data/``) ``n`` training + ``val_size`` D_val examples with
+   ``synth.generate`` (seed ``seed + k``), questions from the current SQL-to-Text model. When
+   iteration k-1 had y- examples, ``failed_share`` of the examples are drawn from *their* templates
+   only (by training frequency among them), the rest by training frequency over all templates; the
+   manifest records both counts. Synthetic queries equal to a selection (or ``--exclude-sql``)
+   query are dropped and counted. D_val prompts are rebuilt test-like: byte-identical to what
+   ``synth build-prompts`` writes for the same db_id and question (no gold tables forced in).
+2. **SFT** the text-to-SQL model (continuing from iteration k-1's) on ``iter-k/sft-data/``: the real
+   training pairs + the synthetic pairs of iterations 0..k (``--no-accumulate``: of k only).
+3. **Verify** on this iteration's D_val: greedy SQL y', judged by ``evaluation.ex.exec_match``:
+   E(y') = E(y) -> y+, else y- (a gold that does not run: unjudged). The model is also scored on
+   the selection split (``selection_ex``): the run's result is the best model on selection.
+4. **SFT the SQL-to-Text model** on the real pairs + all y+ pairs so far (skipped when this
+   iteration added no y+); it writes the questions of iteration k+1.
+5. **Record**: one line of ``vbi_log.jsonl``; the text-to-SQL model joins ``pool.json`` scored on
+   the *anchor* D_val (iteration 0's, the same data for every iteration, so scores compare).
 
 Resumable: finished stages are detected by their outputs (``manifest.json`` written last, atomic
 files) and finished iterations by ``state.json``; SFT resumes from its ``Trainer`` checkpoints.
+``train spft`` runs these same iterations inside its rounds (:func:`run_iteration`).
 """
 
 from __future__ import annotations
@@ -38,6 +49,8 @@ log = logging.getLogger(__name__)
 
 LOG_FILE = "vbi_log.jsonl"
 STATE_FILE = "state.json"
+REAL_DIR = "real"
+SQL2TEXT0_DIR = "sql2text-0"
 ANCHOR_VAL = Path("iter-0") / "data" / "val.jsonl"
 POSITIVE, NEGATIVE, UNJUDGED = "y+", "y-", "unjudged"
 
@@ -55,6 +68,61 @@ def iter_dir(out: Path, k: int) -> Path:
     return out / f"iter-{k}"
 
 
+def _echo(message: str) -> None:
+    """One progress line on stderr (stage, round, iteration): long runs say where they are."""
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---- real pairs (once per run) ---------------------------------------------------------------
+
+
+def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[str, Any]:
+    """``folder/{train,selection,sql2text}.jsonl`` + manifest from the benchmark's real training pairs
+    (skipped when the manifest exists). Returns the manifest."""
+    from synth.sources import resolve_benchmark
+    from train.realdata import real_records, split_real, sql2text_records
+
+    manifest_path = folder / "manifest.json"
+    if manifest_path.is_file():
+        return json.loads(manifest_path.read_text(encoding="utf-8"))
+    bench = resolve_benchmark(cfg.db, Path(cfg.data_root) if cfg.data_root else None)
+    examples = bench.train_examples()
+    present = set(bench.available_db_ids)
+    keep = set(cfg.db_ids) if cfg.db_ids else present
+    examples = [ex for ex in examples if ex["db_id"] in keep and ex["db_id"] in present]
+    split = split_real(examples, cfg.selection_size, cfg.seed)
+    train = real_records(bench, split.train, gold=cfg.gold_prompts, cache_dir=cache_dir, source="real-train")
+    selection = real_records(bench, split.selection, gold=False, cache_dir=cache_dir, source="real-selection")
+    s2t = sql2text_records(train, bench.schemas, source="real-train", cache_dir=cache_dir)
+    write_jsonl(folder / "train.jsonl", train)
+    write_jsonl(folder / "selection.jsonl", selection)
+    write_jsonl(folder / "sql2text.jsonl", s2t)
+    manifest = {
+        "inputs": {"data_root": str(bench.data_root.resolve()), "benchmark": bench.name,
+                   "train_file": str(bench.train_path), "db_ids": sorted(keep & present)},
+        "counts": {"real_pairs": len(examples), "train": len(train), "selection": len(selection),
+                   "sql2text": len(s2t)},
+        "parameters": {"seed": cfg.seed, "selection_size": cfg.selection_size, "gold_prompts": cfg.gold_prompts},
+        "hashes": {"train": hash_records(train), "selection": hash_records(selection)},
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def exclusion_keys(cfg: VBIConfig, real_dir: Path) -> set[tuple[str, str]]:
+    """(db_id, collision key) of every query that synthesis must not produce: the selection split's and
+    those of ``--exclude-sql`` files (a test split)."""
+    from synth.sources import load_examples
+    from train.realdata import collision_key
+
+    keys = {(r["db_id"], collision_key(r["sql"])) for r in read_jsonl(real_dir / "selection.jsonl")}
+    for f in cfg.exclude_sql:
+        keys |= {(ex["db_id"], collision_key(ex["query"])) for ex in load_examples(f)}
+    return keys
+
+
 # ---- step 1: synthesis -----------------------------------------------------------------------
 
 
@@ -63,12 +131,15 @@ def synth_config(
     k: int,
     *,
     writer_model: str | None,
-    template_weights: Mapping[str, float] | None,
+    template_weights: Mapping[str, float] | None = None,
     cache_dir: Path | None = None,
+    n: int | None = None,
+    seed: int | None = None,
 ) -> Any:
-    """The ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else
-    the SQL-to-Text model at that path; failed templates weighted up."""
+    """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
+    SQL-to-Text model at that path; ``n`` examples, no D_val split (the caller splits the merged set)."""
     from synth.generate import GenerateConfig
+    from synth.prompt import PromptConfig
 
     writer, options = "rule-based", None
     if writer_model is not None:
@@ -78,32 +149,122 @@ def synth_config(
                    "batch_size": cfg.gen_batch_size, "cache_dir": str(cache_dir) if cache_dir else None}
         writer = "model"
     return GenerateConfig(
-        db=cfg.db, n=cfg.n, seed=cfg.iteration_seed(k), val_size=cfg.effective_val_size,
+        db=cfg.db, n=n if n is not None else cfg.n + cfg.effective_val_size,
+        seed=cfg.iteration_seed(k) if seed is None else seed, val_size=0,
         data_root=Path(cfg.data_root) if cfg.data_root else None, db_ids=tuple(cfg.db_ids),
         timeout_s=cfg.timeout, max_attempts_factor=cfg.max_attempts_factor, writer=writer,
         writer_options=options, template_weights=dict(template_weights) if template_weights else None,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, prompt_config=PromptConfig(keep_sql_items=cfg.gold_prompts),
     )
 
 
-def synthesize(gen_config: Any, data_dir: Path) -> dict[str, Any]:
-    """Run ``synth generate`` into ``data_dir`` (atomic; skipped when its manifest exists). Returns the manifest."""
-    from synth.generate import generate, write_outputs
+def _generate_failed(gen_cfg: Any) -> tuple[Any, int]:
+    """``generate`` for the failed-template share; when those templates cannot make that many distinct
+    verified queries, halve the request until they can (the shortfall is recorded, never hidden)."""
+    import dataclasses
 
-    manifest = data_dir / "manifest.json"
-    if not manifest.is_file():
-        write_outputs(generate(gen_config), data_dir)
-    return json.loads(manifest.read_text(encoding="utf-8"))
+    from synth.generate import NotEnoughExamplesError, generate
+
+    n = gen_cfg.n
+    while n >= 1:
+        try:
+            return generate(dataclasses.replace(gen_cfg, n=n)), n
+        except NotEnoughExamplesError:
+            n //= 2
+    return None, 0
 
 
-def failure_weights(verified: Sequence[Mapping[str, Any]], factor: float) -> dict[str, float] | None:
-    """Template id -> ``factor`` for every template with at least one y- (``None`` when there is none).
+def synthesize(
+    cfg: VBIConfig,
+    k: int,
+    data_dir: Path,
+    *,
+    writer_model: str | None,
+    failed_templates: Mapping[str, int] | None,
+    exclude: set[tuple[str, str]],
+    cache_dir: Path | None,
+) -> dict[str, Any]:
+    """Iteration ``k``'s ``train.jsonl`` / ``val.jsonl`` / ``templates.jsonl`` / ``manifest.json`` in
+    ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest."""
+    from synth.generate import generate, normalize_sql, split_val
+    from synth.sources import resolve_benchmark
+    from train.realdata import collision_key
 
-    >>> failure_weights([{"template_id": "ta", "verdict": "y-"}, {"template_id": "tb", "verdict": "y+"}], 4.0)
-    {'ta': 4.0}
+    manifest_path = data_dir / "manifest.json"
+    if manifest_path.is_file():
+        return json.loads(manifest_path.read_text(encoding="utf-8"))
+    total = cfg.n + cfg.effective_val_size
+    n_failed_requested = round(cfg.failed_share * total) if failed_templates else 0
+    main_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=total - n_failed_requested)
+    main = generate(main_cfg)
+    parts = [("frequency", list(main.train))]
+    n_failed_made, failed_manifest = 0, None
+    if n_failed_requested:
+        weights = {t["id"]: (1.0 if t["id"] in failed_templates else 0.0) for t in main.templates}
+        failed_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=n_failed_requested,
+                                  template_weights=weights, seed=cfg.iteration_seed(k) + 7919)
+        res, n_failed_made = _generate_failed(failed_cfg)
+        if res is not None:
+            parts.append(("failed_templates", list(res.train)))
+            failed_manifest = res.manifest
+    seen: set[tuple[str, str]] = set()
+    records, drawn, dropped = [], Counter(), Counter()
+    for how, rows in parts:
+        for r in rows:
+            key = (r["db_id"], normalize_sql(r["sql"]))
+            if key in seen:
+                dropped["duplicate"] += 1
+                continue
+            seen.add(key)
+            if (r["db_id"], collision_key(r["sql"])) in exclude:
+                dropped["held_out_collision"] += 1
+                continue
+            drawn[how] += 1
+            records.append(dict(r, id=f"syn-i{k}-{len(records) + 1:06d}", drawn_by=how, source=f"synthetic-iter-{k}"))
+    val_size = min(cfg.effective_val_size, max(0, len(records) - 1))
+    train, val = split_val(records, val_size, cfg.iteration_seed(k))
+    bench = resolve_benchmark(cfg.db, Path(cfg.data_root) if cfg.data_root else None)
+    val = test_like(bench, val, cache_dir)
+    write_jsonl(data_dir / "train.jsonl", train)
+    write_jsonl(data_dir / "val.jsonl", val)
+    write_jsonl(data_dir / "templates.jsonl", list(main.templates))
+    manifest = {
+        "command": "train vbi: synthesize",
+        "inputs": dict(main.manifest["inputs"], data_root=str(bench.data_root.resolve())),
+        "parameters": {"iteration": k, "n": cfg.n, "val_size": cfg.effective_val_size, "failed_share": cfg.failed_share,
+                       "writer": main_cfg.writer, "writer_options": main_cfg.writer_options,
+                       "failed_templates": dict(sorted((failed_templates or {}).items())),
+                       "gold_prompts": cfg.gold_prompts, "seed": cfg.iteration_seed(k)},
+        "counts": {"frequency_drawn": drawn["frequency"], "failed_template_drawn": drawn["failed_templates"],
+                   "failed_template_requested": n_failed_requested, "failed_template_made": n_failed_made,
+                   "dropped": dict(sorted(dropped.items())), "train": len(train), "val": len(val),
+                   "templates_used": len({r["template_id"] for r in records})},
+        "generate": {"frequency": main.manifest, "failed_templates": failed_manifest},
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def test_like(bench: Any, records: Sequence[dict], cache_dir: Path | None) -> list[dict]:
+    """D_val records with the prompts ``synth build-prompts`` would write for their db_id and question
+    (no gold tables forced in): D_val must look like the test set (SPFT-SQL §3.1.3, Alg. 1)."""
+    from synth.prompt import PromptConfig
+    from synth.prompt.records import build_prompt_records
+
+    raw = [{"db_id": r["db_id"], "question": r["question"], "query": r["sql"], "_index": i + 1}
+           for i, r in enumerate(records)]
+    built, _ = build_prompt_records(bench, raw, PromptConfig(), cache_dir, bench.root)
+    return [dict(r, prompt=b["prompt"], schema_prompt=b["schema_prompt"]) for r, b in zip(records, built, strict=True)]
+
+
+def failed_templates_of(verified: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Template id -> number of y- examples (the templates that seed the next iteration).
+
+    >>> failed_templates_of([{"template_id": "ta", "verdict": "y-"}, {"template_id": "tb", "verdict": "y+"}])
+    {'ta': 1}
     """
-    ids = sorted({str(v["template_id"]) for v in verified if v["verdict"] == NEGATIVE and v.get("template_id")})
-    return {t: float(factor) for t in ids} or None
+    c = Counter(str(v["template_id"]) for v in verified if v["verdict"] == NEGATIVE and v.get("template_id"))
+    return dict(sorted(c.items()))
 
 
 # ---- step 3: verification --------------------------------------------------------------------
@@ -149,53 +310,40 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
 # ---- step 4: SQL-to-Text data ------------------------------------------------------------------
 
 
-def sql2text_records(
-    verified: Sequence[Mapping[str, Any]],
-    examples: Sequence[dict[str, Any]],
-    schemas: Mapping[str, Any],
-    *,
-    k: int,
-    cache_dir: Path | None = None,
-) -> list[dict[str, Any]]:
-    """The y+ examples as SQL-to-Text training records: gold SQL -> its question.
-
-    ``schema_prompt`` is rebuilt the way :class:`train.writer.ModelQuestionWriter` builds it (prompt
-    builder, SQL only, no question), so the model is trained on the inputs it will write from.
-    """
-    from synth.prompt import PromptBuilder, PromptConfig
-    from synth.prompt.format import text2sql_input
-    from train.writer import sql2text_schema_prompt
+def positive_records(verified: Sequence[Mapping[str, Any]], examples: Sequence[dict[str, Any]], schemas: Mapping[str, Any],
+                     *, k: int, cache_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The y+ examples as SQL-to-Text training records (gold SQL -> its question), built like the
+    real pairs' (:func:`train.realdata.sql2text_records`), so the writer trains on what it writes from."""
+    from train.realdata import sql2text_records
 
     positive = {v["id"] for v in verified if v["verdict"] == POSITIVE}
-    builders: dict[str, Any] = {}
-    out = []
-    for ex in examples:
-        if ex["id"] not in positive:
-            continue
-        db = ex["db_id"]
-        if db not in builders:
-            builders[db] = PromptBuilder(schemas[db], PromptConfig(), cache_dir=cache_dir)
-        sp = sql2text_schema_prompt(builders[db], ex["sql"])
-        out.append(dict(ex, schema_prompt=sp, prompt=text2sql_input(sp, ex["question"]), source=f"vbi-iter-{k}-y+"))
-    return out
+    return sql2text_records([ex for ex in examples if ex["id"] in positive], schemas, source=f"vbi-iter-{k}-y+",
+                            cache_dir=cache_dir)
+
+
+def write_sft_data(folder: Path, train: list[dict[str, Any]], val: list[dict[str, Any]], data_root: Path,
+                   counts: Mapping[str, int]) -> Path:
+    """``train.jsonl`` / ``val.jsonl`` + a manifest naming the data root, for ``train sft``."""
+    write_jsonl(folder / "train.jsonl", train)
+    write_jsonl(folder / "val.jsonl", val)
+    write_json(folder / "manifest.json", {"inputs": {"data_root": str(data_root)},
+                                          "counts": dict(counts, train=len(train), val=len(val))})
+    return folder
 
 
 def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: Path) -> Path:
-    """``train.jsonl`` / ``val.jsonl`` for ``train sft --task sql2text``: with 10 or more pairs the
-    last tenth is held out for model selection, otherwise the pairs are their own D_val."""
+    """SQL-to-Text ``train sft`` data: with 10 or more pairs the last tenth is held out for its model
+    selection (by loss), otherwise the pairs are their own D_val."""
     n_val = len(records) // 10 if len(records) >= 10 else 0
     train, val = (records[:-n_val], records[-n_val:]) if n_val else (records, records)
-    write_jsonl(folder / "train.jsonl", train)
-    write_jsonl(folder / "val.jsonl", val)
-    write_json(folder / "manifest.json", {"inputs": {"data_root": str(data_root)}, "counts": {"train": len(train), "val": len(val)}})
-    return folder
+    return write_sft_data(folder, train, val, data_root, {"pairs": len(records)})
 
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
+    from train.selfplay import _free
     from train.sft import run_sft
     from train.sft_config import SFTConfig
-    from train.selfplay import _free
 
     manifest = out / "manifest.json"
     if not manifest.is_file():
@@ -214,6 +362,19 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
+def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
+    """SQL-to-Text₀: ``--sql2text-model`` fine-tuned on the real (SQL -> question) pairs (``OUT/sql2text-0``);
+    ``None`` with ``--writer0 rule-based`` (iteration 0 then writes with the rule-based writer)."""
+    if cfg.writer0 == "rule-based":
+        return None
+    folder = out / SQL2TEXT0_DIR
+    records = read_jsonl(real_dir / "sql2text.jsonl")
+    data = write_sql2text_data(records, folder / "data", data_root_for(real_dir))
+    _echo(f"[vbi] SQL-to-Text 0: fine-tuning {cfg.effective_sql2text_model} on {len(records)} real (SQL -> question) pairs")
+    run_sft_stage(cfg, data=data, model=cfg.effective_sql2text_model, out=folder / "model", task="sql2text", k=0)
+    return str((folder / "model").resolve())
+
+
 # ---- the loop ------------------------------------------------------------------------------------
 
 
@@ -221,32 +382,42 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
 RESUMABLE_CHANGES = ("iterations", "out")
 
 
-def _run_parameters(cfg: VBIConfig) -> dict[str, Any]:
+def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
     from train.manifest import config_dict
 
-    return {k: v for k, v in config_dict(cfg).items() if k not in RESUMABLE_CHANGES}
+    return {k: v for k, v in config_dict(cfg).items() if k not in resumable}
 
 
-def _initial_state(cfg: VBIConfig) -> dict[str, Any]:
-    return {"completed_iterations": 0, "text2sql_model": cfg.model, "sql2text_model": None, "template_weights": None,
-            "parameters": _run_parameters(cfg)}
+def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
+    """What iteration 0 starts from; later iterations carry it on (see :func:`run_iteration`)."""
+    return {"completed_iterations": 0, "text2sql_model": cfg.model, "sql2text_model": sql2text_model,
+            "failed_templates": None, "synthetic_files": [], "positive_files": [], "parameters": _run_parameters(cfg)}
 
 
-def _load_state(out: Path, cfg: VBIConfig) -> dict[str, Any]:
-    """The run's state; resuming with other settings (except ``--iterations``) is refused."""
+def check_resume(out: Path, saved: Mapping[str, Any], now: Mapping[str, Any], allowed: str) -> None:
+    """A resumed run must have been made with the same settings (except ``allowed``)."""
     from evaluation.errors import ConfigError
+
+    changed = sorted(k for k in now if k in saved and now[k] != saved[k])
+    if changed:
+        raise ConfigError(
+            f"{out} holds a run made with other settings ({', '.join(f'{k}: {saved[k]!r} -> {now[k]!r}' for k in changed)}); "
+            f"resume with the same options ({allowed}) or choose another --out"
+        )
+
+
+def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
+    """The run's state (``None`` for a new run); resuming with other settings (except ``--iterations``) is refused."""
+    from evaluation.errors import InputError
 
     p = out / STATE_FILE
     if not p.is_file():
-        return _initial_state(cfg)
-    state = json.loads(p.read_text(encoding="utf-8"))
-    now, then = _run_parameters(cfg), state.get("parameters", {})
-    changed = sorted(k for k in now if k in then and now[k] != then[k])
-    if changed:
-        raise ConfigError(
-            f"{out} holds a run made with other settings ({', '.join(f'{k}: {then[k]!r} -> {now[k]!r}' for k in changed)}); "
-            "resume with the same options (only --iterations may change) or choose another --out"
-        )
+        return None
+    try:
+        state = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg}); delete the run folder to start over", path=p, line=e.lineno) from None
+    check_resume(out, state.get("parameters", {}), _run_parameters(cfg), "only --iterations may change")
     return state
 
 
@@ -266,8 +437,21 @@ def _rule_based_share(records: Sequence[dict[str, Any]], schemas: Mapping[str, A
     return sum(1 for r in records if rb.write(r["sql"], schemas[r["db_id"]]) == r["question"])
 
 
-def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out: Path) -> tuple[dict, dict, Pool]:
-    """One pass of steps 1-5. Returns (log row, state for the next iteration, pool)."""
+def _concat(out: Path, files: Sequence[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        rows.extend(read_jsonl(out / f))
+    return rows
+
+
+def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out: Path, *, real_dir: Path,
+                  label: str = "") -> tuple[dict, dict, Pool]:
+    """One pass of steps 1-5. Returns (log row, state for the next iteration, pool).
+
+    ``state`` carries the models, the failed templates and the synthetic / y+ files of earlier
+    iterations (paths relative to ``out``); ``train spft`` sets its ``text2sql_model`` to the
+    self-play main before the next round's first iteration.
+    """
     from synth.sources import resolve_benchmark
     from train.modeling import base_model_of, is_adapter
     from train.scoring import ex_accuracy, judge_predictions
@@ -277,52 +461,67 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     it = iter_dir(out, k)
     cache = out / "cache"
     bench = resolve_benchmark(cfg.db, Path(cfg.data_root) if cfg.data_root else None)
+    data_root = data_root_for(real_dir)
+    tag = f"[{label}vbi iteration {k}]"
 
     # 1. synthesize
-    writer_model = None if k == 0 else (state["sql2text_model"] or cfg.effective_sql2text_model)
-    weights = state["template_weights"] if k > 0 else None
-    gen_cfg = synth_config(cfg, k, writer_model=writer_model, template_weights=weights, cache_dir=cache)
+    writer_model = state["sql2text_model"]
+    _echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples "
+          f"(writer: {'rule-based' if writer_model is None else 'SQL-to-Text model'})")
     t = time.time()
-    data_manifest = synthesize(gen_cfg, it / "data")
+    data_manifest = synthesize(cfg, k, it / "data", writer_model=writer_model, failed_templates=state["failed_templates"],
+                               exclude=exclusion_keys(cfg, real_dir), cache_dir=cache)
     timings["synthesize_s"] = round(time.time() - t, 3)
     train_ex, val_ex = read_examples(it / "data" / "train.jsonl"), read_examples(it / "data" / "val.jsonl")
-    data_root = data_root_for(it / "data")
-    writer_name = train_ex[0].get("question_writer", gen_cfg.writer)
+    writer_name = train_ex[0].get("question_writer", "rule-based")
     from_rule_based = _rule_based_share(train_ex + val_ex, bench.schemas) if writer_model else None
 
-    # 2. SFT text-to-SQL
+    # 2. SFT text-to-SQL on real + synthetic pairs
+    synthetic_files = [*state["synthetic_files"], _rel(it / "data" / "train.jsonl", out)] if cfg.accumulate \
+        else [_rel(it / "data" / "train.jsonl", out)]
+    real_train = read_jsonl(real_dir / "train.jsonl") if cfg.real_data else []
+    synthetic = _concat(out, synthetic_files)
+    write_sft_data(it / "sft-data", real_train + synthetic, val_ex, data_root,
+                   {"real": len(real_train), "synthetic": len(synthetic), "synthetic_this_iteration": len(train_ex)})
     start = state["text2sql_model"] if cfg.continue_training else cfg.model
     t2s = it / "text2sql"
+    _echo(f"{tag} SFT text-to-SQL on {len(real_train)} real + {len(synthetic)} synthetic pairs")
     t = time.time()
-    sft_manifest = run_sft_stage(cfg, data=it / "data", model=start, out=t2s, task="text2sql", k=k)
+    sft_manifest = run_sft_stage(cfg, data=it / "sft-data", model=start, out=t2s, task="text2sql", k=k)
     timings["sft_text2sql_s"] = round(time.time() - t, 3)
 
-    # 3. verify on this iteration's D_val (and score on the anchor D_val for the pool)
+    # 3. verify on this iteration's D_val; score on the anchor D_val (pool) and on selection
     anchor = read_examples(out / ANCHOR_VAL)
-    anchor_hash = hash_records(anchor)
+    selection = read_jsonl(real_dir / "selection.jsonl")
     t = time.time()
     sets = {"val": (val_ex, it / "val_preds.jsonl")}
     if k > 0:
         sets["anchor"] = (anchor, it / "anchor_preds.jsonl")
+    if selection:
+        sets["selection"] = (selection, it / "selection_preds.jsonl")
     preds = predict_cached(str(t2s.resolve()), sets, cfg)
     verified = verify(val_ex, preds["val"], data_root)
     write_jsonl(it / "verified.jsonl", verified)
     verdicts = Counter(v["verdict"] for v in verified)
     val_ex_score = verdicts[POSITIVE] / len(verified)
-    if k == 0:
-        anchor_ex = val_ex_score
-    else:
-        anchor_ex = ex_accuracy(judge_predictions(anchor, [p["sql"] for p in preds["anchor"]], data_root_for(out / ANCHOR_VAL)))
+    anchor_ex = val_ex_score if k == 0 else ex_accuracy(
+        judge_predictions(anchor, [p["sql"] for p in preds["anchor"]], data_root))
+    selection_ex = ex_accuracy(judge_predictions(selection, [p["sql"] for p in preds["selection"]], data_root)) \
+        if selection else None
     timings["verify_s"] = round(time.time() - t, 3)
-    failures = Counter(str(v["template_id"]) for v in verified if v["verdict"] == NEGATIVE and v.get("template_id"))
+    failures = failed_templates_of(verified)
 
-    # 4. SQL-to-Text on y+
-    s2t_start = (state["sql2text_model"] if cfg.continue_training else None) or cfg.effective_sql2text_model
-    records = sql2text_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache)
+    # 4. SQL-to-Text on the real pairs + all y+ so far
+    records = positive_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache)
+    write_jsonl(it / "positives.jsonl", records)
+    positive_files = [*state["positive_files"], _rel(it / "positives.jsonl", out)]
     s2t_trained = None
     t = time.time()
     if records:
-        s2t_data = write_sql2text_data(records, it / "sql2text-data", data_root)  # deterministic: rewriting is harmless
+        s2t_records = read_jsonl(real_dir / "sql2text.jsonl") + _concat(out, positive_files)
+        s2t_data = write_sql2text_data(s2t_records, it / "sql2text-data", data_root)
+        s2t_start = (state["sql2text_model"] if cfg.continue_training else None) or cfg.effective_sql2text_model
+        _echo(f"{tag} SFT SQL-to-Text on {len(s2t_records)} pairs ({len(records)} new y+)")
         run_sft_stage(cfg, data=s2t_data, model=s2t_start, out=it / "sql2text", task="sql2text", k=k)
         s2t_trained = str((it / "sql2text").resolve())
     timings["sft_sql2text_s"] = round(time.time() - t, 3)
@@ -331,41 +530,58 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     model_path = str(t2s.resolve())
     adapter = is_adapter(model_path)
     base = base_model_of(model_path) if adapter else model_path
-    entry = PoolEntry(f"m{k}", model_path, base, adapter, f"vbi-iter-{k}", anchor_ex, anchor_hash)
+    entry = PoolEntry(f"m{k}", model_path, base, adapter, f"vbi-iter-{k}", anchor_ex, hash_records(anchor))
     pool = pool.add(entry)
-    next_weights = failure_weights(verified, cfg.failure_weight)
+    counts = data_manifest["counts"]
     row = {
         "iteration": k,
         "seed": cfg.iteration_seed(k),
         "writer": writer_name,
         "questions_equal_to_rule_based": from_rule_based,
-        "upweighted_templates": sorted(weights or {}),
+        "failed_templates_in": sorted(state["failed_templates"] or {}),
+        "failed_template_examples": counts["failed_template_drawn"],
+        "frequency_examples": counts["frequency_drawn"],
+        "dropped": counts["dropped"],
+        "real_train_examples": len(real_train),
+        "synthetic_train_examples": len(synthetic),
         "train_examples": len(train_ex),
         "val_examples": len(val_ex),
-        "templates_used": data_manifest.get("counts", {}).get("templates_used"),
+        "templates_used": counts.get("templates_used"),
         "text2sql_start": _rel(Path(start), out) if Path(start).exists() else start,
         "text2sql_model": _rel(t2s, out),
         "pool_id": entry.id,
         "sft_val_ex": sft_manifest.get("results", {}).get("val_ex"),
         "val_ex": round(val_ex_score, 6),
         "anchor_val_ex": round(anchor_ex, 6),
+        "selection_ex": None if selection_ex is None else round(selection_ex, 6),
         "positives": verdicts[POSITIVE],
         "negatives": verdicts[NEGATIVE],
         "unjudged": verdicts[UNJUDGED],
-        "failure_templates": dict(sorted(failures.items())),
+        "failure_templates": failures,
         "sql2text_pairs": len(records),
         "sql2text_model": _rel(Path(s2t_trained), out) if s2t_trained else None,
         "timings": timings,
         "elapsed_s": round(time.time() - t0, 3),
     }
+    _echo(f"{tag} D_val EX {val_ex_score:.3f}, selection EX "
+          f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}")
     new_state = {
         **state,
         "completed_iterations": k + 1,
         "text2sql_model": model_path,
         "sql2text_model": s2t_trained or state["sql2text_model"],
-        "template_weights": next_weights,
+        "failed_templates": failures or None,
+        "synthetic_files": synthetic_files,
+        "positive_files": positive_files,
     }
     return row, new_state, pool
+
+
+def best_on_selection(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The row whose model scored highest on the selection split (ties: the later one); by anchor D_val
+    EX when there is no selection split."""
+    key = "selection_ex" if any(r.get("selection_ex") is not None for r in rows) else "anchor_val_ex"
+    return max(enumerate(rows), key=lambda t: ((t[1].get(key) or 0.0), t[0]))[1]
 
 
 def run_vbi(cfg: VBIConfig) -> VBIResult:
@@ -375,38 +591,44 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
 
     t0 = time.time()
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     _check_exists(cfg.model)
     _check_exists(cfg.effective_sql2text_model)
-    state = _load_state(out, cfg)
+    state = load_state(out, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    real_dir = out / REAL_DIR
+    prepare_real(cfg, real_dir, out / "cache")
+    if state is None:
+        state = initial_state(cfg, train_sql2text0(cfg, out, real_dir))
+        write_json(out / STATE_FILE, state)
     rows = read_jsonl(out / LOG_FILE) if (out / LOG_FILE).is_file() else []
     rows = rows[: state["completed_iterations"]]  # a row written before a crash of its state file is redone
     pool = load_pool(out) if (out / "pool.json").is_file() and state["completed_iterations"] else Pool(())
     pool = Pool(tuple(e for e in pool.entries if e.origin != f"vbi-iter-{state['completed_iterations']}"))
 
     for k in range(state["completed_iterations"], cfg.iterations):
-        log.info("vbi iteration %d of %d", k + 1, cfg.iterations)
-        row, state, pool = run_iteration(cfg, k, state, pool, out)
+        row, state, pool = run_iteration(cfg, k, state, pool, out, real_dir=real_dir)
         rows.append(row)
-        _save_pool_relative(out, pool)
+        save_pool_relative(out, pool)
         write_jsonl(out / LOG_FILE, rows)
         write_json(out / STATE_FILE, state)
 
-    best = pool.main()
+    best = best_on_selection(rows)
     write_manifest(
         out / "manifest.json", command="train vbi", config=cfg,
         inputs={"benchmark": cfg.db, "model": cfg.model, "sql2text_model": cfg.effective_sql2text_model,
-                "data": file_inputs({"anchor_val": out / ANCHOR_VAL}),
+                "data": file_inputs({"anchor_val": out / ANCHOR_VAL, "real_train": real_dir / "train.jsonl",
+                                     "selection": real_dir / "selection.jsonl"}),
                 "anchor_val_hash": hash_records(read_examples(out / ANCHOR_VAL))},
         seed=cfg.seed,
-        counts={"iterations_completed": state["completed_iterations"], "pool_size": len(pool.entries)},
+        counts={"iterations_completed": state["completed_iterations"], "pool_size": len(pool.entries),
+                **{f"real_{k}": v for k, v in json.loads((real_dir / "manifest.json").read_text())["counts"].items()}},
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"best": asdict(best), "rows": rows},
+        results={"best": asdict(pool.get(best["pool_id"])), "best_by": "selection_ex", "rows": rows},
     )
     return VBIResult(out, rows, pool)
 
 
-def _save_pool_relative(out: Path, pool: Pool) -> None:
+def save_pool_relative(out: Path, pool: Pool) -> None:
     """``pool.json`` with paths relative to the run folder (movable); ``load_pool`` resolves them."""
     from dataclasses import replace
 

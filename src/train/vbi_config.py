@@ -7,37 +7,63 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evaluation.errors import ConfigError
+from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import help_field as _h
+
+#: who writes iteration 0's questions
+WRITERS0 = ("sql2text", "rule-based")
 
 
 @dataclass(frozen=True)
 class VBIConfig:
-    """The loop: synthesize -> SFT text-to-SQL -> verify on D_val -> SFT SQL-to-Text on y+ -> repeat."""
+    """VBI-FT (SPFT-SQL §3.1): synthesize -> SFT text-to-SQL on real + synthetic -> verify on D_val ->
+    SFT SQL-to-Text on real + y+ -> failed templates seed the next iteration -> repeat."""
 
     db: str = _h("Benchmark: 'demo', 'spider' (under the data root) or a folder in Spider layout.", "spider")
     model: str = _h("Text-to-SQL model to start from (hub id or local folder).", "")
-    out: str = _h("Run folder: iter-K/ per iteration, pool.json, vbi_log.jsonl, state.json, manifest.json.", "")
-    iterations: int = _h("Number of iterations K (iteration 0 writes questions with the rule-based writer).", 3)
-    sql2text_model: str | None = _h(
-        "SQL-to-Text model to start from (default: --model). Iteration 1 writes with it after training on "
-        "iteration 0's y+ (untrained when there were none, as the paper's base model).", None
+    out: str = _h("Run folder: real/, sql2text-0/, iter-K/ per iteration, pool.json, vbi_log.jsonl, state.json, manifest.json.", "")
+    iterations: int = _h("Number of VBI-FT iterations K.", 3)
+    writer0: str = _h(
+        "Who writes iteration 0's questions: sql2text (a SQL-to-Text model first fine-tuned on the benchmark's real "
+        "(SQL -> question) training pairs, SPFT-SQL §3.1.1) or rule-based (the offline writer, an explicit choice).",
+        "sql2text",
     )
-    n: int = _h("Verified synthetic examples per iteration (train + D_val).", 3000)
-    val_size: int | None = _h("Examples per iteration split off as D_val (default: min(200, n // 10)).", None)
-    db_ids: tuple[str, ...] = _h("Restrict synthesis to these databases (default: all present).", ())
+    sql2text_model: str | None = _h(
+        "SQL-to-Text model to start from (default: --model). It is fine-tuned on the real pairs before iteration 0 "
+        "and on the real pairs + all verified y+ pairs after every iteration.", None
+    )
+    n: int = _h("Verified synthetic training examples per iteration (SPFT-SQL Table 7: 3000).", 3000)
+    val_size: int | None = _h("Synthetic D_val examples per iteration, made on top of --n (default: min(200, n // 10)).", None)
+    real_data: bool = _h(
+        "Text-to-SQL SFT data = the benchmark's real training pairs + the synthetic pairs (SPFT-SQL Table 14); "
+        "--no-real-data trains on synthetic pairs alone.", True
+    )
+    accumulate: bool = _h("Iteration K trains on the synthetic pairs of iterations 0..K (else on iteration K's alone).", True)
+    failed_share: float = _h(
+        "Share of iteration K+1's synthesis drawn from the templates of iteration K's y- examples (by training "
+        "frequency among them); the rest by training frequency over all templates (SPFT-SQL §3.1.3). 0 = off.", 0.3
+    )
+    selection_size: int | None = _h(
+        "Real training pairs held out as the selection split: it decides the model a run returns and early "
+        "stopping, and no stage trains on it (default: min(200, 10%)).", None
+    )
+    gold_prompts: bool = _h(
+        "Training prompts always show the gold SQL's tables and columns (schema filtering cannot drop them); "
+        "D_val and selection prompts never do -- they equal `synth build-prompts` output (test-like).", True
+    )
+    exclude_sql: tuple[str, ...] = _h(
+        "Benchmark files (Spider JSON or JSONL with db_id + query/sql) whose queries must never be synthesized, "
+        "e.g. a test split; matches are dropped and counted.", ()
+    )
+    db_ids: tuple[str, ...] = _h("Restrict synthesis (and the real pairs) to these databases (default: all present).", ())
     data_root: str | None = _h("Folder holding spider/ etc. (default: $SPFT_DATA_ROOT, else ~/.cache/spft-sql/data).", None)
     seed: int = _h("Seed; iteration K uses seed + K for synthesis and training.", 0)
-    failure_weight: float = _h(
-        "Factor on the sampling weight of templates whose D_val SQL failed (y-) in the previous iteration "
-        "(1 = no feedback; large values approach 'only failed templates').", 4.0
-    )
     continue_training: bool = _h(
         "Iteration K fine-tunes iteration K-1's models (else every iteration starts from the given models).", True
     )
     epochs: float = _h("Text-to-SQL SFT epochs per iteration.", 3.0)
     learning_rate: float = _h("Text-to-SQL SFT learning rate.", 2e-5)
-    sql2text_epochs: float = _h("SQL-to-Text SFT epochs per iteration (on that iteration's y+ pairs).", 3.0)
+    sql2text_epochs: float = _h("SQL-to-Text SFT epochs per stage (on the real pairs + the y+ pairs so far).", 3.0)
     sql2text_learning_rate: float = _h("SQL-to-Text SFT learning rate.", 2e-5)
     batch_size: int = _h("Per-device training batch size (both models).", 8)
     grad_accum: int = _h("Gradient accumulation steps (both models).", 1)
@@ -60,14 +86,18 @@ class VBIConfig:
             raise ConfigError("out is required (--out: the run folder)")
         if self.iterations < 1:
             raise ConfigError(f"iterations (--iterations) must be >= 1, got {self.iterations}")
-        if self.n < 2:
-            raise ConfigError(f"n (--n) must be >= 2 (a training split and a D_val), got {self.n}")
-        if self.val_size is not None and not 1 <= self.val_size < self.n:
-            raise ConfigError(f"val_size (--val-size {self.val_size}) must be >= 1 and < n (--n {self.n})")
+        if self.n < 1:
+            raise ConfigError(f"n (--n) must be >= 1, got {self.n}")
+        if self.val_size is not None and self.val_size < 1:
+            raise ConfigError(f"val_size (--val-size {self.val_size}) must be >= 1")
         if self.val_size is None and self.n // 10 < 1:
             raise ConfigError(f"n (--n {self.n}) leaves an empty D_val; give --val-size")
-        if not self.failure_weight >= 1:
-            raise ConfigError(f"failure_weight (--failure-weight) must be >= 1, got {self.failure_weight}")
+        if not 0 <= self.failed_share < 1:
+            raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
+        if self.writer0 not in WRITERS0:
+            raise UnknownNameError("iteration-0 writer (--writer0)", self.writer0, WRITERS0)
+        if self.selection_size is not None and self.selection_size < 0:
+            raise ConfigError(f"selection_size (--selection-size) must be >= 0, got {self.selection_size}")
         for name in ("epochs", "learning_rate", "sql2text_epochs", "sql2text_learning_rate", "timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {getattr(self, name)}")

@@ -1,0 +1,290 @@
+"""``train spft``: the SPFT-SQL loop from a benchmark to a stronger model (SPFT-SQL §3, Fig. 2, Alg. 1).
+
+::
+
+    real train pairs ─ split ─> train | selection (held out: decides the returned model, never trained on)
+    SQL-to-Text₀ = SFT sql2text on the real (SQL -> question) pairs
+    round r = 1..K:
+      VBI-FT iterations (train.vbi.run_iteration): synthesize (failed templates of the last iteration
+        seed a share) -> SFT text-to-SQL on real + accumulated synthetic -> verify on D_val (test-like
+        prompts) -> SQL-to-Text retrained on real + all y+; each model joins the round's pool
+      self-play (train.selfplay.run_selfplay, Alg. 1): pool = the round's VBI models + the previous
+        round's main; main = best on the round's D_val, opponent = worst; error-driven loss (eq. 3)
+      the last self-play main starts round r+1's SFT ("the newly acquired main model is incorporated
+        into the next round of supervised fine-tuning", §3)
+      every model of the round is scored on the selection split
+    final = the best model on selection (``OUT/final/``); rounds stop early after ``patience`` rounds
+    without a better selection EX.
+
+Run folder::
+
+    OUT/real/                  real pairs: train.jsonl, selection.jsonl, sql2text.jsonl, manifest.json
+    OUT/vbi/                   sql2text-0/, iter-G/ (G numbered across rounds), cache/
+    OUT/round-R/selfplay-data/ train.jsonl (real pairs), val.jsonl (the round's D_val)
+    OUT/round-R/pool/pool.json the round's candidates;  OUT/round-R/selfplay/  a `train selfplay` run
+    OUT/rounds.jsonl           one row per (round, model): D_val EX and selection EX;  OUT/rounds.png
+    OUT/state.json             resumable state (atomic);  OUT/manifest.json;  OUT/final/ (model + scores.json)
+
+Resumable at any stage after a kill: VBI iterations and self-play runs skip what their files show
+done, and ``state.json`` (written atomically after each stage) says where the loop is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from train.io import data_root_for, hash_records, read_jsonl, write_json, write_jsonl
+from train.pool import Pool, PoolEntry, save_pool
+from train.spft_config import SpftConfig
+from train.vbi import (
+    LOG_FILE,
+    REAL_DIR,
+    _echo,
+    _rel,
+    _run_parameters,
+    check_resume,
+    initial_state,
+    iter_dir,
+    predict_cached,
+    prepare_real,
+    run_iteration,
+    save_pool_relative,
+    train_sql2text0,
+)
+
+STATE_FILE = "state.json"
+ROUNDS_FILE = "rounds.jsonl"
+#: may change on resume: how long the loop goes on, not what a round computes
+RESUMABLE_CHANGES = ("rounds", "patience", "out")
+
+
+@dataclass(frozen=True)
+class SpftResult:
+    """The model the run returns (best on the selection split) and the per-(round, model) rows."""
+
+    out: Path
+    final: dict[str, Any]
+    rows: list[dict[str, Any]]
+    stopped: str | None
+
+
+def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
+    from evaluation.errors import InputError
+
+    p = out / STATE_FILE
+    if not p.is_file():
+        return None
+    try:
+        state = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg}); delete the run folder to start over", path=p, line=e.lineno) from None
+    check_resume(out, state.get("parameters", {}), _run_parameters(cfg, RESUMABLE_CHANGES),
+                 "only --rounds and --patience may change")
+    return state
+
+
+def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
+    """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
+    from train.selfplay_config import SelfPlayConfig
+
+    return SelfPlayConfig(
+        data=str(folder / "selfplay-data"), out=str(folder / "selfplay"), pool=str(folder / "pool"),
+        rounds=cfg.selfplay_rounds, loss=cfg.loss, lam=cfg.lam, pairs_from=cfg.pairs_from,
+        epochs=cfg.selfplay_epochs, learning_rate=cfg.selfplay_learning_rate, batch_size=cfg.selfplay_batch_size,
+        grad_accum=cfg.grad_accum, max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
+        gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
+        lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, logging_steps=cfg.logging_steps,
+    )
+
+
+def round_pool(vbi_out: Path, iterations: Sequence[int], previous_main: Mapping[str, Any] | None) -> Pool:
+    """Algorithm 1's candidate set for one round: the round's VBI-FT models (+ the previous round's main)."""
+    from train.modeling import base_model_of, is_adapter
+    from train.pool import load_pool
+
+    vbi_pool = load_pool(vbi_out)
+    entries = [e for e in vbi_pool.entries if e.origin in {f"vbi-iter-{g}" for g in iterations}]
+    entries = [replace(e, val_ex=None, val_hash=None) for e in entries]  # scored again on the round's D_val
+    if previous_main is not None:
+        path = previous_main["path"]
+        entries.insert(0, PoolEntry("prev", path, base_model_of(path), is_adapter(path), previous_main["origin"]))
+    return Pool(tuple(entries))
+
+
+def score_on(model_path: str, examples: list[dict], preds_file: Path, cfg: SpftConfig, data_root: Path) -> float | None:
+    """EX of one model's greedy SQL on ``examples`` (predictions cached in ``preds_file``)."""
+    from train.scoring import ex_accuracy, judge_predictions
+
+    if not examples:
+        return None
+    preds = predict_cached(model_path, {"s": (examples, preds_file)}, cfg)["s"]
+    return round(ex_accuracy(judge_predictions(examples, [p["sql"] for p in preds], data_root)), 6)
+
+
+def plot_spft_rounds(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """D_val EX and selection EX of every model, per round (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+    for a, key, title in ((ax, "dval_ex", "round's D_val EX"), (bx, "selection_ex", "selection EX (held out)")):
+        for stage, marker in (("vbi", "o"), ("selfplay", "s"), ("previous", "x")):
+            pts = [(r["round"], r[key]) for r in rows if r["stage"] == stage and r.get(key) is not None]
+            if pts:
+                a.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=stage, alpha=0.7)
+        best = {}
+        for r in rows:
+            if r.get(key) is not None:
+                best[r["round"]] = max(best.get(r["round"], 0.0), r[key])
+        if best:
+            a.plot(sorted(best), [best[k] for k in sorted(best)], "-", color="gray", label="best of round")
+        a.set_title(title)
+        a.set_xlabel("round")
+        a.set_xticks(sorted({r["round"] for r in rows}) or [1])
+        a.set_ylim(-0.02, 1.02)
+        a.legend(loc="best", fontsize=8)
+    ax.set_ylabel("EX")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _write_final(out: Path, best: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy the chosen model to ``OUT/final/`` with its scores (the copy is atomic: a temp folder renamed)."""
+    final, tmp = out / "final", out / ".final.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(best["path"], tmp, ignore=shutil.ignore_patterns("checkpoints"))
+    scores = {k: best[k] for k in ("round", "stage", "model", "origin", "dval_ex", "selection_ex")}
+    scores["source_path"] = _rel(Path(best["path"]), out)
+    write_json(tmp / "scores.json", scores)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.replace(final)
+    return scores
+
+
+def _dval_sizes(out: Path, rounds: int) -> dict[str, int]:
+    sizes = {}
+    for r in range(1, rounds + 1):
+        m = out / f"round-{r}" / "selfplay-data" / "manifest.json"
+        if m.is_file():
+            sizes[f"round-{r}"] = json.loads(m.read_text(encoding="utf-8"))["counts"]["val"]
+    return sizes
+
+
+def run_spft(cfg: SpftConfig) -> SpftResult:
+    """Run (or resume) the loop in ``cfg.out``; returns the model chosen on the selection split."""
+    from train.manifest import file_inputs, write_manifest
+    from train.modeling import _check_exists
+    from train.selfplay import run_selfplay
+
+    t0 = time.time()
+    out = Path(cfg.out)
+    _check_exists(cfg.model)
+    _check_exists(cfg.effective_sql2text_model)
+    state = _load_state(out, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    real_dir, vbi_out = out / REAL_DIR, out / "vbi"
+    vbi_out.mkdir(exist_ok=True)
+    _echo(f"[spft] real pairs -> {real_dir}")
+    real_manifest = prepare_real(cfg, real_dir, vbi_out / "cache")
+    data_root = data_root_for(real_dir)
+    selection = read_jsonl(real_dir / "selection.jsonl")
+    if state is None:
+        state = {"parameters": _run_parameters(cfg, RESUMABLE_CHANGES), "completed_rounds": 0, "phase": "vbi",
+                 "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)), "vbi_rows": [],
+                 "main": None, "best_selection": None, "bad_rounds": 0, "stopped": None}
+        write_json(out / STATE_FILE, state)
+    rows = read_jsonl(out / ROUNDS_FILE) if (out / ROUNDS_FILE).is_file() else []
+    rows = [r for r in rows if r["round"] <= state["completed_rounds"]]
+    from train.pool import load_pool
+
+    vbi_pool = load_pool(vbi_out) if (vbi_out / "pool.json").is_file() else Pool(())
+
+    for r in range(state["completed_rounds"] + 1, cfg.rounds + 1):
+        if state["stopped"]:
+            break
+        folder = out / f"round-{r}"
+        iterations = [cfg.global_iteration(r - 1, i) for i in range(cfg.iterations)]
+        # VBI-FT iterations of this round (resume: the state says how many are done)
+        while state["vbi"]["completed_iterations"] <= iterations[-1]:
+            g = state["vbi"]["completed_iterations"]
+            row, state["vbi"], vbi_pool = run_iteration(cfg, g, state["vbi"], vbi_pool, vbi_out, real_dir=real_dir,
+                                                        label=f"round {r}/{cfg.rounds} ")
+            state["vbi_rows"] = [*state["vbi_rows"][:g], row]
+            save_pool_relative(vbi_out, vbi_pool)
+            write_jsonl(vbi_out / LOG_FILE, state["vbi_rows"])
+            write_json(out / STATE_FILE, state)
+
+        # self-play over the round's pool, on the round's D_val
+        _echo(f"[spft round {r}/{cfg.rounds}] self-play ({cfg.loss}, {cfg.selfplay_rounds} step(s))")
+        sp_data = folder / "selfplay-data"
+        if not (sp_data / "manifest.json").is_file():
+            val = []
+            for g in iterations:
+                val.extend(read_jsonl(iter_dir(vbi_out, g) / "data" / "val.jsonl"))
+            real_train = read_jsonl(real_dir / "train.jsonl")
+            write_jsonl(sp_data / "train.jsonl", real_train)
+            write_jsonl(sp_data / "val.jsonl", val)
+            write_json(sp_data / "manifest.json", {"inputs": {"data_root": str(data_root)},
+                                                   "counts": {"train": len(real_train), "val": len(val)}})
+        if not (folder / "pool" / "pool.json").is_file():
+            save_pool(folder / "pool", round_pool(vbi_out, iterations, state["main"]))
+        sp = run_selfplay(selfplay_config(cfg, r, folder))
+        sp_pool = load_pool(folder / "selfplay")
+        trained = [e for e in sp_pool.entries if e.origin.startswith("selfplay-round-")]
+        # the newest self-play main goes on (§3); with no self-play model (no wrong pairs) the round's best
+        new_main = trained[-1] if trained else sp.best
+
+        # every model of the round on the selection split
+        round_rows = []
+        for e in sp_pool.entries:
+            stage = "selfplay" if e in trained else ("previous" if e.id == "prev" else "vbi")
+            sel = score_on(e.path, selection, folder / "selection" / f"{e.id}.jsonl", cfg, data_root)
+            round_rows.append({"round": r, "stage": stage, "model": e.id, "origin": e.origin, "path": e.path,
+                               "dval_ex": e.val_ex, "selection_ex": sel, "main_next": e.id == new_main.id})
+        rows = [x for x in rows if x["round"] != r] + round_rows
+        best_round = max((x["selection_ex"] or 0.0) for x in round_rows)
+        improved = state["best_selection"] is None or best_round > state["best_selection"]
+        state["bad_rounds"] = 0 if improved else state["bad_rounds"] + 1
+        state["best_selection"] = best_round if improved else state["best_selection"]
+        if state["bad_rounds"] >= cfg.patience:
+            state["stopped"] = f"selection EX not above {state['best_selection']:.4f} for {cfg.patience} round(s)"
+        state["main"] = {"path": new_main.path, "origin": f"round-{r}-{new_main.origin}"}
+        state["vbi"] = dict(state["vbi"], text2sql_model=new_main.path)  # the next round's SFT starts here
+        state["completed_rounds"] = r
+        write_jsonl(out / ROUNDS_FILE, rows)
+        plot_spft_rounds(rows, out / "rounds.png")
+        write_json(out / STATE_FILE, state)
+        _echo(f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
+              f"{_rel(Path(new_main.path), out)}")
+
+    best = max(enumerate(rows), key=lambda t: ((t[1]["selection_ex"] or 0.0), t[0]))[1]
+    scores = _write_final(out, best)
+    write_manifest(
+        out / "manifest.json", command="train spft", config=cfg,
+        inputs={"benchmark": cfg.db, "model": cfg.model, "sql2text_model": cfg.effective_sql2text_model,
+                "data": file_inputs({"real_train": real_dir / "train.jsonl", "selection": real_dir / "selection.jsonl"}),
+                "selection_hash": hash_records(selection) if selection else None, "data_root": str(data_root)},
+        seed=cfg.seed,
+        counts={"rounds_completed": state["completed_rounds"], "vbi_iterations": state["vbi"]["completed_iterations"],
+                "models": len(rows), **{f"real_{k}": v for k, v in real_manifest["counts"].items()}},
+        timings={"total_s": round(time.time() - t0, 3)},
+        results={"final": scores, "stopped": state["stopped"], "rows": rows,
+                 "splits": {"real_train": real_manifest["counts"]["train"],
+                            "selection": real_manifest["counts"]["selection"],
+                            "dval_per_round": _dval_sizes(out, state["completed_rounds"])}},
+    )
+    _echo(f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
+          f"selection EX {scores['selection_ex']})")
+    return SpftResult(out, scores, rows, state["stopped"])

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from evaluation.errors import ConfigError, DataNotFoundError
+from evaluation.errors import ConfigError, DataNotFoundError, UnknownNameError
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "data_schemas"
 
@@ -112,37 +112,57 @@ def test_model_writer_is_registered_and_checks_its_path(tmp_path):
 
 @pytest.mark.parametrize("kw, message", [
     ({"iterations": 0}, "iterations"),
-    ({"failure_weight": 0.5}, "failure_weight"),
+    ({"failed_share": 1.0}, "failed_share"),
+    ({"failed_share": -0.1}, "failed_share"),
     ({"n": 5}, "--val-size"),
-    ({"val_size": 50, "n": 50}, "val_size"),
+    ({"val_size": 0, "n": 50}, "val_size"),
     ({"question_max_new_tokens": 4096}, "question_max_new_tokens"),
+    ({"writer0": "rulebased"}, "did you mean 'rule-based'"),
+    ({"selection_size": -1}, "selection_size"),
 ])
 def test_config_checks_name_the_field(kw, message):
     from train.vbi_config import VBIConfig
 
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises((ConfigError, UnknownNameError), match=message):
         VBIConfig(model="m", out="o", **kw)
 
 
-def test_failure_weights_and_sql2text_records_use_only_their_verdicts(demo):
-    from train.vbi import failure_weights, sql2text_records
+def test_failed_templates_and_positive_records_use_only_their_verdicts(demo):
+    from train.vbi import failed_templates_of, positive_records
 
-    assert failure_weights([{"template_id": "ta", "verdict": "y+"}], 3.0) is None
+    assert failed_templates_of([{"template_id": "ta", "verdict": "y+"}]) == {}
+    assert failed_templates_of([{"template_id": "ta", "verdict": "y-"}] * 2 + [{"template_id": "tb", "verdict": "y-"}]) \
+        == {"ta": 2, "tb": 1}
     schema_id = next(iter(demo.schemas))
     table = demo.schemas[schema_id].tables[0].name
     examples = [{"id": f"e{i}", "db_id": schema_id, "sql": f"SELECT count(*) FROM {table}", "question": f"q{i}"}
                 for i in range(3)]
     verified = [{"id": "e0", "verdict": "y+"}, {"id": "e1", "verdict": "y-"}, {"id": "e2", "verdict": "unjudged"}]
-    recs = sql2text_records(verified, examples, demo.schemas, k=0)
+    recs = positive_records(verified, examples, demo.schemas, k=0)
     assert [r["id"] for r in recs] == ["e0"] and recs[0]["source"] == "vbi-iter-0-y+"
     assert recs[0]["prompt"].endswith("question: q0\nSQL:\n")
+
+
+def test_real_split_is_seeded_disjoint_and_checked():
+    from train.realdata import split_real
+
+    exs = [{"db_id": f"d{i % 3}", "question": f"q{i}", "query": f"SELECT {i}"} for i in range(50)]
+    a, b = split_real(exs, None, 0), split_real(exs, None, 0)
+    assert a == b and len(a.selection) == 5 and len(a.train) == 45
+    assert not {e["question"] for e in a.selection} & {e["question"] for e in a.train}
+    assert split_real(exs, None, 1).selection != a.selection  # the seed decides
+    assert [e["question"] for e in a.train] == sorted((e["question"] for e in a.train), key=lambda q: int(q[1:]))
+    with pytest.raises(ConfigError, match="no training pairs"):
+        split_real([], None, 0)
+    with pytest.raises(ConfigError, match="selection_size"):
+        split_real(exs, 50, 0)
 
 
 def test_cli_vbi_help_and_errors(tmp_path):
     from train.cli import main
 
     res = CliRunner().invoke(main, ["vbi", "--help"])
-    assert res.exit_code == 0 and "--failure-weight" in res.output
+    assert res.exit_code == 0 and "--failed-share" in res.output and "--writer0" in res.output
     assert all(p.help for p in main.commands["vbi"].params if p.name != "help")
     res = CliRunner().invoke(main, ["vbi", "--db", "demo", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and res.output.startswith("Error: ") and "nope" in res.output
@@ -152,7 +172,7 @@ def test_cli_vbi_help_and_errors(tmp_path):
 
 # ---- two iterations end to end ------------------------------------------------------------------
 
-FAILURE_WEIGHT = 5.0
+FAILED_SHARE = 0.5
 
 
 def _half_right(real_verify):
@@ -181,7 +201,7 @@ def vbi_run(tmp_path_factory):
     common = dict(db="demo", model=str(tiny), out=str(root / "run"), n=24, val_size=6, epochs=1, learning_rate=3e-3,
                   sql2text_epochs=1, sql2text_learning_rate=3e-3, batch_size=8, max_length=256, max_new_tokens=12,
                   question_max_new_tokens=12, gen_batch_size=8, eval_ex_limit=2, logging_steps=5,
-                  failure_weight=FAILURE_WEIGHT)
+                  failed_share=FAILED_SHARE)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(vbi, "verify", _half_right(vbi.verify))
         first = vbi.run_vbi(VBIConfig(iterations=1, **common))
@@ -202,11 +222,13 @@ def test_log_rows_are_consistent_and_valid(vbi_run):
         assert r["positives"] + r["negatives"] + r["unjudged"] == r["val_examples"] == 6
         assert sum(r["failure_templates"].values()) == r["negatives"]
         assert r["val_ex"] == pytest.approx(r["positives"] / 6, abs=1e-6)
+        assert r["selection_ex"] is not None
         verified = _lines(out / f"iter-{r['iteration']}" / "verified.jsonl")
         assert sum(x["verdict"] == "y+" for x in verified) == r["positives"]
     assert rows[0]["positives"] > 0  # the y+ path ran
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "train vbi" and manifest["counts"]["iterations_completed"] == 2
+    assert manifest["results"]["best_by"] == "selection_ex"
     assert not list(_validator("train_manifest").iter_errors(manifest))
 
 
@@ -222,42 +244,101 @@ def test_every_iteration_joins_a_pool_that_selfplay_can_load(vbi_run):
     pool = load_pool(out)
     assert [e.origin for e in pool.entries] == ["vbi-iter-0", "vbi-iter-1"]
     anchor = hash_records(read_examples(out / "iter-0" / "data" / "val.jsonl"))
-    # `train selfplay --pool OUT --data OUT/iter-0/data` reuses these scores instead of re-scoring
     assert all(e.scored_on(anchor) and Path(e.path, "config.json").is_file() for e in pool.entries)
     rows = vbi_run["second"].rows
     assert [e.val_ex for e in pool.entries] == [r["anchor_val_ex"] for r in rows]
 
 
 @pytest.mark.slow
-def test_iteration_1_writes_with_the_sql2text_model_trained_on_y_plus(vbi_run):
+def test_sft_data_is_real_pairs_plus_accumulated_synthetic(vbi_run):
+    """Issue point 1: each iteration trains on the real training pairs + the synthetic pairs so far."""
     out = vbi_run["out"]
+    real = _lines(out / "real" / "train.jsonl")
+    assert real and {r["source"] for r in real} == {"real-train"}
+    syn0 = _lines(out / "iter-0" / "data" / "train.jsonl")
+    syn1 = _lines(out / "iter-1" / "data" / "train.jsonl")
+    train0 = _lines(out / "iter-0" / "sft-data" / "train.jsonl")
+    train1 = _lines(out / "iter-1" / "sft-data" / "train.jsonl")
+    assert [r["id"] for r in train0] == [r["id"] for r in real + syn0]
+    assert [r["id"] for r in train1] == [r["id"] for r in real + syn0 + syn1]
     rows = vbi_run["second"].rows
-    s2t = (out / "iter-0" / "sql2text").resolve()
-    assert rows[0]["writer"] == "rule-based" and rows[0]["sql2text_model"] == "iter-0/sql2text"
-    assert rows[1]["writer"] == f"model:{s2t}"
-    assert {r["question_writer"] for r in _lines(out / "iter-1" / "data" / "train.jsonl")} == {f"model:{s2t}"}
-    params = json.loads((out / "iter-1" / "data" / "manifest.json").read_text())["parameters"]
-    assert params["writer"] == "model" and params["writer_options"]["path"] == str(s2t)
-    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl")
-    positives = [x["id"] for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
-    assert [p["id"] for p in pairs] == positives and rows[0]["sql2text_pairs"] == len(positives)
-    s2t_manifest = json.loads((s2t / "manifest.json").read_text())
-    assert s2t_manifest["parameters"]["task"] == "sql2text"
+    assert (rows[1]["real_train_examples"], rows[1]["synthetic_train_examples"]) == (len(real), len(syn0) + len(syn1))
 
 
 @pytest.mark.slow
-def test_failure_templates_are_upweighted_next_iteration(vbi_run):
+def test_sql2text_model_is_trained_on_real_pairs_first_then_real_plus_y_plus(vbi_run):
+    """Issue point 2: iteration 0's writer is a SQL-to-Text model fine-tuned on the real pairs, not
+    the rule-based writer; iteration 1's is retrained on real + all y+."""
+    out = vbi_run["out"]
+    rows = vbi_run["second"].rows
+    s2t0 = (out / "sql2text-0" / "model").resolve()
+    s2t1 = (out / "iter-0" / "sql2text").resolve()
+    assert rows[0]["writer"] == f"model:{s2t0}" and rows[1]["writer"] == f"model:{s2t1}"
+    assert {r["question_writer"] for r in _lines(out / "iter-0" / "data" / "train.jsonl")} == {f"model:{s2t0}"}
+    real_s2t = _lines(out / "real" / "sql2text.jsonl")
+    data0 = _lines(out / "sql2text-0" / "data" / "train.jsonl") + _lines(out / "sql2text-0" / "data" / "val.jsonl")
+    assert [r["id"] for r in data0] == [r["id"] for r in real_s2t]
+    positives = [x["id"] for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
+    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl") + _lines(out / "iter-0" / "sql2text-data" / "val.jsonl")
+    assert [p["id"] for p in pairs] == [r["id"] for r in real_s2t] + positives
+    assert rows[0]["sql2text_pairs"] == len(positives)
+    assert json.loads((s2t1 / "manifest.json").read_text())["parameters"]["task"] == "sql2text"
+    assert json.loads((s2t1 / "manifest.json").read_text())["inputs"]["model"] == str(s2t0)  # continued
+
+
+@pytest.mark.slow
+def test_failed_templates_get_their_share_of_the_next_iteration(vbi_run):
+    """Issue point 3: a share of iteration 1's synthesis is drawn from iteration 0's y- templates only."""
     out = vbi_run["out"]
     rows = vbi_run["second"].rows
     failed = rows[0]["failure_templates"]
-    assert failed and rows[0]["upweighted_templates"] == []
-    assert rows[1]["upweighted_templates"] == sorted(failed)
-    params0 = json.loads((out / "iter-0" / "data" / "manifest.json").read_text())["parameters"]
-    params1 = json.loads((out / "iter-1" / "data" / "manifest.json").read_text())["parameters"]
-    assert params0["template_weights"] is None
-    assert params1["template_weights"] == {t: FAILURE_WEIGHT for t in sorted(failed)}
-    state = json.loads((out / "state.json").read_text())
-    assert state["template_weights"] == {t: FAILURE_WEIGHT for t in sorted(rows[1]["failure_templates"])}
+    assert failed and rows[0]["failed_templates_in"] == [] and rows[1]["failed_templates_in"] == sorted(failed)
+    m0 = json.loads((out / "iter-0" / "data" / "manifest.json").read_text())
+    m1 = json.loads((out / "iter-1" / "data" / "manifest.json").read_text())
+    assert m0["counts"]["failed_template_drawn"] == 0 and m0["counts"]["frequency_drawn"] == 30
+    assert m1["counts"]["failed_template_requested"] == round(FAILED_SHARE * 30)
+    data = _lines(out / "iter-1" / "data" / "train.jsonl") + _lines(out / "iter-1" / "data" / "val.jsonl")
+    from_failed = [r for r in data if r["drawn_by"] == "failed_templates"]
+    assert len(from_failed) == m1["counts"]["failed_template_drawn"] == rows[1]["failed_template_examples"] > 0
+    assert {r["template_id"] for r in from_failed} <= set(failed)
+    assert m1["counts"]["frequency_drawn"] + m1["counts"]["failed_template_drawn"] == len(data)
+
+
+@pytest.mark.slow
+def test_dval_prompts_equal_build_prompts_output(vbi_run, tmp_path):
+    """Issue point 4: a D_val prompt is byte-identical to `synth build-prompts` for its db_id and question;
+    training prompts keep the gold tables (gold forcing), so they may differ."""
+    from synth.cli import main as synth_main
+
+    out = vbi_run["out"]
+    val = _lines(out / "iter-1" / "data" / "val.jsonl")
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in val]))
+    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 0, res.output
+    built = _lines(tmp_path / "p.jsonl")
+    assert [b["prompt"] for b in built] == [r["prompt"] for r in val]
+    selection = _lines(out / "real" / "selection.jsonl")
+    assert selection and all("SQL:" in r["prompt"] for r in selection)
+
+
+@pytest.mark.slow
+def test_selection_split_is_in_no_training_data(vbi_run):
+    """Issue point 6: the held-out selection pairs are in no SFT / SQL-to-Text data, and no synthetic
+    query equals one of them."""
+    from train.realdata import collision_key
+
+    out = vbi_run["out"]
+    selection = _lines(out / "real" / "selection.jsonl")
+    held = {(r["db_id"], r["question"]) for r in selection}
+    held_sql = {(r["db_id"], collision_key(r["sql"])) for r in selection}
+    files = [p for p in out.rglob("*.jsonl") if p.parent.name in {"sft-data", "sql2text-data", "data"}
+             and p.name in {"train.jsonl", "val.jsonl"}]
+    assert len(files) >= 8
+    for f in files:
+        for r in _lines(f):
+            assert (r["db_id"], r["question"]) not in held, f
+            assert (r["db_id"], collision_key(r["sql"])) not in held_sql, f
 
 
 @pytest.mark.slow
@@ -274,14 +355,13 @@ def test_resume_skips_finished_work(vbi_run):
 
 @pytest.mark.slow
 def test_data_step_is_deterministic(vbi_run, tmp_path):
-    """Iteration 1's data (model writer + failure weights) regenerated from the saved state is byte-identical."""
-    from train.vbi import synth_config, synthesize
+    """Iteration 1's data (model writer + failed-template share) regenerated from the saved state is byte-identical."""
+    from train.vbi import exclusion_keys, synthesize
 
     out, cfg = vbi_run["out"], vbi_run["config"]
-    weights = {t: FAILURE_WEIGHT for t in vbi_run["second"].rows[0]["failure_templates"]}
-    gcfg = synth_config(cfg, 1, writer_model=str(out / "iter-0" / "sql2text"), template_weights=weights,
-                        cache_dir=tmp_path / "cache")
-    synthesize(gcfg, tmp_path / "data")
+    failed = vbi_run["second"].rows[0]["failure_templates"]
+    synthesize(cfg, 1, tmp_path / "data", writer_model=str(out / "iter-0" / "sql2text"), failed_templates=failed,
+               exclude=exclusion_keys(cfg, out / "real"), cache_dir=tmp_path / "cache")
     for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
         assert (tmp_path / "data" / name).read_bytes() == (out / "iter-1" / "data" / name).read_bytes(), name
 
@@ -290,10 +370,11 @@ def test_docstring_examples():
     import doctest
 
     import synth.generate
+    import train.realdata
     import train.vbi
     import train.writer
 
-    for mod in (train.writer, train.vbi, synth.generate):
+    for mod in (train.writer, train.vbi, synth.generate, train.realdata):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted >= 1, mod.__name__
 
@@ -304,5 +385,5 @@ def test_resume_with_other_settings_is_refused(vbi_run):
 
     import train.vbi as vbi
 
-    with pytest.raises(ConfigError, match="failure_weight"):
-        vbi.run_vbi(dataclasses.replace(vbi_run["config"], failure_weight=2.0))
+    with pytest.raises(ConfigError, match="failed_share"):
+        vbi.run_vbi(dataclasses.replace(vbi_run["config"], failed_share=0.1))

@@ -101,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
             h = columns[n].hardness
             cells.append(f"{100 * h[level] / max(1, sum(h.values())):.1f}%")
         print(f"| hardness {level} | " + " | ".join(cells) + " |")
+    for kind in ("fk", "same_name", "other"):
+        cells = []
+        for n in names:
+            j = columns[n].joins
+            cells.append(f"{100 * j[kind] / max(1, sum(j.values())):.1f}% ({j[kind]})")
+        print(f"| JOIN ON: {kind} | " + " | ".join(cells) + " |")
     if run:
         print(json.dumps(run, indent=2))
     return 0

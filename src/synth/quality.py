@@ -58,6 +58,23 @@ def _source(node: exp.Expression | None) -> tuple[str, str] | None:
     return None
 
 
+def join_patterns(tree: exp.Expression, schema: Schema) -> Counter:
+    """Column equalities in JOIN ... ON clauses: ``fk`` (a declared foreign key), ``same_name``
+    (same column name, no declared FK; what :mod:`synth.fill.joins` rebuilds) or ``other``."""
+    declared = {
+        frozenset({(fk.table.lower(), fk.column.lower()), (fk.ref_table.lower(), fk.ref_column.lower())})
+        for fk in schema.foreign_keys
+    }
+    out: Counter = Counter()
+    for join in tree.find_all(exp.Join):
+        on = join.args.get("on")
+        for eq in on.find_all(exp.EQ) if on is not None else ():
+            a, b = _source(eq.this), _source(eq.expression)
+            if a and b:
+                out["fk" if frozenset({a, b}) in declared else "same_name" if a[1] == b[1] else "other"] += 1
+    return out
+
+
 def patterns_of(tree: exp.Expression, schema: Schema, profiles: Profiles) -> set[str]:
     """The :data:`PATTERNS` found in a resolved tree (see :func:`resolved_tree`)."""
     found: set[str] = set()
@@ -95,6 +112,7 @@ class QualityReport:
     unresolved: int = 0  # queries the scope analysis could not resolve (not counted in patterns)
     patterns: Counter = field(default_factory=Counter)
     hardness: Counter = field(default_factory=Counter)
+    joins: Counter = field(default_factory=Counter)  # join_patterns over all queries
 
     @property
     def counted(self) -> int:
@@ -115,6 +133,7 @@ class QualityReport:
             "shares": {p: round(self.share(p), 4) for p in (*PATTERNS, "any")},
             "hardness": {k: self.hardness[k] for k in (*LEVELS, "unknown") if self.hardness[k] or k in LEVELS},
             "hardness_share": self.hardness_share(),
+            "joins": {k: self.joins[k] for k in ("fk", "same_name", "other")},
         }
 
 
@@ -137,6 +156,7 @@ def measure(
             report.hardness[hardness(sql)] += 1
             continue
         report.hardness[hardness(tree)] += 1
+        report.joins.update(join_patterns(tree, schema))
         found = patterns_of(tree, schema, profiles_of(db_id))
         report.patterns.update(found)
         if found:

@@ -13,6 +13,7 @@ from sqlglot import exp
 from evaluation.errors import ConfigError
 from evaluation.executor import ReadOnlyDatabase
 from synth.fill import FillConfig, FillError, ValueSampler, fill_template, table_weight
+from synth.fill.joins import with_same_name_joins
 from synth.fill.render import build_from
 from synth.fill.values import literal
 from synth.schema import Column, ForeignKey, Schema, Table
@@ -211,7 +212,7 @@ def test_filled_joins_use_real_foreign_keys(spider, samplers):
     joined = 0
     for db_id in ["concert_singer", "college_2", "department_store", "flight_1", "hospital_1"]:
         schema = spider.schema(db_id)
-        fks = _fk_pairs(schema)
+        fks = _fk_pairs(with_same_name_joins(schema))  # declared FKs + same-name key joins
         for _ in range(30):
             try:
                 q = fill_template(template, schema, samplers(db_id)[1], rng)

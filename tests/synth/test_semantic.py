@@ -233,3 +233,27 @@ def test_extraction_counts_training_hardness(demo):
     report = extract_templates(bench.train_examples(), bench.schemas)
     assert sum(report.hardness.values()) == report.total > 0
     assert set(report.hardness) >= {"easy", "medium", "hard", "extra"}
+
+
+def test_same_name_key_joins_are_rebuilt_on_spider(spider):
+    from synth.fill.joins import same_name_joins, with_same_name_joins
+
+    schema = spider.schemas["loan_1"]  # loan.cust_ID = customer.cust_ID is not a declared FK
+    edges = same_name_joins(schema)
+    assert [(e.table, e.column, e.ref_table, e.ref_column) for e in edges] == [("loan", "cust_ID", "customer", "cust_ID")]
+    assert schema.distance("loan", "customer") == 2  # only through bank
+    assert with_same_name_joins(schema).join_path(["loan", "customer"]) == list(edges)
+    assert same_name_joins(spider.schemas["concert_singer"]) == ()  # joined by declared FKs already
+    t = Template.from_text("SELECT {c0:text}, {c1:number} FROM {tables} WHERE {c2:text} = {v0:text}")
+    rng = random.Random(0)
+    joined = set()
+    with ValueSampler(spider.db_path("loan_1")) as values:
+        for _ in range(200):
+            try:
+                q = fill_template(t, schema, values, rng)
+            except FillError:
+                continue
+            if set(q.tables) == {"loan", "customer"}:
+                joined.add(q.sql)
+                assert "cust_ID = " in q.sql and ".cust_ID" in q.sql, q.sql
+    assert joined

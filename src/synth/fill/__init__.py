@@ -17,7 +17,8 @@ Algorithm for one template on one schema:
    of a pair is filled, the other side is one of its real FK partners (``no_fk_pair`` if none).
    Slots compared across scopes (``a IN (SELECT b ...)``) prefer FK partners of the other side.
 2. **FROM/JOIN** (:mod:`synth.fill.render`). Every scope's tables are connected with
-   ``Schema.join_path`` (intermediate tables included); one table -> ``FROM t`` with bare
+   ``Schema.join_path`` (intermediate tables included; the FK graph also has the same-name key
+   joins of :mod:`synth.fill.joins`, as Spider writes them); one table -> ``FROM t`` with bare
    columns, several -> ``FROM a AS T1 JOIN b AS T2 ON T1.x = T2.y ...`` with qualified columns.
 3. **Values** (:class:`ValueSampler`). A value slot takes a real value of the column it is
    compared with (through aggregates too); compared with ``COUNT(...)`` it takes a small count
@@ -44,6 +45,7 @@ from evaluation.hardness import hardness
 from synth.fill import checks
 from synth.fill.choose import Profiles, choose_columns, table_weight
 from synth.fill.errors import FillError
+from synth.fill.joins import with_same_name_joins
 from synth.fill.plan import Plan, plan_template, scope_of, scope_selects, slot_of
 from synth.fill.render import build_from, column_expr
 from synth.fill.values import ValueSampler, as_number, literal
@@ -79,6 +81,9 @@ class FillConfig:
     (or ``semantic:self_comparison`` when it keeps repeating a value compared with the same column)."""
     roles: bool = True
     """Fill column slots only with columns whose role fits the slot's use (:mod:`synth.roles`)."""
+    same_name_joins: bool = True
+    """Also join along same-name key columns that the schema does not declare as foreign keys, as
+    Spider's training SQL does (:mod:`synth.fill.joins`)."""
     semantic_checks: bool = True
     """Attach the semantic probes and row checks of :mod:`synth.fill.checks` to filled queries
     and reject AVG/SUM over key columns."""
@@ -129,6 +134,8 @@ def fill_template(
         raise FillError("bad_template", e.detail) from None
     if config.roles and profiles is None:
         profiles = values.roles(schema)
+    if config.same_name_joins:
+        schema = with_same_name_joins(schema)
     assign, trees = choose_columns(
         plan, schema, rng, config.distance_decay, config.max_tables, profiles if config.roles else None
     )

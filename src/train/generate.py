@@ -1,20 +1,25 @@
 """Batched generation behind a small interface, SQL extraction, and predictions keyed by example id.
 
 :class:`Generator` is the seam: :class:`HFGenerator` runs transformers ``generate`` with left
-padding; a vLLM backend only needs to implement ``generate(prompts) -> list[str]``.
+padding in this process; :class:`train.openai_backend.OpenAIGenerator` sends the same rendered
+prompts to an OpenAI-compatible server (vLLM, SGLang, ``transformers serve``). Every caller builds
+its generator with :func:`load_generator`, so the backend is one config field everywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from evaluation.errors import ConfigError
+from train.backend_config import GenerationBackendConfig
 from train.formatting import model_input, render_prompt
 
 
@@ -28,6 +33,8 @@ class GenerationOptions:
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int = 0
+    stop: tuple[str, ...] = ()
+    """Stop strings: the completion ends before the first one (both backends cut there)."""
 
     def __post_init__(self) -> None:
         if self.max_new_tokens <= 0:
@@ -43,6 +50,10 @@ class GenerationOptions:
         """Identifies how a prediction was produced (model + decoding settings, batch size excluded)."""
         d = asdict(self)
         d.pop("batch_size")
+        if not d["stop"]:  # no stop strings: the hash of the settings before stop strings existed
+            d.pop("stop")
+        else:
+            d["stop"] = list(d["stop"])
         d["model"] = model_id
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -53,11 +64,32 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[str]) -> list[str]: ...
 
 
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (without) the earliest stop string, as the OpenAI API defines ``stop``.
+
+    >>> cut_at_stop("SELECT 1;\nSELECT 2", [";", "\n"])
+    'SELECT 1'
+    >>> cut_at_stop("SELECT 1", [])
+    'SELECT 1'
+    """
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
 class HFGenerator:
     """transformers ``generate`` on batches of left-padded prompts."""
 
+    backend = "hf"
+
     def __init__(self, model: Any, tokenizer: Any, options: GenerationOptions = GenerationOptions()) -> None:
         self.model, self.tokenizer, self.options = model, tokenizer, options
+
+    def close(self) -> None:
+        """Drop the model (frees accelerator memory between the stages of a loop)."""
+        from train.selfplay import _free
+
+        self.model = None
+        _free()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         import torch
@@ -85,10 +117,12 @@ class HFGenerator:
                     kwargs.update(temperature=opts.temperature, top_p=opts.top_p)
                 else:
                     kwargs.update(temperature=None, top_p=None, top_k=None)
+                if opts.stop:
+                    kwargs.update(stop_strings=list(opts.stop), tokenizer=tok)
                 with torch.no_grad():
                     gen = self.model.generate(**enc, **kwargs)
                 new = gen[:, enc["input_ids"].shape[1] :]
-                outs.extend(tok.batch_decode(new, skip_special_tokens=True))
+                outs.extend(cut_at_stop(t, opts.stop) for t in tok.batch_decode(new, skip_special_tokens=True))
         finally:
             tok.padding_side = old_side
             if was_training:
@@ -131,6 +165,49 @@ def _split_first_statement(sql: str) -> str:
     return sql
 
 
+def load_inference_model(model: str | Path) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` ready for generation or log-probs: eval mode, best device, checked to match."""
+    from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+
+    tok = load_tokenizer(model)
+    m = load_model(model, trainable=False, device=pick_device())
+    check_compatible(m, tok, where=str(model))
+    return m, tok
+
+
+def load_generator(
+    model: str | Path,
+    options: GenerationOptions = GenerationOptions(),
+    backend: GenerationBackendConfig | None = None,
+    *,
+    if_not_served: str = "error",
+    progress: bool = True,
+) -> Any:
+    """The one factory of generators: ``backend.backend`` picks in-process HF or an OpenAI-compatible server.
+
+    The result implements :class:`Generator` and carries ``tokenizer`` (prompts are rendered locally
+    for both backends), ``backend`` (its name, recorded in predictions) and ``close()``. With a server,
+    only the tokenizer is loaded here, and the server must serve this very checkpoint (path or
+    fingerprint, see :mod:`train.openai_backend`): otherwise an error, or with
+    ``if_not_served="local"`` (loops whose pool holds models the server cannot know, such as the one
+    just trained) a note on stderr and in-process generation.
+    """
+    backend = backend or GenerationBackendConfig()
+    if backend.served:
+        from train.modeling import load_tokenizer
+        from train.openai_backend import ModelNotServedError, OpenAIGenerator
+
+        tok = load_tokenizer(model)
+        try:
+            return OpenAIGenerator(backend, options, str(model), tokenizer=tok, progress=progress)
+        except ModelNotServedError as e:
+            if if_not_served != "local":
+                raise
+            print(f"note: {e}; generating with {model} in this process", file=sys.stderr)
+    m, tok = load_inference_model(model)
+    return HFGenerator(m, tok, options)
+
+
 def render_inputs(tokenizer: Any, examples: Sequence[dict[str, Any]], task: str = "text2sql") -> list[str]:
     return [render_prompt(tokenizer, model_input(ex, task)) for ex in examples]
 
@@ -150,11 +227,41 @@ def predict(
     """
     raws = generator.generate(render_inputs(tokenizer, examples, task))
     gen_hash = options.settings_hash(model_id)
+    backend = getattr(generator, "backend", "hf")
     out = []
     for ex, raw in zip(examples, raws, strict=True):
         text = extract_sql(raw) if task == "text2sql" else raw.strip()
-        out.append({"id": ex["id"], "db_id": ex.get("db_id"), "sql": text, "raw": raw, "gen_hash": gen_hash})
+        out.append({"id": ex["id"], "db_id": ex.get("db_id"), "sql": text, "raw": raw, "gen_hash": gen_hash,
+                    "backend": backend})
     return out
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where :func:`predict_file` keeps the predictions of a run in progress (``OUT.partial``)."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def _resumable_prefix(partial: Path, examples: Sequence[dict[str, Any]], gen_hash: str, backend: str) -> list[dict[str, Any]]:
+    """Predictions a killed run already wrote for the first examples, with the same model, settings and backend.
+
+    The partial file holds a prefix of the examples in order; reading stops at a torn last line
+    (killed mid-write) or at the first row that does not fit, so a file from other settings gives nothing.
+    """
+    if not partial.is_file():
+        return []
+    rows: list[dict[str, Any]] = []
+    for line in partial.read_text(encoding="utf-8").split("\n"):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        i = len(rows)
+        if (not isinstance(row, dict) or i >= len(examples) or row.get("id") != examples[i]["id"]
+                or row.get("gen_hash") != gen_hash or row.get("backend") != backend):
+            break
+        rows.append(row)
+    return rows
 
 
 def predict_file(
@@ -164,16 +271,48 @@ def predict_file(
     *,
     options: GenerationOptions = GenerationOptions(),
     task: str = "text2sql",
+    backend: GenerationBackendConfig | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Load a model, predict every example of a JSONL file, write predictions (atomically)."""
-    from train.io import read_examples, write_jsonl
-    from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+    """Predict every example of a JSONL file (the first ``limit`` ones when given); write them atomically.
 
+    Resumable: finished chunks are appended to ``OUT.partial`` (fsynced) while the run goes on, so a
+    killed run started again with the same model, settings and backend continues after what was
+    written; ``OUT`` appears, whole, at the end, and the partial file is removed.
+    """
+    from tqdm.auto import tqdm
+
+    from train.io import read_examples, write_jsonl
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit (--limit) must be >= 1, got {limit}")
+    backend = backend or GenerationBackendConfig()
     required = ("id", "prompt") if task == "text2sql" else ("id", "sql")
-    examples = read_examples(data, required=required)
-    tokenizer = load_tokenizer(model)
-    m = load_model(model, trainable=False, device=pick_device())
-    check_compatible(m, tokenizer, where=str(model))
-    preds = predict(HFGenerator(m, tokenizer, options), tokenizer, examples, options=options, model_id=str(model), task=task)
+    examples = read_examples(data, required=required)[:limit]
+    out, gen_hash = Path(out), options.settings_hash(str(model))
+    partial = partial_path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    preds = _resumable_prefix(partial, examples, gen_hash, backend.backend)
+    generator: Any = None
+    try:
+        if len(preds) < len(examples):
+            generator = load_generator(model, options, backend, progress=False)
+        with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished chunk
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in preds))
+            chunk = max(4 * options.batch_size, 64)  # not tied to --concurrency: sampled output stays the same
+            with tqdm(total=len(examples), initial=len(preds), desc="predict", unit="example", file=sys.stderr,
+                      disable=None) as bar:
+                for start in range(len(preds), len(examples), chunk):
+                    rows = predict(generator, generator.tokenizer, examples[start : start + chunk], options=options,
+                                   model_id=str(model), task=task)
+                    f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                    f.flush()
+                    os.fsync(f.fileno())
+                    preds.extend(rows)
+                    bar.update(len(rows))
+    finally:
+        if generator is not None:
+            generator.close()
     write_jsonl(out, preds)
+    partial.unlink(missing_ok=True)
     return preds

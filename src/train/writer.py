@@ -12,7 +12,9 @@ The model input is ``sql2text_input(schema_prompt, sql)`` -- the project's one f
 schema prompt comes from synth's prompt builder with the SQL and no question
 (:func:`sql2text_schema_prompt`); ``train vbi`` builds the SQL-to-Text training data with the same
 function, so training and writing see the same inputs. Generation goes through
-:class:`train.generate.HFGenerator` (left padding, greedy: deterministic). An empty generation
+:func:`train.generate.load_generator` (in-process, left padding, greedy: deterministic; or an
+OpenAI-compatible server serving the same checkpoint: ``--writer-option backend=openai
+--writer-option base_url=http://HOST:PORT/v1``). An empty generation
 (a barely trained model may stop at once) is replaced by the rule-based question for that SQL, and
 counted in ``fallbacks``: every example still gets a non-empty question.
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from synth.questions import register_writer
 from synth.schema import Schema
+from train.backend_config import GenerationBackendConfig, backend_config_from
 from train.generate import Generator, GenerationOptions
 
 WRITER_NAME = "model"
@@ -57,7 +60,8 @@ class ModelQuestionWriter:
 
     The model is loaded on the first call (constructing the writer is cheap, so ``get_writer``
     fails fast on a wrong path without loading anything). ``generator`` + ``tokenizer`` may be
-    given instead of loading (tests, or a vLLM backend implementing :class:`train.generate.Generator`).
+    given instead of loading (tests, or any other :class:`train.generate.Generator`); ``backend``
+    says where a loaded model generates (default: in this process).
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class ModelQuestionWriter:
         cache_dir: str | Path | None = None,
         generator: Generator | None = None,
         tokenizer: Any = None,
+        backend: GenerationBackendConfig | None = None,
     ) -> None:
         p = Path(str(path)).expanduser()
         self.path = str(p.resolve()) if p.exists() else str(path)
@@ -78,6 +83,7 @@ class ModelQuestionWriter:
             _check_exists(self.path)
         self.name = f"{WRITER_NAME}:{self.path}"
         self.options = options
+        self.backend = backend or GenerationBackendConfig()
         self.prompt_config = prompt_config
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._generator, self._tokenizer = generator, tokenizer
@@ -87,13 +93,10 @@ class ModelQuestionWriter:
         """Questions that came from the rule-based writer because the model's output was empty."""
 
     def _load(self) -> None:
-        from train.generate import HFGenerator
-        from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+        from train.generate import load_generator
 
-        tok = load_tokenizer(self.path)
-        model = load_model(self.path, trainable=False, device=pick_device())
-        check_compatible(model, tok, where=self.path)
-        self._generator, self._tokenizer = HFGenerator(model, tok, self.options), tok
+        gen = load_generator(self.path, self.options, self.backend)
+        self._generator, self._tokenizer = gen, gen.tokenizer
 
     def _builder(self, schema: Schema) -> Any:
         from synth.prompt import PromptBuilder, PromptConfig
@@ -141,6 +144,9 @@ class ModelQuestionWriter:
 
     def release(self) -> None:
         """Drop the loaded model (frees GPU memory between the stages of ``train vbi``)."""
+        close = getattr(self._generator, "close", None)
+        if close is not None:
+            close()
         self._generator = self._tokenizer = None
 
 
@@ -151,11 +157,14 @@ def model_writer(
     batch_size: int = DEFAULT_OPTIONS.batch_size,
     cache_dir: str | Path | None = None,
     prompt_config: Any = None,
+    **backend: Any,
 ) -> ModelQuestionWriter:
     """Factory registered as ``"model"``: ``get_writer("model", path=..., max_new_tokens=..., batch_size=...)``
-    (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``)."""
+    (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``); the other keywords are
+    :class:`~train.backend_config.GenerationBackendConfig` fields (``backend="openai", base_url=...``)."""
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
-    return ModelQuestionWriter(path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config)
+    return ModelQuestionWriter(path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config,
+                               backend=backend_config_from(backend))
 
 
 # Importing train registers the plugin (replace=True: re-importing, e.g. after a reload, is harmless).

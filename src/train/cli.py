@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from synth.cli import friendly_errors
+from train.backend_config import GenerationBackendConfig
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig
 
@@ -98,14 +99,17 @@ def sft_cmd(**kw: Any) -> None:
 @click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
 @click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling threshold.")
 @click.option("--seed", default=0, show_default=True, help="Sampling seed.")
+@click.option("--stop", multiple=True, help="Stop string: the output ends before it (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Predict only the first N examples (to try things on a subset).")
+@config_options(GenerationBackendConfig)
 @friendly_errors
 def predict_cmd(model: str, data: str, out: str, task: str, batch_size: int, max_new_tokens: int, do_sample: bool,
-                temperature: float, top_p: float, seed: int) -> None:
+                temperature: float, top_p: float, seed: int, stop: tuple[str, ...], limit: int | None, **backend: Any) -> None:
     from train.generate import GenerationOptions, predict_file
 
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
-                             temperature=temperature, top_p=top_p, seed=seed)
-    preds = predict_file(model, data, out, options=opts, task=task)
+                             temperature=temperature, top_p=top_p, seed=seed, stop=tuple(stop))
+    preds = predict_file(model, data, out, options=opts, task=task, backend=GenerationBackendConfig(**backend), limit=limit)
     click.echo(f"{len(preds)} predictions written to {out}")
 
 

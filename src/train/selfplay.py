@@ -60,12 +60,9 @@ def _free() -> None:
 
 
 def _load_for_inference(entry: PoolEntry):
-    from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+    from train.generate import load_inference_model
 
-    tok = load_tokenizer(entry.path)
-    model = load_model(entry.path, trainable=False, device=pick_device())
-    check_compatible(model, tok, where=entry.path)
-    return model, tok
+    return load_inference_model(entry.path)
 
 
 def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
@@ -83,8 +80,10 @@ def generate_sql(entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, ca
     Cached on disk by model fingerprint + data hash + decoding settings, so a resumed run or a
     second round with the same opponent does not generate again.
     """
-    from train.generate import HFGenerator, predict
+    from train.backend_config import backend_config_of
+    from train.generate import load_generator, predict
 
+    backend = backend_config_of(cfg)  # checked before the cache: a bad --backend/--base-url fails at once
     opts = generation_options(cfg, samples)
     key = hash_records([{"model": checkpoint_fingerprint(entry.path), "data": hash_records(examples),
                          "gen": opts.settings_hash(), "samples": samples}])
@@ -92,10 +91,13 @@ def generate_sql(entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, ca
     if path.is_file():
         return read_jsonl(path)
     expanded = [ex for ex in examples for _ in range(samples)]
-    model, tok = _load_for_inference(entry)
-    preds = predict(HFGenerator(model, tok, opts), tok, expanded, options=opts, model_id=entry.path)
-    del model
-    _free()
+    # --backend openai: the server writes the SQL when it serves this very checkpoint (path or fingerprint);
+    # a model it cannot know (e.g. the one just trained) is generated here. Log-probs are always local.
+    gen = load_generator(entry.path, opts, backend, if_not_served="local")
+    try:
+        preds = predict(gen, gen.tokenizer, expanded, options=opts, model_id=entry.path)
+    finally:
+        gen.close()
     preds = [dict(p, sample=i % samples) for i, p in enumerate(preds)]
     write_jsonl(path, preds)
     return preds

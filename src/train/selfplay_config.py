@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import help_field as _h
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
@@ -16,7 +17,7 @@ POSITIVES = ("gold", "sample")
 
 #: fields a resumed run may change: how long it goes on and how it logs, not what a round computes
 RESUMABLE_CHANGES = frozenset({"rounds", "patience", "min_delta", "logging_steps", "save_steps", "gen_batch_size", "pool",
-                               "model", "data", "out", "data_root"})
+                               "model", "data", "out", "data_root"}) | set(BACKEND_FIELDS)  # where, not what
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class SelfPlayConfig:
     save_steps: int = _h("Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
                          "so a killed long round resumes mid-way.", 0)
     data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+    # where generation runs (train.backend_config; help text and defaults live there)
+    backend: str = backend_field("backend")
+    base_url: str | None = backend_field("base_url")
+    api_key_env: str = backend_field("api_key_env")
+    served_model: str | None = backend_field("served_model")
+    concurrency: int = backend_field("concurrency")
+    request_timeout: float = backend_field("request_timeout")
+    retries: int = backend_field("retries")
 
     def __post_init__(self) -> None:
         if not self.data:

@@ -290,20 +290,17 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
     todo = {name: (ex, path) for name, (ex, path) in sets.items() if not path.is_file()}
     out = {name: read_jsonl(path) for name, (_ex, path) in sets.items() if path.is_file()}
     if todo:
-        from train.generate import GenerationOptions, HFGenerator, predict
-        from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
-        from train.selfplay import _free
+        from train.backend_config import backend_config_of
+        from train.generate import GenerationOptions, load_generator, predict
 
         opts = GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed)
-        tok = load_tokenizer(model)
-        m = load_model(model, trainable=False, device=pick_device())
-        check_compatible(m, tok, where=model)
-        gen = HFGenerator(m, tok, opts)
-        for name, (examples, path) in todo.items():
-            out[name] = predict(gen, tok, examples, options=opts, model_id=model)
-            write_jsonl(path, out[name])
-        del gen, m
-        _free()
+        gen = load_generator(model, opts, backend_config_of(cfg), if_not_served="local")
+        try:
+            for name, (examples, path) in todo.items():
+                out[name] = predict(gen, gen.tokenizer, examples, options=opts, model_id=model)
+                write_jsonl(path, out[name])
+        finally:
+            gen.close()
     return out
 
 

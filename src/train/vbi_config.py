@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.backend_config import backend_field
 from train.fields import help_field as _h
 
 #: who writes iteration 0's questions
@@ -78,6 +79,14 @@ class VBIConfig:
     lora_alpha: int = _h("LoRA alpha (scaling = alpha / r).", 32)
     timeout: float = _h("Per-query execution limit in seconds during synthesis.", 2.0)
     max_attempts_factor: float = _h("Synthesis attempt budget = n x this factor.", 20.0)
+    # where generation runs (train.backend_config; help text and defaults live there)
+    backend: str = backend_field("backend")
+    base_url: str | None = backend_field("base_url")
+    api_key_env: str = backend_field("api_key_env")
+    served_model: str | None = backend_field("served_model")
+    concurrency: int = backend_field("concurrency")
+    request_timeout: float = backend_field("request_timeout")
+    retries: int = backend_field("retries")
 
     def __post_init__(self) -> None:
         if not self.model:

@@ -125,7 +125,7 @@ def test_predict_left_padding_matches_unbatched(sft_model, tiny_data, tmp_path):
     preds = predict_file(cfg.out, tiny_data / "val.jsonl", out, options=opts)
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"syn-{i:06d}" for i in range(24, 32)]
-    assert set(rows[0]) == {"id", "db_id", "sql", "raw", "gen_hash"}
+    assert set(rows[0]) == {"id", "db_id", "sql", "raw", "gen_hash", "backend"}
     assert len({r["gen_hash"] for r in rows}) == 1
     tok, model = load_tokenizer(cfg.out), load_model(cfg.out, trainable=False)
     from train.io import read_examples

@@ -1,0 +1,255 @@
+"""``train spft`` end to end on the demo corpus with a tiny model: 2 rounds of (2 VBI-FT iterations ->
+self-play), checked from the files the run leaves against each point of the SPFT-SQL loop; a kill
+inside round 2 and its resume; bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evaluation.errors import ConfigError, UnknownNameError
+
+pytestmark = pytest.mark.slow
+
+ARGS = ["--db", "demo", "--iterations", "2", "--n", "24", "--val-size", "6", "--epochs", "1", "--learning-rate", "3e-3",
+        "--sql2text-epochs", "1", "--sql2text-learning-rate", "3e-3", "--batch-size", "8", "--max-length", "256",
+        "--max-new-tokens", "12", "--question-max-new-tokens", "12", "--gen-batch-size", "8", "--eval-ex-limit", "2",
+        "--logging-steps", "5", "--selfplay-learning-rate", "1e-3", "--lambda", "0.5", "--failed-share", "0.5"]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _half_right(real_verify):
+    """The tiny model solves nothing; every second y- becomes a y+ so the SQL-to-Text retraining and the
+    failed-template feedback both run (as in tests/train/test_vbi.py)."""
+
+    def verify(examples, preds, data_root):
+        rows = real_verify(examples, preds, data_root)
+        return [dict(r, verdict="y+") if i % 2 == 0 and r["verdict"] == "y-" else r for i, r in enumerate(rows)]
+
+    return verify
+
+
+class Killed(RuntimeError):
+    pass
+
+
+@pytest.fixture(scope="module")
+def spft_run(tmp_path_factory):
+    pytest.importorskip("torch")
+    import train.selfplay as selfplay
+    import train.vbi as vbi
+    from synth.generate import GenerateConfig, generate, write_outputs
+    from train.cli import main
+    from train.tiny import TinyConfig, init_tiny
+
+    root = tmp_path_factory.mktemp("spft")
+    write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), root / "tokdata")
+    tiny = init_tiny(root / "tokdata", root / "tiny", TinyConfig(vocab_size=600, seed=0))
+    out = root / "run"
+    args = ["spft", "--model", str(tiny), "--out", str(out), *ARGS]
+    real_selfplay = selfplay.run_selfplay
+    calls = []
+
+    def killed_in_round_2(cfg):
+        calls.append(cfg.out)
+        if "round-2" in cfg.out and calls.count(cfg.out) == 1:
+            raise Killed("killed during round 2's self-play")
+        return real_selfplay(cfg)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vbi, "verify", _half_right(vbi.verify))
+        mp.setattr(selfplay, "run_selfplay", killed_in_round_2)
+        first = CliRunner().invoke(main, args + ["--rounds", "1"], catch_exceptions=False)
+        assert first.exit_code == 0, first.output
+        round1_model = (out / "round-1" / "selfplay" / "round-1" / "model" / "model.safetensors").stat().st_mtime_ns
+        with pytest.raises(Killed):
+            CliRunner().invoke(main, args + ["--rounds", "2"], catch_exceptions=False)
+        killed_state = json.loads((out / "state.json").read_text())
+        iter2 = (out / "vbi" / "iter-2" / "text2sql" / "manifest.json").stat().st_mtime_ns
+        res = CliRunner().invoke(main, args + ["--rounds", "2"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    return {"out": out, "args": args, "output": res.output, "killed_state": killed_state, "round1_model": round1_model,
+            "iter2": iter2, "tiny": tiny}
+
+
+def test_run_leaves_rounds_final_model_and_manifest(spft_run):
+    out = spft_run["out"]
+    rows = _lines(out / "rounds.jsonl")
+    assert sorted({r["round"] for r in rows}) == [1, 2]
+    assert {r["stage"] for r in rows if r["round"] == 1} == {"vbi", "selfplay"}
+    assert {r["stage"] for r in rows if r["round"] == 2} == {"previous", "vbi", "selfplay"}
+    assert all(r["selection_ex"] is not None and r["dval_ex"] is not None for r in rows)
+    assert (out / "rounds.png").stat().st_size > 1000
+    scores = json.loads((out / "final" / "scores.json").read_text())
+    best = max(r["selection_ex"] for r in rows)
+    assert scores["selection_ex"] == best and (out / "final" / "config.json").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "train spft" and manifest["counts"]["rounds_completed"] == 2
+    assert manifest["results"]["splits"]["selection"] == manifest["counts"]["real_selection"] > 0
+    assert manifest["results"]["splits"]["dval_per_round"] == {"round-1": 12, "round-2": 12}
+    assert "final model:" in spft_run["output"] and "round 2: best selection EX" in spft_run["output"]
+
+
+def test_each_round_trains_on_real_plus_accumulated_synthetic(spft_run):
+    """Point 1: real pairs + synthetic pairs accumulated over all iterations, across rounds too."""
+    out = spft_run["out"]
+    real = _lines(out / "real" / "train.jsonl")
+    log = _lines(out / "vbi" / "vbi_log.jsonl")
+    assert [r["iteration"] for r in log] == [0, 1, 2, 3]
+    total = 0
+    for r in log:
+        total += r["train_examples"]
+        assert (r["real_train_examples"], r["synthetic_train_examples"]) == (len(real), total)
+        sft = _lines(out / "vbi" / f"iter-{r['iteration']}" / "sft-data" / "train.jsonl")
+        assert sum(x["source"] == "real-train" for x in sft) == len(real)
+        assert sum(x["source"].startswith("synthetic-iter-") for x in sft) == total
+
+
+def test_iteration_0_writer_is_the_sql2text_model_trained_on_real_pairs(spft_run):
+    """Point 2."""
+    out = spft_run["out"]
+    log = _lines(out / "vbi" / "vbi_log.jsonl")
+    s2t0 = (out / "vbi" / "sql2text-0" / "model").resolve()
+    assert log[0]["writer"] == f"model:{s2t0}" and log[0]["writer"] != "rule-based"
+    m = json.loads((s2t0 / "manifest.json").read_text())
+    assert m["parameters"]["task"] == "sql2text" and m["counts"]["train_examples"] > 0
+    assert all(r["writer"].startswith("model:") for r in log)
+
+
+def test_failed_templates_seed_a_share_of_every_next_iteration(spft_run):
+    """Point 3, also across the round boundary."""
+    out = spft_run["out"]
+    log = _lines(out / "vbi" / "vbi_log.jsonl")
+    for prev, cur in zip(log, log[1:]):
+        assert cur["failed_templates_in"] == sorted(prev["failure_templates"])
+        m = json.loads((out / "vbi" / f"iter-{cur['iteration']}" / "data" / "manifest.json").read_text())
+        assert m["counts"]["failed_template_requested"] == 15  # round(0.5 * (24 + 6))
+        assert 0 < cur["failed_template_examples"] == m["counts"]["failed_template_drawn"]
+
+
+def test_selfplay_runs_on_the_rounds_test_like_dval(spft_run):
+    """Point 4 (D_val = the round's iterations' test-like D_val) and Algorithm 1's roles."""
+    out = spft_run["out"]
+    for r, its in ((1, (0, 1)), (2, (2, 3))):
+        val = _lines(out / f"round-{r}" / "selfplay-data" / "val.jsonl")
+        expected = [x for g in its for x in _lines(out / "vbi" / f"iter-{g}" / "data" / "val.jsonl")]
+        assert val == expected
+        sp_rows = _lines(out / f"round-{r}" / "selfplay" / "rounds.jsonl")
+        assert sp_rows[0]["loss"] == "spft" and sp_rows[0]["pairs_from"] == "val"
+        assert sp_rows[0]["main_val_ex"] >= sp_rows[0]["opponent_val_ex"]
+
+
+def test_round_2_starts_from_round_1s_selfplay_main(spft_run):
+    """Point 5: the self-play main is incorporated into the next round's SFT, and joins its pool."""
+    out = spft_run["out"]
+    rows = _lines(out / "rounds.jsonl")
+    main1 = [r for r in rows if r["round"] == 1 and r["main_next"]]
+    assert len(main1) == 1 and main1[0]["stage"] == "selfplay"
+    log = _lines(out / "vbi" / "vbi_log.jsonl")
+    assert log[2]["text2sql_start"] == main1[0]["path"]
+    sft2 = json.loads((out / "vbi" / "iter-2" / "text2sql" / "manifest.json").read_text())
+    assert sft2["inputs"]["model"] == main1[0]["path"]
+    prev = [r for r in rows if r["round"] == 2 and r["stage"] == "previous"]
+    assert [p["path"] for p in prev] == [main1[0]["path"]]
+
+
+def test_selection_split_is_never_trained_on(spft_run):
+    """Point 6: no SFT, SQL-to-Text or self-play data holds a selection pair (or its SQL)."""
+    from train.realdata import collision_key
+
+    out = spft_run["out"]
+    selection = _lines(out / "real" / "selection.jsonl")
+    assert selection
+    held_q = {(r["db_id"], r["question"]) for r in selection}
+    held_sql = {(r["db_id"], collision_key(r["sql"])) for r in selection}
+    checked = 0
+    for f in out.rglob("*.jsonl"):
+        if f.parent.name in {"sft-data", "sql2text-data", "selfplay-data", "data"} or f.name == "pairs.jsonl":
+            for x in _lines(f):
+                q = x.get("question")
+                assert (x.get("db_id"), q) not in held_q, f
+                if "sql" in x:
+                    assert (x["db_id"], collision_key(x["sql"])) not in held_sql, f
+                checked += 1
+    assert checked > 200
+
+
+def test_a_kill_inside_round_2_resumes_without_redoing_work(spft_run):
+    out = spft_run["out"]
+    killed = spft_run["killed_state"]
+    assert killed["completed_rounds"] == 1 and killed["vbi"]["completed_iterations"] == 4
+    assert (out / "round-1" / "selfplay" / "round-1" / "model" / "model.safetensors").stat().st_mtime_ns \
+        == spft_run["round1_model"]
+    assert (out / "vbi" / "iter-2" / "text2sql" / "manifest.json").stat().st_mtime_ns == spft_run["iter2"]
+    assert json.loads((out / "state.json").read_text())["completed_rounds"] == 2
+
+
+def test_resume_with_other_parameters_is_refused_and_leaves_the_run_usable(spft_run):
+    from train.cli import main
+
+    out = spft_run["out"]
+    before = (out / "state.json").read_bytes()
+    args = [a if a != "0.5" else "0.25" for a in spft_run["args"]]  # --lambda 0.5 -> 0.25 (and failed-share)
+    res = CliRunner().invoke(main, args + ["--rounds", "2"])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and "lam" in res.output
+    assert (out / "state.json").read_bytes() == before
+    again = CliRunner().invoke(main, spft_run["args"] + ["--rounds", "2"])
+    assert again.exit_code == 0, again.output  # same options: nothing to redo, the final model is reported
+    assert (out / "state.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--preset", "papr"], "did you mean 'paper'"),
+    (["--rounds", "0"], "rounds"),
+    (["--loss", "sptf"], "did you mean 'spft'"),
+])
+def test_bad_options_are_clear_errors(tmp_path, extra, message):
+    from train.cli import main
+
+    res = CliRunner().invoke(main, ["spft", "--db", "demo", "--model", "m", "--out", str(tmp_path / "o"), *extra])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and message in res.output, res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_benchmark_without_training_pairs_is_a_clear_error(tmp_path, spft_run):
+    import shutil
+
+    from synth.sources import DEMO_ROOT
+    from train.cli import main
+
+    bench = tmp_path / "mybench"
+    shutil.copytree(DEMO_ROOT / "database", bench / "database")
+    shutil.copy(DEMO_ROOT / "tables.json", bench / "tables.json")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["spft", "--db", str(bench), "--model", str(spft_run["tiny"]), "--out", str(out)])
+    assert res.exit_code == 1 and "Error: no training file" in res.output, res.output
+    assert not (out / "state.json").exists()  # nothing half-made that a rerun would trip over
+
+
+def test_paper_preset_fills_defaults_and_explicit_options_win():
+    from train.spft_config import PRESETS, SpftConfig, with_preset
+
+    cfg = with_preset({"model": "m", "out": "o", "preset": "paper", "learning_rate": 5e-5}, explicit={"learning_rate"})
+    assert cfg.lora and cfg.grad_accum * cfg.batch_size == 64 and cfg.epochs == 3.0 and cfg.n == 3000
+    assert cfg.learning_rate == 5e-5 and cfg.sql2text_learning_rate == 2e-4
+    cpu = with_preset({"model": "m", "out": "o"})
+    assert cpu == SpftConfig(model="m", out="o") and PRESETS["cpu"] == {}
+    with pytest.raises(UnknownNameError, match="paper"):
+        with_preset({"model": "m", "out": "o", "preset": "h100"})
+    with pytest.raises(ConfigError, match="selfplay_rounds"):
+        SpftConfig(model="m", out="o", selfplay_rounds=0)
+
+
+def test_docs_show_both_presets():
+    from train.spft_config import PRESETS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "train.md").read_text()
+    assert "### Presets" in docs
+    for key in PRESETS["paper"]:
+        assert f"`--{key.replace('_', '-')}`" in docs, key

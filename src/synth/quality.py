@@ -164,6 +164,38 @@ def measure(
     return report
 
 
+def semantic_failures(items: Iterable[tuple[str, str]], database: Callable[[str], object]) -> Counter:
+    """How many of ``(db_id, sql)`` fail each check of :mod:`synth.fill.checks` when executed
+    (``database(db_id)``: an open :class:`~evaluation.executor.ReadOnlyDatabase`, or ``None`` to
+    skip). ``checked`` counts the queries that executed with a non-empty result."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    from synth.fill.checks import failed_row_check, probes, row_checks
+
+    out: Counter = Counter()
+    for db_id, sql in items:
+        db = database(db_id)
+        if db is None:
+            continue
+        res = db.execute(sql)
+        if not res.ok or not res.rows:
+            continue
+        try:
+            tree = sqlglot.parse_one(sql, read="sqlite")
+        except SqlglotError:
+            continue
+        out["checked"] += 1
+        for name in row_checks(tree):
+            if failed_row_check(name, res.rows):
+                out[name] += 1
+        for name, probe in probes(tree):
+            r = db.execute(probe)
+            if r.ok and r.rows and r.rows[0][0]:
+                out[name] += 1
+    return out
+
+
 def hardness_distribution(trees_or_sql: Iterable[exp.Expression | str]) -> dict[str, int]:
     """Spider hardness levels (``evaluation.hardness``) counted, in level order."""
     counts = Counter(hardness(x) for x in trees_or_sql)

@@ -156,10 +156,15 @@ def accepts(use: str, profile: ColumnProfile) -> bool:
     if profile.role == "constant":
         return False
     allowed = USE_ROLES.get(use)
-    if allowed is None or profile.role in allowed:
-        return True
-    # Grouping by a repeating number or date ("GROUP BY age") is natural; by a unique one is not.
-    return use == "group" and profile.role in ("measure", "date") and profile.distinct_ratio <= 0.5
+    if use == "group":
+        # Groups need repeating values: a repeating number or date ("GROUP BY age") is natural, a
+        # unique name is not. Keys may be unique in their own table and still repeat after a join.
+        if profile.role == "key":
+            return True
+        if profile.stats.has_data and profile.stats.distinct >= profile.stats.non_null:
+            return False
+        return profile.role in allowed or (profile.role in ("measure", "date") and profile.distinct_ratio <= 0.5)
+    return allowed is None or profile.role in allowed
 
 
 def _number(v: Any) -> float | None:

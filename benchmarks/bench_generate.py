@@ -1,4 +1,5 @@
-"""Benchmark ``synth generate``: wall time, examples/s, acceptance rate, template coverage.
+"""Benchmark ``synth generate``: wall time, examples/s, acceptance rate, template coverage, and the
+Spider hardness distribution of the output next to the training SQL's (quality: bench_quality.py).
 
     SPFT_DATA_ROOT=/path/to/data python benchmarks/bench_generate.py            # 3000 on Spider
     python benchmarks/bench_generate.py --db demo --n 300
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         "templates_total": c["templates_total"],
         "template_cache": result.manifest["cache"]["templates"],
         "rejections": c["rejections"],
+        "hardness_output": c["hardness"]["output"]["shares"],
+        "hardness_training": c["hardness"]["training"]["shares"],
         "timings": t,
     }
     print(json.dumps(summary, indent=2))

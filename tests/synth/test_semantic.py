@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlglot
@@ -144,6 +145,7 @@ def test_aggregate_of_a_join_key_is_rejected(shop):
     assert e.value.reason == "semantic:aggregate_of_key"
 
 
+REPO = Path(__file__).resolve().parents[2]
 SPIDER_DBS = ("concert_singer", "pets_1", "car_1", "world_1", "cre_Theme_park", "student_assessment")
 
 
@@ -257,3 +259,19 @@ def test_same_name_key_joins_are_rebuilt_on_spider(spider):
                 joined.add(q.sql)
                 assert "cust_ID = " in q.sql and ".cust_ID" in q.sql, q.sql
     assert joined
+
+
+def test_quality_benchmark_prints_the_table(demo, tmp_path, capsys):
+    import importlib.util
+
+    from synth.generate import write_outputs
+
+    spec = importlib.util.spec_from_file_location("bench_quality", REPO / "benchmarks" / "bench_quality.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    write_outputs(generate(GenerateConfig(db="demo", n=80, val_size=8, prompts=False)), tmp_path / "out")
+    assert bench.main(["--db", "demo", "--out", str(tmp_path / "out"), "--semantic"]) == 0
+    table = capsys.readouterr().out
+    assert "| AVG/SUM over a key or id column | 0.0% (0) |" in table
+    assert "(n=80)" in table and "demo train" in table and "| semantic: degenerate_group | 0.0% (0) |" in table
+    assert bench.main(["--db", "demo", "--out", str(tmp_path / "missing")]) == 1

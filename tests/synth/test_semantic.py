@@ -275,3 +275,19 @@ def test_quality_benchmark_prints_the_table(demo, tmp_path, capsys):
     assert "| AVG/SUM over a key or id column | 0.0% (0) |" in table
     assert "(n=80)" in table and "demo train" in table and "| semantic: degenerate_group | 0.0% (0) |" in table
     assert bench.main(["--db", "demo", "--out", str(tmp_path / "missing")]) == 1
+
+
+@pytest.mark.parametrize(
+    "sql,failed",
+    [
+        ("SELECT name, COUNT(*) FROM singer GROUP BY name", {"degenerate_group"}),
+        ("SELECT country, COUNT(*) FROM singer GROUP BY country", set()),
+        ("SELECT name FROM singer WHERE age > 10", {"filter_keeps_all"}),
+        ("SELECT name FROM singer WHERE age > 40", set()),
+        ("SELECT T2.name, COUNT(*) FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
+         "GROUP BY T2.singer_id", set()),  # a key grouped after a join repeats
+    ],
+)
+def test_probes_on_real_spider(spider, sql, failed):
+    with ReadOnlyDatabase(spider.db_path("concert_singer")) as db:
+        assert _failed_probes(db, sql) == failed

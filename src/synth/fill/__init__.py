@@ -49,6 +49,7 @@ from synth.fill.joins import with_same_name_joins
 from synth.fill.plan import Plan, plan_template, scope_of, scope_selects, slot_of
 from synth.fill.render import build_from, column_expr
 from synth.fill.values import ValueSampler, as_number, literal
+from synth.roles import infer_roles
 from synth.schema import Column, Schema
 from synth.templates.drop_from_clause import FROM_KEY
 from synth.templates.model import Template, TemplateError
@@ -133,7 +134,8 @@ def fill_template(
     except TemplateError as e:
         raise FillError("bad_template", e.detail) from None
     if config.roles and profiles is None:
-        profiles = values.roles(schema)
+        read = getattr(values, "roles", None)  # a value source without data gets schema-only roles
+        profiles = read(schema) if read is not None else infer_roles(schema)
     if config.same_name_joins:
         schema = with_same_name_joins(schema)
     assign, trees = choose_columns(

@@ -67,7 +67,7 @@ class Generator(Protocol):
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """``text`` up to (without) the earliest stop string, as the OpenAI API defines ``stop``.
 
-    >>> cut_at_stop("SELECT 1;\nSELECT 2", [";", "\n"])
+    >>> cut_at_stop("SELECT 1;\\nSELECT 2", [";", "\\n"])
     'SELECT 1'
     >>> cut_at_stop("SELECT 1", [])
     'SELECT 1'

@@ -230,3 +230,26 @@ def test_cli_error_for_an_unreachable_server(tiny_model, tiny_data, tmp_path):
                                     "--base-url", f"http://127.0.0.1:{port}/v1", "--retries", "0"])
     assert res.exit_code == 1 and "Error: listing the served models: cannot reach" in res.output, res.output
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from train import backend_config, generate
+
+    assert doctest.testmod(generate).failed == 0
+    if __import__("importlib").util.find_spec("openai"):
+        from train import openai_backend
+
+        assert doctest.testmod(openai_backend).failed == 0
+    assert doctest.testmod(backend_config).failed == 0
+
+
+def test_predictions_match_the_prediction_schema():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "data_schemas" / "prediction.schema.json").read_text())
+    row = {"id": "1", "db_id": "x", "sql": "SELECT 1", "raw": "SELECT 1", "gen_hash": "ab", "backend": "openai"}
+    jsonschema.validate(row, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(row, backend="vllm"), schema)

@@ -91,6 +91,7 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
+    from train.backend_config import BACKEND_FIELDS
     from train.selfplay_config import SelfPlayConfig
 
     return SelfPlayConfig(
@@ -100,6 +101,7 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         grad_accum=cfg.grad_accum, max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
         gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
         lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, logging_steps=cfg.logging_steps,
+        **{k: getattr(cfg, k) for k in BACKEND_FIELDS},  # self-play generates where VBI-FT does
     )
 
 

@@ -51,7 +51,7 @@ def test_backend_options_cast_and_loop_configs_carry_the_same_fields():
 def test_every_generating_command_has_the_backend_options():
     from train.cli import main
 
-    for cmd in ("predict", "selfplay", "vbi"):
+    for cmd in ("predict", "selfplay", "vbi", "spft"):
         res = CliRunner().invoke(main, [cmd, "--help"])
         assert res.exit_code == 0, res.output
         for opt in ("--backend", "--base-url", "--served-model", "--concurrency", "--request-timeout", "--retries"):
@@ -253,3 +253,13 @@ def test_predictions_match_the_prediction_schema():
     jsonschema.validate(row, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(row, backend="vllm"), schema)
+
+
+def test_spft_passes_the_backend_to_its_selfplay_steps(tmp_path):
+    from train.spft import selfplay_config
+    from train.spft_config import SpftConfig
+
+    cfg = SpftConfig(model="m", out=str(tmp_path), backend="openai", base_url="http://h:1/v1", concurrency=2)
+    sp = selfplay_config(cfg, 1, tmp_path / "round-1")
+    assert backend_config_of(sp) == backend_config_of(cfg) == GenerationBackendConfig(
+        backend="openai", base_url="http://h:1/v1", concurrency=2)

@@ -117,11 +117,15 @@ def predict_cmd(model: str, data: str, out: str, task: str, batch_size: int, max
 @config_options(SelfPlayConfig)
 @friendly_errors
 def selfplay_cmd(**kw: Any) -> None:
+    from train.pool import load_pool
     from train.selfplay import run_selfplay
 
-    res = run_selfplay(SelfPlayConfig(**kw))
+    cfg = SelfPlayConfig(**kw)
+    res = run_selfplay(cfg)
     stop = " (stopped early)" if res.stopped_early else ""
-    click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex})")
+    tie = load_pool(cfg.out).tie_note(res.best)
+    click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex}"
+               f"{f'; {tie}' if tie else ''})")
 
 
 from train import cli_spft, cli_vbi  # noqa: E402,F401  - register `train vbi` / `train spft` on `main`

@@ -29,4 +29,6 @@ def vbi_cmd(**kw: Any) -> None:
             f"y+ {row['positives']}, y- {row['negatives']}, writer {row['writer']}"
         )
     best = res.pool.main()
-    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best {best.id} = {best.path})")
+    tie = res.pool.tie_note(best)
+    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best {best.id} = {best.path}"
+               f"{f'; {tie}' if tie else ''})")

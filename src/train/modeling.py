@@ -131,11 +131,48 @@ def load_model(
                 m = get_peft_model(m, cfg)
     except (OSError, ValueError) as e:
         raise DataNotFoundError(f"cannot load a model from '{model}': {e}") from None
+    _expect_tied_keys_missing(m)
     if device:
         m = m.to(device)
     if not trainable:
         m.eval()
     return m
+
+
+def tied_weight_keys(model: Any) -> set[str]:
+    """Parameter names that are copies of others when the model ties its embeddings (``lm_head.weight``)."""
+    cfg = getattr(model, "config", None)
+    text_cfg = cfg.get_text_config() if cfg is not None and hasattr(cfg, "get_text_config") else cfg
+    if not getattr(text_cfg, "tie_word_embeddings", False):
+        return set()
+    keys = getattr(model, "_tied_weights_keys", None) or ()
+    return set(keys.keys() if isinstance(keys, dict) else keys)
+
+
+def _expect_tied_keys_missing(model: Any) -> None:
+    """Tell transformers that a checkpoint lacks the tied ``lm_head.weight`` on purpose.
+
+    ``save_pretrained`` leaves tied copies out; when ``Trainer`` reloads the best checkpoint it warns
+    "There were missing keys in the checkpoint model loaded: ['lm_head.weight']" unless those keys are
+    the model's ``_keys_to_ignore_on_save`` — then it re-ties them instead. Saving is unchanged (the
+    tied copy is never written anyway).
+    """
+    tied = tied_weight_keys(model)
+    if tied and not getattr(model, "_keys_to_ignore_on_save", None):
+        model._keys_to_ignore_on_save = tied
+
+
+def share_like_other_outputs(folder: str | Path) -> None:
+    """Give model files the permissions of our other outputs (``0o644``).
+
+    safetensors writes weights with mode ``0o600`` (a private temporary file moved into place), so a
+    saved model was unreadable for other users while its config and tokenizer beside it were not.
+    """
+    from evaluation.fileio import FILE_MODE
+
+    for f in Path(folder).rglob("*"):
+        if f.is_file() and not f.is_symlink() and (f.stat().st_mode & 0o777) == 0o600:
+            f.chmod(FILE_MODE)
 
 
 def check_compatible(model: Any, tokenizer: Any, *, where: str = "model") -> None:
@@ -156,3 +193,4 @@ def save_model(model: Any, tokenizer: Any, out: str | Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    share_like_other_outputs(out)

@@ -2,6 +2,10 @@
 
 Each entry records where a candidate lives, what it derives from, and its EX on D_val together
 with the hash of the D_val it was measured on (a score on other data is not reused).
+
+Tie-break (D_val EX is coarse: tiny models often tie, e.g. all at 0): the main is the most recently
+added of the best (the latest round or iteration, which saw the most training), the opponent the
+earliest added of the worst unused. Summaries say "tie" when it decided (:meth:`Pool.tie_note`).
 """
 
 from __future__ import annotations
@@ -64,6 +68,20 @@ class Pool:
         """Highest D_val EX; on ties the most recently added (the latest self-play round)."""
         scored = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries)]
         return max(scored, key=lambda t: (t[0], t[1]))[2]
+
+    def tied_with(self, entry: PoolEntry) -> tuple[str, ...]:
+        """Ids of the other models with exactly ``entry``'s D_val EX (unscored counts as 0)."""
+        ex = entry.val_ex or 0.0
+        return tuple(e.id for e in self.entries if e.id != entry.id and (e.val_ex or 0.0) == ex)
+
+    def tie_note(self, entry: PoolEntry, role: str = "main") -> str:
+        """``""``, or why ``entry`` was chosen among equals, for run summaries: ``"tie with m1 on D_val
+        EX 0.000: the most recently added wins"`` (``role="opponent"``: the earliest added wins)."""
+        others = self.tied_with(entry)
+        if not others:
+            return ""
+        rule = "the most recently added wins" if role == "main" else "the earliest added wins"
+        return f"tie with {', '.join(others)} on D_val EX {entry.val_ex or 0.0:.3f}: {rule}"
 
     def opponent(self, main: PoolEntry, used: set[str]) -> PoolEntry:
         """Lowest D_val EX among models that are neither the main nor an already used opponent.

@@ -181,7 +181,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     """Train the main on the pairs; the new model is saved to ``round_dir/model``."""
     from transformers import set_seed
 
-    from train.modeling import check_compatible, load_model
+    from train.modeling import check_compatible, load_model, share_like_other_outputs
     from train.selfplay_trainer import PairCollator, make_selfplay_trainer_class
     from train.sft import last_checkpoint, training_arguments
 
@@ -202,6 +202,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     out = trainer.train(resume_from_checkpoint=resumed)
     trainer.save_model(str(round_dir / "model"))
     tokenizer.save_pretrained(str(round_dir / "model"))
+    share_like_other_outputs(round_dir)  # safetensors writes weights 0o600
     history = trainer.state.log_history
     write_jsonl(round_dir / "log_history.jsonl", history)
     margins = [m for m, _, _ in trainer.step_stats]

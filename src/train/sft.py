@@ -126,7 +126,7 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
 
     from train.generate import GenerationOptions
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import check_compatible, load_model, load_tokenizer
+    from train.modeling import check_compatible, load_model, load_tokenizer, share_like_other_outputs
 
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
@@ -159,6 +159,7 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
     train_out = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
+    share_like_other_outputs(out)  # safetensors writes weights 0o600
     history = trainer.state.log_history
     write_jsonl(out / "log_history.jsonl", history)
     val_ex_scores = [h["eval_ex"] for h in history if "eval_ex" in h]

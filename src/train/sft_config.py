@@ -10,6 +10,10 @@ from train.formatting import TASKS
 from train.modeling import LoraOptions
 
 
+#: Defaults for fine-tuning a pretrained model; a model folder's ``training_defaults.json`` overrides them.
+FINE_TUNING_DEFAULTS = {"epochs": 3.0, "learning_rate": 2e-5}
+
+
 @dataclass(frozen=True)
 class SFTConfig:
     """Supervised fine-tuning on ``synth generate`` output; loss on the answer tokens only."""
@@ -18,8 +22,12 @@ class SFTConfig:
     model: str = _h("Hub id or local folder of the model (or LoRA adapter) to fine-tune.", "")
     out: str = _h("Output folder: the best model, checkpoints/, manifest.json, log_history.jsonl.", "")
     task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
-    epochs: float = _h("Number of training epochs; D_val is evaluated after each one.", 3.0)
-    learning_rate: float = _h("Peak learning rate (AdamW, linear decay).", 2e-5)
+    epochs: float | None = _h(
+        "Number of training epochs; D_val is evaluated after each one. Default 3, or the model's "
+        "training_defaults.json (init-tiny models: 20).", None)
+    learning_rate: float | None = _h(
+        "Peak learning rate (AdamW, linear decay). Default 2e-5, or the model's training_defaults.json "
+        "(init-tiny models, trained from scratch: 3e-3).", None)
     batch_size: int = _h("Per-device training batch size.", 8)
     grad_accum: int = _h("Gradient accumulation steps.", 1)
     warmup_ratio: float = _h("Fraction of steps for linear warm-up.", 0.0)
@@ -43,6 +51,7 @@ class SFTConfig:
     data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
 
     def __post_init__(self) -> None:
+        self._resolve_defaults()
         if not self.data:
             raise ConfigError("data is required (the folder written by `synth generate`)")
         if not self.model:
@@ -68,6 +77,17 @@ class SFTConfig:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
         if self.lora:
             self.lora_options()  # validates r / dropout / targets
+
+    def _resolve_defaults(self) -> None:
+        """Options left unset take the model's own defaults (``init-tiny``), else fine-tuning ones."""
+        unset = [name for name in FINE_TUNING_DEFAULTS if getattr(self, name) is None]
+        if not unset:
+            return
+        from train.tiny import training_defaults
+
+        own = training_defaults(self.model) if self.model else {}
+        for name in unset:
+            object.__setattr__(self, name, own.get(name, FINE_TUNING_DEFAULTS[name]))
 
     @property
     def uses_ex(self) -> bool:

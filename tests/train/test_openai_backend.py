@@ -66,6 +66,9 @@ def demo(tmp_path_factory):
         for p in model.parameters():
             if p.dim() == 2:
                 p.add_(torch.randn(p.shape, generator=g) * 0.3)
+    # `transformers serve` samples only when the model's generation config says so (temperature > 0 alone
+    # does not switch sampling on); greedy requests (temperature 0) turn it off again. docs/train.md, Serving.
+    model.generation_config.do_sample = True
     model.save_pretrained(str(served))
     tok.save_pretrained(str(served))
     return data, served
@@ -161,3 +164,29 @@ def test_selfplay_with_a_served_opponent(demo, server, tmp_path):
     assert m1 and all(r["backend"] == "hf" for rows in m1 for r in rows)  # not served: generated here
     pairs = _lines(sp / "round-1" / "pairs.jsonl")
     assert {p["rejected"] for p in pairs} <= {r["sql"] for rows in m0 for r in rows}
+
+
+def test_question_writer_and_sampling_over_the_server(demo, server, tmp_path):
+    """The SQL-to-Text writer gets the server's greedy questions (equal to its in-process ones); sampled
+    requests give different samples for the copies of one prompt, and the same ones when repeated."""
+    from synth.questions import get_writer
+    from synth.sources import resolve_benchmark
+    from train.backend_config import GenerationBackendConfig
+    from train.generate import GenerationOptions, load_generator
+
+    _data, served = demo
+    schema = next(iter(resolve_benchmark("demo").schemas.values()))
+    table = schema.tables[0]
+    items = [(f"SELECT count(*) FROM {table.name}", schema), (f"SELECT {table.columns[0].name} FROM {table.name}", schema)]
+    local = get_writer("model", path=str(served), cache_dir=str(tmp_path / "c"), max_new_tokens=12)
+    remote = get_writer("model", path=str(served), cache_dir=str(tmp_path / "c"), max_new_tokens=12,
+                        backend="openai", base_url=server)
+    assert remote.write_batch(items) == local.write_batch(items)
+    assert remote._generator.backend == "openai"
+
+    opts = GenerationOptions(max_new_tokens=12, do_sample=True, temperature=1.0, seed=3)
+    gen = load_generator(served, opts, GenerationBackendConfig(backend="openai", base_url=server, concurrency=1))
+    prompt = gen.tokenizer.apply_chat_template([{"role": "user", "content": "SELECT"}], tokenize=False,
+                                               add_generation_prompt=True)
+    first, again = gen.generate([prompt] * 3), gen.generate([prompt] * 3)
+    assert len(set(first)) > 1 and first == again

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -57,20 +57,29 @@ def names_model(served_id: str, model: str, fingerprint: str) -> bool:
     return served_id == model or _same_path(served_id, model) or fingerprint[:FINGERPRINT_CHARS] in served_id
 
 
-def pick_served_name(served_ids: Sequence[str], model: str, fingerprint: str, served_model: str | None, url: str) -> str:
-    """The served id to request for ``model``; :class:`ModelNotServedError` when the server has no such model."""
-    fp = fingerprint[:FINGERPRINT_CHARS]
+def pick_served_name(served_ids: Sequence[str], model: str, fingerprint: Callable[[], str], served_model: str | None,
+                     url: str) -> str:
+    """The served id to request for ``model``; :class:`ModelNotServedError` when the server has no such model.
+
+    ``fingerprint`` is called only when no id names the model by its path (it reads every weight byte).
+    """
+    if served_model is None:
+        for sid in served_ids:
+            if sid == model or _same_path(sid, model):
+                return sid
+    full = fingerprint()
+    fp = full[:FINGERPRINT_CHARS]
     how = (f"serve it as its path, or name it by its fingerprint (e.g. `vllm serve {model} --served-model-name ckpt-{fp}`)")
     if served_model is not None:
         if served_model not in served_ids:
             raise ModelNotServedError(f"{url} does not serve --served-model '{served_model}' (it serves: {', '.join(served_ids) or 'nothing'})")
-        if not names_model(served_model, model, fingerprint):
+        if not names_model(served_model, model, full):
             raise ModelNotServedError(
                 f"--served-model '{served_model}' at {url} is not the checkpoint {model} (fingerprint {fp}); {how}"
             )
         return served_model
     for sid in served_ids:
-        if names_model(sid, model, fingerprint):
+        if names_model(sid, model, full):
             return sid
     raise ModelNotServedError(
         f"{url} serves {', '.join(repr(s) for s in served_ids) or 'no model'}, not {model} (fingerprint {fp}); {how}"
@@ -128,7 +137,7 @@ class OpenAIGenerator:
 
         self.cfg, self.options, self.model, self.tokenizer, self.progress = cfg, options, str(model), tokenizer, progress
         self.client = _client(cfg)
-        fp = fingerprint or checkpoint_fingerprint(self.model)
+        fp = (lambda: fingerprint) if fingerprint else (lambda: checkpoint_fingerprint(self.model))
         self.served_name = pick_served_name(served_model_ids(cfg, self.client), self.model, fp, cfg.served_model, str(cfg.base_url))
 
     def _request(self, i: int, prompt: str) -> str:

@@ -136,3 +136,30 @@ def test_generate_interrupted_at_any_moment_leaves_all_or_nothing(tmp_path: Path
             assert not list(out.glob(".*.tmp")) if out.is_dir() else True
         outcomes.append(rc)
     assert 130 in outcomes  # at least one run really was interrupted mid-way
+
+
+def test_every_synth_and_train_command_turns_ctrl_c_into_exit_130() -> None:
+    """VBI-FT, self-play, SFT, predict and synth judge through the same executor; their commands all
+    end a KeyboardInterrupt with "Aborted" and exit 130 through ``friendly_errors``."""
+    import click
+    from click.testing import CliRunner
+
+    from synth.cli import friendly_errors
+    from synth.cli import main as synth_main
+    from train.cli import main as train_main
+
+    wrapper_code = friendly_errors(lambda: None).__code__
+    for group in (synth_main, train_main):
+        for name, cmd in group.commands.items():
+            f = cmd.callback
+            while f.__code__ is not wrapper_code and hasattr(f, "__wrapped__"):  # e.g. click.pass_context
+                f = f.__wrapped__
+            assert f.__code__ is wrapper_code, f"{group.name} {name} is not wrapped by friendly_errors"
+
+    @click.command()
+    @friendly_errors
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    r = CliRunner().invoke(interrupted, [])
+    assert r.exit_code == 130 and "Aborted" in r.output and "Traceback" not in r.output

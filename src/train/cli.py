@@ -128,7 +128,7 @@ def selfplay_cmd(**kw: Any) -> None:
                f"{f'; {tie}' if tie else ''})")
 
 
-from train import cli_spft, cli_vbi  # noqa: E402,F401  - register `train vbi` / `train spft` on `main`
+from train import cli_experiment, cli_spft, cli_vbi  # noqa: E402,F401  - register vbi / spft / experiment on `main`
 
 if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch): run the canonical
     # module's group, where command modules such as cli_vbi registered themselves.

@@ -1,0 +1,39 @@
+"""``train experiment``: thin click command over :func:`train.experiment.run_experiment`."""
+
+from __future__ import annotations
+
+import click
+
+from synth.cli import friendly_errors
+from train.cli import main
+
+
+@main.command(
+    "experiment",
+    help="Run SPFT-SQL's comparison arms (sft, vbift, spft, selfplay, spin, dpo, vbift+dpo) from a TOML config "
+    "over its seeds; writes OUT/results.json, results.md and results.png. Cached and resumable: rerun the same "
+    "command after a kill. See experiments/*.toml and docs/results.md.",
+)
+@click.argument("config", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Experiment folder (split, runs per seed, results).")
+@click.option("--smoke", is_flag=True, help="Apply the config's [smoke] section: one seed, a handful of steps.")
+@click.option("--seeds", default="", help="Comma-separated seeds to run instead of the config's (e.g. 0 or 0,1).")
+@friendly_errors
+def experiment_cmd(config: str, out: str, smoke: bool, seeds: str) -> None:
+    import dataclasses
+
+    from train.experiment import run_experiment
+    from train.experiment_config import load_experiment
+
+    cfg = load_experiment(config)
+    if smoke:
+        cfg = cfg.smoked()
+    if seeds.strip():
+        try:
+            chosen = tuple(int(s) for s in seeds.split(",") if s.strip())
+        except ValueError:
+            raise click.BadParameter(f"not a comma-separated list of integers: {seeds!r}", param_hint="--seeds") from None
+        cfg = dataclasses.replace(cfg, seeds=chosen)
+    doc = run_experiment(cfg, out)
+    click.echo((__import__("pathlib").Path(out) / "results.md").read_text(encoding="utf-8"))
+    click.echo(f"results: {out}/results.json, results.md, results.png ({doc['wall_s'] / 60:.1f} min)")

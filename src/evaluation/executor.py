@@ -236,8 +236,14 @@ class ReadOnlyDatabase:
         deadline = start + limits.timeout_s
         clock = time.perf_counter
 
+        timed_out = False  # set only by our own deadline check: any other "interrupted" is a signal
+
         def progress() -> int:
-            return 1 if clock() > deadline else 0
+            nonlocal timed_out
+            if clock() > deadline:
+                timed_out = True
+                return 1
+            return 0
 
         conn.set_progress_handler(progress, _PROGRESS_STEPS)
         cur = conn.cursor()
@@ -271,11 +277,11 @@ class ReadOnlyDatabase:
         except sqlite3.OperationalError as e:
             msg = str(e)
             if msg == "interrupted":
-                if clock() > deadline:
+                if timed_out:
                     return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
-                # The progress handler stops a statement only at the deadline or when a signal handler
-                # raised inside it (Ctrl-C); sqlite3 swallows that exception, so it is raised again
-                # here: a user's interrupt aborts the command, never becomes a verdict.
+                # Not our deadline: a signal handler raised inside the progress handler (Ctrl-C), and
+                # sqlite3 swallowed that exception. Raise it again: a user's interrupt aborts the
+                # command, it never becomes a query error, a rejection or a verdict.
                 raise KeyboardInterrupt from None
             return self._fail("error", msg, columns, start)
         except MemoryError:

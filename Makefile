@@ -34,10 +34,20 @@ demo: setup
 test: setup-train
 	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q
 
-bench: setup-train
+# Every benchmark, with what each needs (TRL and datasets for bench_selfplay's comparison arms).
+$(VENV)/.setup-bench: pyproject.toml $(VENV)/.setup-train
+	$(BIN)/pip install -q -e '.[dev,train,bench]'
+	touch $@
+
+bench: $(VENV)/.setup-bench
 	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_prompt.py
+	$(BIN)/python benchmarks/bench_quality.py --generate --n 3000
+	$(BIN)/synth generate --db demo --n 300 --val-size 40 --out out/bench/data --seed 0
+	$(BIN)/train init-tiny --data out/bench/data --out out/bench/tiny
+	$(BIN)/train sft --data out/bench/data --model out/bench/tiny --out out/bench/sft --epochs 2 --resume
+	$(BIN)/python benchmarks/bench_selfplay.py --data out/bench/data --model out/bench/sft
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -1,0 +1,124 @@
+"""``train experiment``: config checks, the split (no test question leaks), the statistics, and the
+shipped config's ``--smoke`` run end to end (every arm, results.json against its schema)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evaluation.errors import ConfigError, InputError, UnknownNameError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "experiments"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("name", ["tiny-indomain.toml", "tiny-crossdomain.toml", "paper-qwen7b.toml"])
+def test_shipped_configs_load_and_differ_only_in_scale(name):
+    from train.experiment_config import ARMS, load_experiment
+    from train.spft_config import with_preset
+
+    cfg = load_experiment(CONFIGS / name)
+    assert set(cfg.arms) == set(ARMS) and len(cfg.seeds) >= 3
+    smoke = cfg.smoked()
+    assert len(smoke.seeds) == 1 and smoke.name.endswith("-smoke")
+    with_preset(dict(cfg.loop, model="m", out="o"), explicit=set(cfg.loop) - {"preset"})  # every loop key is valid
+
+
+@pytest.mark.parametrize("text, error, message", [
+    ("arms = ['sft', 'sfpt']", UnknownNameError, "'spft'"),
+    ("[split]\nkind = 'indomian'", UnknownNameError, "indomain"),
+    ("[loop]\nlerning_rate = 1.0", InputError, "lerning_rate"),
+    ("[split]\ntest_fraction = 1.5", ConfigError, "test_fraction"),
+    ("seeds = []", InputError, "seeds"),
+    ("[smoke]\nbogus = 1", ConfigError, "bogus"),
+    ("[model]\ninit = 'path'", ConfigError, "path"),
+    ("name = ", InputError, "TOML"),
+])
+def test_config_mistakes_name_the_key(tmp_path, text, error, message):
+    from train.experiment_config import load_experiment
+
+    with pytest.raises(error, match=message):
+        load_experiment(_write(tmp_path, text))
+
+
+def test_paired_bootstrap_interval_covers_the_mean_and_is_seeded():
+    from train.experiment import paired_bootstrap
+
+    a = [1.0] * 30 + [0.0] * 70
+    b = [1.0] * 20 + [0.0] * 80
+    mean, lo, hi = paired_bootstrap(a, b, resamples=500)
+    assert mean == pytest.approx(0.1) and lo <= mean <= hi and lo >= 0.0
+    assert paired_bootstrap(a, b, resamples=500) == (mean, lo, hi)
+    same = paired_bootstrap(a, a, resamples=100)
+    assert same == (0.0, 0.0, 0.0)
+
+
+def test_indomain_split_keeps_test_questions_out_of_the_benchmark(tmp_path, data_root):
+    from train.experiment import build_split
+    from train.experiment_config import load_experiment
+
+    cfg = load_experiment(_write(tmp_path, "[split]\ntop_dbs = 3\nmax_per_db = 40\n"))
+    out = tmp_path / "exp"
+    manifest = build_split(cfg, out)
+    train = json.loads((out / "split" / "bench" / "train.json").read_text())
+    test = json.loads((out / "split" / "test.json").read_text())
+    assert manifest["counts"] == {"train": len(train), "test": len(test), "dbs": 3}
+    assert len(train) + len(test) == 120 and len(test) == 24  # 20 % of 40 per database
+    key = lambda ex: (ex["db_id"], ex["question"], ex["query"])  # noqa: E731
+    assert not {key(e) for e in train} & {key(e) for e in test}
+    assert {e["db_id"] for e in test} == set(manifest["db_ids"]) == {e["db_id"] for e in train}
+    assert (out / "split" / "bench" / "database").is_dir()
+    assert build_split(cfg, out) == manifest  # cached
+    again = build_split(cfg, tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "split" / "test.json").read_text()) == test  # seeded, not random
+
+
+@pytest.mark.slow
+def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
+    """The test suite's run of `train experiment experiments/tiny-indomain.toml --smoke`: every arm trains,
+    is scored once on test, and the tables validate; a rerun reuses everything and gives the same numbers."""
+    from jsonschema import Draft202012Validator
+
+    from train.cli import main
+
+    out = tmp_path / "exp"
+    res = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "results.json").read_text())
+    schema = json.loads((ROOT / "data_schemas" / "experiment_results.schema.json").read_text())
+    Draft202012Validator(schema).validate(doc)
+    assert list(doc["arms"]) == ["sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo"]
+    assert doc["counts"]["test"] == 8 and doc["seeds"] == [0]
+    for arm, e in doc["arms"].items():
+        assert e["seeds"]["0"]["train_steps"] > 0, arm
+        assert ("diff_vs_sft" in e) == (arm != "sft")
+    # shared stages: the sft arm's model starts selfplay/spin/dpo; vbift's starts vbift+dpo
+    run = next((out / "runs").iterdir())
+    starts = {a: json.loads((run / "arms" / a / "selfplay" / "manifest.json").read_text())["inputs"]["start"]
+              for a in ("selfplay", "spin", "dpo", "vbift+dpo")}
+    assert starts["selfplay"] == starts["spin"] == starts["dpo"] == str((run / "sft" / "model").resolve())
+    assert starts["vbift+dpo"] == doc["arms"]["vbift"]["seeds"]["0"]["model"]
+    assert "| `spft` | SPFT-SQL |" in (out / "results.md").read_text()
+    assert (out / "results.png").stat().st_size > 1000
+    # no synthetic query equals a test query (the test split is synthesis' exclude_sql)
+    from train.realdata import collision_key
+
+    test = {(e["db_id"], collision_key(e["query"])) for e in json.loads((out / "split" / "test.json").read_text())}
+    for f in (run / "spft" / "vbi").glob("iter-*/data/*.jsonl"):
+        if f.name in ("train.jsonl", "val.jsonl"):
+            assert all((r["db_id"], collision_key(r["sql"])) not in test for r in map(json.loads, f.read_text().splitlines()))
+    again = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"],
+                               catch_exceptions=False)
+    assert again.exit_code == 0
+    doc2 = json.loads((out / "results.json").read_text())
+    assert doc2["arms"] == doc["arms"] and doc2["invocations"] == 2

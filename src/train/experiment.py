@@ -234,10 +234,10 @@ class SeedRun:
         return real_dir
 
     def sft_model(self) -> str:
+        from train.io import data_root_for
         from train.sft import run_sft
         from train.sft_config import SFTConfig
         from train.vbi import write_sft_data
-        from train.io import data_root_for
 
         out = self.dir / "sft"
         if not (out / "model" / "manifest.json").is_file():

@@ -8,12 +8,18 @@ field), the arms, the seeds, and what ``--smoke`` shrinks. Only the scale knobs 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluation.errors import ConfigError, DataNotFoundError, InputError, UnknownNameError
+import tomllib
+
+from evaluation.errors import (
+    ConfigError,
+    DataNotFoundError,
+    InputError,
+    UnknownNameError,
+)
 
 #: the arms of SPFT-SQL Tables 1-3 this harness runs (docs/results.md has the paper rows)
 ARMS = ("sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo")

@@ -14,14 +14,13 @@ the best round.
 from __future__ import annotations
 
 import gc
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.errors import ConfigError, InputError
+from evaluation.errors import ConfigError
 from train.io import (
     checkpoint_fingerprint,
     data_root_for,
@@ -34,6 +33,7 @@ from train.io import (
 )
 from train.manifest import config_dict
 from train.pool import POOL_FILE, Pool, PoolEntry, load_pool, new_pool, save_pool
+from train.runstate import save_state
 from train.selfplay_config import SelfPlayConfig
 
 STATE_FILE = "state.json"
@@ -249,13 +249,11 @@ def check_same_tokenizer(entries: tuple[PoolEntry, ...] | list[PoolEntry]) -> No
 
 
 def _load_state(out: Path) -> dict[str, Any]:
-    p = out / STATE_FILE
-    if p.is_file():
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg}); delete it to start the run over", path=p, line=e.lineno) from None
-    return {"completed_rounds": 0, "used_opponents": [], "bad_rounds": 0, "stopped": None}
+    """The saved state (settings are checked by :func:`_check_resume`, which knows the resumable ones)."""
+    from train.runstate import load_state
+
+    return load_state(out, file=STATE_FILE) or {"completed_rounds": 0, "used_opponents": [], "bad_rounds": 0,
+                                                "stopped": None}
 
 
 def _start_of(cfg: SelfPlayConfig) -> str:
@@ -329,7 +327,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     if "start_models" not in state:  # the pool as the run found it (kept across resumes)
         state["start_models"] = [dict(asdict(e), fingerprint=checkpoint_fingerprint(e.path)) for e in pool.entries]
     save_pool(out, pool)
-    write_json(out / STATE_FILE, state)
+    save_state(out, state)
     rows = read_jsonl(out / "rounds.jsonl") if (out / "rounds.jsonl").is_file() else []
     inputs = {"data": data_files, "data_hash": data_hash, "val_hash": val_hash, "data_root": str(data_root),
               "start": cfg.pool or cfg.model, "models": state["start_models"]}
@@ -385,7 +383,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         rows.append(row)
         save_pool(out, pool)
         write_jsonl(out / "rounds.jsonl", rows)
-        write_json(out / STATE_FILE, state)
+        save_state(out, state)
         plot_rounds(rows, out / "selfplay.png")
         _manifest(out, cfg, pool=pool, status="running", **dict(manifest, state=state, rows=rows))
 

@@ -35,12 +35,13 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from train.io import data_root_for, hash_records, read_jsonl, write_json, write_jsonl
 from train.pool import Pool, PoolEntry, save_pool
+from train.runstate import save_state
 from train.spft_config import SpftConfig
 from train.vbi import (
     LOG_FILE,
@@ -48,7 +49,6 @@ from train.vbi import (
     _echo,
     _rel,
     _run_parameters,
-    check_resume,
     initial_state,
     iter_dir,
     predict_cached,
@@ -75,18 +75,10 @@ class SpftResult:
 
 
 def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
-    from evaluation.errors import InputError
+    from train.runstate import load_state
 
-    p = out / STATE_FILE
-    if not p.is_file():
-        return None
-    try:
-        state = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg}); delete the run folder to start over", path=p, line=e.lineno) from None
-    check_resume(out, state.get("parameters", {}), _run_parameters(cfg, RESUMABLE_CHANGES),
-                 "only --rounds and --patience may change")
-    return state
+    return load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES),
+                      allowed="only --rounds and --patience may change")
 
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
@@ -206,7 +198,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         state = {"parameters": _run_parameters(cfg, RESUMABLE_CHANGES), "completed_rounds": 0, "phase": "vbi",
                  "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)), "vbi_rows": [],
                  "main": None, "best_selection": None, "bad_rounds": 0, "stopped": None}
-        write_json(out / STATE_FILE, state)
+        save_state(out, state)
     rows = read_jsonl(out / ROUNDS_FILE) if (out / ROUNDS_FILE).is_file() else []
     rows = [r for r in rows if r["round"] <= state["completed_rounds"]]
     from train.pool import load_pool
@@ -226,7 +218,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             state["vbi_rows"] = [*state["vbi_rows"][:g], row]
             save_pool_relative(vbi_out, vbi_pool)
             write_jsonl(vbi_out / LOG_FILE, state["vbi_rows"])
-            write_json(out / STATE_FILE, state)
+            save_state(out, state)
 
         # self-play over the round's pool, on the round's D_val
         _echo(f"[spft round {r}/{cfg.rounds}] self-play ({cfg.loss}, {cfg.selfplay_rounds} step(s))")
@@ -267,7 +259,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         state["completed_rounds"] = r
         write_jsonl(out / ROUNDS_FILE, rows)
         plot_spft_rounds(rows, out / "rounds.png")
-        write_json(out / STATE_FILE, state)
+        save_state(out, state)
         _echo(f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
               f"{_rel(Path(new_main.path), out)}")
 

@@ -41,7 +41,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from train.io import data_root_for, hash_records, read_examples, read_jsonl, write_json, write_jsonl
+from train.io import (
+    data_root_for,
+    hash_records,
+    read_examples,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 from train.pool import Pool, PoolEntry, load_pool, save_pool
 from train.vbi_config import VBIConfig
 
@@ -380,9 +387,9 @@ RESUMABLE_CHANGES = ("iterations", "out")
 
 
 def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
-    from train.manifest import config_dict
+    from train.runstate import run_parameters
 
-    return {k: v for k, v in config_dict(cfg).items() if k not in resumable}
+    return run_parameters(cfg, resumable)
 
 
 def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
@@ -391,31 +398,11 @@ def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
             "failed_templates": None, "synthetic_files": [], "positive_files": [], "parameters": _run_parameters(cfg)}
 
 
-def check_resume(out: Path, saved: Mapping[str, Any], now: Mapping[str, Any], allowed: str) -> None:
-    """A resumed run must have been made with the same settings (except ``allowed``)."""
-    from evaluation.errors import ConfigError
-
-    changed = sorted(k for k in now if k in saved and now[k] != saved[k])
-    if changed:
-        raise ConfigError(
-            f"{out} holds a run made with other settings ({', '.join(f'{k}: {saved[k]!r} -> {now[k]!r}' for k in changed)}); "
-            f"resume with the same options ({allowed}) or choose another --out"
-        )
-
-
 def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
     """The run's state (``None`` for a new run); resuming with other settings (except ``--iterations``) is refused."""
-    from evaluation.errors import InputError
+    from train.runstate import load_state as load
 
-    p = out / STATE_FILE
-    if not p.is_file():
-        return None
-    try:
-        state = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg}); delete the run folder to start over", path=p, line=e.lineno) from None
-    check_resume(out, state.get("parameters", {}), _run_parameters(cfg), "only --iterations may change")
-    return state
+    return load(out, parameters=_run_parameters(cfg), allowed="only --iterations may change")
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -585,6 +572,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
     """Run (or resume) ``cfg.iterations`` iterations in ``cfg.out``."""
     from train.manifest import file_inputs, write_manifest
     from train.modeling import _check_exists
+    from train.runstate import save_state
 
     t0 = time.time()
     out = Path(cfg.out)
@@ -596,7 +584,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
     prepare_real(cfg, real_dir, out / "cache")
     if state is None:
         state = initial_state(cfg, train_sql2text0(cfg, out, real_dir))
-        write_json(out / STATE_FILE, state)
+        save_state(out, state)
     rows = read_jsonl(out / LOG_FILE) if (out / LOG_FILE).is_file() else []
     rows = rows[: state["completed_iterations"]]  # a row written before a crash of its state file is redone
     pool = load_pool(out) if (out / "pool.json").is_file() and state["completed_iterations"] else Pool(())
@@ -607,7 +595,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
         rows.append(row)
         save_pool_relative(out, pool)
         write_jsonl(out / LOG_FILE, rows)
-        write_json(out / STATE_FILE, state)
+        save_state(out, state)
 
     best = best_on_selection(rows)
     write_manifest(

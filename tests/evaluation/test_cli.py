@@ -141,7 +141,7 @@ def test_reads_train_predict_records(spider_root: Path, tmp_path: Path, monkeypa
     examples = [{"id": "a", "db_id": "concert_singer", "prompt": "p"}, {"id": "b", "prompt": "p"}]
     monkeypatch.setattr(gen, "render_inputs", lambda tokenizer, exs, task: ["x"] * len(exs))
     records = gen.predict(Echo(), None, examples, options=Options(), model_id="m")
-    assert set(records[0]) == {"id", "db_id", "sql", "raw", "gen_hash"} and records[1]["db_id"] is None
+    assert set(records[0]) == {"id", "db_id", "sql", "raw", "gen_hash", "backend"} and records[1]["db_id"] is None
     for rec in records:
         jsonschema.validate(rec, _schema("prediction.schema.json"))
     pred = _jsonl(tmp_path / "pred.jsonl", records)

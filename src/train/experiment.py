@@ -138,9 +138,9 @@ def build_split(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     return manifest
 
 
-def test_records(out: Path, cache_dir: Path) -> list[dict[str, Any]]:
-    """Test-like prompt records of the test questions (``synth build-prompts`` output), built once."""
-    from synth.prompt import PromptConfig
+def test_records(out: Path, cache_dir: Path, prompt_config: Any) -> list[dict[str, Any]]:
+    """Test-like prompt records of the test questions (``synth build-prompts`` output with the loop's
+    prompt options), built once."""
     from synth.prompt.records import build_prompt_records
     from synth.sources import load_examples, resolve_benchmark
 
@@ -149,10 +149,17 @@ def test_records(out: Path, cache_dir: Path) -> list[dict[str, Any]]:
         return read_jsonl(path)
     bench = resolve_benchmark(str(out / "split" / "bench"))
     test_file = out / "split" / "test.json"
-    records, _ = build_prompt_records(bench, load_examples(test_file), PromptConfig(), cache_dir, test_file)
+    records, _ = build_prompt_records(bench, load_examples(test_file), prompt_config, cache_dir, test_file)
     records = [dict(r, id=f"test-{i}") for i, r in enumerate(records)]
     write_jsonl(path, records)
     return records
+
+
+def loop_prompt_config(cfg: ExperimentConfig) -> Any:
+    """The prompt options of the config's loop: test prompts are built exactly like its D_val / selection."""
+    from train.spft_config import with_preset
+
+    return with_preset(dict(cfg.loop, model="m", out="o"), explicit=set(cfg.loop) - {"preset"}).prompt_config()
 
 
 # ---- one seed ------------------------------------------------------------------------------------
@@ -217,7 +224,8 @@ class SeedRun:
             tok = self.out / "models" / "tokdata"
             if not (tok / "val.jsonl").is_file():
                 bench = resolve_benchmark(str(self.out / "split" / "bench"))
-                recs = real_records(bench, bench.train_examples(), gold=False, cache_dir=self.cache, source="real")
+                recs = real_records(bench, bench.train_examples(), gold=False, cache_dir=self.cache, source="real",
+                                    prompt_config=loop_prompt_config(self.cfg))
                 write_jsonl(tok / "train.jsonl", recs)
                 write_jsonl(tok / "val.jsonl", recs[:50])
             init_tiny(tok, path, TinyConfig(hidden_size=m.hidden_size, intermediate_size=2 * m.hidden_size,
@@ -496,7 +504,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split = build_split(cfg, out)
-    tests = test_records(out, out / "cache")
+    tests = test_records(out, out / "cache", loop_prompt_config(cfg))
     results: list[ArmResult] = []
     rounds: dict[str, list[dict]] = {}
     # arms in dependency order, so shared stages are computed once per seed

@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from train.backend_config import BACKEND_FIELDS
 from train.io import data_root_for, hash_records, read_jsonl, write_json, write_jsonl
 from train.pool import Pool, PoolEntry, save_pool
 from train.runstate import save_state
@@ -61,7 +62,7 @@ from train.vbi import (
 STATE_FILE = "state.json"
 ROUNDS_FILE = "rounds.jsonl"
 #: may change on resume: how long the loop goes on, not what a round computes
-RESUMABLE_CHANGES = ("rounds", "patience", "out")
+RESUMABLE_CHANGES = ("rounds", "patience", "out", "gen_batch_size", "logging_steps", *BACKEND_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
     from train.runstate import load_state
 
     return load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES),
-                      allowed="only --rounds and --patience may change")
+                      allowed="only --rounds, --patience, --gen-batch-size, --logging-steps and the backend options may change")
 
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:

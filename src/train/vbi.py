@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from train.backend_config import BACKEND_FIELDS
 from train.io import (
     data_root_for,
     hash_records,
@@ -100,9 +101,12 @@ def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[s
     keep = set(cfg.db_ids) if cfg.db_ids else present
     examples = [ex for ex in examples if ex["db_id"] in keep and ex["db_id"] in present]
     split = split_real(examples, cfg.selection_size, cfg.seed)
-    train = real_records(bench, split.train, gold=cfg.gold_prompts, cache_dir=cache_dir, source="real-train")
-    selection = real_records(bench, split.selection, gold=False, cache_dir=cache_dir, source="real-selection")
-    s2t = sql2text_records(train, bench.schemas, source="real-train", cache_dir=cache_dir)
+    train = real_records(bench, split.train, gold=cfg.gold_prompts, cache_dir=cache_dir, source="real-train",
+                         prompt_config=cfg.prompt_config(gold=cfg.gold_prompts))
+    selection = real_records(bench, split.selection, gold=False, cache_dir=cache_dir, source="real-selection",
+                             prompt_config=cfg.prompt_config())
+    s2t = sql2text_records(train, bench.schemas, source="real-train", cache_dir=cache_dir,
+                           prompt_config=cfg.prompt_config())
     write_jsonl(folder / "train.jsonl", train)
     write_jsonl(folder / "selection.jsonl", selection)
     write_jsonl(folder / "sql2text.jsonl", s2t)
@@ -111,7 +115,8 @@ def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[s
                    "train_file": str(bench.train_path), "db_ids": sorted(keep & present)},
         "counts": {"real_pairs": len(examples), "train": len(train), "selection": len(selection),
                    "sql2text": len(s2t)},
-        "parameters": {"seed": cfg.seed, "selection_size": cfg.selection_size, "gold_prompts": cfg.gold_prompts},
+        "parameters": {"seed": cfg.seed, "selection_size": cfg.selection_size, "gold_prompts": cfg.gold_prompts,
+                       "prompt": {"k1": cfg.k1, "k2": cfg.k2, "sample_values": cfg.sample_values}},
         "hashes": {"train": hash_records(train), "selection": hash_records(selection)},
     }
     write_json(manifest_path, manifest)
@@ -146,14 +151,14 @@ def synth_config(
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
     SQL-to-Text model at that path; ``n`` examples, no D_val split (the caller splits the merged set)."""
     from synth.generate import GenerateConfig
-    from synth.prompt import PromptConfig
 
     writer, options = "rule-based", None
     if writer_model is not None:
         import train.writer  # noqa: F401  - registers the "model" writer
 
         options = {"path": writer_model, "max_new_tokens": cfg.question_max_new_tokens,
-                   "batch_size": cfg.gen_batch_size, "cache_dir": str(cache_dir) if cache_dir else None}
+                   "batch_size": cfg.gen_batch_size, "cache_dir": str(cache_dir) if cache_dir else None,
+                   "prompt_config": cfg.prompt_config()}
         writer = "model"
     return GenerateConfig(
         db=cfg.db, n=n if n is not None else cfg.n + cfg.effective_val_size,
@@ -161,7 +166,7 @@ def synth_config(
         data_root=Path(cfg.data_root) if cfg.data_root else None, db_ids=tuple(cfg.db_ids),
         timeout_s=cfg.timeout, max_attempts_factor=cfg.max_attempts_factor, writer=writer,
         writer_options=options, template_weights=dict(template_weights) if template_weights else None,
-        cache_dir=cache_dir, prompt_config=PromptConfig(keep_sql_items=cfg.gold_prompts),
+        cache_dir=cache_dir, prompt_config=cfg.prompt_config(gold=cfg.gold_prompts),
     )
 
 
@@ -231,7 +236,7 @@ def synthesize(
     val_size = min(cfg.effective_val_size, max(0, len(records) - 1))
     train, val = split_val(records, val_size, cfg.iteration_seed(k))
     bench = resolve_benchmark(cfg.db, Path(cfg.data_root) if cfg.data_root else None)
-    val = test_like(bench, val, cache_dir)
+    val = test_like(bench, val, cache_dir, cfg.prompt_config())
     write_jsonl(data_dir / "train.jsonl", train)
     write_jsonl(data_dir / "val.jsonl", val)
     write_jsonl(data_dir / "templates.jsonl", list(main.templates))
@@ -239,7 +244,9 @@ def synthesize(
         "command": "train vbi: synthesize",
         "inputs": dict(main.manifest["inputs"], data_root=str(bench.data_root.resolve())),
         "parameters": {"iteration": k, "n": cfg.n, "val_size": cfg.effective_val_size, "failed_share": cfg.failed_share,
-                       "writer": main_cfg.writer, "writer_options": main_cfg.writer_options,
+                       "writer": main_cfg.writer,
+                       "writer_options": {k: (v if isinstance(v, (str, int, float, bool, type(None))) else repr(v))
+                                          for k, v in (main_cfg.writer_options or {}).items()},
                        "failed_templates": dict(sorted((failed_templates or {}).items())),
                        "gold_prompts": cfg.gold_prompts, "seed": cfg.iteration_seed(k)},
         "counts": {"frequency_drawn": drawn["frequency"], "failed_template_drawn": drawn["failed_templates"],
@@ -252,7 +259,7 @@ def synthesize(
     return manifest
 
 
-def test_like(bench: Any, records: Sequence[dict], cache_dir: Path | None) -> list[dict]:
+def test_like(bench: Any, records: Sequence[dict], cache_dir: Path | None, prompt_config: Any = None) -> list[dict]:
     """D_val records with the prompts ``synth build-prompts`` would write for their db_id and question
     (no gold tables forced in): D_val must look like the test set (SPFT-SQL §3.1.3, Alg. 1)."""
     from synth.prompt import PromptConfig
@@ -260,7 +267,7 @@ def test_like(bench: Any, records: Sequence[dict], cache_dir: Path | None) -> li
 
     raw = [{"db_id": r["db_id"], "question": r["question"], "query": r["sql"], "_index": i + 1}
            for i, r in enumerate(records)]
-    built, _ = build_prompt_records(bench, raw, PromptConfig(), cache_dir, bench.root)
+    built, _ = build_prompt_records(bench, raw, prompt_config or PromptConfig(), cache_dir, bench.root)
     return [dict(r, prompt=b["prompt"], schema_prompt=b["schema_prompt"]) for r, b in zip(records, built, strict=True)]
 
 
@@ -315,14 +322,14 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
 
 
 def positive_records(verified: Sequence[Mapping[str, Any]], examples: Sequence[dict[str, Any]], schemas: Mapping[str, Any],
-                     *, k: int, cache_dir: Path | None = None) -> list[dict[str, Any]]:
+                     *, k: int, cache_dir: Path | None = None, prompt_config: Any = None) -> list[dict[str, Any]]:
     """The y+ examples as SQL-to-Text training records (gold SQL -> its question), built like the
     real pairs' (:func:`train.realdata.sql2text_records`), so the writer trains on what it writes from."""
     from train.realdata import sql2text_records
 
     positive = {v["id"] for v in verified if v["verdict"] == POSITIVE}
     return sql2text_records([ex for ex in examples if ex["id"] in positive], schemas, source=f"vbi-iter-{k}-y+",
-                            cache_dir=cache_dir)
+                            cache_dir=cache_dir, prompt_config=prompt_config)
 
 
 def write_sft_data(folder: Path, train: list[dict[str, Any]], val: list[dict[str, Any]], data_root: Path,
@@ -382,8 +389,9 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
 # ---- the loop ------------------------------------------------------------------------------------
 
 
-#: Fields that may change when a run is resumed (more iterations; nothing else changes the results).
-RESUMABLE_CHANGES = ("iterations", "out")
+#: Fields that may change when a run is resumed: more iterations, and where / how fast generation runs
+#: (the backend serves the same checkpoint, checked), not what an iteration computes.
+RESUMABLE_CHANGES = ("iterations", "out", "gen_batch_size", "logging_steps", *BACKEND_FIELDS)
 
 
 def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
@@ -402,7 +410,7 @@ def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
     """The run's state (``None`` for a new run); resuming with other settings (except ``--iterations``) is refused."""
     from train.runstate import load_state as load
 
-    return load(out, parameters=_run_parameters(cfg), allowed="only --iterations may change")
+    return load(out, parameters=_run_parameters(cfg), allowed="only --iterations, --gen-batch-size, --logging-steps and the backend options may change")
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -496,7 +504,7 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     failures = failed_templates_of(verified)
 
     # 4. SQL-to-Text on the real pairs + all y+ so far
-    records = positive_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache)
+    records = positive_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache, prompt_config=cfg.prompt_config())
     write_jsonl(it / "positives.jsonl", records)
     positive_files = [*state["positive_files"], _rel(it / "positives.jsonl", out)]
     s2t_trained = None

@@ -6,6 +6,7 @@ Imports no torch: ``train --help`` stays fast. Every field becomes one ``--optio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
@@ -52,6 +53,10 @@ class VBIConfig:
         "Training prompts always show the gold SQL's tables and columns (schema filtering cannot drop them); "
         "D_val and selection prompts never do -- they equal `synth build-prompts` output (test-like).", True
     )
+    k1: int = _h("Prompt: tables kept by schema filtering (as `synth build-prompts --k1`).", 4)
+    k2: int = _h("Prompt: columns kept per table besides keys and value-matched ones (`--k2`).", 6)
+    sample_values: int = _h("Prompt: representative values shown per column (`--sample-values`; 0 = none, "
+                            "shorter prompts for small models).", 3)
     exclude_sql: tuple[str, ...] = _h(
         "Benchmark files (Spider JSON or JSONL with db_id + query/sql) whose queries must never be synthesized, "
         "e.g. a test split; matches are dropped and counted.", ()
@@ -121,6 +126,13 @@ class VBIConfig:
             raise ConfigError(f"eval_ex_limit (--eval-ex-limit) must be >= 0, got {self.eval_ex_limit}")
         if self.max_attempts_factor < 1:
             raise ConfigError(f"max_attempts_factor (--max-attempts-factor) must be >= 1, got {self.max_attempts_factor}")
+
+    def prompt_config(self, *, gold: bool = False) -> Any:
+        """The one prompt configuration of the loop: every prompt it builds (real, synthetic, D_val,
+        selection, SQL-to-Text) uses it, so D_val equals `synth build-prompts --k1 --k2 --sample-values`."""
+        from synth.prompt import PromptConfig
+
+        return PromptConfig(k1=self.k1, k2=self.k2, sample_values=self.sample_values, keep_sql_items=gold)
 
     @property
     def effective_sql2text_model(self) -> str:

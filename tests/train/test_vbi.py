@@ -387,3 +387,26 @@ def test_resume_with_other_settings_is_refused(vbi_run):
 
     with pytest.raises(ConfigError, match="failed_share"):
         vbi.run_vbi(dataclasses.replace(vbi_run["config"], failed_share=0.1))
+
+
+def test_dval_prompts_follow_the_loops_prompt_options(tmp_path, demo):
+    """--k1/--k2/--sample-values reach every prompt the loop builds; D_val still equals build-prompts
+    given the same options."""
+    from synth.cli import main as synth_main
+    from synth.sources import resolve_benchmark
+    from train.vbi import test_like
+    from train.vbi_config import VBIConfig
+
+    bench = resolve_benchmark("demo")
+    raw = bench.train_examples()[:5]
+    records = [{"id": str(i), "db_id": e["db_id"], "question": e["question"], "sql": e["query"]} for i, e in enumerate(raw)]
+    cfg = VBIConfig(model="m", out="o", k1=2, k2=2, sample_values=0)
+    small = test_like(bench, records, tmp_path / "c", cfg.prompt_config())
+    default = test_like(bench, records, tmp_path / "c")
+    assert all(len(a["prompt"]) < len(b["prompt"]) for a, b in zip(small, default))
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in records]))
+    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out",
+                                          str(tmp_path / "p.jsonl"), "--k1", "2", "--k2", "2", "--sample-values", "0"])
+    assert res.exit_code == 0, res.output
+    assert [b["prompt"] for b in _lines(tmp_path / "p.jsonl")] == [r["prompt"] for r in small]

@@ -277,6 +277,19 @@ def _check_resume(cfg: SelfPlayConfig, state: dict[str, Any], data_hash: str, ou
         )
 
 
+def _round_line(row: dict[str, Any], rounds: int) -> None:
+    """One line per round on stderr: who played whom, how many pairs were wrong, the new model's D_val EX."""
+    import sys
+
+    def ex(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    new = f"new {row['new_model']} D_val EX {ex(row['new_val_ex'])}" if row.get("new_model") else "no model (nothing to learn)"
+    print(f"[selfplay round {row['round']}/{rounds}] main {row['main']} ({ex(row['main_val_ex'])}) vs opponent "
+          f"{row['opponent']} ({ex(row['opponent_val_ex'])}): {row['pairs']} pairs, {row['wrong_pairs']} wrong; {new}",
+          file=sys.stderr, flush=True)
+
+
 def _manifest(out: Path, cfg: SelfPlayConfig, *, inputs: dict, pool: Pool, state: dict, rows: list, t0: float,
               n_val: int, n_pair_source: int, status: str) -> None:
     from train.manifest import write_manifest
@@ -381,6 +394,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         state["used_opponents"] = sorted(set(state["used_opponents"]) | {opponent.id})
         state["completed_rounds"] = t
         rows.append(row)
+        _round_line(row, cfg.rounds)
         save_pool(out, pool)
         write_jsonl(out / "rounds.jsonl", rows)
         save_state(out, state)

@@ -94,6 +94,9 @@ def test_run_leaves_rounds_final_model_and_manifest(spft_run):
     assert manifest["results"]["splits"]["selection"] == manifest["counts"]["real_selection"] > 0
     assert manifest["results"]["splits"]["dval_per_round"] == {"round-1": 12, "round-2": 12}
     assert "final model:" in spft_run["output"] and "round 2: best selection EX" in spft_run["output"]
+    # progress: one line per VBI-FT iteration and per self-play round, with its EX
+    assert "[round 2/2 vbi iteration 3] D_val EX" in spft_run["output"]
+    assert "[selfplay round 1/1] main" in spft_run["output"] and "D_val EX" in spft_run["output"]
 
 
 def test_each_round_trains_on_real_plus_accumulated_synthetic(spft_run):

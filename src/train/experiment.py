@@ -479,12 +479,9 @@ def plot_results(doc: Mapping[str, Any], rounds: Mapping[str, list[dict]], path:
     bx.set_title("spft: best selection EX per round")
     if rounds:
         bx.legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from train.plot import save_figure
+
+    return save_figure(fig, path)
 
 
 def _commit() -> str:

@@ -30,6 +30,14 @@ def plot_rounds(rows: list[dict[str, Any]], path: str | Path) -> Path:
         a.set_xlabel("round")
         a.set_xticks(rounds)
         a.legend(loc="best", fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a figure atomically (a temp file renamed: a kill never leaves half a PNG) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)

@@ -147,12 +147,9 @@ def plot_spft_rounds(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
         a.set_ylim(-0.02, 1.02)
         a.legend(loc="best", fontsize=8)
     ax.set_ylabel("EX")
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from train.plot import save_figure
+
+    return save_figure(fig, path)
 
 
 def _write_final(out: Path, best: Mapping[str, Any]) -> dict[str, Any]:

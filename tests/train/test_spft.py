@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from evaluation.errors import ConfigError, UnknownNameError
+from tests.train.test_vbi import _half_right  # every second y- becomes y+: feedback paths run
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +23,6 @@ ARGS = ["--db", "demo", "--iterations", "2", "--n", "24", "--val-size", "6", "--
 
 def _lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-
-
-def _half_right(real_verify):
-    """The tiny model solves nothing; every second y- becomes a y+ so the SQL-to-Text retraining and the
-    failed-template feedback both run (as in tests/train/test_vbi.py)."""
-
-    def verify(examples, preds, data_root):
-        rows = real_verify(examples, preds, data_root)
-        return [dict(r, verdict="y+") if i % 2 == 0 and r["verdict"] == "y-" else r for i, r in enumerate(rows)]
-
-    return verify
 
 
 class Killed(RuntimeError):

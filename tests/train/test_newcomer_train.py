@@ -97,3 +97,25 @@ def test_tiny_defaults_bring_the_loss_clearly_down(tiny_data: Path, tiny_model: 
     assert last < 0.75 * first, (first, last)
     first_ft, last_ft = first_and_last_loss(learning_rate=FINE_TUNING_DEFAULTS["learning_rate"])
     assert last_ft > 0.95 * first_ft, (first_ft, last_ft)  # why init-tiny needs its own defaults
+
+
+@pytest.mark.slow
+def test_sft_best_epoch_breaks_ex_ties_by_loss(tiny_data: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """All epochs at EX 0 (a tiny model): the kept model is the lowest-loss epoch, not the first one."""
+    pytest.importorskip("torch")
+    import json
+
+    from train.sft import run_sft
+    from train.sft_config import SFTConfig
+
+    out = tmp_path / "ckpt"
+    res = run_sft(SFTConfig(data=str(tiny_data), model=str(tiny_model), out=str(out), epochs=3, eval_ex_limit=2,
+                            max_new_tokens=8, max_length=512, batch_size=8, save_total_limit=1))
+    evals = [h for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines()) if "eval_ex" in h]
+    merged = {h["step"]: h for h in evals}
+    losses = {h["step"]: h["eval_loss"] for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines())
+              if "eval_loss" in h}
+    best_ex = max(h["eval_ex"] for h in evals)
+    expected = min((s for s, h in merged.items() if h["eval_ex"] == best_ex), key=lambda s: losses[s])
+    assert res.best_checkpoint is not None and res.best_checkpoint.endswith(f"checkpoint-{expected}")
+    assert len(set(losses.values())) == 3 and expected != min(losses)  # the epochs differ; not the first one

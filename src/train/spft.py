@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from train.backend_config import BACKEND_FIELDS
-from train.io import data_root_for, hash_records, read_jsonl, write_json, write_jsonl
+from train.io import checkpoint_fingerprint, data_root_for, hash_records, read_jsonl, write_json, write_jsonl
 from train.pool import Pool, PoolEntry, save_pool
 from train.runstate import save_state
 from train.spft_config import SpftConfig
@@ -266,13 +266,15 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
     write_manifest(
         out / "manifest.json", command="train spft", config=cfg,
         inputs={"benchmark": cfg.db, "model": cfg.model, "sql2text_model": cfg.effective_sql2text_model,
+                "model_fingerprint": checkpoint_fingerprint(cfg.model),
                 "data": file_inputs({"real_train": real_dir / "train.jsonl", "selection": real_dir / "selection.jsonl"}),
                 "selection_hash": hash_records(selection) if selection else None, "data_root": str(data_root)},
         seed=cfg.seed,
         counts={"rounds_completed": state["completed_rounds"], "vbi_iterations": state["vbi"]["completed_iterations"],
                 "models": len(rows), **{f"real_{k}": v for k, v in real_manifest["counts"].items()}},
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"final": scores, "stopped": state["stopped"], "rows": rows,
+        results={"final": dict(scores, fingerprint=checkpoint_fingerprint(out / "final")), "stopped": state["stopped"],
+                 "rows": rows,
                  "splits": {"real_train": real_manifest["counts"]["train"],
                             "selection": real_manifest["counts"]["selection"],
                             "dval_per_round": _dval_sizes(out, state["completed_rounds"])}},

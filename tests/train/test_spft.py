@@ -81,6 +81,10 @@ def test_run_leaves_rounds_final_model_and_manifest(spft_run):
     assert scores["selection_ex"] == best and (out / "final" / "config.json").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "train spft" and manifest["counts"]["rounds_completed"] == 2
+    from train.io import checkpoint_fingerprint
+
+    assert manifest["results"]["final"]["fingerprint"] == checkpoint_fingerprint(out / "final")
+    assert manifest["inputs"]["model_fingerprint"] == checkpoint_fingerprint(spft_run["tiny"])
     assert manifest["results"]["splits"]["selection"] == manifest["counts"]["real_selection"] > 0
     assert manifest["results"]["splits"]["dval_per_round"] == {"round-1": 12, "round-2": 12}
     assert "final model:" in spft_run["output"] and "round 2: best selection EX" in spft_run["output"]

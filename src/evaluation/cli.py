@@ -28,7 +28,22 @@ def abort_on_interrupt() -> None:
     sys.exit(ABORTED_EXIT)
 
 
-@click.command(name="evaluate", context_settings={"help_option_names": ["-h", "--help"]})
+class _ScoreOrSubcommand(click.Group):
+    """``evaluate [OPTIONS]`` scores; ``evaluate build-suite ...`` (a subcommand name first) runs that.
+
+    Scoring stays the command itself (its required options are checked only when scoring).
+    """
+
+    def main(self, args=None, prog_name=None, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        if argv and argv[0] in self.commands:
+            sub = self.commands[argv[0]]
+            return sub.main(argv[1:], prog_name=f"{prog_name or self.name} {argv[0]}", **extra)
+        return super().main(argv, prog_name=prog_name, **extra)
+
+
+@click.group(name="evaluate", cls=_ScoreOrSubcommand, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--metric", "metric", default="ex", show_default=True, help="Comma-separated metrics: ex, ts, ves.")
 @click.option("--gold", "gold", required=True, type=click.Path(path_type=Path),
               help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.")
@@ -53,7 +68,10 @@ def abort_on_interrupt() -> None:
               "the report says how many gold items were left out.")
 def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
          report_path, details_path, workers, no_progress, only_predicted) -> None:
-    """Score predictions against gold SQL by executing both (read-only, time-limited)."""
+    """Score predictions against gold SQL by executing both (read-only, time-limited).
+
+    `evaluate build-suite --help`: build test-suite databases for --metric ts.
+    """
     try:
         _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
              report_path, details_path, workers, no_progress, only_predicted)
@@ -104,3 +122,8 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
         write_json_atomic(report_path, report)
     if details_path is not None:
         write_details(details_path, results)
+
+
+from evaluation.cli_suite import build_suite_command  # noqa: E402  (registered on the group above)
+
+main.add_command(build_suite_command)

@@ -57,6 +57,8 @@ class _ScoreOrSubcommand(click.Group):
 @click.option("--suite-dir", type=click.Path(path_type=Path), default=None,
               help="TS: folder of <db_id>/*.sqlite test-suite databases.")
 @click.option("--ves-repeats", type=int, default=100, show_default=True, help="VES: timed runs per query.")
+@click.option("--ves-timer", type=click.Choice(["wall", "steps"]), default="wall", show_default=True,
+              help="VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).")
 @click.option("--timeout", "timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Write report JSON here.")
 @click.option("--details", "details_path", type=click.Path(path_type=Path), default=None,
@@ -66,7 +68,7 @@ class _ScoreOrSubcommand(click.Group):
 @click.option("--only-predicted", is_flag=True,
               help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
               "the report says how many gold items were left out.")
-def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
+def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, ves_timer, timeout,
          report_path, details_path, workers, no_progress, only_predicted) -> None:
     """Score predictions against gold SQL by executing both (read-only, time-limited).
 
@@ -74,7 +76,7 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
     """
     try:
         _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-             report_path, details_path, workers, no_progress, only_predicted)
+             report_path, details_path, workers, no_progress, only_predicted, ves_timer)
     except SpftError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:  # Ctrl-C: no report, no details (nothing half-written)
@@ -82,11 +84,17 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
 
 
 def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-         report_path, details_path, workers, no_progress, only_predicted=False) -> None:
+         report_path, details_path, workers, no_progress, only_predicted=False, ves_timer="wall") -> None:
     from evaluation.errors import DataNotFoundError
     from evaluation.inputs import load_pairs
     from evaluation.report import build_report, format_table, write_details, write_json_atomic
     from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics, work_units
+    from evaluation.steps import steps_timer
+    from evaluation.ves import wall_timer
+
+    timer = steps_timer if ves_timer == "steps" else wall_timer
+    if ves_timer == "steps":
+        ves_repeats = 1  # a step count does not vary between runs
 
     metrics = parse_metrics(metric)
     if not db_root.is_dir():
@@ -108,13 +116,15 @@ def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
 
         unit = "run" if "ts" in metrics else "q"
         with tqdm(total=total, file=sys.stderr, unit=unit, desc="evaluate") as bar:
-            results = evaluate_pairs(paired.pairs, config, progress=bar.update)
+            results = evaluate_pairs(paired.pairs, config, timer=timer, progress=bar.update)
     else:
-        results = evaluate_pairs(paired.pairs, config)
+        results = evaluate_pairs(paired.pairs, config, timer=timer)
     seconds = time.perf_counter() - t0
     report = build_report(results, config, gold_path=gold, pred_path=pred, pairing=paired.pairing,
                           warnings=paired.warnings, seconds=seconds, gold_items=paired.gold_items,
                           only_predicted=paired.only_predicted)
+    if "ves" in report:
+        report["ves"]["timer"] = ves_timer
     for w in report["warnings"][len(paired.warnings):]:
         click.echo(f"Warning: {w}", err=True)
     click.echo(format_table(report))

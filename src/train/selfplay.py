@@ -198,6 +198,9 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
         model=model, args=args, train_dataset=features, data_collator=PairCollator(tokenizer.pad_token_id),
         processing_class=tokenizer, variant=cfg.loss, lam=cfg.lam,
     )
+    from train.progress import TRAINER_LOG, attach_progress
+
+    attach_progress(trainer, round_dir / TRAINER_LOG, f"selfplay {round_dir.name} ({cfg.loss})")
     resumed = last_checkpoint(ckpt_dir)
     out = trainer.train(resume_from_checkpoint=resumed)
     trainer.save_model(str(round_dir / "model"))

@@ -159,6 +159,9 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
         ex_options=GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed),
         data_root=data_root,
     )
+    from train.progress import TRAINER_LOG, attach_progress
+
+    attach_progress(trainer, out / TRAINER_LOG, f"sft {cfg.task}")
     train_out = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))

@@ -57,3 +57,24 @@ def test_docstring_examples():
     import train.runstate
 
     assert doctest.testmod(train.runstate).failed == 0
+
+
+def test_training_prints_no_log_dicts_and_keeps_them_in_the_run_log(tmp_path):
+    """Issue 13 point 7: the Trainer's raw dicts go to OUT/trainer_log.jsonl, not to the terminal."""
+    import json
+
+    from click.testing import CliRunner
+
+    from synth.generate import GenerateConfig, generate, write_outputs
+    from train.cli import main
+    from train.tiny import TinyConfig, init_tiny
+
+    write_outputs(generate(GenerateConfig(db="demo", n=24, val_size=4, seed=1)), tmp_path / "data")
+    tiny = init_tiny(tmp_path / "data", tmp_path / "tiny", TinyConfig(vocab_size=500, seed=0))
+    res = CliRunner().invoke(main, ["sft", "--data", str(tmp_path / "data"), "--model", str(tiny), "--out",
+                                    str(tmp_path / "ck"), "--epochs", "2", "--logging-steps", "1", "--max-length", "256",
+                                    "--max-new-tokens", "8", "--eval-ex-limit", "2"])
+    assert res.exit_code == 0, res.output
+    assert "{'loss'" not in res.output and "'eval_loss'" not in res.output
+    rows = [json.loads(x) for x in (tmp_path / "ck" / "trainer_log.jsonl").read_text().splitlines()]
+    assert any("loss" in r for r in rows) and any("eval_ex" in r for r in rows) and all("step" in r for r in rows)

@@ -28,22 +28,34 @@ def abort_on_interrupt() -> None:
     sys.exit(ABORTED_EXIT)
 
 
-class _ScoreOrSubcommand(click.Group):
+class _ScoreOrSubcommand(click.Command):
     """``evaluate [OPTIONS]`` scores; ``evaluate build-suite ...`` (a subcommand name first) runs that.
 
-    Scoring stays the command itself (its required options are checked only when scoring).
+    Scoring stays a plain command (its options, its required ones, unchanged); subcommands are
+    dispatched on the first argument before any parsing.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.subcommands: dict[str, click.Command] = {}
+
+    def add_command(self, cmd: click.Command) -> None:
+        assert cmd.name is not None
+        self.subcommands[cmd.name] = cmd
 
     def main(self, args=None, prog_name=None, **extra):
         argv = list(sys.argv[1:] if args is None else args)
-        if argv and argv[0] in self.commands:
-            sub = self.commands[argv[0]]
-            return sub.main(argv[1:], prog_name=f"{prog_name or self.name} {argv[0]}", **extra)
+        if argv and argv[0] in self.subcommands:
+            return self.subcommands[argv[0]].main(argv[1:], prog_name=f"{prog_name or self.name} {argv[0]}", **extra)
         return super().main(argv, prog_name=prog_name, **extra)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        if args and args[0] in self.subcommands:  # parse checks of `evaluate build-suite ...` lines
+            return self.subcommands[args[0]].make_context(f"{info_name} {args[0]}", list(args[1:]), parent, **extra)
+        return super().make_context(info_name, args, parent, **extra)
 
-@click.group(name="evaluate", cls=_ScoreOrSubcommand, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(name="evaluate", cls=_ScoreOrSubcommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--metric", "metric", default="ex", show_default=True, help="Comma-separated metrics: ex, ts, ves.")
 @click.option("--gold", "gold", required=True, type=click.Path(path_type=Path),
               help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.")

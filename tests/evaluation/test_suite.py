@@ -197,3 +197,10 @@ def test_cli_errors_name_the_option(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["build-suite", "--db-root", str(tmp_path), "--gold", str(gold),
                                     "--out", str(tmp_path / "o"), "--size", "0"])
     assert res.exit_code == 1 and "--size must be >= 1" in res.output
+
+
+def test_build_suite_help_and_scoring_help() -> None:
+    res = CliRunner().invoke(main, ["build-suite", "--help"])
+    assert res.exit_code == 0 and "Usage: evaluate build-suite" in res.output and "--size" in res.output
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0 and "--ves-timer" in res.output and "build-suite" in res.output

@@ -130,9 +130,18 @@ def test_failed_templates_seed_a_share_of_every_next_iteration(spft_run):
         assert 0 < cur["failed_template_examples"] == m["counts"]["failed_template_drawn"]
 
 
-def test_selfplay_runs_on_the_rounds_test_like_dval(spft_run):
-    """Point 4 (D_val = the round's iterations' test-like D_val) and Algorithm 1's roles."""
+def test_selfplay_runs_on_the_rounds_test_like_dval(spft_run, tmp_path):
+    """Point 4 (D_val = the round's iterations' test-like D_val, equal to `synth build-prompts` output)
+    and Algorithm 1's roles."""
+    from synth.cli import main as synth_main
+
     out = spft_run["out"]
+    val = _lines(out / "round-2" / "selfplay-data" / "val.jsonl")
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in val]))
+    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert [b["prompt"] for b in _lines(tmp_path / "p.jsonl")] == [r["prompt"] for r in val]
     for r, its in ((1, (0, 1)), (2, (2, 3))):
         val = _lines(out / f"round-{r}" / "selfplay-data" / "val.jsonl")
         expected = [x for g in its for x in _lines(out / "vbi" / f"iter-{g}" / "data" / "val.jsonl")]

@@ -24,7 +24,7 @@ class SFTConfig:
     task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
     epochs: float | None = _h(
         "Number of training epochs; D_val is evaluated after each one. Default 3, or the model's "
-        "training_defaults.json (init-tiny models: 20).", None)
+        "training_defaults.json (init-tiny models: 10).", None)
     learning_rate: float | None = _h(
         "Peak learning rate (AdamW, linear decay). Default 2e-5, or the model's training_defaults.json "
         "(init-tiny models, trained from scratch: 3e-3).", None)

@@ -29,9 +29,11 @@ QWEN2_PRETOKENIZE_REGEX = (
 
 #: ``train sft`` settings for a model trained from scratch, written beside every ``init-tiny`` model
 #: (``training_defaults.json``) and used by ``train sft`` for the options not given. The usual
-#: fine-tuning defaults (2e-5, 3 epochs) barely move random weights: on the demo corpus the loss went
-#: 7.39 -> 7.36 in an epoch. A from-scratch model needs a ~100x larger step and many more epochs.
-FROM_SCRATCH_DEFAULTS = {"learning_rate": 3e-3, "epochs": 20.0}
+#: fine-tuning defaults (2e-5, 3 epochs) barely move random weights: on the demo corpus (`make demo`,
+#: 260 train examples) the loss went 7.39 -> 7.36 in an epoch. With 3e-3 it fell to 0.41 (train) in
+#: 20 epochs, but the D_val loss stopped improving near epoch 10 (3.15 -> 1.19 at epoch 10, 1.23 at 20):
+#: past that the model only memorises, so 10 epochs; more data helps more than more epochs.
+FROM_SCRATCH_DEFAULTS = {"learning_rate": 3e-3, "epochs": 10.0}
 TRAINING_DEFAULTS_FILE = "training_defaults.json"
 
 

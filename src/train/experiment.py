@@ -32,7 +32,9 @@ and each arm's test result is written last (``arms/<arm>/result.json``). The SFT
 **Metrics.** EX (official Spider semantics, through ``evaluation``) overall and by Spider hardness;
 mean ± sd over seeds; each arm's paired difference to ``sft`` with a 95 % bootstrap interval over
 test questions (correctness averaged over seeds per question, questions resampled). TS needs a test
-suite, which Spider does not ship: reported as not available. ``train_steps`` counts the optimizer
+suite, which Spider does not ship for these splits, so one is built for the test questions with
+``evaluate build-suite`` (``[split] suite_size`` databases per db_id, distilled to kill the gold
+queries' neighbours; ``suite_size = 0``: no TS). ``train_steps`` counts the optimizer
 steps of every text-to-SQL training stage behind an arm's model (equal-compute comparisons).
 """
 
@@ -162,6 +164,32 @@ def loop_prompt_config(cfg: ExperimentConfig) -> Any:
     return with_preset(dict(cfg.loop, model="m", out="o"), explicit=set(cfg.loop) - {"preset"}).prompt_config()
 
 
+def build_test_suite(cfg: ExperimentConfig, out: Path) -> Path | None:
+    """``out/split/suite/<db_id>/*.sqlite`` for the test questions (``evaluate build-suite``), built once;
+    ``None`` when ``[split] suite_size = 0``."""
+    from evaluation.suite import SuiteConfig, build_suite
+
+    if cfg.split.suite_size == 0:
+        return None
+    folder = out / "split" / "suite"
+    if not (folder / "manifest.json").is_file():
+        _echo(f"building the TS suite for the test questions ({cfg.split.suite_size} databases per db_id)")
+        build_suite((out / "split" / "bench" / "database").resolve(), out / "split" / "test.json", folder,
+                    SuiteConfig(size=cfg.split.suite_size, seed=cfg.split.split_seed))
+    return folder
+
+
+def test_suite_verdicts(tests: Sequence[Mapping[str, Any]], sqls: Sequence[str], suite: Path) -> list[bool]:
+    """TS per test item through ``evaluation`` (the same runner as ``evaluate --metric ts``)."""
+    from evaluation.inputs import Pair
+    from evaluation.runner import EvalConfig, evaluate_pairs
+
+    db_root = (suite.parent / "bench" / "database").resolve()
+    pairs = [Pair(str(t["id"]), t["db_id"], t["sql"], sql) for t, sql in zip(tests, sqls, strict=True)]
+    items = evaluate_pairs(pairs, EvalConfig(db_root=db_root, metrics=("ts",), suite_dir=suite, workers=1))
+    return [bool(r.verdicts["ts"].correct) if "ts" in r.verdicts else False for r in items]
+
+
 # ---- one seed ------------------------------------------------------------------------------------
 
 
@@ -176,6 +204,8 @@ class ArmResult:
     correct: list[bool]
     train_steps: int
     gold_failures: int
+    ts: float | None = None
+    ts_correct: list[bool] | None = None
 
 
 def _steps_of_sft(folder: Path) -> int:
@@ -191,8 +221,9 @@ def _steps_of_selfplay(folder: Path) -> int:
 class SeedRun:
     """The arms of one seed, sharing stages; every method is resumable."""
 
-    def __init__(self, cfg: ExperimentConfig, out: Path, seed: int, split: Mapping[str, Any]) -> None:
-        self.cfg, self.out, self.seed = cfg, out, seed
+    def __init__(self, cfg: ExperimentConfig, out: Path, seed: int, split: Mapping[str, Any],
+                 suite: Path | None = None) -> None:
+        self.cfg, self.out, self.seed, self.suite = cfg, out, seed, suite
         key = _hash({"split": asdict(cfg.split), "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
                      "seed": seed})
         self.dir = out / "runs" / f"{key}-seed{seed}"
@@ -353,12 +384,16 @@ class SeedRun:
         from train.vbi import predict_cached
 
         result_path = self.dir / "arms" / arm / "result.json"
+        preds_path = self.dir / "arms" / arm / "test_preds.jsonl"
         if result_path.is_file():
-            return ArmResult(**json.loads(result_path.read_text(encoding="utf-8")))
+            res = ArmResult(**json.loads(result_path.read_text(encoding="utf-8")))
+            if self.suite is not None and res.ts is None:  # scored before the suite existed: add TS
+                res = self._with_ts(res, tests, read_jsonl(preds_path))
+                write_json(result_path, asdict(res))
+            return res
         model, steps = self.arm_model(arm)
         _echo(f"seed {self.seed}: {arm}: predicting the {len(tests)} test questions")
-        preds = predict_cached(model, {"test": (tests, self.dir / "arms" / arm / "test_preds.jsonl")},
-                               self.loop_config())["test"]
+        preds = predict_cached(model, {"test": (tests, preds_path)}, self.loop_config())["test"]
         judged = judge_predictions(tests, [p["sql"] for p in preds], data_root_for(self.dir / "spft" / "real"))
         correct = [bool(j.correct) for j in judged]
         by: dict[str, list[bool]] = defaultdict(list)
@@ -370,8 +405,17 @@ class SeedRun:
                          for h in HARDNESS},
             correct=correct, train_steps=steps, gold_failures=sum(j.correct is None for j in judged),
         )
+        if self.suite is not None:
+            res = self._with_ts(res, tests, preds)
         write_json(result_path, asdict(res))
         return res
+
+    def _with_ts(self, res: ArmResult, tests: list[dict[str, Any]], preds: list[dict[str, Any]]) -> ArmResult:
+        """The result with test-suite accuracy on ``self.suite`` (an item the suite cannot judge is wrong)."""
+        from dataclasses import replace
+
+        ts = test_suite_verdicts(tests, [p["sql"] for p in preds], self.suite)
+        return replace(res, ts=round(sum(ts) / len(ts), 6), ts_correct=ts)
 
 
 # ---- aggregate -----------------------------------------------------------------------------------
@@ -414,6 +458,10 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
             "by_hardness_mean": {h: _mean([runs[s].by_hardness[h]["ex"] for s in runs]) for h in HARDNESS},
             "train_steps_mean": round(statistics.fmean(runs[s].train_steps for s in runs), 1),
         }
+        ts = [runs[s].ts for s in seeds if s in runs]
+        if ts and all(v is not None for v in ts):
+            entry["ts_mean"] = round(statistics.fmean(ts), 6)
+            entry["ts_sd"] = round(statistics.stdev(ts), 6) if len(ts) > 1 else None
         common = [s for s in seeds if s in runs and s in base]
         if arm != "sft" and common:
             n = runs[common[0]].n
@@ -439,17 +487,21 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
              f"Split: {doc['split']['kind']} ({doc['counts']['dbs']} databases, {doc['counts']['train']} real "
              f"train questions, selection carved from them by the loop); seeds {', '.join(map(str, doc['seeds']))}; "
              f"commit {doc['commit']}; wall {doc['wall_s'] / 60:.1f} min on {doc['hardware']}.", "",
-             "| arm | paper row | EX mean ± sd | per seed | Δ vs sft [95% CI] | easy | medium | hard | extra | train steps |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| arm | paper row | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, e in doc["arms"].items():
         sd = f" ± {_pct(e['ex_sd'])}" if e["ex_sd"] is not None else ""
         per = ", ".join(_pct(v["ex"]) for v in e["seeds"].values())
         d = e.get("diff_vs_sft")
         diff = f"{100 * d['mean']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d else "–"
         h = e["by_hardness_mean"]
-        lines.append(f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {_pct(h['easy'])} | "
+        ts = "–" if e.get("ts_mean") is None else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
+        lines.append(f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
                      f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |")
-    lines += ["", "TS: not available (Spider ships no test suite for this split).", ""]
+    suite = doc.get("ts")
+    lines += ["", (f"TS: on a test suite built by `evaluate build-suite` ({suite['databases']} databases for "
+                   f"{suite['db_ids']} db_ids, {suite['killed']} of {suite['distinguishable']} distinguishable neighbour "
+                   "queries killed)." if suite else "TS: not computed (`[split] suite_size = 0`)."), ""]
     return "\n".join(lines)
 
 
@@ -484,6 +536,15 @@ def plot_results(doc: Mapping[str, Any], rounds: Mapping[str, list[dict]], path:
     return save_figure(fig, path)
 
 
+def _suite_summary(suite: Path | None) -> dict[str, Any] | None:
+    if suite is None:
+        return None
+    m = json.loads((suite / "manifest.json").read_text(encoding="utf-8"))
+    o = m["counts"]["overall"]
+    return {"dir": str(suite), "databases": o.get("suite_size"), "db_ids": o.get("databases"),
+            "killed": o.get("killed"), "distinguishable": o.get("distinguishable"), "overall": o}
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
@@ -502,12 +563,13 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     out.mkdir(parents=True, exist_ok=True)
     split = build_split(cfg, out)
     tests = test_records(out, out / "cache", loop_prompt_config(cfg))
+    suite = build_test_suite(cfg, out)
     results: list[ArmResult] = []
     rounds: dict[str, list[dict]] = {}
     # arms in dependency order, so shared stages are computed once per seed
     order = [a for a in ("sft", "selfplay", "spin", "dpo", "spft", "vbift", "vbift+dpo") if a in cfg.arms]
     for seed in cfg.seeds:
-        run = SeedRun(cfg, out, seed, split)
+        run = SeedRun(cfg, out, seed, split, suite)
         for arm in order:
             res = run.run_arm(arm, tests)
             results.append(res)
@@ -529,7 +591,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
                     f"{hw.get('machine', '')}",
         "wall_s": round(sum(walls), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
         "counts": split["counts"], "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
-        "arms": aggregate(cfg, results), "ts": None,
+        "arms": aggregate(cfg, results), "ts": _suite_summary(suite),
     }
     write_json(out / "results.json", doc)
     (out / "results.md").write_text(results_markdown(doc), encoding="utf-8")

@@ -37,14 +37,15 @@ class SplitConfig:
     max_per_db: int = 0  # indomain: cap questions per database (0 = all); smoke runs shrink it
     max_test: int = 0  # cap the test questions (0 = all), the first by hash order
     split_seed: int = 0  # the split does not change with the training seed
+    suite_size: int = 10  # TS: databases per test db_id built by `evaluate build-suite` (0 = no TS)
 
     def __post_init__(self) -> None:
         if self.kind not in SPLITS:
             raise UnknownNameError("split kind ([split] kind)", self.kind, SPLITS)
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"[split] test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.top_dbs < 1 or self.max_per_db < 0 or self.max_test < 0:
-            raise ConfigError("[split] top_dbs must be >= 1, max_per_db and max_test >= 0")
+        if self.top_dbs < 1 or self.max_per_db < 0 or self.max_test < 0 or self.suite_size < 0:
+            raise ConfigError("[split] top_dbs must be >= 1, max_per_db, max_test and suite_size >= 0")
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     Draft202012Validator(schema).validate(doc)
     assert list(doc["arms"]) == ["sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo"]
     assert doc["counts"]["test"] == 8 and doc["seeds"] == [0]
+    assert doc["ts"]["databases"] >= 2 and (out / "split" / "suite" / "manifest.json").is_file()
+    for e in doc["arms"].values():  # TS <= EX item by item (the original database is in the suite)
+        assert e["ts_mean"] <= e["ex_mean"]
     for arm, e in doc["arms"].items():
         assert e["seeds"]["0"]["train_steps"] > 0, arm
         assert ("diff_vs_sft" in e) == (arm != "sft")

@@ -566,8 +566,9 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     suite = build_test_suite(cfg, out)
     results: list[ArmResult] = []
     rounds: dict[str, list[dict]] = {}
-    # arms in dependency order, so shared stages are computed once per seed
-    order = [a for a in ("sft", "selfplay", "spin", "dpo", "spft", "vbift", "vbift+dpo") if a in cfg.arms]
+    # arms in dependency order (shared stages computed once per seed), the paper's main comparison first:
+    # a sitting that ends early has sft / spft / vbift before the baselines
+    order = [a for a in ("sft", "spft", "vbift", "vbift+dpo", "dpo", "selfplay", "spin") if a in cfg.arms]
     for seed in cfg.seeds:
         run = SeedRun(cfg, out, seed, split, suite)
         for arm in order:

@@ -125,3 +125,22 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     assert again.exit_code == 0
     doc2 = json.loads((out / "results.json").read_text())
     assert doc2["arms"] == doc["arms"] and doc2["invocations"] == 2
+
+
+@pytest.mark.slow
+def test_same_config_and_seed_give_the_same_numbers(tmp_path):
+    """Issue 14: rerunning the same config with the same seeds (from scratch, another folder) gives the
+    same numbers on CPU -- here the sft arm of the smoke config, down to the model's bytes."""
+    import dataclasses
+
+    from train.experiment import run_experiment
+    from train.experiment_config import load_experiment
+    from train.io import checkpoint_fingerprint
+
+    cfg = load_experiment(CONFIGS / "tiny-indomain.toml").smoked()
+    cfg = dataclasses.replace(cfg, arms=("sft",), split=dataclasses.replace(cfg.split, suite_size=0))
+    a = run_experiment(cfg, tmp_path / "a")
+    b = run_experiment(cfg, tmp_path / "b")
+    assert a["arms"] == json.loads(json.dumps(b["arms"]).replace(str(tmp_path / "b"), str(tmp_path / "a")))
+    ma, mb = (Path(d["arms"]["sft"]["seeds"]["0"]["model"]) for d in (a, b))
+    assert checkpoint_fingerprint(ma) == checkpoint_fingerprint(mb)

@@ -290,7 +290,8 @@ class SeedRun:
                 epochs=float(self.cfg.sft.get("epochs", lc.epochs)),
                 learning_rate=float(self.cfg.sft.get("learning_rate", lc.learning_rate)),
                 batch_size=lc.batch_size, grad_accum=lc.grad_accum, max_length=lc.max_length, seed=self.seed,
-                lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, eval_ex_limit=lc.eval_ex_limit,
+                lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
+                lora_targets=tuple(lc.lora_targets), eval_ex_limit=lc.eval_ex_limit,
                 max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, logging_steps=lc.logging_steps,
                 save_total_limit=1, resume=True,
             ))
@@ -348,7 +349,8 @@ class SeedRun:
             lam=lc.lam, pairs_from="train", epochs=lc.selfplay_epochs, learning_rate=lc.selfplay_learning_rate,
             batch_size=lc.selfplay_batch_size, grad_accum=lc.grad_accum, max_length=lc.max_length,
             max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, patience=rounds, seed=self.seed,
-            lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, logging_steps=lc.logging_steps,
+            lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
+            lora_targets=tuple(lc.lora_targets), logging_steps=lc.logging_steps,
         ))
         return res.best.path
 

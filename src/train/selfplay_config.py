@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import help_field as _h
+from train.fields import lora_field, lora_options_of
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
 from train.modeling import LoraOptions
@@ -51,11 +52,11 @@ class SelfPlayConfig:
     patience: int = _h("Stop after this many rounds in a row whose new model lowers the best D_val EX.", 1)
     min_delta: float = _h("A round counts as a drop only when EX falls more than this below the best.", 0.0)
     seed: int = _h("Seed for data order, adapter initialisation and opponent sampling.", 0)
-    lora: bool = _h("Put a new LoRA adapter on a fully fine-tuned main model (adapters are continued).", False)
-    lora_r: int = _h("LoRA rank.", 16)
-    lora_alpha: int = _h("LoRA alpha.", 32)
-    lora_dropout: float = _h("LoRA dropout.", 0.05)
-    lora_targets: tuple[str, ...] = _h("Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj"))
+    lora: bool = lora_field("lora")
+    lora_r: int = lora_field("lora_r")
+    lora_alpha: int = lora_field("lora_alpha")
+    lora_dropout: float = lora_field("lora_dropout")
+    lora_targets: tuple[str, ...] = lora_field("lora_targets")
     logging_steps: int = _h("Log loss and margins every N steps.", 10)
     save_steps: int = _h("Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
                          "so a killed long round resumes mid-way.", 0)
@@ -121,4 +122,4 @@ class SelfPlayConfig:
         ]
 
     def lora_options(self) -> LoraOptions | None:
-        return LoraOptions(self.lora_r, self.lora_alpha, self.lora_dropout, tuple(self.lora_targets)) if self.lora else None
+        return lora_options_of(self)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import help_field as _h
+from train.fields import lora_field, lora_options_of
 from train.formatting import TASKS
 from train.modeling import LoraOptions
 
@@ -34,13 +35,11 @@ class SFTConfig:
     weight_decay: float = _h("AdamW weight decay.", 0.0)
     max_length: int = _h("Maximum tokens per example; the prompt is cut from the left first.", 2048)
     seed: int = _h("Seed for initialisation, data order and sampling.", 0)
-    lora: bool = _h("Train a LoRA adapter instead of all weights.", False)
-    lora_r: int = _h("LoRA rank.", 16)
-    lora_alpha: int = _h("LoRA alpha (scaling = alpha / r).", 32)
-    lora_dropout: float = _h("LoRA dropout.", 0.05)
-    lora_targets: tuple[str, ...] = _h(
-        "Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj")
-    )
+    lora: bool = lora_field("lora")
+    lora_r: int = lora_field("lora_r")
+    lora_alpha: int = lora_field("lora_alpha")
+    lora_dropout: float = lora_field("lora_dropout")
+    lora_targets: tuple[str, ...] = lora_field("lora_targets")
     eval_ex: bool = _h("Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True)
     eval_ex_limit: int = _h("Judge at most this many D_val examples for EX (0 = all).", 0)
     max_new_tokens: int = _h("Generation length for the EX evaluation.", 256)
@@ -94,6 +93,4 @@ class SFTConfig:
         return self.eval_ex and self.task == "text2sql"
 
     def lora_options(self) -> LoraOptions | None:
-        if not self.lora:
-            return None
-        return LoraOptions(self.lora_r, self.lora_alpha, self.lora_dropout, tuple(self.lora_targets))
+        return lora_options_of(self)

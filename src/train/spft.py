@@ -93,7 +93,8 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         epochs=cfg.selfplay_epochs, learning_rate=cfg.selfplay_learning_rate, batch_size=cfg.selfplay_batch_size,
         grad_accum=cfg.grad_accum, max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
         gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
-        lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, logging_steps=cfg.logging_steps,
+        lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        lora_targets=tuple(cfg.lora_targets), logging_steps=cfg.logging_steps,
         **{k: getattr(cfg, k) for k in BACKEND_FIELDS},  # self-play generates where VBI-FT does
     )
 

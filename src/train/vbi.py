@@ -365,6 +365,7 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
             learning_rate=cfg.learning_rate if text2sql else cfg.sql2text_learning_rate,
             batch_size=cfg.batch_size, grad_accum=cfg.grad_accum, max_length=cfg.max_length,
             seed=cfg.iteration_seed(k), lora=cfg.lora, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout, lora_targets=tuple(cfg.lora_targets),
             eval_ex=text2sql, eval_ex_limit=cfg.eval_ex_limit,
             max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
             gen_batch_size=cfg.gen_batch_size, logging_steps=cfg.logging_steps, save_total_limit=1, resume=True,

@@ -11,6 +11,7 @@ from typing import Any
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
 from train.fields import help_field as _h
+from train.fields import lora_field
 
 #: who writes iteration 0's questions
 WRITERS0 = ("sql2text", "rule-based")
@@ -79,9 +80,11 @@ class VBIConfig:
     gen_batch_size: int = _h("Batch size for generation (SQL and questions).", 8)
     eval_ex_limit: int = _h("Per-epoch EX model selection inside SFT judges at most this many D_val examples (0 = all).", 0)
     logging_steps: int = _h("Log the training loss every N steps.", 10)
-    lora: bool = _h("Train LoRA adapters instead of all weights (both models).", False)
-    lora_r: int = _h("LoRA rank.", 16)
-    lora_alpha: int = _h("LoRA alpha (scaling = alpha / r).", 32)
+    lora: bool = lora_field("lora")
+    lora_r: int = lora_field("lora_r")
+    lora_alpha: int = lora_field("lora_alpha")
+    lora_dropout: float = lora_field("lora_dropout")
+    lora_targets: tuple[str, ...] = lora_field("lora_targets")
     timeout: float = _h("Per-query execution limit in seconds during synthesis.", 2.0)
     max_attempts_factor: float = _h("Synthesis attempt budget = n x this factor.", 20.0)
     # where generation runs (train.backend_config; help text and defaults live there)

@@ -206,6 +206,7 @@ class ArmResult:
     gold_failures: int
     ts: float | None = None
     ts_correct: list[bool] | None = None
+    elapsed_s: float | None = None  # wall time of this arm's own stages (shared ones count for the first arm)
 
 
 def _steps_of_sft(folder: Path) -> int:
@@ -393,6 +394,7 @@ class SeedRun:
                 res = self._with_ts(res, tests, read_jsonl(preds_path))
                 write_json(result_path, asdict(res))
             return res
+        t0 = time.time()
         model, steps = self.arm_model(arm)
         _echo(f"seed {self.seed}: {arm}: predicting the {len(tests)} test questions")
         preds = predict_cached(model, {"test": (tests, preds_path)}, self.loop_config())["test"]
@@ -406,6 +408,7 @@ class SeedRun:
             by_hardness={h: {"n": len(by[h]), "ex": round(sum(by[h]) / len(by[h]), 6) if by[h] else None}
                          for h in HARDNESS},
             correct=correct, train_steps=steps, gold_failures=sum(j.correct is None for j in judged),
+            elapsed_s=round(time.time() - t0, 1),
         )
         if self.suite is not None:
             res = self._with_ts(res, tests, preds)
@@ -453,7 +456,8 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
         entry: dict[str, Any] = {
             "paper_row": PAPER_ROWS[arm],
             "seeds": {str(s): {"ex": runs[s].ex, "train_steps": runs[s].train_steps, "model": runs[s].model,
-                               "by_hardness": runs[s].by_hardness, "gold_failures": runs[s].gold_failures}
+                               "by_hardness": runs[s].by_hardness, "gold_failures": runs[s].gold_failures,
+                               "ts": runs[s].ts, "elapsed_s": runs[s].elapsed_s}
                       for s in seeds if s in runs},
             "ex_mean": round(statistics.fmean(exs), 6),
             "ex_sd": round(statistics.stdev(exs), 6) if len(exs) > 1 else None,
@@ -500,6 +504,9 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
         ts = "–" if e.get("ts_mean") is None else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
         lines.append(f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
                      f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |")
+    if doc.get("missing"):
+        lines += ["", "**Partial:** not finished yet (seed: arm): "
+                  + ", ".join(f"{m['seed']}: {m['arm']}" for m in doc["missing"]) + "."]
     suite = doc.get("ts")
     lines += ["", (f"TS: on a test suite built by `evaluate build-suite` ({suite['databases']} databases for "
                    f"{suite['db_ids']} db_ids, {suite['killed']} of {suite['distinguishable']} distinguishable neighbour "
@@ -555,9 +562,13 @@ def _commit() -> str:
         return "unknown"
 
 
-def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[ArmResult], None] | None = None
-                   ) -> dict[str, Any]:
-    """Run (or resume) every arm for every seed; writes ``results.json``, ``results.md``, ``results.png``."""
+def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[ArmResult], None] | None = None,
+                   report_only: bool = False) -> dict[str, Any]:
+    """Run (or resume) every arm for every seed; writes ``results.json``, ``results.md``, ``results.png``.
+
+    ``report_only``: train nothing; tabulate the (seed, arm) results already finished (a long run can
+    be reported while it goes on); ``results.json`` then lists what is missing under ``missing``.
+    """
     from train.manifest import hardware
 
     t0 = time.time()
@@ -571,9 +582,13 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     # arms in dependency order (shared stages computed once per seed), the paper's main comparison first:
     # a sitting that ends early has sft / spft / vbift before the baselines
     order = [a for a in ("sft", "spft", "vbift", "vbift+dpo", "dpo", "selfplay", "spin") if a in cfg.arms]
+    missing: list[dict[str, Any]] = []
     for seed in cfg.seeds:
         run = SeedRun(cfg, out, seed, split, suite)
         for arm in order:
+            if report_only and not (run.dir / "arms" / arm / "result.json").is_file():
+                missing.append({"seed": seed, "arm": arm})
+                continue
             res = run.run_arm(arm, tests)
             results.append(res)
             _echo(f"seed {seed}: {arm}: test EX {res.ex:.3f}")
@@ -585,16 +600,17 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     # wall time over every invocation of this folder (a resumed run adds to it)
     wall_file = out / "wall.json"
     walls = json.loads(wall_file.read_text(encoding="utf-8")) if wall_file.is_file() else []
-    walls.append(round(time.time() - t0, 1))
-    write_json(wall_file, walls)
+    if not report_only:
+        walls.append(round(time.time() - t0, 1))
+        write_json(wall_file, walls)
     gpus = ", ".join(hw.get("gpus", [])) or "no GPU"
     doc = {
         "format": RESULTS_FORMAT, "name": cfg.name, "config_file": cfg.path, "commit": _commit(),
         "hardware": f"{hw.get('cpu_count', '?')} CPU cores ({hw.get('torch_threads', '?')} torch threads), {gpus}, "
                     f"{hw.get('machine', '')}",
-        "wall_s": round(sum(walls), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
+        "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
         "counts": split["counts"], "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
-        "arms": aggregate(cfg, results), "ts": _suite_summary(suite),
+        "arms": aggregate(cfg, results), "ts": _suite_summary(suite), "missing": missing,
     }
     write_json(out / "results.json", doc)
     (out / "results.md").write_text(results_markdown(doc), encoding="utf-8")

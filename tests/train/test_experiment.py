@@ -125,6 +125,16 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     assert again.exit_code == 0
     doc2 = json.loads((out / "results.json").read_text())
     assert doc2["arms"] == doc["arms"] and doc2["invocations"] == 2
+    # --report-only tabulates what is finished without training, and says what is missing
+    import shutil
+
+    shutil.rmtree(run / "arms" / "spin")
+    rep = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke",
+                                    "--report-only"], catch_exceptions=False)
+    assert rep.exit_code == 0 and "**Partial:**" in rep.output and "0: spin" in rep.output
+    doc3 = json.loads((out / "results.json").read_text())
+    assert "spin" not in doc3["arms"] and doc3["missing"] == [{"seed": 0, "arm": "spin"}]
+    assert doc3["arms"]["spft"] == doc["arms"]["spft"] and not (run / "arms" / "spin").exists()
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -26,9 +27,12 @@ def vbi_cmd(**kw: Any) -> None:
     for row in res.rows:
         click.echo(
             f"iteration {row['iteration']}: D_val EX {row['val_ex']:.3f} (anchor {row['anchor_val_ex']:.3f}), "
+            f"selection EX {'-' if row.get('selection_ex') is None else format(row['selection_ex'], '.3f')}, "
             f"y+ {row['positives']}, y- {row['negatives']}, writer {row['writer']}"
         )
     best = res.pool.main()
     tie = res.pool.tie_note(best)
-    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best {best.id} = {best.path}"
+    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best on D_val {best.id} = {best.path}"
                f"{f'; {tie}' if tie else ''})")
+    chosen = json.loads((res.out / "manifest.json").read_text(encoding="utf-8"))["results"]["best"]
+    click.echo(f"result (best on the held-out selection split): {chosen['id']} = {chosen['path']}")

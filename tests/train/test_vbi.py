@@ -410,3 +410,21 @@ def test_dval_prompts_follow_the_loops_prompt_options(tmp_path, demo):
                                           str(tmp_path / "p.jsonl"), "--k1", "2", "--k2", "2", "--sample-values", "0"])
     assert res.exit_code == 0, res.output
     assert [b["prompt"] for b in _lines(tmp_path / "p.jsonl")] == [r["prompt"] for r in small]
+
+
+@pytest.mark.slow
+def test_cli_vbi_reports_selection_ex_and_the_chosen_model(vbi_run):
+    """`train vbi` says each iteration's selection EX and which model the run returns (best on selection)."""
+    from train.cli import main
+
+    cfg = vbi_run["config"]
+    args = ["vbi", "--db", "demo", "--model", cfg.model, "--out", cfg.out, "--iterations", "2", "--n", "24",
+            "--val-size", "6", "--epochs", "1", "--learning-rate", "0.003", "--sql2text-epochs", "1",
+            "--sql2text-learning-rate", "0.003", "--batch-size", "8", "--max-length", "256", "--max-new-tokens", "12",
+            "--question-max-new-tokens", "12", "--gen-batch-size", "8", "--eval-ex-limit", "2", "--logging-steps", "5",
+            "--failed-share", str(FAILED_SHARE)]
+    res = CliRunner().invoke(main, args)  # everything is done: it only reports
+    assert res.exit_code == 0, res.output
+    assert "iteration 1: D_val EX" in res.output and "selection EX" in res.output
+    best = json.loads((vbi_run["out"] / "manifest.json").read_text())["results"]["best"]
+    assert f"result (best on the held-out selection split): {best['id']}" in res.output

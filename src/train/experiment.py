@@ -57,6 +57,8 @@ from train.experiment_config import ExperimentConfig
 from train.io import read_jsonl, write_json, write_jsonl
 
 RESULTS_FORMAT = "1"
+#: [split] keys that change no training computation, left out of a seed's cache key
+TRAINING_NEUTRAL_SPLIT_KEYS = frozenset({"suite_size"})
 HARDNESS = ("easy", "medium", "hard", "extra")
 
 #: the paper's rows, for reference only (SPFT-SQL Tables 1-3, Spider dev EX, Qwen2.5-Coder-7B)
@@ -225,8 +227,9 @@ class SeedRun:
     def __init__(self, cfg: ExperimentConfig, out: Path, seed: int, split: Mapping[str, Any],
                  suite: Path | None = None) -> None:
         self.cfg, self.out, self.seed, self.suite = cfg, out, seed, suite
-        key = _hash({"split": asdict(cfg.split), "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
-                     "seed": seed})
+        # only what changes training: the TS suite's size does not (adding it must not orphan finished seeds)
+        split_key = {k: v for k, v in asdict(cfg.split).items() if k not in TRAINING_NEUTRAL_SPLIT_KEYS}
+        key = _hash({"split": split_key, "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft, "seed": seed})
         self.dir = out / "runs" / f"{key}-seed{seed}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.split = split

@@ -157,3 +157,19 @@ def test_same_config_and_seed_give_the_same_numbers(tmp_path):
     assert a["arms"] == json.loads(json.dumps(b["arms"]).replace(str(tmp_path / "b"), str(tmp_path / "a")))
     ma, mb = (Path(d["arms"]["sft"]["seeds"]["0"]["model"]) for d in (a, b))
     assert checkpoint_fingerprint(ma) == checkpoint_fingerprint(mb)
+
+
+def test_seed_cache_key_ignores_training_neutral_split_keys(tmp_path):
+    """Building a TS suite (or resizing it) must not orphan finished seeds; a training-relevant key must."""
+    import dataclasses
+
+    from train.experiment import SeedRun
+    from train.experiment_config import load_experiment
+
+    cfg = load_experiment(CONFIGS / "tiny-indomain.toml")
+    split = {"db_ids": ["a"]}
+    base = SeedRun(cfg, tmp_path, 0, split).dir
+    resized = dataclasses.replace(cfg, split=dataclasses.replace(cfg.split, suite_size=0))
+    assert SeedRun(resized, tmp_path, 0, split).dir == base
+    other = dataclasses.replace(cfg, split=dataclasses.replace(cfg.split, test_fraction=0.3))
+    assert SeedRun(other, tmp_path, 0, split).dir != base

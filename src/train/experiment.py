@@ -312,11 +312,13 @@ class SeedRun:
 
     def vbift_model(self) -> tuple[str, int]:
         """(model, train steps): the best-on-selection VBI-FT model without self-play."""
+        from train.vbi import best_on_selection
+
         lc = self.loop_config()
         if lc.rounds == 1:
             self.spft_run()
             rows = [r for r in read_jsonl(self.dir / "spft" / "rounds.jsonl") if r["round"] == 1 and r["stage"] == "vbi"]
-            best = max(enumerate(rows), key=lambda t: ((t[1]["selection_ex"] or 0.0), t[0]))[1]
+            best = best_on_selection(rows)
             g = int(best["origin"].rsplit("-", 1)[1])
             steps = sum(_steps_of_sft(self.dir / "spft" / "vbi" / f"iter-{k}" / "text2sql") for k in range(g + 1))
             return best["path"], steps

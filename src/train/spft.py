@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from train.backend_config import BACKEND_FIELDS
-from train.io import checkpoint_fingerprint, data_root_for, hash_records, read_jsonl, write_json, write_jsonl
+from train.io import (
+    checkpoint_fingerprint,
+    data_root_for,
+    hash_records,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 from train.pool import Pool, PoolEntry, save_pool
 from train.runstate import save_state
 from train.spft_config import SpftConfig
@@ -50,6 +57,7 @@ from train.vbi import (
     _echo,
     _rel,
     _run_parameters,
+    best_on_selection,
     initial_state,
     iter_dir,
     predict_cached,
@@ -262,7 +270,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         _echo(f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
               f"{_rel(Path(new_main.path), out)}")
 
-    best = max(enumerate(rows), key=lambda t: ((t[1]["selection_ex"] or 0.0), t[0]))[1]
+    best = best_on_selection(rows)
     scores = _write_final(out, best)
     write_manifest(
         out / "manifest.json", command="train spft", config=cfg,

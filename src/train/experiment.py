@@ -229,7 +229,11 @@ class SeedRun:
         self.cfg, self.out, self.seed, self.suite = cfg, out, seed, suite
         # only what changes training: the TS suite's size does not (adding it must not orphan finished seeds)
         split_key = {k: v for k, v in asdict(cfg.split).items() if k not in TRAINING_NEUTRAL_SPLIT_KEYS}
-        key = _hash({"split": split_key, "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft, "seed": seed})
+        keyed: dict[str, Any] = {"split": split_key, "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
+                                 "seed": seed}
+        if cfg.baseline_pairs:  # only when set, so that configs without it keep their finished seeds
+            keyed["baseline_pairs"] = cfg.baseline_pairs
+        key = _hash(keyed)
         self.dir = out / "runs" / f"{key}-seed{seed}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.split = split
@@ -345,7 +349,8 @@ class SeedRun:
         real = self.real()
         data = self.dir / "selfplay-data"
         if not (data / "manifest.json").is_file():
-            write_jsonl(data / "train.jsonl", read_jsonl(real / "train.jsonl"))
+            write_jsonl(data / "train.jsonl", baseline_questions(read_jsonl(real / "train.jsonl"),
+                                                                 self.cfg.baseline_pairs, self.seed))
             write_jsonl(data / "val.jsonl", read_jsonl(real / "selection.jsonl"))
             write_json(data / "manifest.json", {"inputs": {"data_root": str(data_root_for(real))}})
         lc = self.loop_config()
@@ -426,6 +431,24 @@ class SeedRun:
 
         ts = test_suite_verdicts(tests, [p["sql"] for p in preds], self.suite)
         return replace(res, ts=round(sum(ts) / len(ts), 6), ts_correct=ts)
+
+
+def baseline_questions(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[Mapping[str, Any]]:
+    """The real training pairs a self-play baseline answers: all (``n == 0``) or the first ``n`` by a seeded
+    hash, kept in their original order -- the same questions for every baseline arm of a seed.
+
+    >>> recs = [{"db_id": "d", "question": f"q{i}", "sql": "SELECT 1"} for i in range(5)]
+    >>> [r["question"] for r in baseline_questions(recs, 2, 0)] == [r["question"] for r in baseline_questions(recs, 2, 0)]
+    True
+    >>> len(baseline_questions(recs, 2, 0)), len(baseline_questions(recs, 0, 0))
+    (2, 5)
+    """
+    if not n or n >= len(records):
+        return list(records)
+    rank = sorted(range(len(records)), key=lambda i: hashlib.sha256(
+        f"spft-sql/baselines/{seed}/{records[i]['db_id']}/{records[i]['question']}/{i}".encode()).hexdigest())
+    keep = set(rank[:n])
+    return [r for i, r in enumerate(records) if i in keep]
 
 
 # ---- aggregate -----------------------------------------------------------------------------------
@@ -615,6 +638,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
                     f"{hw.get('machine', '')}",
         "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
         "counts": split["counts"], "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
+        "baseline_pairs": cfg.baseline_pairs,
         "arms": aggregate(cfg, results), "ts": _suite_summary(suite), "missing": missing,
     }
     write_json(out / "results.json", doc)

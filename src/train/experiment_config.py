@@ -78,6 +78,10 @@ class ExperimentConfig:
     bootstrap: int = 2000
     smoke: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    #: [baselines] pairs: how many real training questions (a seeded-hash subset, 0 = all) the self-play
+    #: baselines (selfplay, spin, dpo, vbift+dpo) answer per round to make their pairs -- a scale knob:
+    #: answering every training question each round is what makes these arms the slowest on a CPU
+    baseline_pairs: int = 0
 
     def smoked(self) -> ExperimentConfig:
         """The config with ``[smoke]`` applied: one seed and the overrides it lists."""
@@ -88,10 +92,11 @@ class ExperimentConfig:
         model = dataclasses.replace(self.model, **s.pop("model", {}))
         seeds = tuple(s.pop("seeds", self.seeds[:1]))
         arms = tuple(s.pop("arms", self.arms))
+        baseline_pairs = int(s.pop("baselines", {}).get("pairs", self.baseline_pairs))
         if s:
             raise ConfigError(f"[smoke] has unknown keys: {', '.join(sorted(s))}")
         return dataclasses.replace(self, split=split, loop=loop, sft=sft, model=model, seeds=seeds, arms=arms,
-                                   name=f"{self.name}-smoke")
+                                   baseline_pairs=baseline_pairs, name=f"{self.name}-smoke")
 
 
 def _section(raw: dict, name: str, path: Path) -> dict:
@@ -139,8 +144,15 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     if not seeds or len(set(seeds)) != len(seeds):
         raise InputError("seeds must be a non-empty list of distinct integers", path=path, field="seeds")
     smoke = _section(raw, "smoke", path)
+    baselines = _section(raw, "baselines", path)
+    if set(baselines) - {"pairs"}:
+        raise InputError("[baselines] takes pairs only", path=path, field="baselines")
+    pairs = baselines.get("pairs", 0)
+    if not isinstance(pairs, int) or isinstance(pairs, bool) or pairs < 0:
+        raise InputError(f"[baselines] pairs must be an integer >= 0 (0 = all), got {pairs!r}", path=path,
+                         field="baselines.pairs")
     cfg = ExperimentConfig(name=str(raw.get("name", path.stem)), split=split, model=model, loop=loop, sft=sft,
                            arms=arms, seeds=seeds, bootstrap=int(raw.get("bootstrap", 2000)), smoke=smoke,
-                           path=str(path))
+                           path=str(path), baseline_pairs=pairs)
     cfg.smoked()  # a broken [smoke] section fails now, not after an hour
     return cfg

@@ -21,7 +21,8 @@ counted in ``fallbacks``: every example still gets a non-empty question.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,5 +168,116 @@ def model_writer(
                                backend=backend_config_from(backend))
 
 
-# Importing train registers the plugin (replace=True: re-importing, e.g. after a reload, is harmless).
+# ---- few-shot: an instruction model as SQL-to-Text₀ without fine-tuning --------------------------
+
+FEWSHOT_WRITER_NAME = "few-shot"
+DEFAULT_SHOTS = 4
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]")
+
+
+def _sql_tokens(sql: str) -> frozenset[str]:
+    return frozenset(t.lower() for t in _TOKEN.findall(sql))
+
+
+def pick_shots(sql: str, db_id: str, pool: Sequence[Mapping[str, Any]], k: int) -> list[tuple[str, str]]:
+    """The ``k`` solved (SQL, question) examples shown for ``sql``: the pool's examples of the same
+    database first, then the rest, each group ranked by token overlap with ``sql`` (Jaccard; ties keep
+    the pool's order) -- similar SQL on the same schema is the most useful demonstration. Deterministic.
+
+    >>> pool = [{"db_id": "a", "sql": "SELECT count(*) FROM t", "question": "How many?"},
+    ...         {"db_id": "b", "sql": "SELECT name FROM t", "question": "Names?"},
+    ...         {"db_id": "a", "sql": "SELECT name FROM t ORDER BY age", "question": "Names by age?"}]
+    >>> pick_shots("SELECT name FROM t", "a", pool, 2)
+    [('SELECT name FROM t ORDER BY age', 'Names by age?'), ('SELECT count(*) FROM t', 'How many?')]
+    >>> pick_shots("SELECT name FROM t", "c", pool, 1)
+    [('SELECT name FROM t', 'Names?')]
+    """
+    if k <= 0:
+        return []
+    target = _sql_tokens(sql)
+
+    def score(ex: Mapping[str, Any]) -> float:
+        toks = _sql_tokens(ex["sql"])
+        return len(target & toks) / (len(target | toks) or 1)
+
+    same = [ex for ex in pool if ex["db_id"] == db_id]
+    ranked = sorted(same, key=score, reverse=True)[:k]  # sorted is stable: ties keep the pool's order
+    if len(ranked) < k:
+        others = [ex for ex in pool if ex["db_id"] != db_id]
+        ranked += sorted(others, key=score, reverse=True)[: k - len(ranked)]
+    return [(ex["sql"], ex["question"]) for ex in ranked]
+
+
+class FewShotQuestionWriter(ModelQuestionWriter):
+    """An instruction model (not fine-tuned) writing questions from ``shots`` solved examples of the
+    benchmark's real (SQL -> question) pairs: SPFT-SQL's alternative SQL-to-Text₀ (``train vbi
+    --writer0 few-shot``). Same loading, generation, cleaning and rule-based fallback as the
+    fine-tuned writer; only the model input differs (:func:`synth.prompt.format.sql2text_fewshot_input`)."""
+
+    def __init__(self, path: str | Path, *, examples: Sequence[Mapping[str, Any]], shots: int = DEFAULT_SHOTS,
+                 **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        if shots < 1:
+            raise ValueError(f"few-shot writer: shots must be >= 1, got {shots}")
+        if not examples:
+            raise ValueError("few-shot writer: no (SQL, question) examples to show")
+        self.name = f"{FEWSHOT_WRITER_NAME}:{self.path}"
+        self.examples = list(examples)
+        self.shots = shots
+
+    def model_inputs(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        from synth.prompt.format import sql2text_fewshot_input
+
+        return [sql2text_fewshot_input(sql2text_schema_prompt(self._builder(schema), sql), sql,
+                                       pick_shots(sql, schema.db_id, self.examples, self.shots))
+                for sql, schema in items]
+
+
+def read_shot_examples(path: str | Path) -> list[dict[str, Any]]:
+    """(db_id, sql, question) records from a JSONL file (``train vbi`` passes ``OUT/real/sql2text.jsonl``:
+    the real training pairs, never the selection split); a bad line names the file, line and field."""
+    import json
+
+    from evaluation.errors import DataNotFoundError, InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"{p}: few-shot examples file not found")
+    out = []
+    with p.open(encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"not valid JSON ({e.msg})", path=p, line=i) from None
+            for key in ("db_id", "sql", "question"):
+                if not isinstance(rec.get(key), str) or not rec[key].strip():
+                    raise InputError(f"missing or empty '{key}'", path=p, line=i, field=key)
+            out.append({"db_id": rec["db_id"], "sql": rec["sql"], "question": rec["question"]})
+    return out
+
+
+def fewshot_writer(
+    path: str | Path,
+    *,
+    examples_file: str | Path,
+    shots: int = DEFAULT_SHOTS,
+    max_new_tokens: int = DEFAULT_OPTIONS.max_new_tokens,
+    batch_size: int = DEFAULT_OPTIONS.batch_size,
+    cache_dir: str | Path | None = None,
+    prompt_config: Any = None,
+    **backend: Any,
+) -> FewShotQuestionWriter:
+    """Factory registered as ``"few-shot"``: ``get_writer("few-shot", path=INSTRUCT_MODEL,
+    examples_file="runs/x/real/sql2text.jsonl", shots=4)``; other keywords as :func:`model_writer`."""
+    opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return FewShotQuestionWriter(path, examples=read_shot_examples(examples_file), shots=shots, options=opts,
+                                 cache_dir=cache_dir, prompt_config=prompt_config,
+                                 backend=backend_config_from(backend))
+
+
+# Importing train registers the plugins (replace=True: re-importing, e.g. after a reload, is harmless).
 register_writer(WRITER_NAME, model_writer, replace=True)
+register_writer(FEWSHOT_WRITER_NAME, fewshot_writer, replace=True)

@@ -1,5 +1,5 @@
 """Model inputs — the ONE place they are formatted (SFT, prediction, self-play and SQL-to-Text all
-call these two functions, so a prompt means the same thing everywhere).
+call these functions, so a prompt means the same thing everywhere).
 
 ``text2sql_input`` ends with ``SQL:\\n`` so the model's completion is the bare SQL;
 ``sql2text_input`` ends with ``question:\\n`` so the completion is the question. The inputs are
@@ -7,6 +7,8 @@ stripped of surrounding whitespace; nothing else is changed (a SQL string litera
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 def text2sql_input(schema_prompt: str, question: str) -> str:
@@ -25,3 +27,34 @@ def sql2text_input(schema_prompt: str, sql: str) -> str:
     'database: d\\n\\nSQL: SELECT count(*) FROM singer\\nquestion:\\n'
     """
     return f"{schema_prompt.strip()}\n\nSQL: {sql.strip()}\nquestion:\n"
+
+
+#: the instruction above a few-shot SQL-to-Text prompt (an instruction model, not fine-tuned for the task)
+FEWSHOT_INSTRUCTION = (
+    "Write the question that the last SQL query answers, as a user of this database would ask it: "
+    "one sentence in plain English, no SQL. Follow the examples."
+)
+
+
+def sql2text_fewshot_input(schema_prompt: str, sql: str, shots: Sequence[tuple[str, str]]) -> str:
+    """Instruction + database context + solved (SQL, question) examples + the SQL -> an instruction
+    model's input for writing a question without fine-tuning (SPFT-SQL's SQL-to-Text₀ alternative).
+    Each example uses :func:`sql2text_input`'s own ``SQL:`` / ``question:`` layout, so the completion
+    is the bare question, exactly as for the fine-tuned writer.
+
+    >>> print(sql2text_fewshot_input("database: d", "SELECT name FROM singer", [("SELECT count(*) FROM singer", "How many singers are there?")]))
+    Write the question that the last SQL query answers, as a user of this database would ask it: one sentence in plain English, no SQL. Follow the examples.
+    <BLANKLINE>
+    database: d
+    <BLANKLINE>
+    SQL: SELECT count(*) FROM singer
+    question: How many singers are there?
+    <BLANKLINE>
+    SQL: SELECT name FROM singer
+    question:
+    <BLANKLINE>
+    """
+    parts = [FEWSHOT_INSTRUCTION, "", schema_prompt.strip(), ""]
+    for shot_sql, shot_question in shots:
+        parts += [f"SQL: {shot_sql.strip()}", f"question: {' '.join(shot_question.split())}", ""]
+    return "\n".join([*parts, f"SQL: {sql.strip()}", "question:", ""])

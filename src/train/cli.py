@@ -54,6 +54,13 @@ def config_options(cls: type):
     return deco
 
 
+def given_options(ctx: click.Context, kw: dict[str, Any]) -> set[str]:
+    """Names of the options the user set (command line, environment, a default map), not click's defaults."""
+    from click.core import ParameterSource
+
+    return {name for name in kw if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+
+
 @click.group(help="Fine-tune text-to-SQL models: tiny test models, SFT, prediction and SPFT-SQL self-play.")
 @click.version_option(package_name="spft-sql")
 def main() -> None:
@@ -80,11 +87,16 @@ def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int
 
 @main.command("sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val.")
 @config_options(SFTConfig)
+@click.pass_context
 @friendly_errors
-def sft_cmd(**kw: Any) -> None:
+def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     from train.sft import run_sft
+    from train.tiny import apply_training_defaults
 
-    res = run_sft(SFTConfig(**kw))
+    applied = apply_training_defaults(kw, given_options(ctx, kw))
+    if applied:
+        click.echo(applied.message(), err=True)
+    res = run_sft(SFTConfig(**kw), training_defaults=applied.record() if applied else None)
     click.echo(f"best model written to {res.out} (D_val EX {res.val_ex}, best metric {res.best_metric})")
 
 

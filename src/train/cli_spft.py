@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ import click
 from synth.cli import friendly_errors
 from train.cli import config_options, main
 from train.spft_config import SpftConfig
+from train.vbi import best_on_selection
 
 
 @main.command(
@@ -29,7 +31,28 @@ def spft_cmd(ctx: click.Context, **kw: Any) -> None:
     explicit = {name for name in kw if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     res = run_spft(with_preset(kw, explicit))
     for r in sorted({row["round"] for row in res.rows}):
-        best = max((row for row in res.rows if row["round"] == r), key=lambda row: row["selection_ex"] or 0.0)
-        click.echo(f"round {r}: best selection EX {best['selection_ex']} ({best['stage']} {best['model']})")
+        rows = [row for row in res.rows if row["round"] == r]
+        best = best_on_selection(rows)
+        click.echo(f"round {r}: best selection EX {best['selection_ex']} ({best['stage']} {best['model']}"
+                   f"{tie_note(rows, best)})")
     stop = f" (stopped: {res.stopped})" if res.stopped else ""
-    click.echo(f"final model: {res.out / 'final'} (selection EX {res.final['selection_ex']}){stop}")
+    click.echo(f"final model: {res.out / 'final'} (selection EX {res.final['selection_ex']}"
+               f"{tie_note(res.rows, best_on_selection(res.rows))}){stop}")
+
+
+def tie_note(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any]) -> str:
+    """``"; tie with vbi m3, the later wins"`` when other rows scored what ``best`` scored, else ``""``.
+
+    ``best`` is :func:`train.vbi.best_on_selection`'s pick, the model ``final/`` gets: on equal selection
+    EX (anchor D_val EX without a selection split) the later row wins.
+
+    >>> rows = [{"stage": "vbi", "model": "m1", "selection_ex": 0.1}, {"stage": "selfplay", "model": "m2", "selection_ex": 0.1}]
+    >>> tie_note(rows, rows[1])
+    '; tie with vbi m1, the later wins'
+    >>> tie_note(rows[:1], rows[0])
+    ''
+    """
+    key = "selection_ex" if any(r.get("selection_ex") is not None for r in rows) else "anchor_val_ex"
+    score = best.get(key) or 0.0
+    others = [f"{r['stage']} {r['model']}" for r in rows if r is not best and (r.get(key) or 0.0) == score]
+    return f"; tie with {', '.join(others)}, the later wins" if others else ""

@@ -11,6 +11,7 @@ earliest added of the worst unused. Summaries say "tie" when it decided (:meth:`
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from train.io import write_json
 
 POOL_FILE = "pool.json"
 POOL_VERSION = 1
+#: What decides between models of equal D_val EX, per role (see the module docstring).
+TIE_RULES = {"main": "the most recently added wins", "opponent": "the earliest added wins"}
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,31 @@ class Pool:
         scored = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries)]
         return max(scored, key=lambda t: (t[0], t[1]))[2]
 
-    def tied_with(self, entry: PoolEntry) -> tuple[str, ...]:
-        """Ids of the other models with exactly ``entry``'s D_val EX (unscored counts as 0)."""
+    def tied_with(self, entry: PoolEntry, among: Collection[str] | None = None) -> tuple[str, ...]:
+        """Ids of the other models with exactly ``entry``'s D_val EX (unscored counts as 0); ``among``
+        limits them to the candidates of a choice (the opponent is chosen among the unused non-mains)."""
         ex = entry.val_ex or 0.0
-        return tuple(e.id for e in self.entries if e.id != entry.id and (e.val_ex or 0.0) == ex)
+        return tuple(e.id for e in self.entries
+                     if e.id != entry.id and (among is None or e.id in among) and (e.val_ex or 0.0) == ex)
 
-    def tie_note(self, entry: PoolEntry, role: str = "main") -> str:
+    def tie_note(self, entry: PoolEntry, role: str = "main", among: Collection[str] | None = None) -> str:
         """``""``, or why ``entry`` was chosen among equals, for run summaries: ``"tie with m1 on D_val
         EX 0.000: the most recently added wins"`` (``role="opponent"``: the earliest added wins)."""
-        others = self.tied_with(entry)
+        others = self.tied_with(entry, among)
         if not others:
             return ""
-        rule = "the most recently added wins" if role == "main" else "the earliest added wins"
-        return f"tie with {', '.join(others)} on D_val EX {entry.val_ex or 0.0:.3f}: {rule}"
+        return f"tie with {', '.join(others)} on D_val EX {entry.val_ex or 0.0:.3f}: {TIE_RULES[role]}"
+
+    def tie_mark(self, entry: PoolEntry, role: str = "main", among: Collection[str] | None = None) -> str:
+        """The short form of :meth:`tie_note` for one-line round summaries: ``"tie with m1, newest wins"``."""
+        others = self.tied_with(entry, among)
+        if not others:
+            return ""
+        return f"tie with {', '.join(others)}, {'newest' if role == 'main' else 'oldest'} wins"
+
+    def opponent_candidates(self, main: PoolEntry, used: Collection[str]) -> set[str]:
+        """Ids :meth:`opponent` chooses from: neither the main nor an already used opponent."""
+        return {e.id for e in self.entries if e.id != main.id and e.id not in used}
 
     def opponent(self, main: PoolEntry, used: set[str]) -> PoolEntry:
         """Lowest D_val EX among models that are neither the main nor an already used opponent.
@@ -89,7 +104,8 @@ class Pool:
         When no such model is left, the main plays against itself (SPIN: its own previous output).
         On ties the earliest added wins.
         """
-        cands = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries) if e.id != main.id and e.id not in used]
+        among = self.opponent_candidates(main, used)
+        cands = [(e.val_ex or 0.0, i, e) for i, e in enumerate(self.entries) if e.id in among]
         if not cands:
             return main
         return min(cands, key=lambda t: (t[0], t[1]))[2]

@@ -67,3 +67,37 @@ def pick_roles(
     else:
         reference = opponent
     return Roles(main, opponent, reference)
+
+
+def role_ties(
+    pool: Pool,
+    variant: str,
+    roles: Roles,
+    *,
+    used_opponents: Collection[str] = (),
+    previous: str | None = None,
+) -> dict[str, str]:
+    """``{"main": ..., "opponent": ...}``: :meth:`Pool.tie_mark` for each role that was chosen by D_val
+    EX among equals (only tied roles are keys), so a round summary can say "tie" where the rule decided.
+
+    A main continued from the previous round and an opponent that is the previous or initial model (or
+    the main itself, when no unused model is left) were not chosen by EX: no tie can have decided them.
+
+    >>> pool = Pool((PoolEntry("m0", "a", "a", False, "given", 0.0), PoolEntry("m1", "b", "b", False, "x", 0.0)))
+    >>> role_ties(pool, "spft", pick_roles(pool, "spft"))
+    {'main': 'tie with m0, newest wins'}
+    >>> pool = pool.add(PoolEntry("m2", "c", "c", False, "x", 0.5))
+    >>> role_ties(pool, "spft", pick_roles(pool, "spft"))
+    {'opponent': 'tie with m1, oldest wins'}
+    """
+    v = get_variant(variant)
+    ties: dict[str, str] = {}
+    if not (v.opponent == "previous" and previous):
+        mark = pool.tie_mark(roles.main, "main")
+        if mark:
+            ties["main"] = mark
+    if v.opponent == "worst_unused" and roles.opponent.id != roles.main.id:
+        mark = pool.tie_mark(roles.opponent, "opponent", pool.opponent_candidates(roles.main, set(used_opponents)))
+        if mark:
+            ties["opponent"] = mark
+    return ties

@@ -280,16 +280,18 @@ def _check_resume(cfg: SelfPlayConfig, state: dict[str, Any], data_hash: str, ou
         )
 
 
-def _round_line(row: dict[str, Any], rounds: int) -> None:
-    """One line per round on stderr: who played whom, how many pairs were wrong, the new model's D_val EX."""
+def _round_line(row: dict[str, Any], rounds: int, ties: dict[str, str] | None = None) -> None:
+    """One line per round on stderr: who played whom (and "tie" where the tie-break chose a role,
+    ``train.roles.role_ties``), how many pairs were wrong, the new model's D_val EX."""
     import sys
 
-    def ex(v: Any) -> str:
-        return "-" if v is None else f"{v:.3f}"
+    def ex(v: Any, role: str = "") -> str:
+        score = "-" if v is None else f"{v:.3f}"
+        return f"{score}; {ties[role]}" if ties and ties.get(role) else score
 
     new = f"new {row['new_model']} D_val EX {ex(row['new_val_ex'])}" if row.get("new_model") else "no model (nothing to learn)"
-    print(f"[selfplay round {row['round']}/{rounds}] main {row['main']} ({ex(row['main_val_ex'])}) vs opponent "
-          f"{row['opponent']} ({ex(row['opponent_val_ex'])}): {row['pairs']} pairs, {row['wrong_pairs']} wrong; {new}",
+    print(f"[selfplay round {row['round']}/{rounds}] main {row['main']} ({ex(row['main_val_ex'], 'main')}) vs opponent "
+          f"{row['opponent']} ({ex(row['opponent_val_ex'], 'opponent')}): {row['pairs']} pairs, {row['wrong_pairs']} wrong; {new}",
           file=sys.stderr, flush=True)
 
 
@@ -314,7 +316,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     from train.manifest import file_inputs
     from train.modeling import _check_exists, base_model_of, is_adapter, load_tokenizer
     from train.plot import plot_rounds
-    from train.roles import pick_roles
+    from train.roles import pick_roles, role_ties
     from train.selfplay_trainer import encode_pairs
 
     t0 = time.time()
@@ -360,6 +362,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         roles = pick_roles(pool, cfg.loss, used_opponents=state["used_opponents"], previous=state.get("latest"),
                            initial=state.get("initial_model"))
         main, opponent, ref = roles.main, roles.opponent, roles.reference
+        ties = role_ties(pool, cfg.loss, roles, used_opponents=state["used_opponents"], previous=state.get("latest"))
         state.setdefault("initial_model", main.id)
         preds = generate_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
         pairs = build_pairs(pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive)
@@ -397,7 +400,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         state["used_opponents"] = sorted(set(state["used_opponents"]) | {opponent.id})
         state["completed_rounds"] = t
         rows.append(row)
-        _round_line(row, cfg.rounds)
+        _round_line(row, cfg.rounds, ties)
         save_pool(out, pool)
         write_jsonl(out / "rounds.jsonl", rows)
         save_state(out, state)

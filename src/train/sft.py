@@ -110,8 +110,12 @@ def make_sft_trainer_class():
     return ExEvalTrainer
 
 
-def run_sft(cfg: SFTConfig) -> SFTResult:
-    """Train, keep the best epoch, write the model + tokenizer + manifest + log history to ``cfg.out``."""
+def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) -> SFTResult:
+    """Train, keep the best epoch, write the model + tokenizer + manifest + log history to ``cfg.out``.
+
+    ``training_defaults``: what ``train sft`` took from the model's ``training_defaults.json``
+    (``train.tiny.AppliedDefaults.record``), recorded in the manifest; the values are already in ``cfg``.
+    """
     from train.modeling import _check_exists
 
     t0 = time.time()
@@ -179,6 +183,8 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
     )
     inputs = {"data": file_inputs({"train": train_path, "val": val_path}), "model": cfg.model,
               "data_root": str(data_root)}
+    if training_defaults:
+        inputs["training_defaults"] = training_defaults
     write_manifest(
         out / "manifest.json", command="train sft", config=cfg, inputs=inputs, seed=cfg.seed,
         counts={"train_examples": len(train_ex), "val_examples": len(val_ex), "steps": trainer.state.global_step},

@@ -10,9 +10,9 @@ from train.fields import lora_field, lora_options_of
 from train.formatting import TASKS
 from train.modeling import LoraOptions
 
-
-#: Defaults for fine-tuning a pretrained model; a model folder's ``training_defaults.json`` overrides them.
-FINE_TUNING_DEFAULTS = {"epochs": 3.0, "learning_rate": 2e-5}
+#: Help-text note on the options an ``init-tiny`` model sets for itself (``train.tiny.FROM_SCRATCH_DEFAULTS``).
+FROM_SCRATCH_NOTE = (" Not given, a model from `train init-tiny` (random weights) uses its own from-scratch value "
+                     "from MODEL/training_defaults.json instead, and says so.")
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,8 @@ class SFTConfig:
     model: str = _h("Hub id or local folder of the model (or LoRA adapter) to fine-tune.", "")
     out: str = _h("Output folder: the best model, checkpoints/, manifest.json, log_history.jsonl.", "")
     task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
-    epochs: float | None = _h(
-        "Number of training epochs; D_val is evaluated after each one. Default 3, or the model's "
-        "training_defaults.json (init-tiny models: 10).", None)
-    learning_rate: float | None = _h(
-        "Peak learning rate (AdamW, linear decay). Default 2e-5, or the model's training_defaults.json "
-        "(init-tiny models, trained from scratch: 3e-3).", None)
+    epochs: float = _h("Number of training epochs; D_val is evaluated after each one." + FROM_SCRATCH_NOTE, 3.0)
+    learning_rate: float = _h("Peak learning rate (AdamW, linear decay)." + FROM_SCRATCH_NOTE, 2e-5)
     batch_size: int = _h("Per-device training batch size.", 8)
     grad_accum: int = _h("Gradient accumulation steps.", 1)
     warmup_ratio: float = _h("Fraction of steps for linear warm-up.", 0.0)
@@ -50,7 +46,6 @@ class SFTConfig:
     data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
 
     def __post_init__(self) -> None:
-        self._resolve_defaults()
         if not self.data:
             raise ConfigError("data is required (the folder written by `synth generate`)")
         if not self.model:
@@ -76,17 +71,6 @@ class SFTConfig:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
         if self.lora:
             self.lora_options()  # validates r / dropout / targets
-
-    def _resolve_defaults(self) -> None:
-        """Options left unset take the model's own defaults (``init-tiny``), else fine-tuning ones."""
-        unset = [name for name in FINE_TUNING_DEFAULTS if getattr(self, name) is None]
-        if not unset:
-            return
-        from train.tiny import training_defaults
-
-        own = training_defaults(self.model) if self.model else {}
-        for name in unset:
-            object.__setattr__(self, name, own.get(name, FINE_TUNING_DEFAULTS[name]))
 
     @property
     def uses_ex(self) -> bool:

@@ -37,9 +37,11 @@ FROM_SCRATCH_DEFAULTS = {"learning_rate": 3e-3, "epochs": 10.0}
 TRAINING_DEFAULTS_FILE = "training_defaults.json"
 
 
-def training_defaults(model: str | Path) -> dict[str, float]:
+def training_defaults(model: str | Path) -> dict[str, Any]:
     """The model's own training defaults (``training_defaults.json`` of an ``init-tiny`` model), else ``{}``."""
     import json
+
+    from evaluation.errors import InputError
 
     path = Path(str(model)) / TRAINING_DEFAULTS_FILE
     if not path.is_file():
@@ -47,10 +49,48 @@ def training_defaults(model: str | Path) -> dict[str, float]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        from evaluation.errors import InputError
-
         raise InputError(f"not valid JSON ({e.msg})", path=path, line=e.lineno) from None
-    return {k: float(v) for k, v in raw.items() if k in FROM_SCRATCH_DEFAULTS and isinstance(v, (int, float))}
+    if not isinstance(raw, dict):
+        raise InputError("expected a JSON object of option -> value", path=path)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in FROM_SCRATCH_DEFAULTS:
+            raise InputError(f"unknown option (known: {', '.join(FROM_SCRATCH_DEFAULTS)})", path=path, field=key)
+        kind = type(FROM_SCRATCH_DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise InputError(f"expected a {kind.__name__}, got {value!r}", path=path, field=key)
+        out[key] = kind(value)
+    return out
+
+
+@dataclass(frozen=True)
+class AppliedDefaults:
+    """The from-scratch defaults ``train sft`` took from a model folder, for its message and manifest."""
+
+    path: Path
+    values: dict[str, Any]
+
+    def message(self) -> str:
+        shown = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in self.values.items())
+        return (f"[sft] {self.path.parent} is a `train init-tiny` model (random weights): using its from-scratch "
+                f"defaults {shown} from {self.path.name}, since these options were not given")
+
+    def record(self) -> dict[str, Any]:
+        return {"file": str(self.path.resolve()), "applied": dict(self.values)}
+
+
+def apply_training_defaults(options: dict[str, Any], given: set[str]) -> AppliedDefaults | None:
+    """Set in ``options`` the model folder's training defaults for the options not in ``given``.
+
+    Called by the ``train sft`` command only: library callers (``run_sft(SFTConfig(...))``, the
+    experiment runner, VBI-FT) get exactly the values they pass. Returns what was applied, or ``None``.
+    """
+    own = training_defaults(options.get("model") or "")
+    applied = {k: v for k, v in own.items() if k not in given and k in options}
+    if not applied:
+        return None
+    options.update(applied)
+    return AppliedDefaults(Path(str(options["model"])) / TRAINING_DEFAULTS_FILE, applied)
 
 
 @dataclass(frozen=True)

@@ -63,26 +63,13 @@ def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(tiny_data
             assert stat.S_IMODE(f.stat().st_mode) == stat.S_IMODE((f.parent / "config.json").stat().st_mode) == 0o644
 
 
-def test_init_tiny_models_get_from_scratch_training_defaults(tiny_model: Path, tmp_path: Path) -> None:
-    from train.sft_config import FINE_TUNING_DEFAULTS, SFTConfig
-    from train.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE
-
-    assert (tiny_model / TRAINING_DEFAULTS_FILE).is_file()
-    base = dict(data="d", out="o")
-    tiny = SFTConfig(model=str(tiny_model), **base)
-    assert (tiny.learning_rate, tiny.epochs) == (FROM_SCRATCH_DEFAULTS["learning_rate"], FROM_SCRATCH_DEFAULTS["epochs"])
-    given = SFTConfig(model=str(tiny_model), learning_rate=1e-4, **base)  # what the user gives wins
-    assert (given.learning_rate, given.epochs) == (1e-4, FROM_SCRATCH_DEFAULTS["epochs"])
-    hub = SFTConfig(model="Qwen/Qwen2.5-Coder-1.5B-Instruct", **base)  # a pretrained model: fine-tuning defaults
-    assert (hub.learning_rate, hub.epochs) == (FINE_TUNING_DEFAULTS["learning_rate"], FINE_TUNING_DEFAULTS["epochs"])
-
-
 @pytest.mark.slow
 def test_tiny_defaults_bring_the_loss_clearly_down(tiny_data: Path, tiny_model: Path, tmp_path: Path) -> None:
     """Three epochs with the tiny model's own learning rate vs the fine-tuning default: the loss must fall."""
     pytest.importorskip("torch")
     from train.sft import run_sft
-    from train.sft_config import FINE_TUNING_DEFAULTS, SFTConfig
+    from train.sft_config import SFTConfig
+    from train.tiny import FROM_SCRATCH_DEFAULTS
 
     def first_and_last_loss(**kw) -> tuple[float, float]:
         out = tmp_path / f"lr{kw.get('learning_rate')}"
@@ -93,9 +80,9 @@ def test_tiny_defaults_bring_the_loss_clearly_down(tiny_data: Path, tiny_model: 
         losses = [h["loss"] for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines()) if "loss" in h]
         return losses[0], losses[-1]
 
-    first, last = first_and_last_loss()  # the model's own default: 3e-3
+    first, last = first_and_last_loss(learning_rate=FROM_SCRATCH_DEFAULTS["learning_rate"])  # init-tiny's own
     assert last < 0.75 * first, (first, last)
-    first_ft, last_ft = first_and_last_loss(learning_rate=FINE_TUNING_DEFAULTS["learning_rate"])
+    first_ft, last_ft = first_and_last_loss(learning_rate=SFTConfig.learning_rate)  # the fine-tuning default
     assert last_ft > 0.95 * first_ft, (first_ft, last_ft)  # why init-tiny needs its own defaults
 
 

@@ -116,7 +116,7 @@ def score_pool(pool: Pool, val: list[dict], val_hash: str, data_root: Path, cfg:
 
 def build_pairs(
     examples: list[dict], preds: list[dict], data_root: Path, opponent: PoolEntry, *, samples: int = 1,
-    positive: str = "gold",
+    positive: str = "gold", judge: Any = None,
 ) -> list[dict]:
     """TRL-shaped pairs: prompt (model input, untemplated), chosen = y+, rejected = y', reward R.
 
@@ -124,6 +124,9 @@ def build_pairs(
     question gives one pair; y+ is the gold SQL, or with ``positive="sample"`` a correct opponent
     sample of the same question for the wrong outputs (round robin over the distinct correct ones;
     the gold when none was drawn). Examples whose gold SQL does not run are skipped.
+
+    ``judge`` (:class:`train.scoring.Judge`) ``ts``: R is the test suite's verdict, and each pair also
+    holds ``ex_reward`` (R by EX alone) and ``failed_on``; ``None`` or ``ex``: pairs exactly as EX makes them.
     """
     from train.formatting import model_input
     from train.scoring import judge_predictions, reward
@@ -131,7 +134,8 @@ def build_pairs(
     if len(preds) != len(examples) * samples:
         raise ValueError(f"{len(preds)} predictions for {len(examples)} examples x {samples} samples")
     rows = [ex for ex in examples for _ in range(samples)]
-    judged = judge_predictions(rows, [p["sql"] for p in preds], data_root)
+    judged = judge_predictions(rows, [p["sql"] for p in preds], data_root, judge=judge)
+    ts = judge is not None and judge.is_ts
     pairs = []
     for i, ex in enumerate(examples):
         group = [(p, reward(j)) for p, j in zip(preds[i * samples:(i + 1) * samples], judged[i * samples:(i + 1) * samples])]
@@ -150,11 +154,14 @@ def build_pairs(
             if positive == "sample" and r == 1 and correct:
                 chosen, source = correct[k % len(correct)], "sample"
                 k += 1
-            pairs.append({
+            pair = {
                 "id": ex["id"], "db_id": ex.get("db_id"), "prompt": prompt, "chosen": chosen, "rejected": p["sql"],
                 "reward": r, "verdict": j.reason, "opponent": opponent.id, "sample": p.get("sample", 0),
                 "positive": source,
-            })
+            }
+            if ts:
+                pair.update(ex_reward=None if j.ex_correct is None else int(not j.ex_correct), failed_on=j.failed_on)
+            pairs.append(pair)
     return pairs
 
 
@@ -296,17 +303,18 @@ def _round_line(row: dict[str, Any], rounds: int, ties: dict[str, str] | None = 
 
 
 def _manifest(out: Path, cfg: SelfPlayConfig, *, inputs: dict, pool: Pool, state: dict, rows: list, t0: float,
-              n_val: int, n_pair_source: int, status: str) -> None:
+              n_val: int, n_pair_source: int, status: str, judge: Any = None) -> None:
     from train.manifest import write_manifest
 
     best = pool.main() if any(e.val_ex is not None for e in pool.entries) else None
+    judged = {"judge": judge.summary(rows)} if judge is not None and judge.is_ts else {}
     write_manifest(
         out / "manifest.json", command="train selfplay", config=cfg, inputs=inputs, seed=cfg.seed,
         counts={"rounds_completed": state["completed_rounds"], "pool_size": len(pool.entries), "val_examples": n_val,
                 "pair_source_examples": n_pair_source},
         timings={"total_s": round(time.time() - t0, 3)},
         results={"status": status, "best": asdict(best) if best else None, "stopped": state["stopped"],
-                 "models": [asdict(e) for e in pool.entries], "rounds": rows},
+                 "models": [asdict(e) for e in pool.entries], "rounds": rows, **judged},
     )
 
 
@@ -317,6 +325,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     from train.modeling import _check_exists, base_model_of, is_adapter, load_tokenizer
     from train.plot import plot_rounds
     from train.roles import pick_roles, role_ties
+    from train.scoring import judge_delta, make_judge
     from train.selfplay_trainer import encode_pairs
 
     t0 = time.time()
@@ -349,7 +358,9 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     rows = read_jsonl(out / "rounds.jsonl") if (out / "rounds.jsonl").is_file() else []
     inputs = {"data": data_files, "data_hash": data_hash, "val_hash": val_hash, "data_root": str(data_root),
               "start": cfg.pool or cfg.model, "models": state["start_models"]}
-    manifest = dict(inputs=inputs, state=state, rows=rows, t0=t0, n_val=len(val), n_pair_source=len(pair_source))
+    judge = make_judge(cfg)  # R's judge; D_val scores (roles, early stopping) stay EX
+    manifest = dict(inputs=inputs, state=state, rows=rows, t0=t0, n_val=len(val), n_pair_source=len(pair_source),
+                    judge=judge)
     _manifest(out, cfg, pool=pool, status="running", **manifest)
 
     for t in range(state["completed_rounds"] + 1, cfg.rounds + 1):
@@ -365,7 +376,9 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         ties = role_ties(pool, cfg.loss, roles, used_opponents=state["used_opponents"], previous=state.get("latest"))
         state.setdefault("initial_model", main.id)
         preds = generate_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
-        pairs = build_pairs(pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive)
+        before = judge.counters()
+        pairs = build_pairs(pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive,
+                            judge=judge)
         write_jsonl(round_dir / "pairs.jsonl", pairs)
         train_pairs = [p for p in pairs if p["reward"] > 0] if variant.keep == "wrong" else pairs
         n_wrong = sum(p["reward"] for p in pairs)
@@ -375,6 +388,8 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
             "wrong_share": round(n_wrong / len(pairs), 6) if pairs else None,
             "train_pairs": len(train_pairs), "loss": cfg.loss, "lambda": cfg.lam, "pairs_from": cfg.effective_pairs_from,
         }
+        if judge.is_ts:  # only then: an EX run's rows stay as they were
+            row["judge"] = dict(judge_delta(before, judge.counters()), name="ts", suites=list(judge.last_suites))
         if not train_pairs or (n_wrong == 0 and variant.needs_wrong):
             # nothing to learn from: every opponent output was already correct (R = 0 gives no gradient)
             row.update(new_model=None, new_val_ex=None, elapsed_s=round(time.time() - rt0, 3))

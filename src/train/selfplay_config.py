@@ -8,6 +8,7 @@ from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import help_field as _h
 from train.fields import lora_field, lora_options_of
+from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
 from train.modeling import LoraOptions
@@ -18,7 +19,7 @@ POSITIVES = ("gold", "sample")
 
 #: fields a resumed run may change: how long it goes on and how it logs, not what a round computes
 RESUMABLE_CHANGES = frozenset({"rounds", "patience", "min_delta", "logging_steps", "save_steps", "gen_batch_size", "pool",
-                               "model", "data", "out", "data_root"}) | set(BACKEND_FIELDS)  # where, not what
+                               "model", "data", "out", "data_root", "suite_cache"}) | set(BACKEND_FIELDS)  # where, not what
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class SelfPlayConfig:
     save_steps: int = _h("Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
                          "so a killed long round resumes mid-way.", 0)
     data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+    judge: str = judge_field("judge", "the reward R of the opponent's SQL")
+    suite_size: int = judge_field("suite_size")
+    suite_cache: str | None = judge_field("suite_cache")
     # where generation runs (train.backend_config; help text and defaults live there)
     backend: str = backend_field("backend")
     base_url: str | None = backend_field("base_url")
@@ -103,6 +107,7 @@ class SelfPlayConfig:
             raise ConfigError(f"min_delta must be >= 0, got {self.min_delta}")
         if self.max_new_tokens >= self.max_length:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
+        check_judge_fields(self)
         if self.lora:
             self.lora_options()
 
@@ -114,12 +119,17 @@ class SelfPlayConfig:
         return self.pairs_from or get_variant(self.loss).pairs_from
 
     def resume_conflicts(self, saved: dict) -> list[str]:
-        """Fields whose value differs from the run being resumed (those that change what a round does)."""
-        return [
+        """Fields whose value differs from the run being resumed (those that change what a round does).
+
+        A run saved before ``--judge`` existed was judged by EX: resuming it under ``ts`` is a conflict."""
+        out = [
             f"{k} (was {saved[k]!r}, now {v!r})"
             for k, v in config_dict(self).items()
             if k in saved and k not in RESUMABLE_CHANGES and saved[k] != v
         ]
+        if saved and "judge" not in saved and self.judge != "ex":
+            out.append(f"judge (was 'ex': the run predates --judge, now {self.judge!r})")
+        return out
 
     def lora_options(self) -> LoraOptions | None:
         return lora_options_of(self)

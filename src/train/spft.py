@@ -58,6 +58,7 @@ from train.vbi import (
     _rel,
     _run_parameters,
     best_on_selection,
+    check_judge_resume,
     initial_state,
     iter_dir,
     predict_cached,
@@ -70,7 +71,7 @@ from train.vbi import (
 STATE_FILE = "state.json"
 ROUNDS_FILE = "rounds.jsonl"
 #: may change on resume: how long the loop goes on, not what a round computes
-RESUMABLE_CHANGES = ("rounds", "patience", "out", "gen_batch_size", "logging_steps", *BACKEND_FIELDS)
+RESUMABLE_CHANGES = ("rounds", "patience", "out", "gen_batch_size", "logging_steps", "suite_cache", *BACKEND_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class SpftResult:
 def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
     from train.runstate import load_state
 
-    return load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES),
-                      allowed="only --rounds, --patience, --gen-batch-size, --logging-steps and the backend options may change")
+    allowed = "only --rounds, --patience, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+    state = load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES), allowed=allowed)
+    check_judge_resume(out, state, cfg, allowed)
+    return state
 
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
@@ -103,6 +106,7 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
         lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         lora_targets=tuple(cfg.lora_targets), logging_steps=cfg.logging_steps,
+        judge=cfg.judge, suite_size=cfg.suite_size, suite_cache=cfg.suite_cache,  # R judged as VBI's y+ / y-
         **{k: getattr(cfg, k) for k in BACKEND_FIELDS},  # self-play generates where VBI-FT does
     )
 
@@ -183,6 +187,16 @@ def _dval_sizes(out: Path, rounds: int) -> dict[str, int]:
     return sizes
 
 
+def _judged_rows(out: Path, state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The log rows that carry a ``judge`` record: every VBI iteration's and every self-play round's."""
+    rows = list(state["vbi_rows"])
+    for r in range(1, state["completed_rounds"] + 1):
+        f = out / f"round-{r}" / "selfplay" / "rounds.jsonl"
+        if f.is_file():
+            rows.extend(read_jsonl(f))
+    return rows
+
+
 def run_spft(cfg: SpftConfig) -> SpftResult:
     """Run (or resume) the loop in ``cfg.out``; returns the model chosen on the selection split."""
     from train.manifest import file_inputs, write_manifest
@@ -211,6 +225,9 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
     from train.pool import load_pool
 
     vbi_pool = load_pool(vbi_out) if (vbi_out / "pool.json").is_file() else Pool(())
+    from train.scoring import make_judge
+
+    judge = make_judge(cfg)  # VBI's y+ / y-; the self-play runs judge R with the same options
 
     for r in range(state["completed_rounds"] + 1, cfg.rounds + 1):
         if state["stopped"]:
@@ -221,7 +238,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         while state["vbi"]["completed_iterations"] <= iterations[-1]:
             g = state["vbi"]["completed_iterations"]
             row, state["vbi"], vbi_pool = run_iteration(cfg, g, state["vbi"], vbi_pool, vbi_out, real_dir=real_dir,
-                                                        label=f"round {r}/{cfg.rounds} ")
+                                                        label=f"round {r}/{cfg.rounds} ", judge=judge)
             state["vbi_rows"] = [*state["vbi_rows"][:g], row]
             save_pool_relative(vbi_out, vbi_pool)
             write_jsonl(vbi_out / LOG_FILE, state["vbi_rows"])
@@ -286,7 +303,8 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
                  "rows": rows,
                  "splits": {"real_train": real_manifest["counts"]["train"],
                             "selection": real_manifest["counts"]["selection"],
-                            "dval_per_round": _dval_sizes(out, state["completed_rounds"])}},
+                            "dval_per_round": _dval_sizes(out, state["completed_rounds"])},
+                 **({"judge": judge.summary(_judged_rows(out, state))} if judge.is_ts else {})},
     )
     _echo(f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
           f"selection EX {scores['selection_ex']})")

@@ -284,18 +284,30 @@ def failed_templates_of(verified: Sequence[Mapping[str, Any]]) -> dict[str, int]
 # ---- step 3: verification --------------------------------------------------------------------
 
 
-def verify(examples: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], data_root: Path) -> list[dict[str, Any]]:
-    """One row per D_val example: gold and predicted SQL, verdict y+ / y- / unjudged (gold failed)."""
+def _verdict(correct: bool | None) -> str:
+    return UNJUDGED if correct is None else (POSITIVE if correct else NEGATIVE)
+
+
+def verify(examples: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], data_root: Path,
+           judge: Any = None) -> list[dict[str, Any]]:
+    """One row per D_val example: gold and predicted SQL, verdict y+ / y- / unjudged (gold failed).
+
+    ``judge`` (:class:`train.scoring.Judge`) ``ts``: the verdict is the test suite's, and each row also
+    holds ``ex_verdict`` (what EX alone said) and ``failed_on`` (the suite file an EX-correct prediction
+    first failed on); ``None`` or ``ex``: rows exactly as EX writes them."""
     from train.scoring import judge_predictions
 
     by_id = {p["id"]: p for p in preds}
     sqls = [by_id[ex["id"]]["sql"] for ex in examples]
     rows = []
-    for ex, sql, j in zip(examples, sqls, judge_predictions(examples, sqls, data_root), strict=True):
-        verdict = UNJUDGED if j.correct is None else (POSITIVE if j.correct else NEGATIVE)
-        rows.append({"id": ex["id"], "db_id": ex.get("db_id"), "template_id": ex.get("template_id"),
-                     "question": ex.get("question"), "sql": ex["sql"], "pred_sql": sql, "verdict": verdict,
-                     "reason": j.reason})
+    ts = judge is not None and judge.is_ts
+    for ex, sql, j in zip(examples, sqls, judge_predictions(examples, sqls, data_root, judge=judge), strict=True):
+        row = {"id": ex["id"], "db_id": ex.get("db_id"), "template_id": ex.get("template_id"),
+               "question": ex.get("question"), "sql": ex["sql"], "pred_sql": sql, "verdict": _verdict(j.correct),
+               "reason": j.reason}
+        if ts:
+            row.update(ex_verdict=_verdict(j.ex_correct), failed_on=j.failed_on)
+        rows.append(row)
     return rows
 
 
@@ -392,7 +404,7 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
 
 #: Fields that may change when a run is resumed: more iterations, and where / how fast generation runs
 #: (the backend serves the same checkpoint, checked), not what an iteration computes.
-RESUMABLE_CHANGES = ("iterations", "out", "gen_batch_size", "logging_steps", *BACKEND_FIELDS)
+RESUMABLE_CHANGES = ("iterations", "out", "gen_batch_size", "logging_steps", "suite_cache", *BACKEND_FIELDS)
 
 
 def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
@@ -411,7 +423,24 @@ def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
     """The run's state (``None`` for a new run); resuming with other settings (except ``--iterations``) is refused."""
     from train.runstate import load_state as load
 
-    return load(out, parameters=_run_parameters(cfg), allowed="only --iterations, --gen-batch-size, --logging-steps and the backend options may change")
+    allowed = "only --iterations, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+    state = load(out, parameters=_run_parameters(cfg), allowed=allowed)
+    check_judge_resume(out, state, cfg, allowed)
+    return state
+
+
+def check_judge_resume(out: Path, state: Mapping[str, Any] | None, cfg: Any, allowed: str) -> None:
+    """A saved run judged otherwise (a run saved before ``--judge`` existed was judged by EX) is refused:
+    y+ / y- of two judges would be mixed in one run. (Both saved: ``runstate.load_state`` refuses it.)"""
+    from evaluation.errors import ConfigError
+    from evaluation.suite_cache import judge_resume_conflict
+
+    if state is None:
+        return
+    conflict = judge_resume_conflict(state.get("parameters", {}), cfg.judge, cfg.suite_size)
+    if conflict:
+        raise ConfigError(f"{out} holds a run made with other settings ({conflict}); "
+                          f"resume with the same options ({allowed}) or choose another --out")
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -438,16 +467,17 @@ def _concat(out: Path, files: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out: Path, *, real_dir: Path,
-                  label: str = "") -> tuple[dict, dict, Pool]:
+                  label: str = "", judge: Any = None) -> tuple[dict, dict, Pool]:
     """One pass of steps 1-5. Returns (log row, state for the next iteration, pool).
 
     ``state`` carries the models, the failed templates and the synthetic / y+ files of earlier
     iterations (paths relative to ``out``); ``train spft`` sets its ``text2sql_model`` to the
-    self-play main before the next round's first iteration.
+    self-play main before the next round's first iteration. ``judge`` decides y+ / y- (default:
+    ``cfg.judge``'s); D_val EX, anchor EX and selection EX are EX under every judge.
     """
     from synth.sources import resolve_benchmark
     from train.modeling import base_model_of, is_adapter
-    from train.scoring import ex_accuracy, judge_predictions
+    from train.scoring import ex_accuracy, judge_delta, judge_predictions, make_judge
 
     t0 = time.time()
     timings: dict[str, float] = {}
@@ -493,10 +523,13 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     if selection:
         sets["selection"] = (selection, it / "selection_preds.jsonl")
     preds = predict_cached(str(t2s.resolve()), sets, cfg)
-    verified = verify(val_ex, preds["val"], data_root)
+    judge = judge if judge is not None else make_judge(cfg)
+    before = judge.counters()
+    verified = verify(val_ex, preds["val"], data_root, judge)
     write_jsonl(it / "verified.jsonl", verified)
     verdicts = Counter(v["verdict"] for v in verified)
-    val_ex_score = verdicts[POSITIVE] / len(verified)
+    ex_verdicts = Counter(v["ex_verdict"] for v in verified) if judge.is_ts else verdicts
+    val_ex_score = ex_verdicts[POSITIVE] / len(verified)
     anchor_ex = val_ex_score if k == 0 else ex_accuracy(
         judge_predictions(anchor, [p["sql"] for p in preds["anchor"]], data_root))
     selection_ex = ex_accuracy(judge_predictions(selection, [p["sql"] for p in preds["selection"]], data_root)) \
@@ -556,8 +589,14 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
         "timings": timings,
         "elapsed_s": round(time.time() - t0, 3),
     }
+    judged_by = ""
+    if judge.is_ts:  # only then: an EX run's log rows stay as they were
+        row["judge"] = dict(judge_delta(before, judge.counters()), name="ts",
+                            val_ts=round(verdicts[POSITIVE] / len(verified), 6), suites=sorted(judge.last_suites))
+        judged_by = f" (judge ts: {row['judge']['flips']} EX-correct turned y-)"
     _echo(f"{tag} D_val EX {val_ex_score:.3f}, selection EX "
-          f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}")
+          f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}"
+          f"{judged_by}")
     new_state = {
         **state,
         "completed_iterations": k + 1,
@@ -582,6 +621,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
     from train.manifest import file_inputs, write_manifest
     from train.modeling import _check_exists
     from train.runstate import save_state
+    from train.scoring import make_judge
 
     t0 = time.time()
     out = Path(cfg.out)
@@ -599,8 +639,9 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
     pool = load_pool(out) if (out / "pool.json").is_file() and state["completed_iterations"] else Pool(())
     pool = Pool(tuple(e for e in pool.entries if e.origin != f"vbi-iter-{state['completed_iterations']}"))
 
+    judge = make_judge(cfg)
     for k in range(state["completed_iterations"], cfg.iterations):
-        row, state, pool = run_iteration(cfg, k, state, pool, out, real_dir=real_dir)
+        row, state, pool = run_iteration(cfg, k, state, pool, out, real_dir=real_dir, judge=judge)
         rows.append(row)
         save_pool_relative(out, pool)
         write_jsonl(out / LOG_FILE, rows)
@@ -617,7 +658,8 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
         counts={"iterations_completed": state["completed_iterations"], "pool_size": len(pool.entries),
                 **{f"real_{k}": v for k, v in json.loads((real_dir / "manifest.json").read_text())["counts"].items()}},
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"best": asdict(pool.get(best["pool_id"])), "best_by": "selection_ex", "rows": rows},
+        results={"best": asdict(pool.get(best["pool_id"])), "best_by": "selection_ex", "rows": rows,
+                 **({"judge": judge.summary(rows)} if judge.is_ts else {})},
     )
     return VBIResult(out, rows, pool)
 

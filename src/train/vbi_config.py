@@ -12,6 +12,7 @@ from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
 from train.fields import help_field as _h
 from train.fields import lora_field
+from train.judge_fields import check_judge_fields, judge_field
 
 #: who writes iteration 0's questions
 WRITERS0 = ("sql2text", "rule-based")
@@ -87,6 +88,9 @@ class VBIConfig:
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
     timeout: float = _h("Per-query execution limit in seconds during synthesis.", 2.0)
     max_attempts_factor: float = _h("Synthesis attempt budget = n x this factor.", 20.0)
+    judge: str = judge_field("judge", "y+ / y- on D_val")
+    suite_size: int = judge_field("suite_size")
+    suite_cache: str | None = judge_field("suite_cache")
     # where generation runs (train.backend_config; help text and defaults live there)
     backend: str = backend_field("backend")
     base_url: str | None = backend_field("base_url")
@@ -129,6 +133,7 @@ class VBIConfig:
             raise ConfigError(f"eval_ex_limit (--eval-ex-limit) must be >= 0, got {self.eval_ex_limit}")
         if self.max_attempts_factor < 1:
             raise ConfigError(f"max_attempts_factor (--max-attempts-factor) must be >= 1, got {self.max_attempts_factor}")
+        check_judge_fields(self)
 
     def prompt_config(self, *, gold: bool = False) -> Any:
         """The one prompt configuration of the loop: every prompt it builds (real, synthetic, D_val,

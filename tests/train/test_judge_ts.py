@@ -130,3 +130,18 @@ def test_config_checks_the_judge() -> None:
         VBIConfig(model="m", out="o", judge="tss")
     with pytest.raises(ConfigError, match="suite_size"):
         VBIConfig(model="m", out="o", judge="ts", suite_size=0)
+
+
+def test_ts_pairs_and_rows_follow_their_schemas(cache: str) -> None:
+    from synth.validate import _validator
+    from train.selfplay import build_pairs
+    from train.vbi import verify
+
+    opponent = PoolEntry("m0", "model", "model", False, "start")
+    preds = [{"id": f"v{i}", "sql": p} for i, p in enumerate(PREDS)]
+    judge = Judge("ts", suite_cache=cache)
+    pairs = build_pairs(_examples(), preds, DEMO, opponent, judge=judge)
+    assert all(not list(_validator("preference_pair").iter_errors(p)) for p in pairs)
+    verify(_examples(), preds, DEMO, judge)
+    summary = judge.summary()
+    assert summary["judge"] == "ts" and summary["flips"] == 2 and len(summary["suites"]) == 1

@@ -179,8 +179,8 @@ def _half_right(real_verify):
     """The tiny model gets no D_val query right; to exercise the y+ path (SQL-to-Text SFT and its
     writer in iteration 1) every second y- is turned into a y+, as a model solving half of D_val would."""
 
-    def verify(examples, preds, data_root):
-        rows = real_verify(examples, preds, data_root)
+    def verify(examples, preds, data_root, *judge):
+        rows = real_verify(examples, preds, data_root, *judge)
         assert all(r["reason"] for r in rows)  # really judged by evaluation
         return [dict(r, verdict="y+") if i % 2 == 0 and r["verdict"] == "y-" else r for i, r in enumerate(rows)]
 

@@ -20,18 +20,9 @@ import sqlglot
 from sqlglot import exp
 
 from evaluation.executor import ReadOnlyDatabase
+from evaluation.sql_analysis import limit_value
 
 FLAGS = ("limit_without_order", "limit_ties", "order_ties")
-
-
-def _limit_value(sel: exp.Select) -> int | None:
-    limit = sel.args.get("limit")
-    if limit is None:
-        return None
-    value = limit.args.get("expression") or limit.this
-    if isinstance(value, exp.Literal) and value.is_int:
-        return int(value.this)
-    return -1  # a LIMIT we cannot read (expression): treat as present
 
 
 def ambiguity_flags(
@@ -52,7 +43,7 @@ def ambiguity_flags(
     if not isinstance(tree, exp.Select):
         return ()
     order = tree.args.get("order")
-    k = _limit_value(tree)
+    k = limit_value(tree)  # UNREADABLE_LIMIT (< 0): a LIMIT is there, its count unknown
     if order is None:
         return ("limit_without_order",) if k is not None else ()
     if db is None or tree.args.get("distinct") is not None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
+from evaluation.sql_analysis import leftmost_select
+
 LEVELS = ("easy", "medium", "hard", "extra")
 
 @dataclass(frozen=True)
@@ -123,19 +125,12 @@ def _agg_units(e: exp.Expression) -> int:
     return int(isinstance(e, exp.AggFunc))
 
 
-def _leftmost_select(node: exp.Expression) -> exp.Select | None:
-    node = _strip(node)
-    while isinstance(node, (exp.Union, exp.Except, exp.Intersect, exp.Subquery)):
-        node = _strip(node.this)
-    return node if isinstance(node, exp.Select) else None
-
-
 def hardness_counts(sql: str | exp.Expression) -> HardnessCounts:
     """Count the official components of ``sql`` (text, or a tree already parsed with the sqlite
     dialect — only read); raises ``sqlglot`` errors on unparsable SQL."""
     tree = sql if isinstance(sql, exp.Expression) else sqlglot.parse_one(sql, read="sqlite")
     component2 = 1 if isinstance(_strip(tree), (exp.Union, exp.Except, exp.Intersect)) else 0
-    sel = _leftmost_select(tree)
+    sel = leftmost_select(tree)
     if sel is None:
         return HardnessCounts(0, component2, 0)
 

@@ -23,7 +23,7 @@ from synth.prompt import (
 )
 from synth.prompt import LexicalScorer
 from synth.prompt import format as format_mod
-from synth.prompt.gold import spider_quotes_to_sql, sql_items
+from synth.prompt.gold import sql_items
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "prompt.md"
 
@@ -126,9 +126,8 @@ def test_bad_config_and_missing_database(spider, cache):
 
 
 def test_gold_items_treat_spider_double_quotes_as_strings(spider):
-    assert spider_quotes_to_sql('SELECT a FROM t WHERE b = "x\'y" AND c = \'"z"\'') == (
-        "SELECT a FROM t WHERE b = 'x''y' AND c = '\"z\"'"
-    )
+    odd = sql_items('SELECT name FROM singer WHERE country = "x\'y" OR name = \'"z"\'', spider.schema("concert_singer"))
+    assert odd.literals == ("x'y", '"z"')
     items = sql_items(
         'SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id '
         'WHERE country = "France"',

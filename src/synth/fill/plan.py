@@ -15,10 +15,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from evaluation.sql_analysis import enclosing_selects, from_sources, leftmost_select
 from synth.templates.drop_from_clause import TABLES
 from synth.templates.mark_foreign_keys import single_output
 from synth.templates.model import PLACEHOLDER, TemplateError
-from synth.templates.scope import enclosing_selects, from_sources, leftmost_select
 
 COLUMN_PREFIX = "__"
 _COLUMN_NAME = re.compile(r"^__(c\d+)$")
@@ -137,7 +137,7 @@ def plan_template(text: str) -> Plan:
             while isinstance(top.parent, (exp.SetOperation, exp.Subquery)):
                 top = top.parent
             first = leftmost_select(top) if top is not sel else sel
-            if first is not sel and id(first) in index:
+            if first is not None and first is not sel and id(first) in index:
                 ref = index[id(first)]
         scopes.append(ScopePlan(i, ref, tuple(mentions[i])))
 

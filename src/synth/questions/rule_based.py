@@ -17,10 +17,10 @@ noun phrases that use the schema's natural names (``Column.natural``, ``Table.na
 * the sentence is ``How many ... are there ...?`` for a lone ``count(*)``, otherwise an
   imperative (``Find ...``), the verb picked by a hash of the SQL when ``vary_verbs`` is on.
 
-Spider writes string literals in double quotes, which SQLite (and sqlglot) read as identifiers; an
-unqualified double-quoted name in a value position (right of a comparison, LIKE pattern, BETWEEN
-bound, IN list) is therefore read as a string. Anything the rules do not know is rendered from its
-SQL text, so valid SQL always yields a question.
+The SQL is read by :func:`evaluation.sql_analysis.parse`, as template normalization and the prompt's
+gold items read it: Spider's double-quoted strings are strings unless they name a column in scope,
+and every column mention knows its schema column. Anything the rules do not know is rendered from
+its SQL text, so valid SQL always yields a question.
 
 >>> from synth.schema import Column, Schema, Table
 >>> singer = Table("singer", "singer", (Column("singer", "Name", "name", "text"),
@@ -36,10 +36,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
+from evaluation import sql_analysis
 from evaluation.errors import InputError
 from synth.questions.english import finish_sentence, join_list, plural, singular
 from synth.schema import Column, Schema, Table, natural_name
@@ -67,12 +66,12 @@ class RuleBasedWriter:
 
     def write(self, sql: str, schema: Schema) -> str:
         """One question for ``sql`` on ``schema``; raises :class:`InputError` only if ``sql`` does not parse."""
-        try:
-            tree = sqlglot.parse_one(sql, read="sqlite")
-        except SqlglotError as e:
-            raise InputError(f"SQL does not parse ({str(e).splitlines()[0]}): {sql}", field="sql") from None
-        if tree is None:
+        if not sql.strip().rstrip(";").strip():
             raise InputError(f"empty SQL: {sql!r}", field="sql")
+        try:
+            tree = sql_analysis.parse(sql, schema).tree
+        except sql_analysis.SqlAnalysisError as e:
+            raise InputError(f"SQL does not parse ({e.detail}): {sql}", field="sql") from None
         verb = _pick_verb(sql) if self.vary_verbs else VERBS[0]
         try:
             return _sentence(tree, schema, verb)
@@ -95,79 +94,31 @@ def _pick_verb(sql: str) -> str:
 
 
 class _Scope:
-    """Tables visible in one SELECT (with aliases), its output aliases, and the enclosing scope."""
+    """Tables visible in one SELECT, its output aliases, and the enclosing scope (for subqueries).
 
-    __slots__ = ("schema", "tables", "aliases", "select_aliases", "parent")
+    Which column a mention names was decided once by :func:`evaluation.sql_analysis.parse`; the
+    tables here serve the phrasing (main entity, what ``count(*)`` counts).
+    """
+
+    __slots__ = ("schema", "tables", "select_aliases", "parent")
 
     def __init__(self, select: exp.Select, schema: Schema, parent: _Scope | None) -> None:
         self.schema = schema
         self.parent = parent
         self.tables: list[Table] = []
-        self.aliases: dict[str, Table | None] = {}
-        sources = []
-        from_ = select.args.get("from_") or select.args.get("from")
-        if from_ is not None:
-            sources.append(from_.this)
-        sources.extend(j.this for j in select.args.get("joins") or ())
-        for src in sources:
-            if isinstance(src, exp.Table) and src.name:
-                table = schema.table(src.name) if schema.has_table(src.name) else None
-                if table is not None and table not in self.tables:
+        for src in sql_analysis.from_sources(select):
+            if isinstance(src, exp.Table) and src.name and schema.has_table(src.name):
+                table = schema.table(src.name)
+                if table not in self.tables:
                     self.tables.append(table)
-                self.aliases[src.name.lower()] = table
-                if src.alias:
-                    self.aliases[src.alias.lower()] = table
-            elif src.alias:
-                self.aliases[src.alias.lower()] = None
         self.select_aliases = {
             e.alias.lower(): e.this for e in select.expressions if isinstance(e, exp.Alias) and e.alias
         }
 
     def resolve(self, col: exp.Column) -> Column | None:
-        """The schema column a (possibly qualified) column reference names, searching outward."""
-        name, qual = col.name.lower(), col.table.lower()
-        scope: _Scope | None = self
-        while scope is not None:
-            if qual:
-                if qual in scope.aliases:
-                    table = scope.aliases[qual]
-                    return _find_column(table, name) if table is not None else None
-            else:
-                for table in scope.tables:
-                    found = _find_column(table, name)
-                    if found is not None:
-                        return found
-            scope = scope.parent
-        return None
-
-
-def _find_column(table: Table, name: str) -> Column | None:
-    for c in table.columns:
-        if c.name.lower() == name:
-            return c
-    return None
-
-
-def _is_string_ident(node: exp.Expression) -> bool:
-    """Spider's ``"text"`` literal: an unqualified, double-quoted identifier."""
-    if not isinstance(node, exp.Column) or node.table:
-        return False
-    ident = node.this
-    return isinstance(ident, exp.Identifier) and bool(ident.args.get("quoted"))
-
-
-def _columns_outside_subqueries(node: exp.Expression) -> list[exp.Column]:
-    out: list[exp.Column] = []
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, exp.Column):
-            out.append(cur)
-            continue
-        if isinstance(cur, (exp.Subquery, exp.Select, exp.SetOperation)):
-            continue
-        stack.extend(cur.iter_expressions())
-    return out
+        """The schema column a column mention of the parsed tree names (``None``: none in scope)."""
+        src = sql_analysis.ParsedSQL.source(col)
+        return self.schema.column(*src) if src is not None else None
 
 
 def _first_column(node: exp.Expression) -> exp.Column | None:
@@ -358,8 +309,6 @@ def _literal(node: exp.Expression) -> str:
 def _value(node: exp.Expression, ctx: _Ctx) -> str:
     """A comparison's right-hand side: a literal as written, else ``the <expression>``."""
     node = _unwrap(node)
-    if _is_string_ident(node):
-        return node.name
     if isinstance(node, (exp.Literal, exp.Neg, exp.Null, exp.Boolean)):
         return _literal(node)
     if isinstance(node, exp.Subquery):
@@ -432,7 +381,7 @@ def _cond(node: exp.Expression, ctx: _Ctx, article: bool, negated: bool = False,
         word = _COMPARISONS[cls]
         if _column_type(node.this, ctx) == "time" and cls in _TIME_COMPARISONS:
             word = _TIME_COMPARISONS[cls]
-        literal = _is_string_ident(right) or isinstance(right, (exp.Literal, exp.Neg, exp.Null, exp.Boolean))
+        literal = isinstance(right, (exp.Literal, exp.Neg, exp.Null, exp.Boolean))
         if cls in (exp.EQ, exp.NEQ) and not literal:
             word += " equal to"
         if negated:
@@ -470,9 +419,7 @@ def _where_clause(where: exp.Expression, ctx: _Ctx) -> str:
     """``whose ...`` when every column belongs to the main entity, else ``where the ...``."""
     main = ctx.main.name.lower() if ctx.main is not None else None
     own = True
-    for col in _columns_outside_subqueries(where):
-        if _is_string_ident(col):
-            continue
+    for col in sql_analysis.columns_in_scope(where):
         resolved = ctx.scope.resolve(col)
         if resolved is None or main is None or resolved.table.lower() != main:
             own = False
@@ -556,17 +503,9 @@ def _sorted_by(order: exp.Order, ctx: _Ctx) -> str:
 
 
 def _limit_value(node: exp.Expression) -> int | None:
-    limit = node.args.get("limit")
-    if limit is None:
-        return None
-    value = limit.expression if limit.expression is not None else limit.this
-    value = _unwrap(value) if value is not None else None
-    if isinstance(value, exp.Literal) and not value.is_string:
-        try:
-            return int(str(value.this))
-        except ValueError:
-            return None
-    return None
+    """The LIMIT count to phrase; a LIMIT whose count is no integer literal is not phrased."""
+    value = sql_analysis.limit_value(node)
+    return value if value is not None and value >= 0 else None
 
 
 # ---- SELECT -> noun phrase ------------------------------------------------------------------------
@@ -588,7 +527,7 @@ def _link_quals(sel: exp.Select, ctx: _Ctx) -> list[str]:
     parts += [sel.args[k] for k in ("where", "group", "having", "order") if sel.args.get(k) is not None]
     counts_rows = False
     for part in parts:
-        for col in _columns_outside_subqueries(part):
+        for col in sql_analysis.columns_in_scope(part):
             resolved = scope.resolve(col)
             if resolved is not None:
                 used.add(resolved.table.lower())
@@ -884,10 +823,8 @@ def _query_np(node: exp.Expression, schema: Schema, parent: _Scope | None) -> _N
         np = _combine(type(node), left, right)
         order, limit = node.args.get("order"), _limit_value(node)
         if order is not None or limit is not None:
-            leftmost = node
-            while isinstance(leftmost, exp.SetOperation):
-                leftmost = _unwrap(leftmost.this)
-            if isinstance(leftmost, exp.Select):
+            leftmost = sql_analysis.leftmost_select(node)
+            if leftmost is not None:
                 scope = _Scope(leftmost, schema, parent)
                 first = _first_column(_unwrap(leftmost.expressions[0])) if leftmost.expressions else None
                 main = _table_of(scope.resolve(first), schema) if first is not None else None

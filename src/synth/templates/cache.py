@@ -5,7 +5,8 @@ An entry is keyed by everything extraction reads, so a stale entry can never be 
 * the training SQL (each example's position, ``db_id`` and query text),
 * the schemas (tables, columns with their types and keys, foreign keys; not the database path),
 * the template code version (:func:`code_version`): a hash of the source of every module in
-  ``synth.templates`` plus the sqlglot version, so any change to a rule invalidates old entries
+  ``synth.templates``, of the bottom-layer modules extraction runs (``evaluation.sql_analysis``,
+  ``evaluation.hardness``) and the sqlglot version, so any change to a rule invalidates old entries
   without anyone having to remember to bump a number.
 
 Entries are JSON files ``<cache_dir>/templates/<key>.json``, written atomically. An unreadable or
@@ -21,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+import evaluation.hardness
+import evaluation.sql_analysis
 from evaluation.fileio import write_atomic
 from synth.schema import Schema
 from synth.templates.model import ExtractionReport, Template
@@ -37,7 +40,9 @@ def code_version() -> str:
     import sqlglot
 
     h = hashlib.sha256(f"sqlglot={sqlglot.__version__}\n".encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+    paths = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    paths += [Path(m.__file__).resolve() for m in (evaluation.sql_analysis, evaluation.hardness)]
+    for path in paths:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.sql_analysis import from_sources
 from synth.schema import Schema
 from synth.templates.model import TemplateError
-from synth.templates.scope import from_sources
 
 TABLES = "__tables"
 FROM_KEY = "from_" if "from_" in exp.Select.arg_types else "from"

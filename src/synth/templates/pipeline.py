@@ -5,10 +5,9 @@ Each rule is a module exporting one function of the same name, ``rule(expression
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
+from evaluation import sql_analysis
 from synth.schema import Schema
 from synth.templates.drop_from_clause import drop_from_clause
 from synth.templates.mark_foreign_keys import mark_foreign_keys
@@ -29,11 +28,12 @@ RULES = (
 
 
 def parse_sql(sql: str) -> exp.Expression:
-    """Parse one Spider SQL with the sqlite dialect; ``parse_error`` when sqlglot cannot."""
+    """Parse one Spider SQL (:func:`evaluation.sql_analysis.parse_sql`); ``parse_error`` when sqlglot
+    cannot, ``not_a_query`` for a statement that is no query."""
     try:
-        expression = sqlglot.parse_one(sql.strip().rstrip(";"), read="sqlite")
-    except SqlglotError as e:
-        raise TemplateError("parse_error", str(e).splitlines()[0][:200]) from None
+        expression = sql_analysis.parse_sql(sql)
+    except sql_analysis.SqlAnalysisError as e:
+        raise TemplateError(e.reason, e.detail) from None
     if not isinstance(expression, exp.Query):
         raise TemplateError("not_a_query", type(expression).__name__)
     return expression

@@ -1,27 +1,30 @@
-"""Rule: every column mention learns the schema column it means (``meta["source"]``).
+"""Rule: every column mention learns the schema column it means (``meta[SOURCE]``).
 
-Resolves table aliases (``T1``), table names used despite an alias, unqualified columns (first
-table in FROM order that has the column, then outer SELECTs for correlated subqueries) and
-case differences. Output aliases (``ORDER BY cnt``) stay as they are. Anything else is an
-``unknown_column`` failure.
+Resolution is :func:`evaluation.sql_analysis.resolve_column` (strict): table aliases (``T1``),
+table names used despite an alias, unqualified columns (first table in FROM order that has the
+column, then outer SELECTs for correlated subqueries) and case differences. Output aliases
+(``ORDER BY cnt``) stay as they are. Anything else is an ``unknown_column`` failure.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.sql_analysis import SOURCE, SqlAnalysisError, enclosing_selects, from_sources, resolve_column, select_aliases
 from synth.schema import Schema
 from synth.templates.model import TemplateError
-from synth.templates.scope import enclosing_selects, from_sources, resolve, select_aliases
 
-SOURCE = "spft_source"
+__all__ = ["SOURCE", "qualify_columns"]
 
 
 def qualify_columns(expression: exp.Expression, schema: Schema) -> exp.Expression:
     for col in expression.find_all(exp.Column):
         if isinstance(col.this, exp.Star):
             continue
-        src = resolve(col, schema)
+        try:
+            src = resolve_column(col, schema, strict=True)
+        except SqlAnalysisError as e:
+            raise TemplateError(e.reason, e.detail) from None
         if src is not None:
             col.meta[SOURCE] = src
             continue

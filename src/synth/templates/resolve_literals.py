@@ -1,23 +1,22 @@
 """Rule: Spider's double-quoted strings become string literals.
 
 SQLite (and sqlglot's sqlite dialect) reads ``"Tom"`` as an identifier, but Spider's gold SQL uses
-double quotes for strings. A double-quoted, unqualified name that is neither a column of a table in
-scope nor an output alias is a string literal.
+double quotes for strings. The rule is :func:`evaluation.sql_analysis.resolve_quotes` (SQLite's own:
+a double-quoted, unqualified name that is neither a column of a table in scope nor an output alias
+is a string literal), the one the prompt's gold items and the question writer use too.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.sql_analysis import SqlAnalysisError, resolve_quotes
 from synth.schema import Schema
-from synth.templates.scope import resolve, select_aliases
+from synth.templates.model import TemplateError
 
 
 def resolve_literals(expression: exp.Expression, schema: Schema) -> exp.Expression:
-    for col in list(expression.find_all(exp.Column)):
-        ident = col.this
-        if col.table or not isinstance(ident, exp.Identifier) or not ident.quoted:
-            continue
-        if resolve(col, schema) is None and col.name.lower() not in select_aliases(col):
-            col.replace(exp.Literal.string(col.name))
-    return expression
+    try:
+        return resolve_quotes(expression, schema, strict=True)
+    except SqlAnalysisError as e:
+        raise TemplateError(e.reason, e.detail) from None

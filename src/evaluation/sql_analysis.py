@@ -19,7 +19,8 @@ first SELECT. The chain is the one sqlglot's :func:`sqlglot.optimizer.scope.buil
 tree directly because three Spider rules do not fit sqlglot's ``Scope`` as it stands: names are
 case-insensitive and a table may be named by its table name despite an alias (``Scope.sources``
 keys aliases as written), a set operation's ORDER BY reads its first SELECT (its sqlglot scope has
-no sources), and ``ORDER BY cnt`` naming an output alias is not in ``Scope.columns``. Within one
+no sources), and ``Scope.columns`` leaves out ``ORDER BY cnt`` naming an output alias and the
+columns inside ``HAVING`` aggregates (``HAVING avg(x) > 1``). Within one
 scope, "this SELECT's own columns, not its subqueries'" is sqlglot's
 :func:`~sqlglot.optimizer.scope.walk_in_scope` (:func:`columns_in_scope`). An unqualified column
 belongs to the first table in FROM order that has it.

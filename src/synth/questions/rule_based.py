@@ -100,7 +100,7 @@ class _Scope:
     tables here serve the phrasing (main entity, what ``count(*)`` counts).
     """
 
-    __slots__ = ("schema", "tables", "select_aliases", "parent")
+    __slots__ = ("parent", "schema", "select_aliases", "tables")
 
     def __init__(self, select: exp.Select, schema: Schema, parent: _Scope | None) -> None:
         self.schema = schema

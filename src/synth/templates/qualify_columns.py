@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from evaluation.sql_analysis import SOURCE, SqlAnalysisError, enclosing_selects, from_sources, resolve_column, select_aliases
+from evaluation.sql_analysis import (
+    SOURCE,
+    SqlAnalysisError,
+    enclosing_selects,
+    from_sources,
+    resolve_column,
+    select_aliases,
+)
 from synth.schema import Schema
 from synth.templates.model import TemplateError
 

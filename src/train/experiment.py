@@ -507,6 +507,39 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
     return out
 
 
+#: the ablations of SPFT-SQL Table 2-3 as paired contrasts: (arm, against, what the difference measures)
+CONTRASTS = (
+    ("spft", "vbift", "self-play's effect (Table 2: w/o self-play)"),
+    ("spft", "selfplay", "VBI-FT's effect (Table 2: w/o VBI-FT)"),
+    ("vbift", "sft", "VBI-FT over SFT"),
+    ("vbift+dpo", "vbift", "DPO instead of error-driven self-play after VBI-FT (Table 3)"),
+)
+
+
+def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[str, Any]]:
+    """Paired differences between the arms the paper's ablations compare (over the seeds both have):
+    mean with a bootstrap interval over questions, and the questions one arm gets right and the other
+    wrong (summed over seeds) -- at a small scale, where intervals are wide, the raw wins and losses
+    show what the mean hides."""
+    by: dict[str, dict[int, ArmResult]] = defaultdict(dict)
+    for r in results:
+        by[r.arm][r.seed] = r
+    out = []
+    for arm, other, meaning in CONTRASTS:
+        common = sorted(set(by.get(arm, {})) & set(by.get(other, {})))
+        if not common:
+            continue
+        n = by[arm][common[0]].n
+        a = [statistics.fmean(by[arm][s].correct[i] for s in common) for i in range(n)]
+        b = [statistics.fmean(by[other][s].correct[i] for s in common) for i in range(n)]
+        mean, lo, hi = paired_bootstrap(a, b, resamples=cfg.bootstrap)
+        wins = sum(x and not y for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
+        losses = sum(y and not x for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
+        out.append({"arm": arm, "against": other, "measures": meaning, "seeds": common, "mean": mean,
+                    "ci95": [lo, hi], "wins": wins, "losses": losses})
+    return out
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return round(statistics.fmean(vals), 6) if vals else None
@@ -532,6 +565,21 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
         ts = "–" if e.get("ts_mean") is None else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
         lines.append(f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
                      f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |")
+    if doc.get("contrasts"):
+        lines += ["", "Paired contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
+                  "questions one arm gets right and the other wrong, summed over seeds):", "",
+                  "| arm | vs | measures | Δ EX [95% CI] | wins / losses | seeds |", "|---|---|---|---|---|---|"]
+        for c in doc["contrasts"]:
+            lines.append(f"| `{c['arm']}` | `{c['against']}` | {c['measures']} | {100 * c['mean']:+.1f} "
+                         f"[{100 * c['ci95'][0]:+.1f}, {100 * c['ci95'][1]:+.1f}] | {c['wins']} / {c['losses']} | "
+                         f"{', '.join(map(str, c['seeds']))} |")
+    walls: dict[str, float] = defaultdict(float)
+    for e in doc["arms"].values():
+        for s, v in e["seeds"].items():
+            walls[s] += v.get("elapsed_s") or 0.0
+    if walls:
+        lines += ["", "Wall time per seed (all its arms, shared stages counted once): "
+                  + ", ".join(f"seed {s} {v / 60:.0f} min" for s, v in sorted(walls.items())) + "."]
     if doc.get("missing"):
         lines += ["", "**Partial:** not finished yet (seed: arm): "
                   + ", ".join(f"{m['seed']}: {m['arm']}" for m in doc["missing"]) + "."]
@@ -639,7 +687,8 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
         "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
         "counts": split["counts"], "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
         "baseline_pairs": cfg.baseline_pairs,
-        "arms": aggregate(cfg, results), "ts": _suite_summary(suite), "missing": missing,
+        "arms": aggregate(cfg, results), "contrasts": contrasts(cfg, results), "ts": _suite_summary(suite),
+        "missing": missing,
     }
     write_json(out / "results.json", doc)
     (out / "results.md").write_text(results_markdown(doc), encoding="utf-8")

@@ -147,19 +147,24 @@ def synth_config(
     cache_dir: Path | None = None,
     n: int | None = None,
     seed: int | None = None,
+    fewshot_examples: str | None = None,
 ) -> Any:
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
-    SQL-to-Text model at that path; ``n`` examples, no D_val split (the caller splits the merged set)."""
+    SQL-to-Text model at that path -- prompted with ``fewshot_examples`` (a JSONL of real pairs) when
+    given, i.e. ``--writer0 few-shot``; ``n`` examples, no D_val split (the caller splits the merged set)."""
     from synth.generate import GenerateConfig
 
     writer, options = "rule-based", None
     if writer_model is not None:
-        import train.writer  # noqa: F401  - registers the "model" writer
+        import train.writer  # noqa: F401  - registers the "model" and "few-shot" writers
 
         options = {"path": writer_model, "max_new_tokens": cfg.question_max_new_tokens,
                    "batch_size": cfg.gen_batch_size, "cache_dir": str(cache_dir) if cache_dir else None,
                    "prompt_config": cfg.prompt_config()}
         writer = "model"
+        if fewshot_examples is not None:
+            options |= {"examples_file": fewshot_examples, "shots": cfg.fewshot_shots}
+            writer = "few-shot"
     return GenerateConfig(
         db=cfg.db, n=n if n is not None else cfg.n + cfg.effective_val_size,
         seed=cfg.iteration_seed(k) if seed is None else seed, val_size=0,
@@ -195,6 +200,7 @@ def synthesize(
     failed_templates: Mapping[str, int] | None,
     exclude: set[tuple[str, str]],
     cache_dir: Path | None,
+    fewshot_examples: str | None = None,
 ) -> dict[str, Any]:
     """Iteration ``k``'s ``train.jsonl`` / ``val.jsonl`` / ``templates.jsonl`` / ``manifest.json`` in
     ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest."""
@@ -207,14 +213,16 @@ def synthesize(
         return json.loads(manifest_path.read_text(encoding="utf-8"))
     total = cfg.n + cfg.effective_val_size
     n_failed_requested = round(cfg.failed_share * total) if failed_templates else 0
-    main_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=total - n_failed_requested)
+    main_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=total - n_failed_requested,
+                            fewshot_examples=fewshot_examples)
     main = generate(main_cfg)
     parts = [("frequency", list(main.train))]
     n_failed_made, failed_manifest = 0, None
     if n_failed_requested:
         weights = {t["id"]: (1.0 if t["id"] in failed_templates else 0.0) for t in main.templates}
         failed_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=n_failed_requested,
-                                  template_weights=weights, seed=cfg.iteration_seed(k) + 7919)
+                                  template_weights=weights, seed=cfg.iteration_seed(k) + 7919,
+                                  fewshot_examples=fewshot_examples)
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:
             parts.append(("failed_templates", list(res.train)))
@@ -388,9 +396,14 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
 
 def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
     """SQL-to-Text₀: ``--sql2text-model`` fine-tuned on the real (SQL -> question) pairs (``OUT/sql2text-0``);
-    ``None`` with ``--writer0 rule-based`` (iteration 0 then writes with the rule-based writer)."""
+    ``--sql2text-model`` itself with ``--writer0 few-shot`` (prompted with real pairs, not trained); ``None``
+    with ``--writer0 rule-based`` (iteration 0 then writes with the rule-based writer)."""
     if cfg.writer0 == "rule-based":
         return None
+    if cfg.writer0 == "few-shot":
+        _echo(f"[vbi] SQL-to-Text 0: {cfg.effective_sql2text_model} prompted with {cfg.fewshot_shots} real "
+              "(SQL -> question) pairs per question (few-shot, not fine-tuned)")
+        return cfg.effective_sql2text_model
     folder = out / SQL2TEXT0_DIR
     records = read_jsonl(real_dir / "sql2text.jsonl")
     data = write_sql2text_data(records, folder / "data", data_root_for(real_dir))
@@ -416,6 +429,7 @@ def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> d
 def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
     """What iteration 0 starts from; later iterations carry it on (see :func:`run_iteration`)."""
     return {"completed_iterations": 0, "text2sql_model": cfg.model, "sql2text_model": sql2text_model,
+            "sql2text_fewshot": cfg.writer0 == "few-shot" and sql2text_model is not None,
             "failed_templates": None, "synthetic_files": [], "positive_files": [], "parameters": _run_parameters(cfg)}
 
 
@@ -489,11 +503,13 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
 
     # 1. synthesize
     writer_model = state["sql2text_model"]
-    _echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples "
-          f"(writer: {'rule-based' if writer_model is None else 'SQL-to-Text model'})")
+    # few-shot until the first SQL-to-Text fine-tuning: the instruction model shown real pairs (never selection)
+    fewshot = str((real_dir / "sql2text.jsonl").resolve()) if state.get("sql2text_fewshot") else None
+    kind = "rule-based" if writer_model is None else "few-shot SQL-to-Text model" if fewshot else "SQL-to-Text model"
+    _echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples (writer: {kind})")
     t = time.time()
     data_manifest = synthesize(cfg, k, it / "data", writer_model=writer_model, failed_templates=state["failed_templates"],
-                               exclude=exclusion_keys(cfg, real_dir), cache_dir=cache)
+                               exclude=exclusion_keys(cfg, real_dir), cache_dir=cache, fewshot_examples=fewshot)
     timings["synthesize_s"] = round(time.time() - t, 3)
     train_ex, val_ex = read_examples(it / "data" / "train.jsonl"), read_examples(it / "data" / "val.jsonl")
     writer_name = train_ex[0].get("question_writer", "rule-based")
@@ -602,6 +618,7 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
         "completed_iterations": k + 1,
         "text2sql_model": model_path,
         "sql2text_model": s2t_trained or state["sql2text_model"],
+        "sql2text_fewshot": bool(state.get("sql2text_fewshot")) and not s2t_trained,
         "failed_templates": failures or None,
         "synthetic_files": synthetic_files,
         "positive_files": positive_files,

@@ -15,7 +15,7 @@ from train.fields import lora_field
 from train.judge_fields import check_judge_fields, judge_field
 
 #: who writes iteration 0's questions
-WRITERS0 = ("sql2text", "rule-based")
+WRITERS0 = ("sql2text", "few-shot", "rule-based")
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,14 @@ class VBIConfig:
     iterations: int = _h("Number of VBI-FT iterations K.", 3)
     writer0: str = _h(
         "Who writes iteration 0's questions: sql2text (a SQL-to-Text model first fine-tuned on the benchmark's real "
-        "(SQL -> question) training pairs, SPFT-SQL §3.1.1) or rule-based (the offline writer, an explicit choice).",
+        "(SQL -> question) training pairs, SPFT-SQL §3.1.1), few-shot (--sql2text-model, an instruction model, "
+        "prompted with --fewshot-shots real pairs of the same database instead of fine-tuned) or rule-based (the "
+        "offline writer, an explicit choice).",
         "sql2text",
+    )
+    fewshot_shots: int = _h(
+        "With --writer0 few-shot: real (SQL, question) pairs shown per question, the same database's most similar "
+        "SQL first.", 4
     )
     sql2text_model: str | None = _h(
         "SQL-to-Text model to start from (default: --model). It is fine-tuned on the real pairs before iteration 0 "
@@ -117,6 +123,8 @@ class VBIConfig:
             raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
         if self.writer0 not in WRITERS0:
             raise UnknownNameError("iteration-0 writer (--writer0)", self.writer0, WRITERS0)
+        if self.fewshot_shots < 1:
+            raise ConfigError(f"--fewshot-shots must be >= 1, got {self.fewshot_shots}")
         if self.selection_size is not None and self.selection_size < 0:
             raise ConfigError(f"selection_size (--selection-size) must be >= 0, got {self.selection_size}")
         for name in ("epochs", "learning_rate", "sql2text_epochs", "sql2text_learning_rate", "timeout"):

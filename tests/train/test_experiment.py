@@ -173,3 +173,59 @@ def test_seed_cache_key_ignores_training_neutral_split_keys(tmp_path):
     assert SeedRun(resized, tmp_path, 0, split).dir == base
     other = dataclasses.replace(cfg, split=dataclasses.replace(cfg.split, test_fraction=0.3))
     assert SeedRun(other, tmp_path, 0, split).dir != base
+
+
+def test_baseline_pairs_cap_is_a_seeded_subset_and_part_of_the_seed_key(tmp_path):
+    """`[baselines] pairs`: the self-play baselines answer a fixed, seeded subset of the real training
+    questions (the same for every baseline arm of a seed); changing it re-trains, leaving it out keeps
+    the key that configs without it always had."""
+    import dataclasses
+
+    from train.experiment import SeedRun, baseline_questions
+    from train.experiment_config import load_experiment
+
+    recs = [{"db_id": f"d{i % 3}", "question": f"q{i}", "sql": "SELECT 1"} for i in range(50)]
+    sub = baseline_questions(recs, 10, seed=0)
+    assert len(sub) == 10 and sub == baseline_questions(recs, 10, seed=0)
+    assert [r for r in recs if r in sub] == sub  # original order kept
+    assert sub != baseline_questions(recs, 10, seed=1)
+    assert baseline_questions(recs, 0, seed=0) == recs and baseline_questions(recs, 99, seed=0) == recs
+
+    cfg = load_experiment(CONFIGS / "tiny-indomain.toml")
+    assert cfg.baseline_pairs == 300 and cfg.smoked().baseline_pairs == 12
+    split = {"db_ids": ["a"]}
+    keys = {n: SeedRun(dataclasses.replace(cfg, baseline_pairs=n), tmp_path, 0, split).dir for n in (0, 300, 200)}
+    assert len(set(keys.values())) == 3
+    with pytest.raises(InputError, match="pairs"):
+        load_experiment(_write(tmp_path, "[baselines]\npairs = -1"))
+    with pytest.raises(InputError, match="baselines"):
+        load_experiment(_write(tmp_path, "[baselines]\nquestions = 3"))
+
+
+def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
+    from train.experiment import ArmResult, contrasts, results_markdown
+    from train.experiment_config import load_experiment
+
+    cfg = load_experiment(CONFIGS / "tiny-indomain.toml")
+
+    def res(arm, seed, correct):
+        return ArmResult(arm=arm, seed=seed, model="m", ex=sum(correct) / len(correct), n=len(correct),
+                         by_hardness={h: {"n": 0, "ex": None} for h in ("easy", "medium", "hard", "extra")},
+                         correct=correct, train_steps=1, gold_failures=0, elapsed_s=60.0)
+
+    results = [res("sft", 0, [1, 0, 0, 0]), res("vbift", 0, [1, 1, 0, 0]), res("spft", 0, [0, 1, 1, 1]),
+               res("vbift", 1, [0, 0, 0, 0]), res("spft", 1, [0, 0, 0, 1])]
+    cs = {(c["arm"], c["against"]): c for c in contrasts(cfg, results)}
+    assert set(cs) == {("spft", "vbift"), ("vbift", "sft")}  # no selfplay or vbift+dpo results: no contrast
+    c = cs[("spft", "vbift")]
+    assert c["seeds"] == [0, 1] and c["wins"] == 3 and c["losses"] == 1  # s0: +2 -1 (q0), s1: +1
+    assert c["mean"] == pytest.approx((3 - 1) / 8) and c["ci95"][0] <= c["mean"] <= c["ci95"][1]
+    assert cs[("vbift", "sft")]["seeds"] == [0]
+    from train.experiment import aggregate
+
+    doc = {"name": "x", "counts": {"test": 4, "dbs": 1, "train": 9}, "split": {"kind": "indomain"}, "seeds": [0, 1],
+           "commit": "c", "wall_s": 60.0, "hardware": "h", "arms": aggregate(cfg, results),
+           "contrasts": contrasts(cfg, results), "ts": None}
+    md = results_markdown(doc)
+    assert "| `spft` | `vbift` | self-play's effect" in md and "3 / 1" in md
+    assert "seed 0 3 min, seed 1 2 min" in md

@@ -4,6 +4,7 @@ question) pairs instead of being fine-tuned on them (SPFT-SQL §3.1.1's alternat
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,46 @@ def test_registered_as_few_shot_and_writes_with_a_real_model(tiny_model, demo, t
     assert w.write_batch(items) == first
     with pytest.raises(DataNotFoundError):
         get_writer("few-shot", path=str(tiny_model), examples_file=str(tmp_path / "none.jsonl"))
+
+
+@pytest.mark.slow
+def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
+    """`train vbi --writer0 few-shot`: no SQL-to-Text₀ fine-tuning; iteration 0's questions come from the
+    SQL-to-Text model prompted with the real pairs (OUT/real/sql2text.jsonl: no selection question);
+    after iteration 0 it is fine-tuned on real + y+ (starting from that same model) and writes as usual."""
+    import train.vbi as vbi
+    from synth.generate import GenerateConfig, generate, write_outputs
+    from train.tiny import TinyConfig, init_tiny
+    from train.vbi_config import VBIConfig
+
+    write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), tmp_path / "tokdata")
+    tiny = init_tiny(tmp_path / "tokdata", tmp_path / "tiny", TinyConfig(vocab_size=600, seed=0))
+    out = tmp_path / "run"
+    cfg = VBIConfig(db="demo", model=str(tiny), out=str(out), iterations=2, writer0="few-shot", fewshot_shots=2,
+                    n=16, val_size=6, epochs=1, learning_rate=3e-3, sql2text_epochs=1, batch_size=8, max_length=320,
+                    max_new_tokens=8, question_max_new_tokens=8, gen_batch_size=8, eval_ex_limit=2, logging_steps=5)
+    real_verify = vbi.verify
+
+    def half_right(examples, preds, data_root, *judge):  # the untrained model solves nothing: force some y+
+        rows = real_verify(examples, preds, data_root, *judge)
+        return [dict(r, verdict="y+") if i % 2 == 0 else r for i, r in enumerate(rows)]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vbi, "verify", half_right)
+        res = vbi.run_vbi(cfg)
+    assert not (out / "sql2text-0").exists()
+    tiny_path = str(Path(tiny).resolve())
+    assert res.rows[0]["writer"] == f"few-shot:{tiny_path}"
+    assert {r["question_writer"] for r in map(json.loads, (out / "iter-0" / "data" / "train.jsonl").read_text().splitlines())} \
+        == {f"few-shot:{tiny_path}"}
+    s2t = (out / "iter-0" / "sql2text").resolve()
+    assert json.loads((s2t / "manifest.json").read_text())["inputs"]["model"] == tiny_path
+    assert res.rows[1]["writer"] == f"model:{s2t}"
+    state = json.loads((out / "state.json").read_text())
+    assert state["sql2text_fewshot"] is False and state["sql2text_model"] == str((out / "iter-1" / "sql2text").resolve())
+    # the few-shot examples are the real training pairs: the selection split is not among them
+    shots = {r["question"] for r in map(json.loads, (out / "real" / "sql2text.jsonl").read_text().splitlines())}
+    selection = {r["question"] for r in map(json.loads, (out / "real" / "selection.jsonl").read_text().splitlines())}
+    assert shots and not shots & selection
+    with pytest.raises(Exception, match="fewshot-shots"):
+        VBIConfig(model="m", out="o", writer0="few-shot", fewshot_shots=0)

@@ -77,12 +77,14 @@ def main() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed for the random weights.")
 @friendly_errors
 def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int, vocab_size: int, seed: int) -> None:
-    from train.tiny import TinyConfig, init_tiny
+    from train.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, TinyConfig, init_tiny
 
     cfg = TinyConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=layers,
                      num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), vocab_size=vocab_size, seed=seed)
     path = init_tiny(data, out, cfg)
-    click.echo(f"tiny model written to {path}")
+    own = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in FROM_SCRATCH_DEFAULTS.items())
+    click.echo(f"tiny model written to {path}; `train sft` trains it from scratch with {own} unless given "
+               f"({TRAINING_DEFAULTS_FILE})")
 
 
 @main.command("sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val.")

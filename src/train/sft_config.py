@@ -25,7 +25,7 @@ class SFTConfig:
     task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
     epochs: float = _h("Number of training epochs; D_val is evaluated after each one." + FROM_SCRATCH_NOTE, 3.0)
     learning_rate: float = _h("Peak learning rate (AdamW, linear decay)." + FROM_SCRATCH_NOTE, 2e-5)
-    batch_size: int = _h("Per-device training batch size.", 8)
+    batch_size: int = _h("Per-device training batch size." + FROM_SCRATCH_NOTE, 8)
     grad_accum: int = _h("Gradient accumulation steps.", 1)
     warmup_ratio: float = _h("Fraction of steps for linear warm-up.", 0.0)
     weight_decay: float = _h("AdamW weight decay.", 0.0)

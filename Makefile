@@ -35,6 +35,7 @@ test: setup-train
 	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q
 
 # Every benchmark, with what each needs (TRL and datasets for bench_selfplay's comparison arms).
+# bench_suite builds TS suites for the present Spider dev databases in a temp folder (~25 s).
 $(VENV)/.setup-bench: pyproject.toml $(VENV)/.setup-train
 	$(BIN)/pip install -q -e '.[dev,train,bench]'
 	touch $@
@@ -44,6 +45,7 @@ bench: $(VENV)/.setup-bench
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_prompt.py
 	$(BIN)/python benchmarks/bench_quality.py --generate --n 3000
+	$(BIN)/python benchmarks/bench_suite.py
 	$(BIN)/synth generate --db demo --n 300 --val-size 40 --out out/bench/data --seed 0
 	$(BIN)/train init-tiny --data out/bench/data --out out/bench/tiny
 	$(BIN)/train sft --data out/bench/data --model out/bench/tiny --out out/bench/sft --epochs 2 --resume

@@ -498,13 +498,20 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
             entry["ts_sd"] = round(statistics.stdev(ts), 6) if len(ts) > 1 else None
         common = [s for s in seeds if s in runs and s in base]
         if arm != "sft" and common:
-            n = runs[common[0]].n
-            a = [statistics.fmean(runs[s].correct[i] for s in common) for i in range(n)]
-            b = [statistics.fmean(base[s].correct[i] for s in common) for i in range(n)]
-            mean, lo, hi = paired_bootstrap(a, b, resamples=cfg.bootstrap)
+            mean, lo, hi = _paired_difference(runs, base, common, cfg.bootstrap)
             entry["diff_vs_sft"] = {"mean": mean, "ci95": [lo, hi], "seeds": common}
         out[arm] = entry
     return out
+
+
+def _paired_difference(a: Mapping[int, ArmResult], b: Mapping[int, ArmResult], seeds: Sequence[int],
+                       resamples: int) -> tuple[float, float, float]:
+    """Arm ``a`` minus arm ``b`` over questions (each question's correctness averaged over ``seeds``),
+    with a bootstrap interval: the one paired comparison behind ``diff_vs_sft`` and the contrasts."""
+    n = a[seeds[0]].n
+    xs = [statistics.fmean(a[s].correct[i] for s in seeds) for i in range(n)]
+    ys = [statistics.fmean(b[s].correct[i] for s in seeds) for i in range(n)]
+    return paired_bootstrap(xs, ys, resamples=resamples)
 
 
 #: the ablations of SPFT-SQL Table 2-3 as paired contrasts: (arm, against, what the difference measures)
@@ -529,10 +536,7 @@ def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[
         common = sorted(set(by.get(arm, {})) & set(by.get(other, {})))
         if not common:
             continue
-        n = by[arm][common[0]].n
-        a = [statistics.fmean(by[arm][s].correct[i] for s in common) for i in range(n)]
-        b = [statistics.fmean(by[other][s].correct[i] for s in common) for i in range(n)]
-        mean, lo, hi = paired_bootstrap(a, b, resamples=cfg.bootstrap)
+        mean, lo, hi = _paired_difference(by[arm], by[other], common, cfg.bootstrap)
         wins = sum(x and not y for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
         losses = sum(y and not x for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
         out.append({"arm": arm, "against": other, "measures": meaning, "seeds": common, "mean": mean,

@@ -236,26 +236,16 @@ class FewShotQuestionWriter(ModelQuestionWriter):
 def read_shot_examples(path: str | Path) -> list[dict[str, Any]]:
     """(db_id, sql, question) records from a JSONL file (``train vbi`` passes ``OUT/real/sql2text.jsonl``:
     the real training pairs, never the selection split); a bad line names the file, line and field."""
-    import json
+    from evaluation.errors import InputError
+    from evaluation.fileio import iter_jsonl_objects
 
-    from evaluation.errors import DataNotFoundError, InputError
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError(f"{p}: few-shot examples file not found")
+    keys = ("db_id", "sql", "question")
     out = []
-    with p.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", path=p, line=i) from None
-            for key in ("db_id", "sql", "question"):
-                if not isinstance(rec.get(key), str) or not rec[key].strip():
-                    raise InputError(f"missing or empty '{key}'", path=p, line=i, field=key)
-            out.append({"db_id": rec["db_id"], "sql": rec["sql"], "question": rec["question"]})
+    for lineno, rec in iter_jsonl_objects(path):
+        for key in keys:
+            if not isinstance(rec.get(key), str) or not rec[key].strip():
+                raise InputError("missing or empty", path=path, line=lineno, field=key)
+        out.append({k: rec[k] for k in keys})
     return out
 
 

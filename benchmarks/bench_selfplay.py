@@ -57,6 +57,7 @@ def run_ours(model: str, pairs: list[dict], batch: int, epochs: float, max_lengt
     from train.logprobs import batched_logps
     from train.modeling import load_model, load_tokenizer
     from train.selfplay_trainer import PairCollator, encode_pairs, make_selfplay_trainer_class
+    from train.fields import OptimiserOptions
     from train.sft import training_arguments
 
     set_seed(0)
@@ -70,7 +71,7 @@ def run_ours(model: str, pairs: list[dict], batch: int, epochs: float, max_lengt
     ref_s = time.perf_counter() - t
     feats = [dict(e, ref_chosen_logps=c, ref_rejected_logps=r) for e, c, r in zip(enc, rc, rr)]
     with tempfile.TemporaryDirectory() as d:
-        args = training_arguments(Path(d), seed=0, epochs=epochs, lr=LR, batch_size=batch, grad_accum=1,
+        args = training_arguments(Path(d), OptimiserOptions(epochs=epochs, learning_rate=LR, batch_size=batch), seed=0,
                                   evaluate=False, logging_steps=10_000, remove_unused_columns=False, save_strategy="no")
         tr = make_selfplay_trainer_class()(model=load_model(model), args=args, train_dataset=feats,
                                            data_collator=PairCollator(tok.pad_token_id), processing_class=tok,

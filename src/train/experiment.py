@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from train.experiment_config import ExperimentConfig
+from train.fields import optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
 
 RESULTS_FORMAT = "1"
@@ -72,6 +73,20 @@ def _echo(message: str) -> None:
     import sys
 
     print(f"[experiment] {message}", file=sys.stderr, flush=True)
+
+
+def sft_optimiser(loop: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The sft arm's optimiser group: the loop's text-to-SQL settings, ``[sft]``'s keys winning.
+
+    >>> from types import SimpleNamespace as NS
+    >>> sft_optimiser(NS(epochs=2.0, learning_rate=1e-3, batch_size=32, grad_accum=1, warmup_ratio=0.0,
+    ...                  weight_decay=0.0), {"epochs": 4})["epochs"]
+    4.0
+    """
+    values = asdict(optimiser_of(loop))
+    for key, value in overrides.items():
+        values[key] = type(values[key])(value)
+    return values
 
 
 def _hash(obj: Any) -> str:
@@ -295,9 +310,7 @@ class SeedRun:
             _echo(f"seed {self.seed}: SFT on the real training pairs")
             run_sft(SFTConfig(
                 data=str(out / "data"), model=self.base_model(), out=str(out / "model"), task="text2sql",
-                epochs=float(self.cfg.sft.get("epochs", lc.epochs)),
-                learning_rate=float(self.cfg.sft.get("learning_rate", lc.learning_rate)),
-                batch_size=lc.batch_size, grad_accum=lc.grad_accum, max_length=lc.max_length, seed=self.seed,
+                **sft_optimiser(lc, self.cfg.sft), max_length=lc.max_length, seed=self.seed,
                 lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
                 lora_targets=tuple(lc.lora_targets), eval_ex_limit=lc.eval_ex_limit,
                 max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, logging_steps=lc.logging_steps,
@@ -357,8 +370,7 @@ class SeedRun:
         _echo(f"seed {self.seed}: {arm} ({loss}, {rounds} round(s))")
         res = run_selfplay(SelfPlayConfig(
             data=str(data), model=start, out=str(self.dir / "arms" / arm / "selfplay"), rounds=rounds, loss=loss,
-            lam=lc.lam, pairs_from="train", epochs=lc.selfplay_epochs, learning_rate=lc.selfplay_learning_rate,
-            batch_size=lc.selfplay_batch_size, grad_accum=lc.grad_accum, max_length=lc.max_length,
+            lam=lc.lam, pairs_from="train", **asdict(optimiser_of(lc, "selfplay_")), max_length=lc.max_length,
             max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, patience=rounds, seed=self.seed,
             lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
             lora_targets=tuple(lc.lora_targets), logging_steps=lc.logging_steps,

@@ -20,6 +20,7 @@ from evaluation.errors import (
     InputError,
     UnknownNameError,
 )
+from train.fields import OPTIMISER_GROUP
 
 #: the arms of SPFT-SQL Tables 1-3 this harness runs (docs/results.md has the paper rows)
 ARMS = ("sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo")
@@ -72,7 +73,7 @@ class ExperimentConfig:
     split: SplitConfig
     model: ModelConfig
     loop: dict[str, Any]  # SpftConfig fields shared by every arm
-    sft: dict[str, Any]  # overrides for the sft arm's training (default: the loop's epochs / lr)
+    sft: dict[str, Any]  # overrides of the sft arm's optimiser group (default: the loop's text-to-SQL values)
     arms: tuple[str, ...]
     seeds: tuple[int, ...]
     bootstrap: int = 2000
@@ -134,8 +135,9 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     if bad:
         raise InputError(f"unknown loop option(s) {', '.join(bad)}", path=path, field="loop")
     sft = _section(raw, "sft", path)
-    if set(sft) - {"epochs", "learning_rate"}:
-        raise InputError("[sft] takes epochs and learning_rate only", path=path, field="sft")
+    if set(sft) - set(OPTIMISER_GROUP):
+        raise InputError(f"[sft] takes the optimiser options only ({', '.join(OPTIMISER_GROUP)}); got "
+                         f"{', '.join(sorted(set(sft) - set(OPTIMISER_GROUP)))}", path=path, field="sft")
     arms = tuple(raw.get("arms", ARMS))
     for a in arms:
         if a not in ARMS:

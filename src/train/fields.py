@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import dataclass, field
+from typing import Any
 
 
 def help_field(text: str, default=None, **kw):
@@ -37,3 +38,83 @@ def lora_options_of(cfg):
     from train.modeling import LoraOptions
 
     return LoraOptions(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, tuple(cfg.lora_targets))
+
+
+#: The optimiser option group, declared once: every stage that trains (text-to-SQL SFT, SQL-to-Text SFT,
+#: self-play) has these six knobs with this meaning. ``{stage}`` names the stage where a config holds
+#: several (``sql2text_epochs``), ``{items}`` what one batch holds.
+OPTIMISER_GROUP: dict[str, str] = {
+    "epochs": "Training epochs{stage}.",
+    "learning_rate": "Peak learning rate{stage} (AdamW, linear decay to 0).",
+    "batch_size": "{items} per device batch{stage}.",
+    "grad_accum": "Gradient accumulation steps (effective batch = batch size x this){stage}.",
+    "warmup_ratio": "Fraction of the optimizer steps{stage} spent in linear warm-up from 0 (0 = none).",
+    "weight_decay": "AdamW weight decay{stage}.",
+}
+
+#: The group's defaults per kind of training. SFT trains on examples; self-play on (y+, y-) pairs of two
+#: sequences each, from a model that is already fine-tuned, hence fewer epochs and a smaller rate.
+OPTIMISER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sft": {"epochs": 3.0, "learning_rate": 2e-5, "batch_size": 8, "grad_accum": 1, "warmup_ratio": 0.0,
+            "weight_decay": 0.0},
+    "selfplay": {"epochs": 1.0, "learning_rate": 1e-5, "batch_size": 4, "grad_accum": 1, "warmup_ratio": 0.0,
+                 "weight_decay": 0.0},
+}
+OPTIMISER_ITEMS: dict[str, str] = {"sft": "Examples", "selfplay": "Pairs (each two sequences)"}
+
+
+def optimiser_field(name: str, kind: str = "sft", *, stage: str = "", note: str = ""):
+    """The field ``name`` of :data:`OPTIMISER_GROUP` with ``kind``'s default (``"sft"`` or ``"selfplay"``);
+    ``stage`` (e.g. ``" of SQL-to-Text SFT"``) says which stage a prefixed field drives, ``note`` adds a
+    sentence (``epochs: float = optimiser_field("epochs")``)."""
+    text = OPTIMISER_GROUP[name].format(stage=stage, items=OPTIMISER_ITEMS[kind]) + note
+    return help_field(text, OPTIMISER_DEFAULTS[kind][name])
+
+
+@dataclass(frozen=True)
+class OptimiserOptions:
+    """One stage's optimiser settings, whichever config they came from (``training_arguments`` reads them)."""
+
+    epochs: float
+    learning_rate: float
+    batch_size: int
+    grad_accum: int = 1
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+
+
+def optimiser_of(cfg: Any, prefix: str = "") -> OptimiserOptions:
+    """The optimiser settings of the stage whose fields start with ``prefix`` (``"sql2text_"``,
+    ``"selfplay_"``); a knob the stage has no own field for is the config's shared one.
+
+    >>> from types import SimpleNamespace as NS
+    >>> optimiser_of(NS(epochs=3.0, learning_rate=2e-5, batch_size=8, grad_accum=2, sql2text_epochs=1.0),
+    ...              "sql2text_").epochs
+    1.0
+    """
+    values = {}
+    for name in OPTIMISER_GROUP:
+        own = f"{prefix}{name}"
+        values[name] = getattr(cfg, own) if hasattr(cfg, own) else getattr(cfg, name, OPTIMISER_DEFAULTS["sft"][name])
+    return OptimiserOptions(**values)
+
+
+def check_optimiser(cfg: Any, prefix: str = "") -> None:
+    """Errors that name the option: epochs, learning rate, batch size and accumulation > 0, warm-up in [0, 1),
+    weight decay >= 0 (only the fields ``cfg`` itself has with ``prefix``)."""
+    from evaluation.errors import ConfigError
+
+    def bad(name: str, rule: str) -> None:
+        option = f"{prefix}{name}"
+        raise ConfigError(f"{option} (--{option.replace('_', '-')}) must be {rule}, got {getattr(cfg, option)}")
+
+    for name in OPTIMISER_GROUP:
+        if not hasattr(cfg, prefix + name):
+            continue
+        value = getattr(cfg, prefix + name)
+        if name in ("epochs", "learning_rate", "batch_size", "grad_accum") and not value > 0:
+            bad(name, "> 0")
+        if name == "warmup_ratio" and not 0 <= value < 1:
+            bad(name, "in [0, 1)")
+        if name == "weight_decay" and value < 0:
+            bad(name, ">= 0")

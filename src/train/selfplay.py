@@ -197,8 +197,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     check_compatible(model, tokenizer, where=main.path)
     ckpt_dir = round_dir / "checkpoints"
     args = training_arguments(
-        ckpt_dir, seed=cfg.seed, epochs=cfg.epochs, lr=cfg.learning_rate, batch_size=cfg.batch_size,
-        grad_accum=cfg.grad_accum, logging_steps=cfg.logging_steps, evaluate=False, save_total_limit=1,
+        ckpt_dir, cfg.optimiser(), seed=cfg.seed, logging_steps=cfg.logging_steps, evaluate=False, save_total_limit=1,
         remove_unused_columns=False, **({"save_strategy": "steps", "save_steps": cfg.save_steps} if cfg.save_steps else {}),
     )
     trainer = make_selfplay_trainer_class()(

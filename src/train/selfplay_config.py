@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import help_field as _h
-from train.fields import lora_field, lora_options_of
+from train.fields import OptimiserOptions, check_optimiser, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
@@ -43,10 +43,13 @@ class SelfPlayConfig:
     temperature: float = _h("Sampling temperature of the opponent when samples > 1.", 0.8)
     positive: str = _h("y+ of a pair: gold (the gold SQL), or sample (a correct opponent sample of the same "
                        "question when one was drawn, else the gold; needs samples > 1).", "gold")
-    epochs: float = _h("Training epochs over the pairs in each round.", 1.0)
-    learning_rate: float = _h("Peak learning rate of each round.", 1e-5)
-    batch_size: int = _h("Pairs per device batch (each pair is two sequences).", 4)
-    grad_accum: int = _h("Gradient accumulation steps.", 1)
+    # the optimiser group (train.fields.OPTIMISER_GROUP; help text and defaults live there), per round
+    epochs: float = optimiser_field("epochs", "selfplay", stage=" over the pairs of each round")
+    learning_rate: float = optimiser_field("learning_rate", "selfplay", stage=" of each round")
+    batch_size: int = optimiser_field("batch_size", "selfplay")
+    grad_accum: int = optimiser_field("grad_accum", "selfplay")
+    warmup_ratio: float = optimiser_field("warmup_ratio", "selfplay", stage=" of each round")
+    weight_decay: float = optimiser_field("weight_decay", "selfplay")
     max_length: int = _h("Maximum tokens per sequence; the prompt is cut from the left first.", 2048)
     max_new_tokens: int = _h("Generation length for D_val scoring and opponent outputs.", 256)
     gen_batch_size: int = _h("Batch size for generation and reference log-probs.", 8)
@@ -95,9 +98,8 @@ class SelfPlayConfig:
             raise ConfigError(f"rounds must be >= 1, got {self.rounds}")
         if self.lam <= 0:
             raise ConfigError(f"lam (lambda) must be > 0, got {self.lam}")
-        if self.epochs <= 0 or self.learning_rate <= 0:
-            raise ConfigError("epochs and learning_rate must be > 0")
-        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience",
+        check_optimiser(self)
+        for name in ("max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience",
                      "samples"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -133,3 +135,6 @@ class SelfPlayConfig:
 
     def lora_options(self) -> LoraOptions | None:
         return lora_options_of(self)
+
+    def optimiser(self) -> OptimiserOptions:
+        return optimiser_of(self)

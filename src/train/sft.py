@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError
+from train.fields import OptimiserOptions
 from train.formatting import CausalLMCollator, encode_pair, model_input, render_prompt, target_text
 from train.io import data_root_for, read_examples, read_jsonl, split_paths, write_jsonl
 from train.sft_config import SFTConfig
@@ -42,11 +43,11 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def training_arguments(out_dir: Path, *, seed: int, epochs: float, lr: float, batch_size: int, grad_accum: int,
-                       warmup_ratio: float = 0.0, weight_decay: float = 0.0, logging_steps: int = 10,
+def training_arguments(out_dir: Path, optimiser: OptimiserOptions, *, seed: int, logging_steps: int = 10,
                        evaluate: bool = True, metric: str | None = None, greater_is_better: bool | None = None,
                        save_total_limit: int = 2, **extra: Any) -> Any:
-    """Trainer settings shared by SFT and self-play: epoch-wise eval/save, bf16 where the GPU has it."""
+    """Trainer settings shared by SFT and self-play: the stage's optimiser group (``train.fields``),
+    epoch-wise eval/save, bf16 where the GPU has it."""
     import torch
     from transformers import TrainingArguments
 
@@ -55,13 +56,13 @@ def training_arguments(out_dir: Path, *, seed: int, epochs: float, lr: float, ba
     device = pick_device()
     settings = dict(
         output_dir=str(out_dir),
-        num_train_epochs=epochs,
-        learning_rate=lr,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        warmup_steps=float(warmup_ratio),  # transformers v5: a float in [0, 1) is a ratio
-        weight_decay=weight_decay,
+        num_train_epochs=optimiser.epochs,
+        learning_rate=optimiser.learning_rate,
+        per_device_train_batch_size=optimiser.batch_size,
+        per_device_eval_batch_size=optimiser.batch_size,
+        gradient_accumulation_steps=optimiser.grad_accum,
+        warmup_steps=float(optimiser.warmup_ratio),  # transformers v5: a float in [0, 1) is a ratio
+        weight_decay=optimiser.weight_decay,
         logging_steps=logging_steps,
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="epoch",
@@ -147,9 +148,7 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         ex_examples = val_ex[: cfg.eval_ex_limit] if cfg.eval_ex_limit else val_ex
     metric, better = ("ex_then_loss", True) if cfg.uses_ex else ("loss", False)
     args = training_arguments(
-        ckpt_dir, seed=cfg.seed, epochs=cfg.epochs, lr=cfg.learning_rate, batch_size=cfg.batch_size,
-        grad_accum=cfg.grad_accum, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        logging_steps=cfg.logging_steps, metric=metric, greater_is_better=better,
+        ckpt_dir, cfg.optimiser(), seed=cfg.seed, logging_steps=cfg.logging_steps, metric=metric, greater_is_better=better,
         save_total_limit=cfg.save_total_limit,
     )
     trainer = make_sft_trainer_class()(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import help_field as _h
-from train.fields import lora_field, lora_options_of
+from train.fields import OptimiserOptions, check_optimiser, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.formatting import TASKS
 from train.modeling import LoraOptions
 
@@ -23,12 +23,13 @@ class SFTConfig:
     model: str = _h("Hub id or local folder of the model (or LoRA adapter) to fine-tune.", "")
     out: str = _h("Output folder: the best model, checkpoints/, manifest.json, log_history.jsonl.", "")
     task: str = _h("text2sql (prompt -> SQL) or sql2text (schema + SQL -> question).", "text2sql")
-    epochs: float = _h("Number of training epochs; D_val is evaluated after each one." + FROM_SCRATCH_NOTE, 3.0)
-    learning_rate: float = _h("Peak learning rate (AdamW, linear decay)." + FROM_SCRATCH_NOTE, 2e-5)
-    batch_size: int = _h("Per-device training batch size." + FROM_SCRATCH_NOTE, 8)
-    grad_accum: int = _h("Gradient accumulation steps.", 1)
-    warmup_ratio: float = _h("Fraction of steps for linear warm-up.", 0.0)
-    weight_decay: float = _h("AdamW weight decay.", 0.0)
+    # the optimiser group (train.fields.OPTIMISER_GROUP; help text and defaults live there)
+    epochs: float = optimiser_field("epochs", note=" D_val is evaluated after each one." + FROM_SCRATCH_NOTE)
+    learning_rate: float = optimiser_field("learning_rate", note=FROM_SCRATCH_NOTE)
+    batch_size: int = optimiser_field("batch_size", note=FROM_SCRATCH_NOTE)
+    grad_accum: int = optimiser_field("grad_accum")
+    warmup_ratio: float = optimiser_field("warmup_ratio")
+    weight_decay: float = optimiser_field("weight_decay")
     max_length: int = _h("Maximum tokens per example; the prompt is cut from the left first.", 2048)
     seed: int = _h("Seed for initialisation, data order and sampling.", 0)
     lora: bool = lora_field("lora")
@@ -54,15 +55,10 @@ class SFTConfig:
             raise ConfigError("out is required")
         if self.task not in TASKS:
             raise UnknownNameError("task", self.task, TASKS)
-        if self.epochs <= 0:
-            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "logging_steps"):
+        check_optimiser(self)
+        for name in ("max_length", "max_new_tokens", "gen_batch_size", "logging_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.eval_ex_limit < 0:
             raise ConfigError(f"eval_ex_limit must be >= 0, got {self.eval_ex_limit}")
         if self.save_total_limit < 1:
@@ -78,3 +74,6 @@ class SFTConfig:
 
     def lora_options(self) -> LoraOptions | None:
         return lora_options_of(self)
+
+    def optimiser(self) -> OptimiserOptions:
+        return optimiser_of(self)

@@ -35,7 +35,7 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +96,13 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
     from train.backend_config import BACKEND_FIELDS
+    from train.fields import optimiser_of
     from train.selfplay_config import SelfPlayConfig
 
     return SelfPlayConfig(
         data=str(folder / "selfplay-data"), out=str(folder / "selfplay"), pool=str(folder / "pool"),
         rounds=cfg.selfplay_rounds, loss=cfg.loss, lam=cfg.lam, pairs_from=cfg.pairs_from,
-        epochs=cfg.selfplay_epochs, learning_rate=cfg.selfplay_learning_rate, batch_size=cfg.selfplay_batch_size,
-        grad_accum=cfg.grad_accum, max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
+        **asdict(optimiser_of(cfg, "selfplay_")), max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
         gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
         lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         lora_targets=tuple(cfg.lora_targets), logging_steps=cfg.logging_steps,

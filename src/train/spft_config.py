@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.fields import check_optimiser, optimiser_field
 from train.fields import help_field as _h
 from train.losses import LOSS_VARIANTS
 from train.selfplay_config import PAIR_SPLITS
@@ -42,9 +43,10 @@ class SpftConfig(VBIConfig):
     lam: float = _h("λ in eq. 3 (β for dpo).", 0.1)
     pairs_from: str | None = _h("Questions the opponent answers: val (the round's D_val) or train (the real "
                                 "training pairs). Default: the loss variant's choice.", None)
-    selfplay_epochs: float = _h("Epochs over the pairs in each self-play step.", 1.0)
-    selfplay_learning_rate: float = _h("Learning rate of each self-play step.", 1e-5)
-    selfplay_batch_size: int = _h("Pairs per device batch in self-play (each pair is two sequences).", 4)
+    # the self-play stage's own optimiser knobs (train.fields.OPTIMISER_GROUP); the others are VBIConfig's
+    selfplay_epochs: float = optimiser_field("epochs", "selfplay", stage=" over the pairs of each self-play step")
+    selfplay_learning_rate: float = optimiser_field("learning_rate", "selfplay", stage=" of each self-play step")
+    selfplay_batch_size: int = optimiser_field("batch_size", "selfplay", stage=" in self-play")
     patience: int = _h("Stop after this many rounds in a row whose best selection EX is not above the best so far.", 2)
     preset: str = _h("Named defaults: cpu (these defaults) or paper (SPFT-SQL A.4: LoRA, lr 2e-4, batch 64, "
                      "3 epochs, 3000 synthetic per round); explicit options win.", "cpu")
@@ -63,10 +65,8 @@ class SpftConfig(VBIConfig):
             raise UnknownNameError("pair source (--pairs-from)", self.pairs_from, PAIR_SPLITS)
         if self.lam <= 0:
             raise ConfigError(f"lam (--lambda) must be > 0, got {self.lam}")
-        for name in ("selfplay_epochs", "selfplay_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {getattr(self, name)}")
-        for name in ("selfplay_batch_size", "patience"):
+        check_optimiser(self, "selfplay_")
+        for name in ("patience",):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be >= 1, got {getattr(self, name)}")
 

@@ -372,6 +372,7 @@ def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: 
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
+    from train.fields import optimiser_of
     from train.selfplay import _free
     from train.sft import run_sft
     from train.sft_config import SFTConfig
@@ -379,11 +380,9 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
     manifest = out / "manifest.json"
     if not manifest.is_file():
         text2sql = task == "text2sql"
+        optimiser = optimiser_of(cfg, "" if text2sql else "sql2text_")
         run_sft(SFTConfig(
-            data=str(data), model=model, out=str(out), task=task,
-            epochs=cfg.epochs if text2sql else cfg.sql2text_epochs,
-            learning_rate=cfg.learning_rate if text2sql else cfg.sql2text_learning_rate,
-            batch_size=cfg.batch_size, grad_accum=cfg.grad_accum, max_length=cfg.max_length,
+            data=str(data), model=model, out=str(out), task=task, **asdict(optimiser), max_length=cfg.max_length,
             seed=cfg.iteration_seed(k), lora=cfg.lora, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
             lora_dropout=cfg.lora_dropout, lora_targets=tuple(cfg.lora_targets),
             eval_ex=text2sql, eval_ex_limit=cfg.eval_ex_limit,

@@ -11,7 +11,7 @@ from typing import Any
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
 from train.fields import help_field as _h
-from train.fields import lora_field
+from train.fields import check_optimiser, lora_field, optimiser_field
 from train.judge_fields import check_judge_fields, judge_field
 
 #: who writes iteration 0's questions
@@ -75,12 +75,17 @@ class VBIConfig:
     continue_training: bool = _h(
         "Iteration K fine-tunes iteration K-1's models (else every iteration starts from the given models).", True
     )
-    epochs: float = _h("Text-to-SQL SFT epochs per iteration.", 3.0)
-    learning_rate: float = _h("Text-to-SQL SFT learning rate.", 2e-5)
-    sql2text_epochs: float = _h("SQL-to-Text SFT epochs per stage (on the real pairs + the y+ pairs so far).", 3.0)
-    sql2text_learning_rate: float = _h("SQL-to-Text SFT learning rate.", 2e-5)
-    batch_size: int = _h("Per-device training batch size (both models).", 8)
-    grad_accum: int = _h("Gradient accumulation steps (both models).", 1)
+    # the optimiser group (train.fields.OPTIMISER_GROUP; help text and defaults live there): epochs and
+    # learning rate per model, the rest shared by both (and by `train spft`'s self-play stage)
+    epochs: float = optimiser_field("epochs", stage=" of text-to-SQL SFT per iteration")
+    learning_rate: float = optimiser_field("learning_rate", stage=" of text-to-SQL SFT")
+    sql2text_epochs: float = optimiser_field("epochs", stage=" of SQL-to-Text SFT per stage (on the real pairs + "
+                                                            "the y+ pairs so far)")
+    sql2text_learning_rate: float = optimiser_field("learning_rate", stage=" of SQL-to-Text SFT")
+    batch_size: int = optimiser_field("batch_size", stage=" of both SFT models")
+    grad_accum: int = optimiser_field("grad_accum", stage=" in every stage")
+    warmup_ratio: float = optimiser_field("warmup_ratio", stage=" of every stage")
+    weight_decay: float = optimiser_field("weight_decay", stage=" in every stage")
     max_length: int = _h("Maximum tokens per training example; the prompt is cut from the left first.", 2048)
     max_new_tokens: int = _h("Generation length for SQL (EX on D_val).", 256)
     question_max_new_tokens: int = _h("Generation length for questions (SQL-to-Text writer).", 64)
@@ -127,10 +132,11 @@ class VBIConfig:
             raise ConfigError(f"--fewshot-shots must be >= 1, got {self.fewshot_shots}")
         if self.selection_size is not None and self.selection_size < 0:
             raise ConfigError(f"selection_size (--selection-size) must be >= 0, got {self.selection_size}")
-        for name in ("epochs", "learning_rate", "sql2text_epochs", "sql2text_learning_rate", "timeout"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {getattr(self, name)}")
-        for name in ("batch_size", "grad_accum", "max_length", "max_new_tokens", "question_max_new_tokens",
+        check_optimiser(self)
+        check_optimiser(self, "sql2text_")
+        if not self.timeout > 0:
+            raise ConfigError(f"timeout (--timeout) must be > 0, got {self.timeout}")
+        for name in ("max_length", "max_new_tokens", "question_max_new_tokens",
                      "gen_batch_size", "logging_steps", "lora_r"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {getattr(self, name)}")

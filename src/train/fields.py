@@ -40,6 +40,21 @@ def lora_options_of(cfg):
     return LoraOptions(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, tuple(cfg.lora_targets))
 
 
+#: The generation option group (decoding inside a training command), declared once: name -> (help text,
+#: default); ``{use}`` says what the command generates. Where generation runs is the backend group
+#: (``train.backend_config``).
+GENERATION_GROUP: dict[str, tuple[str, object]] = {
+    "max_new_tokens": ("Most tokens generated per SQL{use}; must be < --max-length.", 256),
+    "gen_batch_size": ("Prompts per generation batch{use}.", 8),
+}
+
+
+def generation_field(name: str, use: str = ""):
+    """The field ``name`` of :data:`GENERATION_GROUP` (``max_new_tokens: int = generation_field(...)``)."""
+    text, default = GENERATION_GROUP[name]
+    return help_field(text.format(use=use), default)
+
+
 #: The optimiser option group, declared once: every stage that trains (text-to-SQL SFT, SQL-to-Text SFT,
 #: self-play) has these six knobs with this meaning. ``{stage}`` names the stage where a config holds
 #: several (``sql2text_epochs``), ``{items}`` what one batch holds.

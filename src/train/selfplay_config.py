@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import help_field as _h
-from train.fields import OptimiserOptions, check_optimiser, lora_field, lora_options_of, optimiser_field, optimiser_of
+from train.fields import OptimiserOptions, check_optimiser, generation_field, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
@@ -51,8 +51,8 @@ class SelfPlayConfig:
     warmup_ratio: float = optimiser_field("warmup_ratio", "selfplay", stage=" of each round")
     weight_decay: float = optimiser_field("weight_decay", "selfplay")
     max_length: int = _h("Maximum tokens per sequence; the prompt is cut from the left first.", 2048)
-    max_new_tokens: int = _h("Generation length for D_val scoring and opponent outputs.", 256)
-    gen_batch_size: int = _h("Batch size for generation and reference log-probs.", 8)
+    max_new_tokens: int = generation_field("max_new_tokens", " (D_val scoring and opponent outputs)")
+    gen_batch_size: int = generation_field("gen_batch_size", " (also reference log-probs)")
     patience: int = _h("Stop after this many rounds in a row whose new model lowers the best D_val EX.", 1)
     min_delta: float = _h("A round counts as a drop only when EX falls more than this below the best.", 0.0)
     seed: int = _h("Seed for data order, adapter initialisation and opponent sampling.", 0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import help_field as _h
-from train.fields import OptimiserOptions, check_optimiser, lora_field, lora_options_of, optimiser_field, optimiser_of
+from train.fields import OptimiserOptions, check_optimiser, generation_field, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.formatting import TASKS
 from train.modeling import LoraOptions
 
@@ -39,8 +39,8 @@ class SFTConfig:
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
     eval_ex: bool = _h("Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True)
     eval_ex_limit: int = _h("Judge at most this many D_val examples for EX (0 = all).", 0)
-    max_new_tokens: int = _h("Generation length for the EX evaluation.", 256)
-    gen_batch_size: int = _h("Batch size for generation during the EX evaluation.", 8)
+    max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
+    gen_batch_size: int = generation_field("gen_batch_size", " (EX on D_val)")
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     save_total_limit: int = _h("Checkpoints kept on disk (the best is always kept).", 2)
     resume: bool = _h("Resume from the last checkpoint in OUT/checkpoints if there is one.", False)

@@ -11,7 +11,7 @@ from typing import Any
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
 from train.fields import help_field as _h
-from train.fields import check_optimiser, lora_field, optimiser_field
+from train.fields import check_optimiser, generation_field, lora_field, optimiser_field
 from train.judge_fields import check_judge_fields, judge_field
 
 #: who writes iteration 0's questions
@@ -87,9 +87,9 @@ class VBIConfig:
     warmup_ratio: float = optimiser_field("warmup_ratio", stage=" of every stage")
     weight_decay: float = optimiser_field("weight_decay", stage=" in every stage")
     max_length: int = _h("Maximum tokens per training example; the prompt is cut from the left first.", 2048)
-    max_new_tokens: int = _h("Generation length for SQL (EX on D_val).", 256)
+    max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
     question_max_new_tokens: int = _h("Generation length for questions (SQL-to-Text writer).", 64)
-    gen_batch_size: int = _h("Batch size for generation (SQL and questions).", 8)
+    gen_batch_size: int = generation_field("gen_batch_size", " (SQL and questions)")
     eval_ex_limit: int = _h("Per-epoch EX model selection inside SFT judges at most this many D_val examples (0 = all).", 0)
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     lora: bool = lora_field("lora")

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from evaluation.errors import ConfigError, InputError
 from train.backend_config import BACKEND_FIELDS
 from train.cli import main
-from train.fields import LORA_GROUP, OPTIMISER_DEFAULTS, OPTIMISER_GROUP, OPTIMISER_ITEMS, OptimiserOptions, optimiser_of
+from train.fields import GENERATION_GROUP, LORA_GROUP, OPTIMISER_DEFAULTS, OPTIMISER_GROUP, OPTIMISER_ITEMS, OptimiserOptions, optimiser_of
 from train.judge_fields import JUDGE_GROUP
 from train.selfplay_config import SelfPlayConfig
 from train.sft_config import SFTConfig
@@ -33,6 +33,14 @@ def test_lora_fields_are_the_groups(name):
     fields = _fields(CONFIGS[name])
     for key, (text, default) in LORA_GROUP.items():
         assert fields[key].metadata["help"] == text and fields[key].default == default
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_generation_fields_are_the_groups(name):
+    fields = _fields(CONFIGS[name])
+    for key, (text, default) in GENERATION_GROUP.items():
+        head = text.split("{use}")[0]
+        assert fields[key].metadata["help"].startswith(head) and fields[key].default == default, (name, key)
 
 
 @pytest.mark.parametrize("name", ["vbi", "selfplay", "spft"])

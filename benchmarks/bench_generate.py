@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="print the cProfile top 25 (cumulative)")
     args = ap.parse_args(argv)
 
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
 
     config = GenerateConfig(
         db=args.db,

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     columns: dict[str, object] = {}
     run: dict = {}
     if args.generate:
-        from synth.generate import GenerateConfig, generate
+        from synth.generation import GenerateConfig, generate
 
         t0 = time.perf_counter()
         result = generate(

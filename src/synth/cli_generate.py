@@ -95,7 +95,7 @@ def generate(
     nothing: when fewer than --n examples can be verified, nothing is written and the exit code is 1.
     """
     from synth.emit import check_writable
-    from synth.generate import GenerateConfig, generate as run_generate, write_outputs
+    from synth.generation import GenerateConfig, generate as run_generate, write_outputs
 
     check_writable(out)
     config = GenerateConfig(

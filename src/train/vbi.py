@@ -152,7 +152,7 @@ def synth_config(
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
     SQL-to-Text model at that path -- prompted with ``fewshot_examples`` (a JSONL of real pairs) when
     given, i.e. ``--writer0 few-shot``; ``n`` examples, no D_val split (the caller splits the merged set)."""
-    from synth.generate import GenerateConfig
+    from synth.generation import GenerateConfig
 
     writer, options = "rule-based", None
     if writer_model is not None:
@@ -180,7 +180,7 @@ def _generate_failed(gen_cfg: Any) -> tuple[Any, int]:
     verified queries, halve the request until they can (the shortfall is recorded, never hidden)."""
     import dataclasses
 
-    from synth.generate import NotEnoughExamplesError, generate
+    from synth.generation import NotEnoughExamplesError, generate
 
     n = gen_cfg.n
     while n >= 1:
@@ -204,7 +204,7 @@ def synthesize(
 ) -> dict[str, Any]:
     """Iteration ``k``'s ``train.jsonl`` / ``val.jsonl`` / ``templates.jsonl`` / ``manifest.json`` in
     ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest."""
-    from synth.generate import generate, normalize_sql, split_val
+    from synth.generation import generate, normalize_sql, split_val
     from synth.sources import resolve_benchmark
     from train.realdata import collision_key
 

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from evaluation.executor import execute
 from synth import emit
-from synth.generate import (
+from synth.generation import (
     CHECK_EVERY,
     WINDOW_CHECKS,
     GenerateConfig,

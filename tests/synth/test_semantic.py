@@ -13,7 +13,7 @@ from evaluation.executor import ReadOnlyDatabase
 from synth.fill import FillConfig, FillError, ValueSampler, fill_template
 from synth.fill.checks import failed_row_check, probes, row_checks
 from synth.fill.plan import plan_template
-from synth.generate import GenerateConfig, generate
+from synth.generation import GenerateConfig, generate
 from synth.quality import measure, patterns_of, resolved_tree
 from synth.roles import accepts, infer_roles
 from synth.schema import Column, ForeignKey, Schema, Table
@@ -264,7 +264,7 @@ def test_same_name_key_joins_are_rebuilt_on_spider(spider):
 def test_quality_benchmark_prints_the_table(demo, tmp_path, capsys):
     import importlib.util
 
-    from synth.generate import write_outputs
+    from synth.generation import write_outputs
 
     spec = importlib.util.spec_from_file_location("bench_quality", REPO / "benchmarks" / "bench_quality.py")
     bench = importlib.util.module_from_spec(spec)

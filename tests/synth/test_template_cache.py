@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.generate import GenerateConfig, NotEnoughExamplesError, generate
+from synth.generation import GenerateConfig, NotEnoughExamplesError, generate
 from synth.templates import cache as tc
 from synth.templates import extract_templates
 

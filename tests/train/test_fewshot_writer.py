@@ -113,7 +113,7 @@ def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
     SQL-to-Text model prompted with the real pairs (OUT/real/sql2text.jsonl: no selection question);
     after iteration 0 it is fine-tuned on real + y+ (starting from that same model) and writes as usual."""
     import train.vbi as vbi
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
     from train.tiny import TinyConfig, init_tiny
     from train.vbi_config import VBIConfig
 

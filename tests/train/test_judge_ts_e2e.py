@@ -27,7 +27,7 @@ def _lines(path: Path) -> list[dict]:
 def ts_run(tmp_path_factory):
     pytest.importorskip("torch")
     import train.generate
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
     from train.tiny import TinyConfig, init_tiny
 

@@ -39,7 +39,7 @@ def test_every_loop_command_refuses_a_corrupt_state(tmp_path, command, demo):
     out.mkdir()
     (out / "state.json").write_text("{oops")
     data = tmp_path / "data"
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
 
     write_outputs(generate(GenerateConfig(db="demo", n=12, val_size=2, prompts=True)), data)
     model = tmp_path / "model"
@@ -65,7 +65,7 @@ def test_training_prints_no_log_dicts_and_keeps_them_in_the_run_log(tmp_path):
 
     from click.testing import CliRunner
 
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
     from train.tiny import TinyConfig, init_tiny
 

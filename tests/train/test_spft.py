@@ -34,7 +34,7 @@ def spft_run(tmp_path_factory):
     pytest.importorskip("torch")
     import train.selfplay as selfplay
     import train.vbi as vbi
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
     from train.tiny import TinyConfig, init_tiny
 

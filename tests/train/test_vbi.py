@@ -28,7 +28,7 @@ def _validator(name: str) -> Draft202012Validator:
 
 
 def _gen(**kw):
-    from synth.generate import GenerateConfig, generate
+    from synth.generation import GenerateConfig, generate
 
     return generate(GenerateConfig(db="demo", n=12, val_size=2, prompts=False, **kw))
 
@@ -191,7 +191,7 @@ def _half_right(real_verify):
 def vbi_run(tmp_path_factory):
     pytest.importorskip("torch")
     import train.vbi as vbi
-    from synth.generate import GenerateConfig, generate, write_outputs
+    from synth.generation import GenerateConfig, generate, write_outputs
     from train.tiny import TinyConfig, init_tiny
     from train.vbi_config import VBIConfig
 
@@ -369,12 +369,12 @@ def test_data_step_is_deterministic(vbi_run, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    import synth.generate
+    import synth.generation.sampling
     import train.realdata
     import train.vbi
     import train.writer
 
-    for mod in (train.writer, train.vbi, synth.generate, train.realdata):
+    for mod in (train.writer, train.vbi, synth.generation.sampling, train.realdata):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted >= 1, mod.__name__
 

@@ -1,0 +1,146 @@
+"""What determines a ``synth generate`` run: :class:`GenerateConfig` and its validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import ConfigError, SpftError
+
+#: How databases are drawn per attempt (documented in docs/synth.md).
+DB_SAMPLING = ("uniform", "tables")
+
+
+class NotEnoughExamplesError(SpftError):
+    """Fewer than ``n`` verified examples could be made within the attempt budget."""
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything that determines a ``synth generate`` run (recorded in the manifest's ``parameters``)."""
+
+    db: str = "spider"
+    """``demo``, ``spider`` (under the data root) or a path to a folder in Spider layout."""
+    n: int = 3000
+    """Verified examples to produce in total (train + val)."""
+    seed: int = 0
+    """Same seed, same inputs -> byte-identical outputs."""
+    val_size: int | None = None
+    """Examples split off as D_val (``val.jsonl``). Default: ``min(200, n // 10)``."""
+    val_fraction: float | None = None
+    """Alternative to ``val_size``: a fraction of ``n`` in [0, 1)."""
+    data_root: Path | None = None
+    """``--data-root``; else ``$SPFT_DATA_ROOT``; else ``~/.cache/spft-sql/data``."""
+    db_ids: tuple[str, ...] = ()
+    """Restrict to these databases (default: every database whose SQLite file is present)."""
+    timeout_s: float = 2.0
+    """Per-query execution time limit (a real interrupt); slower candidates are rejected."""
+    max_rows: int = 10_000
+    """Candidates returning more rows are rejected as ``too_large`` (poor training targets)."""
+    max_attempts_factor: float = 20.0
+    """Attempt budget = ``ceil(n * max_attempts_factor)`` candidates."""
+    writer: str = "rule-based"
+    """Question writer name for :func:`synth.questions.get_writer`."""
+    writer_options: Mapping[str, Any] | None = None
+    """Keyword arguments for the writer's factory, e.g. ``{"path": "ckpt/"}`` for ``train``'s
+    ``"model"`` writer (a plugin needs more than a name). ``None`` = no arguments."""
+    template_weights: Mapping[str, float] | None = None
+    """Template id -> factor on its sampling weight (the training frequency); unlisted templates keep
+    1, 0 leaves a template out. ``train vbi`` upweights the templates of the previous iteration's
+    failures (SPFT-SQL §3.1.3). ``None`` = the training distribution."""
+    prompts: bool = True
+    """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
+    db_sampling: str = "uniform"
+    """``uniform`` over databases, or ``tables``: weight a database by its number of tables."""
+    workers: int = 1
+    """Processes that fill and execute candidates (output does not depend on it)."""
+    cache_dir: Path | None = None
+    """Cache folder: template extraction results (``templates/``, see :mod:`synth.templates.cache`)
+    and prompt-builder value indexes. ``None``: templates are not cached and the value indexes use
+    the prompt builder's default (``~/.cache/spft-sql/values``). Never changes the output."""
+    fill_config: Any = None
+    """:class:`synth.fill.FillConfig`; ``None`` = its defaults."""
+    prompt_config: Any = None
+    """:class:`synth.prompt.PromptConfig`; ``None`` = its defaults."""
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ConfigError(f"n must be >= 1, got {self.n}")
+        if self.val_size is not None and self.val_fraction is not None:
+            raise ConfigError("give either val_size (--val-size) or val_fraction (--val-fraction), not both")
+        if self.val_size is not None and not 0 <= self.val_size < self.n:
+            raise ConfigError(f"val_size (--val-size {self.val_size}) must be >= 0 and < n (--n {self.n})")
+        if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction (--val-fraction {self.val_fraction}) must be in [0, 1)")
+        if not self.timeout_s > 0:
+            raise ConfigError(f"timeout_s (--timeout) must be > 0, got {self.timeout_s}")
+        if self.max_rows < 1:
+            raise ConfigError(f"max_rows must be >= 1, got {self.max_rows}")
+        if not self.max_attempts_factor >= 1:
+            raise ConfigError(
+                f"max_attempts_factor (--max-attempts-factor) must be >= 1, got {self.max_attempts_factor}"
+            )
+        if self.db_sampling not in DB_SAMPLING:
+            raise ConfigError(f"db_sampling must be one of {', '.join(DB_SAMPLING)}, got '{self.db_sampling}'")
+        if self.workers < 1:
+            raise ConfigError(f"workers (--workers) must be >= 1, got {self.workers}")
+        if len(set(self.db_ids)) != len(self.db_ids):
+            raise ConfigError(f"db_ids (--db-ids) lists a database twice: {', '.join(self.db_ids)}")
+        if self.template_weights is not None:
+            for tid, w in self.template_weights.items():
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf:
+                    raise ConfigError(f"template_weights['{tid}'] must be a finite number >= 0, got {w!r}")
+            # a sorted private copy: later changes to the caller's dict cannot change this run
+            object.__setattr__(self, "template_weights", dict(sorted(self.template_weights.items())))
+        if self.writer_options is not None:
+            object.__setattr__(self, "writer_options", dict(self.writer_options))
+
+    @property
+    def effective_val_size(self) -> int:
+        if self.val_size is not None:
+            return self.val_size
+        if self.val_fraction is not None:
+            return int(round(self.n * self.val_fraction))
+        return min(200, self.n // 10)
+
+    @property
+    def max_attempts(self) -> int:
+        return math.ceil(self.n * self.max_attempts_factor)
+
+    def to_dict(self) -> dict:
+        """JSON-ready parameters for the manifest (paths as strings, nested configs as dicts)."""
+        from synth.fill import FillConfig
+        from synth.prompt import PromptConfig
+
+        defaults = {"fill_config": FillConfig(), "prompt_config": PromptConfig()}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is None and f.name in defaults:
+                v = defaults[f.name]
+            if f.name in ("data_root", "cache_dir", "db"):
+                continue  # recorded (resolved) under manifest["inputs"]; cache does not change output
+            if dataclasses.is_dataclass(v):
+                v = _jsonable(dataclasses.asdict(v))
+            elif isinstance(v, (tuple, Mapping)):
+                v = _jsonable(v if isinstance(v, tuple) else dict(v))
+            out[f.name] = v
+        out["val_size"] = self.effective_val_size
+        out["max_attempts"] = self.max_attempts
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, Path):
+        return v.as_posix()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)

@@ -197,13 +197,15 @@ def draw_values(
     return {k: literal(v, like[k]) for k, v in raw.items()}
 
 
-def render(
+def render_sql(
     plan: Plan,
     schema: Schema,
     assign: dict[str, Column],
     trees: list[list[str]],
     drawn: dict[str, exp.Expression],
 ) -> str:
+    """The filled query as SQLite text (:func:`render_tree`, printed). Not named ``render``: that is
+    the module :mod:`synth.fill.render`, which a function of the same name here would hide."""
     return render_tree(plan, schema, assign, trees, drawn).sql(dialect="sqlite", copy=False)
 
 

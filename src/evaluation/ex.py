@@ -1,13 +1,15 @@
 """Execution accuracy for one (gold, prediction) pair: run both, compare the results.
 
-``exec_match`` is what ``train`` uses for self-play rewards and model selection; the batch runner
-(:mod:`evaluation.runner`) uses :func:`prepare_pair` + :func:`judge` with cached gold results.
+``exec_match`` judges a single pair; many pairs are judged through one :class:`GoldCache` (the batch
+runner :mod:`evaluation.runner`, and ``train``'s D_val EX and self-play rewards), which keeps one
+connection per database file and runs each gold query once per file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from evaluation.compare import MODES, order_matters, postprocess, remove_distinct, replace_cur_year, results_match
 from evaluation.errors import UnknownNameError
@@ -85,3 +87,47 @@ def exec_match(
         gold = db.execute(pair.gold_sql)
         pred = db.execute(pair.pred_sql)
     return judge(gold, pred, mode=pair.mode, ordered=pair.ordered)
+
+
+class GoldCache:
+    """Gold results per (db file, prepared gold SQL), and one open connection per db file.
+
+    The one gold-result cache of the project: ``k`` predictions of a question (or a D_val judged for
+    every model) run the gold once per database file instead of once per prediction.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.dbs: dict[Path, ReadOnlyDatabase] = {}
+        self.results: dict[tuple[Path, str], ExecResult] = {}
+
+    def db(self, path: Path) -> ReadOnlyDatabase:
+        """The open connection to ``path`` (opened on first use)."""
+        if path not in self.dbs:
+            self.dbs[path] = ReadOnlyDatabase(path, self.limits)
+        return self.dbs[path]
+
+    def gold(self, path: Path, sql: str) -> ExecResult:
+        """The result of the (prepared) gold ``sql`` on ``path``, run on first use."""
+        key = (path, sql)
+        if key not in self.results:
+            self.results[key] = self.db(path).execute(sql)
+        return self.results[key]
+
+    def verdict(self, path: Path, pair: PreparedPair) -> PairVerdict:
+        """:func:`judge` of a prepared pair on ``path``: the gold from the cache, the prediction run now."""
+        gold = self.gold(path, pair.gold_sql)
+        pred = self.db(path).execute(pair.pred_sql)
+        return judge(gold, pred, mode=pair.mode, ordered=pair.ordered)
+
+    def close(self) -> None:
+        for db in self.dbs.values():
+            db.close()
+
+    def __enter__(self) -> GoldCache:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

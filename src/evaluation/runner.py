@@ -27,8 +27,8 @@ from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
 from evaluation.errors import ConfigError, DataNotFoundError, UnknownNameError
-from evaluation.ex import check_mode, judge, prepare_pair
-from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
+from evaluation.ex import GoldCache, check_mode, prepare_pair
+from evaluation.executor import Limits
 from evaluation.hardness import hardness
 from evaluation.inputs import Pair
 from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
@@ -137,36 +137,6 @@ class ItemResult:
         return d
 
 
-class _GoldCache:
-    """Gold results per (db file, prepared gold SQL), and open connections per db file."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.dbs: dict[Path, ReadOnlyDatabase] = {}
-        self.results: dict[tuple[Path, str], ExecResult] = {}
-
-    def db(self, path: Path) -> ReadOnlyDatabase:
-        if path not in self.dbs:
-            self.dbs[path] = ReadOnlyDatabase(path, self.limits)
-        return self.dbs[path]
-
-    def gold(self, path: Path, sql: str) -> ExecResult:
-        key = (path, sql)
-        if key not in self.results:
-            self.results[key] = self.db(path).execute(sql)
-        return self.results[key]
-
-    def close(self) -> None:
-        for db in self.dbs.values():
-            db.close()
-
-
-def _verdict_on(cache: _GoldCache, path: Path, pair, config: EvalConfig):
-    gold = cache.gold(path, pair.gold_sql)
-    pred = cache.db(path).execute(pair.pred_sql)
-    return judge(gold, pred, mode=pair.mode, ordered=pair.ordered)
-
-
 def _as_metric(v) -> MetricVerdict:
     return MetricVerdict(
         v.correct,
@@ -179,7 +149,7 @@ def _as_metric(v) -> MetricVerdict:
 
 def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
     """Evaluate items (normally of one database) sequentially with one gold cache."""
-    cache = _GoldCache(config.limits)
+    cache = GoldCache(config.limits)
     trees: dict[str, exp.Expression | None] = {}  # one sqlglot parse per gold text (hardness + flags)
     hard_cache: dict[str, str] = {}
     flag_cache: dict[str, tuple[str, ...]] = {}
@@ -209,7 +179,7 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
             flags: tuple[str, ...] = ()
             ex = None
             if needs_main:
-                ex = _verdict_on(cache, db_path, pair, config)
+                ex = cache.verdict(db_path, pair)
                 if config.flag_ambiguous:
                     if pair.gold_sql not in flag_cache:
                         t = tree(pair.gold_sql) if pair.gold_sql == it.gold_sql else None
@@ -247,14 +217,14 @@ def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) ->
 
     Gold results are cached per (suite file, gold SQL) for the whole task.
     """
-    cache = _GoldCache(config.limits)
+    cache = GoldCache(config.limits)
     out: dict[str, MetricVerdict | None] = {}
     try:
         for it in items:
             pair = prepare_pair(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
             out[it.id] = None
             for path in suite:
-                v = _verdict_on(cache, path, pair, config)
+                v = cache.verdict(path, pair)
                 if not v.correct:
                     m = _as_metric(v)
                     out[it.id] = MetricVerdict(False, m.status, m.pred_status, m.gold_status, m.message,

@@ -113,33 +113,21 @@ def judge_predictions(
     limits: Limits = DEFAULT_LIMITS,
     judge: Judge | None = None,
 ) -> list[Judged]:
-    """As :func:`evaluation.ex.exec_match` per pair, with one connection per database file and each
-    gold query run once per file (``k`` samples of a question, or a D_val scored for every pool
-    model, would otherwise reopen the database and rerun the gold for every prediction).
+    """As :func:`evaluation.ex.exec_match` per pair, through :class:`evaluation.ex.GoldCache`: one
+    connection per database file and each gold query run once per file (``k`` samples of a question,
+    or a D_val scored for every pool model, would otherwise reopen the database and rerun the gold
+    for every prediction).
 
     With a ``ts`` ``judge`` the EX-correct predictions are judged again on the suite of their database
     (:func:`_ts_rejudge`); ``None`` or ``ex``: EX alone, as before."""
-    from evaluation.ex import judge as judge_pair
-    from evaluation.ex import prepare_pair
-    from evaluation.executor import ExecResult, ReadOnlyDatabase
+    from evaluation.ex import GoldCache, prepare_pair
 
-    dbs: dict[Path, ReadOnlyDatabase] = {}
-    golds: dict[tuple[Path, str], ExecResult] = {}
     out = []
-    try:
+    with GoldCache(limits) as cache:
         for ex, sql in zip(examples, pred_sqls, strict=True):
-            path = db_path_of(ex, data_root)
-            pair = prepare_pair(ex["sql"], sql or "")
-            if path not in dbs:
-                dbs[path] = ReadOnlyDatabase(path, limits)
-            if (path, pair.gold_sql) not in golds:
-                golds[path, pair.gold_sql] = dbs[path].execute(pair.gold_sql)
-            v = judge_pair(golds[path, pair.gold_sql], dbs[path].execute(pair.pred_sql), mode=pair.mode, ordered=pair.ordered)
+            v = cache.verdict(db_path_of(ex, data_root), prepare_pair(ex["sql"], sql or ""))
             correct = None if v.reason == "gold_failed" else bool(v.correct)
             out.append(Judged(str(ex["id"]), correct, v.reason))
-    finally:
-        for db in dbs.values():
-            db.close()
     if judge is not None:
         judge.verdicts += len(out)
         if judge.is_ts:

@@ -65,7 +65,7 @@ HARDNESS = ("easy", "medium", "hard", "extra")
 #: the paper's rows, for reference only (SPFT-SQL Tables 1-3, Spider dev EX, Qwen2.5-Coder-7B)
 PAPER_ROWS = {
     "sft": "SFT", "vbift": "w/o self-play", "spft": "SPFT-SQL", "selfplay": "w/o VBI-FT",
-    "spin": "SPIN", "dpo": "+DPO", "vbift+dpo": "VBI-FT+DPO",
+    "spin": "SPIN", "dpo": "+DPO", "vbift+dpo": "VBI-FT+DPO", "sft-steps": "SFT, spft's steps (ours)",
 }
 
 
@@ -399,7 +399,37 @@ class SeedRun:
             start, steps = self.vbift_model()
             m = self.selfplay(arm, start, "dpo", 1)
             return m, steps + _steps_of_selfplay(self.dir / "arms" / arm / "selfplay")
+        if arm == "sft-steps":
+            return self.sft_equal_steps()
         raise ValueError(arm)
+
+    def sft_equal_steps(self) -> tuple[str, int]:
+        """The equal-compute control: SFT on the real pairs alone, from the same start, for as many
+        optimizer steps as the ``spft`` arm took in all (its SFT and self-play steps), the epochs
+        scaled from the ``sft`` arm's steps per epoch; best epoch by selection EX as ``sft``. A gain of
+        ``spft`` over this arm is not merely more training. Decided from training counts only."""
+        from train.sft import run_sft
+        from train.sft_config import SFTConfig
+
+        out = self.dir / "arms" / "sft-steps" / "model"
+        if not (out / "manifest.json").is_file():
+            self.sft_model()
+            base_steps = _steps_of_sft(self.dir / "sft" / "model")
+            _, target = self.arm_model("spft")
+            lc = self.loop_config()
+            optimiser = sft_optimiser(lc, self.cfg.sft)
+            optimiser["epochs"] = round(optimiser["epochs"] * target / base_steps, 4)
+            _echo(f"seed {self.seed}: sft-steps: SFT on the real training pairs for {target} steps "
+                  f"({optimiser['epochs']:g} epochs; sft took {base_steps})")
+            run_sft(SFTConfig(
+                data=str(self.dir / "sft" / "data"), model=self.base_model(), out=str(out), task="text2sql",
+                **optimiser, max_length=lc.max_length, seed=self.seed,
+                lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
+                lora_targets=tuple(lc.lora_targets), eval_ex_limit=lc.eval_ex_limit,
+                max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, logging_steps=lc.logging_steps,
+                save_total_limit=1, resume=True,
+            ))
+        return str(out.resolve()), _steps_of_sft(out)
 
     def run_arm(self, arm: str, tests: list[dict[str, Any]]) -> ArmResult:
         """Train (or reuse) the arm's model, then read the test split once."""
@@ -532,6 +562,7 @@ CONTRASTS = (
     ("spft", "selfplay", "VBI-FT's effect (Table 2: w/o VBI-FT)"),
     ("vbift", "sft", "VBI-FT over SFT"),
     ("vbift+dpo", "vbift", "DPO instead of error-driven self-play after VBI-FT (Table 3)"),
+    ("spft", "sft-steps", "the loop over SFT at equal optimizer steps (compute control)"),
 )
 
 
@@ -673,7 +704,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
     rounds: dict[str, list[dict]] = {}
     # arms in dependency order (shared stages computed once per seed), the paper's main comparison first:
     # a sitting that ends early has sft / spft / vbift before the baselines
-    order = [a for a in ("sft", "spft", "vbift", "vbift+dpo", "dpo", "selfplay", "spin") if a in cfg.arms]
+    order = [a for a in ("sft", "spft", "vbift", "vbift+dpo", "dpo", "selfplay", "spin", "sft-steps") if a in cfg.arms]
     missing: list[dict[str, Any]] = []
     for seed in cfg.seeds:
         run = SeedRun(cfg, out, seed, split, suite)

@@ -22,8 +22,9 @@ from evaluation.errors import (
 )
 from train.fields import OPTIMISER_GROUP
 
-#: the arms of SPFT-SQL Tables 1-3 this harness runs (docs/results.md has the paper rows)
-ARMS = ("sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo")
+#: the arms of SPFT-SQL Tables 1-3 this harness runs (docs/results.md has the paper rows), and
+#: ``sft-steps``: the equal-compute control (SFT on the real pairs for as many steps as ``spft``)
+ARMS = ("sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo", "sft-steps")
 SPLITS = ("indomain", "crossdomain")
 
 

@@ -97,7 +97,7 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     schema = json.loads((ROOT / "data_schemas" / "experiment_results.schema.json").read_text())
     Draft202012Validator(schema).validate(doc)
-    assert list(doc["arms"]) == ["sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo"]
+    assert list(doc["arms"]) == ["sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo", "sft-steps"]
     assert doc["counts"]["test"] == 8 and doc["seeds"] == [0]
     assert doc["ts"]["databases"] >= 2 and (out / "split" / "suite" / "manifest.json").is_file()
     for e in doc["arms"].values():  # TS <= EX item by item (the original database is in the suite)
@@ -111,6 +111,10 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
               for a in ("selfplay", "spin", "dpo", "vbift+dpo")}
     assert starts["selfplay"] == starts["spin"] == starts["dpo"] == str((run / "sft" / "model").resolve())
     assert starts["vbift+dpo"] == doc["arms"]["vbift"]["seeds"]["0"]["model"]
+    # the equal-compute control trains as many steps as spft (epochs scaled; rounding may add one step)
+    eq, spft = (doc["arms"][a]["seeds"]["0"]["train_steps"] for a in ("sft-steps", "spft"))
+    assert abs(eq - spft) <= 1 and eq > doc["arms"]["sft"]["seeds"]["0"]["train_steps"]
+    assert any(c["arm"] == "spft" and c["against"] == "sft-steps" for c in doc["contrasts"])
     assert "| `spft` | SPFT-SQL |" in (out / "results.md").read_text()
     assert (out / "results.png").stat().st_size > 1000
     # no synthetic query equals a test query (the test split is synthesis' exclude_sql)

@@ -1,121 +1,52 @@
-"""``synth generate | validate | templates``: thin click commands over :mod:`synth.generate`,
+"""``synth generate | validate | templates``: thin click commands over :mod:`synth.generation`,
 :mod:`synth.validate` and :mod:`synth.templates`."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
+from evaluation.cli_options import config_options, field_option
 from synth.cli import friendly_errors, main
+from synth.generation import GenerateConfig
 
-
-def _split_ids(value: str | None) -> tuple[str, ...]:
-    return tuple(x.strip() for x in (value or "").split(",") if x.strip())
-
-
-_db_option = click.option(
-    "--db",
-    default="spider",
-    show_default=True,
-    help="'demo' (bundled), 'spider' (under the data root) or a folder in Spider layout.",
-)
-_data_root_option = click.option(
-    "--data-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder holding spider/ etc. Default: $SPFT_DATA_ROOT, else ~/.cache/spft-sql/data.",
-)
+#: What only the command line needs on top of the GenerateConfig fields (help and defaults live there).
+_DIR = click.Path(file_okay=False, path_type=Path)
+_OVERRIDES: dict[str, dict] = {
+    "data_root": {"type": _DIR},
+    "db_ids": {"default": None, "show_default": False},
+    "writer_options": {"type": str, "default": None, "multiple": True, "metavar": "KEY=VALUE"},
+    "cache_dir": {"type": _DIR},
+}
+_db_option = field_option(GenerateConfig, "db")
+_data_root_option = field_option(GenerateConfig, "data_root", **_OVERRIDES["data_root"])
 
 
 @main.command()
-@_db_option
-@click.option("--n", "n", type=int, default=3000, show_default=True, help="Verified examples to make (train + val).")
-@click.option(
-    "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed => byte-identical files.")
-@click.option("--val-size", type=int, default=None, help="Examples split off as D_val. Default: min(200, n/10).")
-@click.option("--val-fraction", type=float, default=None, help="D_val as a fraction of --n (instead of --val-size).")
-@_data_root_option
-@click.option("--db-ids", default=None, help="Comma-separated databases to use (default: all present).")
-@click.option("--timeout", "timeout_s", type=float, default=2.0, show_default=True, help="Per-query time limit (s).")
-@click.option(
-    "--max-rows", type=int, default=10_000, show_default=True, help="Reject candidates returning more rows."
-)
-@click.option(
-    "--max-attempts-factor",
-    type=float,
-    default=20.0,
-    show_default=True,
-    help="Give up after n x this many candidates.",
-)
-@click.option(
-    "--writer",
-    default="rule-based",
-    show_default=True,
-    help="Question writer: 'rule-based' (offline default) or one an installed plugin provides, e.g. 'model' "
-    "(train's SQL-to-Text model; needs --writer-option path=CKPT).",
-)
-@click.option(
-    "--writer-option",
-    "writer_option",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Keyword argument for the writer (repeatable), e.g. path=ckpt/sql2text.",
-)
-@click.option(
-    "--db-sampling",
-    type=click.Choice(["uniform", "tables"]),
-    default="uniform",
-    show_default=True,
-    help="Draw databases uniformly, or weighted by their number of tables.",
-)
-@click.option("--no-prompts", is_flag=True, help="Skip the prompt builder (no prompt / schema_prompt fields).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes for fill + execute.")
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Cache for template extraction and prompt-builder indexes (never changes the output). "
-    "Default: <out>/.cache.",
-)
+@config_options(GenerateConfig, fields=("db", "n"))
+@click.option("--out", "out", type=_DIR, required=True, help="Output folder.")
+@config_options(GenerateConfig, exclude=("db", "n"), overrides=_OVERRIDES)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @friendly_errors
-def generate(
-    db, n, out, seed, val_size, val_fraction, data_root, db_ids, timeout_s, max_rows, max_attempts_factor,
-    writer, writer_option, db_sampling, no_prompts, workers, cache_dir, progress,
-) -> None:
+def generate(out: Path, progress: bool | None, **options: Any) -> None:
     """Synthesize verified question/SQL examples from a benchmark's training SQL templates.
 
     Writes OUT/templates.jsonl, OUT/train.jsonl, OUT/val.jsonl and OUT/manifest.json — all or
     nothing: when fewer than --n examples can be verified, nothing is written and the exit code is 1.
     """
     from synth.emit import check_writable
-    from synth.generation import GenerateConfig, generate as run_generate, write_outputs
+    from synth.generation import generate as run_generate
+    from synth.generation import write_outputs
 
     check_writable(out)
-    config = GenerateConfig(
-        db=db,
-        n=n,
-        seed=seed,
-        val_size=val_size,
-        val_fraction=val_fraction,
-        data_root=data_root,
-        db_ids=_split_ids(db_ids),
-        timeout_s=timeout_s,
-        max_rows=max_rows,
-        max_attempts_factor=max_attempts_factor,
-        writer=writer,
-        writer_options=_parse_options(writer_option) or None,
-        prompts=not no_prompts,
-        db_sampling=db_sampling,
-        workers=workers,
-        cache_dir=cache_dir if cache_dir is not None else out / ".cache",
-    )
+    options["writer_options"] = _parse_options(options["writer_options"]) or None
+    if options["cache_dir"] is None:
+        options["cache_dir"] = out / ".cache"
+    config = GenerateConfig(**options)
     result = run_generate(config, progress=progress)
     write_outputs(result, out)
     c = result.manifest["counts"]
@@ -181,34 +112,12 @@ def validate(path, schema, max_problems) -> None:
 @friendly_errors
 def templates(db, data_root, top, as_json) -> None:
     """Extract SQL templates from a benchmark's training SQL and print the extraction report."""
-    from synth.sources import resolve_benchmark
-    from synth.templates import extract_templates
+    from synth.generation.templates_report import templates_report
 
-    bench = resolve_benchmark(db, data_root)
-    report = extract_templates(bench.train_examples(), bench.schemas)
-    reasons = Counter(str(f.get("reason", "unknown")).split(":")[0] for f in report.failures)
-    total_freq = sum(t.frequency for t in report.templates)
+    report = templates_report(db, data_root, top)
     if as_json:
-        json.dump(
-            {
-                "benchmark": bench.name,
-                "train_file": str(bench.train_path),
-                "total": report.total,
-                "templates": len(report.templates),
-                "parse_failures": len(report.failures),
-                "failure_reasons": dict(reasons.most_common()),
-                "top": [t.to_dict() for t in report.templates[:top]],
-            },
-            sys.stdout,
-            indent=2,
-        )
+        json.dump(report.to_dict(), sys.stdout, indent=2)
         click.echo()
         return
-    click.echo(f"{bench.train_path}: {report.total} training SQL -> {len(report.templates)} templates")
-    click.echo(f"parse failures: {len(report.failures)} (skipped)")
-    for reason, count in reasons.most_common(8):
-        click.echo(f"  {count:6d}  {reason}")
-    click.echo(f"top {min(top, len(report.templates))} templates (frequency, share, id, text):")
-    for t in report.templates[:top]:
-        share = t.frequency / total_freq if total_freq else 0.0
-        click.echo(f"  {t.frequency:6d}  {share:6.1%}  {t.id}  {t.text}")
+    for line in report.lines():
+        click.echo(line)

@@ -12,11 +12,14 @@ UTF-8, keys in the order of the first record. The manifest is a nested object an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -95,11 +98,33 @@ def check_writable(out_dir: str | Path) -> None:
         raise OutputWriteError(f"cannot write to {p}: {probe} is not writable")
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block is done, then raise it: the block -- moving staged files
+    into place -- is all or nothing, and the interrupt still ends the command. Only the main thread
+    can set signal handlers; elsewhere the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and previous is not signal.SIG_IGN:
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(signal.SIGINT, None)  # a handler someone installed gets the signal it missed
+        else:
+            raise KeyboardInterrupt
+
+
 def write_all(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
     """Stage every file in ``out_dir``, then move them into place in the given order.
 
     Nothing is replaced until every file has been staged, so a failure while writing (disk full,
-    interrupt) leaves the previous contents of ``out_dir`` untouched. Put the manifest last.
+    interrupt) leaves the previous contents of ``out_dir`` untouched; a Ctrl-C during the moves is
+    held until all are done (then raised), so the folder is never half new. Put the manifest last.
     """
     out = Path(out_dir)
     staged: list[tuple[Path, Path]] = []
@@ -107,8 +132,9 @@ def write_all(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             staged.append((_stage(out / name, data), out / name))
-        for tmp, dest in staged:
-            os.replace(tmp, dest)
+        with interrupts_deferred():  # a Ctrl-C here would leave some files new and some old
+            for tmp, dest in staged:
+                os.replace(tmp, dest)
     except OSError as e:
         raise OutputWriteError(f"cannot write to {out}: {e.strerror or e}") from None
     finally:

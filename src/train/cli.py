@@ -6,13 +6,11 @@ lives in one place (the dataclass field metadata) and every option maps to one c
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from typing import Any
 
 import click
 
+from evaluation.cli_options import config_options as _config_options
 from synth.cli import friendly_errors
 from train.backend_config import GenerationBackendConfig
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
@@ -21,37 +19,9 @@ from train.sft_config import SFTConfig
 RENAMES = {"lam": "lambda"}
 
 
-def _option_for(f: dataclasses.Field, hints: dict[str, Any]) -> Any:
-    name = RENAMES.get(f.name, f.name).replace("_", "-")
-    help_text = f.metadata.get("help", "")
-    tp = hints[f.name]
-    args = typing.get_args(tp)
-    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
-        tp = next(a for a in args if a is not type(None))
-    if tp is bool:
-        return click.option(f"--{name}/--no-{name}", f.name, default=f.default, show_default=True, help=help_text)
-    if typing.get_origin(tp) is tuple:
-        return click.option(
-            f"--{name}", f.name, default=",".join(f.default), show_default=True,
-            help=help_text + " Comma-separated.", callback=lambda _c, _p, v: tuple(s.strip() for s in v.split(",") if s.strip()),
-        )
-    required = f.default in ("",)
-    return click.option(
-        f"--{name}", f.name, type=tp, default=None if required else f.default, required=required,
-        show_default=not required, help=help_text,
-    )
-
-
 def config_options(cls: type):
     """Decorator adding one click option per field of a config dataclass (in field order)."""
-    hints = typing.get_type_hints(cls)
-
-    def deco(fn):
-        for f in reversed(dataclasses.fields(cls)):
-            fn = _option_for(f, hints)(fn)
-        return fn
-
-    return deco
+    return _config_options(cls, renames=RENAMES)
 
 
 def given_options(ctx: click.Context, kw: dict[str, Any]) -> set[str]:

@@ -31,6 +31,7 @@ Modules, one concern each: :mod:`~synth.generation.config` (:class:`GenerateConf
 :mod:`~synth.generation.dedup` (:func:`normalize_sql`), :mod:`~synth.generation.attempts` (the
 attempt loop and its budget), :mod:`~synth.generation.pool` (worker processes),
 :mod:`~synth.generation.split` (D_val), :mod:`~synth.generation.output` (files and manifest),
+:mod:`~synth.generation.templates_report` (``synth templates``),
 :mod:`~synth.generation.pipeline` (:func:`generate`, which ties them together). Import from here
 (or from :mod:`synth`): the split into modules is not part of the API.
 """
@@ -40,10 +41,20 @@ from __future__ import annotations
 from synth.generation.attempts import CHECK_EVERY, WINDOW_CHECKS, out_of_reach
 from synth.generation.config import DB_SAMPLING, GenerateConfig, NotEnoughExamplesError
 from synth.generation.dedup import normalize_sql
-from synth.generation.output import MANIFEST_FORMAT, GenerateResult, hardness_report, write_outputs
+from synth.generation.output import (
+    MANIFEST_FORMAT,
+    GenerateResult,
+    hardness_report,
+    write_outputs,
+)
 from synth.generation.pipeline import check_databases, generate, select_db_ids
-from synth.generation.sampling import Candidate, CandidateSampler, template_sampling_weights
+from synth.generation.sampling import (
+    Candidate,
+    CandidateSampler,
+    template_sampling_weights,
+)
 from synth.generation.split import split_val
+from synth.generation.templates_report import TemplatesReport, templates_report
 
 __all__ = [
     "CHECK_EVERY",
@@ -55,6 +66,7 @@ __all__ = [
     "GenerateConfig",
     "GenerateResult",
     "NotEnoughExamplesError",
+    "TemplatesReport",
     "check_databases",
     "generate",
     "hardness_report",
@@ -63,5 +75,6 @@ __all__ = [
     "select_db_ids",
     "split_val",
     "template_sampling_weights",
+    "templates_report",
     "write_outputs",
 ]

@@ -19,46 +19,73 @@ class NotEnoughExamplesError(SpftError):
     """Fewer than ``n`` verified examples could be made within the attempt budget."""
 
 
+def _option(default: Any, help: str, **cli: Any) -> Any:
+    """A field that is also a ``synth generate`` option: ``help`` (and ``cli``: ``option``, ``flag``,
+    ``choices``) is what :func:`evaluation.cli_options.config_options` reads. The CLI text lives here,
+    next to the default it describes; the docstring under each field is the library's view."""
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
-    """Everything that determines a ``synth generate`` run (recorded in the manifest's ``parameters``)."""
+    """Everything that determines a ``synth generate`` run (recorded in the manifest's ``parameters``).
 
-    db: str = "spider"
+    Fields with a ``help`` text are the command's options (:mod:`synth.cli_generate`)."""
+
+    db: str = _option(
+        "spider", "'demo' (bundled), 'spider' (under the data root) or a folder in Spider layout."
+    )
     """``demo``, ``spider`` (under the data root) or a path to a folder in Spider layout."""
-    n: int = 3000
+    n: int = _option(3000, "Verified examples to make (train + val).")
     """Verified examples to produce in total (train + val)."""
-    seed: int = 0
+    seed: int = _option(0, "Same seed => byte-identical files.")
     """Same seed, same inputs -> byte-identical outputs."""
-    val_size: int | None = None
+    val_size: int | None = _option(None, "Examples split off as D_val. Default: min(200, n/10).")
     """Examples split off as D_val (``val.jsonl``). Default: ``min(200, n // 10)``."""
-    val_fraction: float | None = None
+    val_fraction: float | None = _option(None, "D_val as a fraction of --n (instead of --val-size).")
     """Alternative to ``val_size``: a fraction of ``n`` in [0, 1)."""
-    data_root: Path | None = None
+    data_root: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
+        None, "Folder holding spider/ etc. Default: $SPFT_DATA_ROOT, else ~/.cache/spft-sql/data."
+    )
     """``--data-root``; else ``$SPFT_DATA_ROOT``; else ``~/.cache/spft-sql/data``."""
-    db_ids: tuple[str, ...] = ()
+    db_ids: tuple[str, ...] = _option((), "Comma-separated databases to use (default: all present).")
     """Restrict to these databases (default: every database whose SQLite file is present)."""
-    timeout_s: float = 2.0
+    timeout_s: float = _option(2.0, "Per-query time limit (s).", option="timeout")
     """Per-query execution time limit (a real interrupt); slower candidates are rejected."""
-    max_rows: int = 10_000
+    max_rows: int = _option(10_000, "Reject candidates returning more rows.")
     """Candidates returning more rows are rejected as ``too_large`` (poor training targets)."""
-    max_attempts_factor: float = 20.0
+    max_attempts_factor: float = _option(20.0, "Give up after n x this many candidates.")
     """Attempt budget = ``ceil(n * max_attempts_factor)`` candidates."""
-    writer: str = "rule-based"
+    writer: str = _option(
+        "rule-based",
+        "Question writer: 'rule-based' (offline default) or one an installed plugin provides, e.g. 'model' "
+        "(train's SQL-to-Text model; needs --writer-option path=CKPT).",
+    )
     """Question writer name for :func:`synth.questions.get_writer`."""
-    writer_options: Mapping[str, Any] | None = None
+    writer_options: Mapping[str, Any] | None = _option(
+        None, "Keyword argument for the writer (repeatable), e.g. path=ckpt/sql2text.", option="writer-option"
+    )
     """Keyword arguments for the writer's factory, e.g. ``{"path": "ckpt/"}`` for ``train``'s
     ``"model"`` writer (a plugin needs more than a name). ``None`` = no arguments."""
     template_weights: Mapping[str, float] | None = None
     """Template id -> factor on its sampling weight (the training frequency); unlisted templates keep
     1, 0 leaves a template out. ``train vbi`` upweights the templates of the previous iteration's
     failures (SPFT-SQL §3.1.3). ``None`` = the training distribution."""
-    prompts: bool = True
+    prompts: bool = _option(
+        True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts"
+    )
     """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
-    db_sampling: str = "uniform"
+    db_sampling: str = _option(
+        "uniform", "Draw databases uniformly, or weighted by their number of tables.", choices=DB_SAMPLING
+    )
     """``uniform`` over databases, or ``tables``: weight a database by its number of tables."""
-    workers: int = 1
+    workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
-    cache_dir: Path | None = None
+    cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
+        None,
+        "Cache for template extraction and prompt-builder indexes (never changes the output). "
+        "Default: <out>/.cache.",
+    )
     """Cache folder: template extraction results (``templates/``, see :mod:`synth.templates.cache`)
     and prompt-builder value indexes. ``None``: templates are not cached and the value indexes use
     the prompt builder's default (``~/.cache/spft-sql/values``). Never changes the output."""

@@ -16,6 +16,7 @@ from synth.generation.config import GenerateConfig, NotEnoughExamplesError
 from synth.generation.output import GenerateResult, build_manifest, hardness_report
 from synth.generation.sampling import Candidate, template_sampling_weights
 from synth.generation.split import split_val
+from synth.generation.templates_report import failure_reasons
 from synth.schema import Schema
 from synth.sources import Benchmark, resolve_benchmark
 
@@ -127,7 +128,7 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
     counts.update(
         training_sql_total=report.total,
         parse_failures=len(report.failures),
-        parse_failure_reasons=dict(sorted(Counter(_short_reason(f) for f in report.failures).items())),
+        parse_failure_reasons=dict(sorted(failure_reasons(report.failures).items())),
         templates_total=len(templates),
         templates_used=len(used),
         template_coverage=round(len(used) / len(templates), 6),
@@ -198,8 +199,3 @@ def _build_prompts(
         p = builders[cand.db_id].build(question, cand.sql)
         out.append((p.text, p.schema_prompt))
     return out
-
-
-def _short_reason(failure: Mapping) -> str:
-    reason = str(failure.get("reason", "unknown"))
-    return reason.split(":")[0].strip()[:60] or "unknown"

@@ -1,31 +1,18 @@
-"""``evaluate`` — score predictions against gold with EX / TS / VES (a thin layer over the library).
+"""``evaluate`` — score predictions against gold with EX / TS / VES: a thin layer over :func:`evaluation.evaluate`.
 
-Library errors (:class:`~evaluation.errors.SpftError`) become ``Error: ...`` with exit code 1; a Ctrl-C
-ends it with ``Aborted`` and exit code 130, writing nothing.
+Library errors (:class:`~evaluation.errors.SpftError`) become ``Error: ...`` with exit code 1; a
+Ctrl-C ends it with ``Aborted`` and exit code 130, writing nothing (:mod:`evaluation.cli_errors`).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from evaluation.errors import SpftError
+from evaluation.cli_errors import friendly_errors
 from evaluation.executor import Limits
-
-#: Exit status of a command the user interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
-ABORTED_EXIT = 130
-
-
-def abort_on_interrupt() -> None:
-    """Say ``Aborted`` and exit 130: a Ctrl-C ends a command; it is never a result or an error.
-
-    Shared by every CLI (``synth`` and ``train`` through ``friendly_errors``).
-    """
-    click.echo("\nAborted", err=True)
-    sys.exit(ABORTED_EXIT)
 
 
 class _ScoreOrSubcommand(click.Command):
@@ -80,70 +67,40 @@ class _ScoreOrSubcommand(click.Command):
 @click.option("--only-predicted", is_flag=True,
               help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
               "the report says how many gold items were left out.")
+@friendly_errors
 def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, ves_timer, timeout,
          report_path, details_path, workers, no_progress, only_predicted) -> None:
     """Score predictions against gold SQL by executing both (read-only, time-limited).
 
     `evaluate build-suite --help`: build test-suite databases for --metric ts.
     """
-    try:
-        _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-             report_path, details_path, workers, no_progress, only_predicted, ves_timer)
-    except SpftError as e:
-        raise click.ClickException(str(e)) from None
-    except KeyboardInterrupt:  # Ctrl-C: no report, no details (nothing half-written)
-        abort_on_interrupt()
+    from evaluation.api import check_folders, evaluate, load_inputs
+    from evaluation.runner import EvalConfig, parse_metrics, work_units
 
-
-def _run(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, timeout,
-         report_path, details_path, workers, no_progress, only_predicted=False, ves_timer="wall") -> None:
-    from evaluation.errors import DataNotFoundError
-    from evaluation.inputs import load_pairs
-    from evaluation.report import build_report, format_table, write_details, write_json_atomic
-    from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics, work_units
-    from evaluation.steps import steps_timer
-    from evaluation.ves import wall_timer
-
-    timer = steps_timer if ves_timer == "steps" else wall_timer
-    if ves_timer == "steps":
-        ves_repeats = 1  # a step count does not vary between runs
-
-    metrics = parse_metrics(metric)
-    if not db_root.is_dir():
-        raise DataNotFoundError(f"--db-root {db_root}: not a directory (expected <db_id>/<db_id>.sqlite inside)")
-    if suite_dir is not None and not suite_dir.is_dir():
-        raise DataNotFoundError(f"--suite-dir {suite_dir}: not a directory")
+    metrics = parse_metrics(metric)  # option mistakes are reported in this order: metric, folders, the rest
+    check_folders(db_root, suite_dir)
     config = EvalConfig(db_root=db_root, metrics=metrics, compare=compare, keep_distinct=keep_distinct,
                         suite_dir=suite_dir, ves_repeats=ves_repeats, limits=Limits(timeout_s=timeout),
-                        workers=workers)
-    # EX/VES skip items whose database file is missing; their predictions may be absent too.
-    missing_db = None if not ({"ex", "ves"} & set(metrics)) else (lambda g: not config.db_path(g.db_id).is_file())
-    paired = load_pairs(gold, pred, unjudgeable=missing_db, only_predicted=only_predicted)
-    for w in paired.warnings:
+                        workers=workers, ves_timer=ves_timer, only_predicted=only_predicted)
+    paired = load_inputs(gold, pred, config)
+    for w in paired.warnings:  # before the progress bar: they are about the inputs
         click.echo(f"Warning: {w}", err=True)
-    t0 = time.perf_counter()
     total = work_units(paired.pairs, config)  # items, plus (item, suite file) runs for TS
     if not no_progress and total >= 200:
         from tqdm import tqdm
 
         unit = "run" if "ts" in metrics else "q"
         with tqdm(total=total, file=sys.stderr, unit=unit, desc="evaluate") as bar:
-            results = evaluate_pairs(paired.pairs, config, timer=timer, progress=bar.update)
+            report = evaluate(gold, pred, config, pairs=paired, progress=bar.update)
     else:
-        results = evaluate_pairs(paired.pairs, config, timer=timer)
-    seconds = time.perf_counter() - t0
-    report = build_report(results, config, gold_path=gold, pred_path=pred, pairing=paired.pairing,
-                          warnings=paired.warnings, seconds=seconds, gold_items=paired.gold_items,
-                          only_predicted=paired.only_predicted)
-    if "ves" in report:
-        report["ves"]["timer"] = ves_timer
-    for w in report["warnings"][len(paired.warnings):]:
+        report = evaluate(gold, pred, config, pairs=paired)
+    for w in report.warnings[len(paired.warnings):]:
         click.echo(f"Warning: {w}", err=True)
-    click.echo(format_table(report))
+    click.echo(report.table())
     if report_path is not None:
-        write_json_atomic(report_path, report)
+        report.write(report_path)
     if details_path is not None:
-        write_details(details_path, results)
+        report.write_details(details_path)
 
 
 from evaluation.cli_suite import build_suite_command  # noqa: E402  (registered on the group above)

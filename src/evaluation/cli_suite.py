@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from evaluation.errors import SpftError
+from evaluation.cli_errors import friendly_errors
 from evaluation.suite import SuiteConfig, build_suite, format_suite_table
 
 
@@ -33,28 +33,22 @@ from evaluation.suite import SuiteConfig, build_suite, format_suite_table
 @click.option("--keep-distinct", is_flag=True, help="Spider mode: do not strip DISTINCT before executing.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes over databases (1 = in-process).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@friendly_errors
 def build_suite_command(db_root, gold, out, size, candidates, seed, max_rows, max_neighbours, timeout, compare,
                         keep_distinct, workers, no_progress) -> None:
     """Build distilled test-suite databases for every db_id of the gold file (for --metric ts)."""
-    from evaluation.cli import abort_on_interrupt
+    config = SuiteConfig(size=size, candidates=candidates, seed=seed, max_rows=max_rows,
+                         max_neighbours=max_neighbours, timeout_s=timeout, compare=compare,
+                         keep_distinct=keep_distinct, workers=workers)
+    if no_progress:
+        manifest = build_suite(db_root, gold, out, config)
+    else:
+        from tqdm import tqdm
 
-    try:
-        config = SuiteConfig(size=size, candidates=candidates, seed=seed, max_rows=max_rows,
-                             max_neighbours=max_neighbours, timeout_s=timeout, compare=compare,
-                             keep_distinct=keep_distinct, workers=workers)
-        if no_progress:
-            manifest = build_suite(db_root, gold, out, config)
-        else:
-            from tqdm import tqdm
+        with tqdm(file=sys.stderr, unit="db", desc="build-suite") as bar:
+            def tick(_db_id: str, total: int) -> None:
+                bar.total = total
+                bar.update(1)
 
-            with tqdm(file=sys.stderr, unit="db", desc="build-suite") as bar:
-                def tick(_db_id: str, total: int) -> None:
-                    bar.total = total
-                    bar.update(1)
-
-                manifest = build_suite(db_root, gold, out, config, progress=tick)
-    except SpftError as e:
-        raise click.ClickException(str(e)) from None
-    except KeyboardInterrupt:
-        abort_on_interrupt()
+            manifest = build_suite(db_root, gold, out, config, progress=tick)
     click.echo(format_suite_table(manifest))

@@ -8,6 +8,7 @@ import platform
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.fileio import write_atomic
@@ -127,7 +128,7 @@ def build_report(
                 f"{'...' if len(ids) > 10 else ''}); they are excluded from TS, not scored by EX"
             )
     if "ves" in config.metrics:
-        report["ves"] = {"repeats": config.ves_repeats, "machine": machine_info()}
+        report["ves"] = {"repeats": config.ves_repeats, "machine": machine_info(), "timer": config.ves_timer}
     if seconds is not None:
         report["seconds"] = round(seconds, 3)
     return report
@@ -187,3 +188,36 @@ def write_json_atomic(path: str | Path, obj: dict) -> None:
 def write_details(path: str | Path, results: Sequence[ItemResult]) -> None:
     write_atomic(path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results))
 
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one evaluation produced: the report (``report.json``), the per-item results, the warnings.
+
+    Returned by :func:`evaluation.evaluate`; the ``evaluate`` command prints :meth:`table` and writes
+    :meth:`write` (``--report``) and :meth:`write_details` (``--details``).
+    """
+
+    data: dict  # the JSON report, see build_report
+    items: tuple[ItemResult, ...]  # per item, in the input order
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every warning of the run (inputs, skips, empty predictions, missing suites), in order."""
+        return tuple(self.data["warnings"])
+
+    def as_dict(self) -> dict:
+        """The JSON report (``data_schemas/eval_report.schema.json``)."""
+        return self.data
+
+    def table(self) -> str:
+        """The per-hardness table the command prints (:func:`format_table`)."""
+        return format_table(self.data)
+
+    def write(self, path: str | Path) -> None:
+        """Write the JSON report to ``path`` atomically."""
+        write_json_atomic(path, self.data)
+
+    def write_details(self, path: str | Path) -> None:
+        """Write one JSON line per item to ``path`` atomically."""
+        write_details(path, self.items)

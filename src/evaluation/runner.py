@@ -62,9 +62,18 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: ``EvalConfig.ves_timer`` names: wall-clock seconds (BIRD) or SQLite VM steps (:mod:`evaluation.steps`).
+VES_TIMERS = ("wall", "steps")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything that decides a verdict; recorded in the report."""
+    """Everything that decides a verdict and what is scored; recorded in the report.
+
+    The one config of :func:`evaluation.evaluate` and of the ``evaluate`` command (an option each).
+    ``metrics`` may be given as ``"ex,ts"``; it is kept as a tuple. ``ves_timer="steps"`` sets
+    ``ves_repeats`` to 1: a step count does not vary between runs.
+    """
 
     db_root: Path
     metrics: tuple[str, ...] = ("ex",)
@@ -72,13 +81,19 @@ class EvalConfig:
     keep_distinct: bool = False  # spider only: keep DISTINCT instead of stripping it from both
     suite_dir: Path | None = None  # TS: <suite_dir>/<db_id>/*.sqlite
     ves_repeats: int = 100
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=Limits)  # --timeout is limits.timeout_s
     workers: int = 0  # 0 = os.cpu_count(); 1 = in-process
     flag_ambiguous: bool = True
+    ves_timer: str = "wall"  # one of VES_TIMERS
+    only_predicted: bool = False  # score only the gold ids present in the (JSONL) predictions
 
     def __post_init__(self) -> None:
         check_mode(self.compare)
-        parse_metrics(self.metrics)
+        object.__setattr__(self, "metrics", parse_metrics(self.metrics))
+        if self.ves_timer not in VES_TIMERS:
+            raise UnknownNameError("VES timer", self.ves_timer, VES_TIMERS)
+        if self.ves_timer == "steps":
+            object.__setattr__(self, "ves_repeats", 1)
         if "ts" in self.metrics and self.suite_dir is None:
             raise ConfigError("--metric ts needs --suite-dir (folder of <db_id>/*.sqlite test suites)")
         if self.ves_repeats < 1:
@@ -92,6 +107,15 @@ class EvalConfig:
     def suite_paths(self, db_id: str) -> list[Path]:
         assert self.suite_dir is not None
         return sorted((self.suite_dir / db_id).glob("*.sqlite"))
+
+    @property
+    def timer(self) -> Timer:
+        """The VES cost measure that :attr:`ves_timer` names."""
+        if self.ves_timer == "steps":
+            from evaluation.steps import steps_timer
+
+            return steps_timer
+        return wall_timer
 
 
 @dataclass(frozen=True)
@@ -344,13 +368,15 @@ def evaluate_pairs(
     pairs: Sequence[Pair],
     config: EvalConfig,
     *,
-    timer: Timer = wall_timer,
+    timer: Timer | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[ItemResult]:
     """Evaluate all pairs; results come back in the input order.
 
+    ``timer``: the VES cost measure (default: the config's, :attr:`EvalConfig.timer`).
     ``progress(n)`` is called as tasks finish, with the work units done (see :func:`work_units`).
     """
+    timer = timer or config.timer
     workers = config.workers or os.cpu_count() or 1
     check_suites(pairs, config)
     tasks = plan_tasks(pairs, config, workers)

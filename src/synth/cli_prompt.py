@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from evaluation.cli_errors import friendly_errors
 from evaluation.errors import DataNotFoundError
 from evaluation.fileio import write_atomic
-from synth.cli import friendly_errors, main
+from synth.cli import main
 from synth.prompt import PromptBuilder, PromptConfig
 from synth.prompt.records import build_prompt_records  # noqa: F401  - the library behind build-prompts
 from synth.sources import Benchmark, load_examples, resolve_benchmark

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from synth.cli import friendly_errors, main
+from evaluation.cli_errors import friendly_errors
+from synth.cli import main
 from synth.roles import ColumnProfile, format_roles, infer_roles
 from synth.sources import resolve_benchmark
 

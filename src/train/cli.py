@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from evaluation.cli_errors import friendly_errors
 from evaluation.cli_options import config_options as _config_options
-from synth.cli import friendly_errors
 from train.backend_config import GenerationBackendConfig
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig

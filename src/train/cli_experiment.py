@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from synth.cli import friendly_errors
+from evaluation.cli_errors import friendly_errors
 from train.cli import main
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from synth.cli import friendly_errors
+from evaluation.cli_errors import friendly_errors
 from train.cli import config_options, main
 from train.vbi_config import VBIConfig
 

@@ -144,7 +144,7 @@ def test_every_synth_and_train_command_turns_ctrl_c_into_exit_130() -> None:
     import click
     from click.testing import CliRunner
 
-    from synth.cli import friendly_errors
+    from evaluation.cli_errors import friendly_errors
     from synth.cli import main as synth_main
     from train.cli import main as train_main
 

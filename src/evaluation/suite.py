@@ -33,7 +33,7 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -47,6 +47,7 @@ from evaluation.ex import check_mode, judge, prepare_pair
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 from evaluation.fileio import write_atomic
 from evaluation.inputs import load_gold
+from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse
 
 __all__ = [
     "Column",
@@ -54,6 +55,8 @@ __all__ = [
     "SuiteConfig",
     "DbSuite",
     "read_schema",
+    "schema_of",
+    "gold_literals",
     "value_pools",
     "generate_database",
     "check_database",
@@ -200,25 +203,31 @@ def _literal_value(lit: exp.Literal) -> list:
     return [int(f), f] if f.is_integer() else [f]
 
 
-def gold_literals(sqls: Sequence[str]) -> dict[str, list]:
+def schema_of(tables: Sequence[Table]) -> MappingSchema:
+    """The tables read by :func:`read_schema` as the schema :mod:`evaluation.sql_analysis` resolves against."""
+    return MappingSchema({t.name: [c.name for c in t.columns] for t in tables})
+
+
+def gold_literals(sqls: Sequence[str], schema: SchemaLike | Mapping[str, Iterable[str]]) -> dict[str, list]:
     """Literals of the gold queries: values that sit exactly on the golds' boundaries.
 
     Keys: ``"*"`` (all literals) and the lower-cased name of each column a literal is compared
     with (``city = 'Aberdeen'`` files ``'Aberdeen'`` under ``"city"``), so that column draws it often.
+    Spider's double-quoted strings are told from quoted columns by :func:`evaluation.sql_analysis.parse`
+    against ``schema`` (``"Name"`` naming a column in scope is that column, not the string 'Name').
+
+    >>> gold_literals(['SELECT "Name" FROM singer WHERE Country = "France"'], {"singer": ["Name", "Country"]})
+    {'*': ['France'], 'country': ['France']}
     """
+    schema = ensure_schema(schema)
     lits: dict[str, set] = {"*": set()}
     for s in sqls:
         try:
-            tree = sqlglot.parse_one(s, read="sqlite")
-        except (sqlglot.errors.SqlglotError, RecursionError):
+            tree = parse(s, schema).tree
+        except (SqlAnalysisError, RecursionError):
             continue
-        for lit in tree.find_all(exp.Literal, exp.Column):
-            if isinstance(lit, exp.Column):  # Spider's "..." strings parse as quoted identifiers
-                if lit.table or not lit.this.args.get("quoted"):
-                    continue
-                vals = _literal_value(exp.Literal.string(lit.name))
-            else:
-                vals = _literal_value(lit)
+        for lit in tree.find_all(exp.Literal):
+            vals = _literal_value(lit)
             lits["*"].update(vals)
             p = lit.parent
             col = None
@@ -679,7 +688,7 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
             rep.neighbours = len(nbrs)
             killed_orig = _killed(gold_res, nbrs, orig, config)
             rep.killed_by_original = len(killed_orig)
-            pools = value_pools(orig, tables, gold_literals(ok_golds))
+            pools = value_pools(orig, tables, gold_literals(ok_golds, schema_of(tables)))
         rest = [i for i in range(len(nbrs)) if i not in killed_orig]
         rest_nbrs = [nbrs[i] for i in rest]
         kills: list[frozenset[int]] = []

@@ -22,6 +22,7 @@ from evaluation.suite import (
     gold_literals,
     neighbours,
     read_schema,
+    schema_of,
     value_pools,
 )
 
@@ -54,7 +55,7 @@ def fixture_root(tmp_path: Path) -> Path:
 def _generate(db_path: Path, out: Path, k: int, golds=("SELECT name FROM parent WHERE score > 2",)) -> Path:
     with ReadOnlyDatabase(db_path) as db:
         tables, extra = read_schema(db)
-        pools = value_pools(db, tables, gold_literals(list(golds)))
+        pools = value_pools(db, tables, gold_literals(list(golds), schema_of(tables)))
     return generate_database(out, tables, extra, pools, random.Random(k), max_rows=12), tables
 
 
@@ -83,6 +84,19 @@ def test_generated_databases_on_spider_are_valid(spider_root: Path, tmp_path: Pa
             path, tables = _generate(spider_root / "database" / db_id / f"{db_id}.sqlite",
                                      tmp_path / f"{db_id}{k}.sqlite", k)
             assert check_database(path, tables) == [], db_id
+
+
+def test_gold_literals_read_spider_quotes_against_the_schema() -> None:
+    """A double-quoted name is a column when one is in scope (SQLite's rule, via sql_analysis.parse),
+    else one of Spider's strings: only the string is a literal to build boundary values from."""
+    schema = {"singer": ["Name", "Country"]}
+    lits = gold_literals(['SELECT "Name" FROM singer WHERE Country = "France"'], schema)
+    assert "France" in lits["*"] and "Name" not in lits["*"]
+    assert lits["country"] == ["France"] and "name" not in lits
+    # single quotes, numbers and a qualified name read as before; an unparsable gold is skipped
+    lits = gold_literals(["SELECT T1.\"Name\" FROM singer AS T1 WHERE T1.Country = 'Spain' AND age > 30",
+                          "SELECT FROM"], schema)
+    assert lits["*"] == ["Spain", 30] and lits["country"] == ["Spain"]
 
 
 def test_check_database_reports_violations(fixture_root: Path, tmp_path: Path) -> None:

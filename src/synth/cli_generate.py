@@ -112,7 +112,7 @@ def validate(path, schema, max_problems) -> None:
 @friendly_errors
 def templates(db, data_root, top, as_json) -> None:
     """Extract SQL templates from a benchmark's training SQL and print the extraction report."""
-    from synth.generation.templates_report import templates_report
+    from synth.generation.extraction_report import templates_report
 
     report = templates_report(db, data_root, top)
     if as_json:

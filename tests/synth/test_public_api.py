@@ -66,3 +66,21 @@ def test_fill_render_is_the_module():
     assert synth.fill.render.__name__ == "synth.fill.render"
     assert callable(synth.fill.render.build_from)
     assert inspect.isfunction(synth.fill.render_sql)
+
+
+@pytest.mark.parametrize("package", ["synth", "synth.generation", "synth.fill", "synth.prompt", "synth.templates"])
+def test_no_public_name_shadows_a_submodule(package):
+    """After every submodule is imported, ``package.<submodule>`` is that module and no ``__all__``
+    name is a module: a function named like its package's module (``synth.fill.render`` once) would
+    make one of the two unreachable, depending on import order."""
+    import importlib
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    subs = [m.name for m in pkgutil.iter_modules(pkg.__path__)]
+    for name in subs:
+        importlib.import_module(f"{package}.{name}")
+    for name in subs:
+        assert inspect.ismodule(getattr(pkg, name)), f"{package}.{name} is not the module"
+    for name in getattr(pkg, "__all__", ()):
+        assert not inspect.ismodule(getattr(pkg, name)), f"{package}.{name} (in __all__) is a module"

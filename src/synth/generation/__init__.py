@@ -31,30 +31,63 @@ Modules, one concern each: :mod:`~synth.generation.config` (:class:`GenerateConf
 :mod:`~synth.generation.dedup` (:func:`normalize_sql`), :mod:`~synth.generation.attempts` (the
 attempt loop and its budget), :mod:`~synth.generation.pool` (worker processes),
 :mod:`~synth.generation.split` (D_val), :mod:`~synth.generation.output` (files and manifest),
-:mod:`~synth.generation.templates_report` (``synth templates``),
+:mod:`~synth.generation.extraction_report` (``synth templates``),
 :mod:`~synth.generation.pipeline` (:func:`generate`, which ties them together). Import from here
 (or from :mod:`synth`): the split into modules is not part of the API.
 """
 
 from __future__ import annotations
 
-from synth.generation.attempts import CHECK_EVERY, WINDOW_CHECKS, out_of_reach
-from synth.generation.config import DB_SAMPLING, GenerateConfig, NotEnoughExamplesError
-from synth.generation.dedup import normalize_sql
-from synth.generation.output import (
-    MANIFEST_FORMAT,
-    GenerateResult,
-    hardness_report,
-    write_outputs,
-)
-from synth.generation.pipeline import check_databases, generate, select_db_ids
-from synth.generation.sampling import (
-    Candidate,
-    CandidateSampler,
-    template_sampling_weights,
-)
-from synth.generation.split import split_val
-from synth.generation.templates_report import TemplatesReport, templates_report
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synth.generation.attempts import CHECK_EVERY, WINDOW_CHECKS, out_of_reach
+    from synth.generation.config import (
+        DB_SAMPLING,
+        GenerateConfig,
+        NotEnoughExamplesError,
+    )
+    from synth.generation.dedup import normalize_sql
+    from synth.generation.extraction_report import TemplatesReport, templates_report
+    from synth.generation.output import (
+        MANIFEST_FORMAT,
+        GenerateResult,
+        hardness_report,
+        write_outputs,
+    )
+    from synth.generation.pipeline import check_databases, generate, select_db_ids
+    from synth.generation.sampling import (
+        Candidate,
+        CandidateSampler,
+        template_sampling_weights,
+    )
+    from synth.generation.split import split_val
+
+#: Public name -> the module of this package that defines it (imported on first use, so that
+#: ``from synth.generation import GenerateConfig`` -- the CLI's option source -- loads no sqlglot).
+_EXPORTS: dict[str, str] = {
+    "CHECK_EVERY": "attempts",
+    "WINDOW_CHECKS": "attempts",
+    "out_of_reach": "attempts",
+    "DB_SAMPLING": "config",
+    "GenerateConfig": "config",
+    "NotEnoughExamplesError": "config",
+    "normalize_sql": "dedup",
+    "MANIFEST_FORMAT": "output",
+    "GenerateResult": "output",
+    "hardness_report": "output",
+    "write_outputs": "output",
+    "check_databases": "pipeline",
+    "generate": "pipeline",
+    "select_db_ids": "pipeline",
+    "Candidate": "sampling",
+    "CandidateSampler": "sampling",
+    "template_sampling_weights": "sampling",
+    "split_val": "split",
+    "TemplatesReport": "extraction_report",
+    "templates_report": "extraction_report",
+}
 
 __all__ = [
     "CHECK_EVERY",
@@ -78,3 +111,16 @@ __all__ = [
     "templates_report",
     "write_outputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synth.generation' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"synth.generation.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -71,14 +71,14 @@ class GenerateConfig:
     """Template id -> factor on its sampling weight (the training frequency); unlisted templates keep
     1, 0 leaves a template out. ``train vbi`` upweights the templates of the previous iteration's
     failures (SPFT-SQL §3.1.3). ``None`` = the training distribution."""
-    prompts: bool = _option(
-        True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts"
-    )
-    """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
     db_sampling: str = _option(
         "uniform", "Draw databases uniformly, or weighted by their number of tables.", choices=DB_SAMPLING
     )
     """``uniform`` over databases, or ``tables``: weight a database by its number of tables."""
+    prompts: bool = _option(
+        True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts"
+    )
+    """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +10,7 @@ from pathlib import Path
 
 from evaluation.fileio import write_atomic
 from evaluation.hardness import LEVELS
+from evaluation.provenance import file_info, package_versions
 from evaluation.runner import EMPTY, EvalConfig, ItemResult
 from evaluation.ves import machine_info
 
@@ -62,8 +60,6 @@ def build_report(
 
     ``gold_items``/``only_predicted``: the gold file's size when only the predicted ids were scored.
     """
-    import sqlglot
-
     skipped = [r for r in results if r.skipped]
     missing = sorted({r.db_id for r in skipped})
     warnings = list(warnings)
@@ -112,11 +108,7 @@ def build_report(
         "ambiguous_gold": dict(Counter(f for r in results for f in r.ambiguity)),
         "scores": {m: _score_metric(results, m) for m in config.metrics},
         "warnings": warnings,
-        "versions": {
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "sqlglot": sqlglot.__version__,
-        },
+        "versions": package_versions(["sqlglot"], sqlite=True),
     }
     if "ts" in config.metrics:
         no_suite = [r for r in results if r.verdicts.get("ts") and r.verdicts["ts"].status == "no_suite"]
@@ -139,11 +131,7 @@ def _is_empty(r: ItemResult) -> bool:
 
 
 def _file_info(path: str | Path | None) -> dict | None:
-    if path is None:
-        return None
-    p = Path(path)
-    h = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-    return {"path": str(p), "sha256": h}
+    return file_info(path, resolve=False)  # the path as the user gave it
 
 
 def format_table(report: dict) -> str:

@@ -24,10 +24,8 @@ A verdict "killed" is the evaluator's own: :func:`~evaluation.ex.prepare_pair` +
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -47,6 +45,7 @@ from evaluation.ex import check_mode, judge, prepare_pair
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 from evaluation.fileio import write_atomic
 from evaluation.inputs import load_gold
+from evaluation.provenance import package_versions, sha256_file
 from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse
 
 __all__ = [
@@ -740,23 +739,8 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
 # ---------------------------------------------------------------- all databases
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        pkg = version("spft-sql")
-    except PackageNotFoundError:
-        pkg = "unknown"
-    return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "sqlglot": sqlglot.__version__, "spft-sql": pkg}
+    return package_versions(["sqlglot", "spft-sql"], sqlite=True)
 
 
 def _overall(reps: Sequence[DbSuite]) -> dict:
@@ -818,7 +802,7 @@ def build_suite(
     ordered = [reps[d] for d in todo]
     manifest = {
         "command": "evaluate build-suite",
-        "inputs": {"gold": {"path": str(gold), "format": fmt, "sha256": _sha256(gold), "items": len(records)},
+        "inputs": {"gold": {"path": str(gold), "format": fmt, "sha256": sha256_file(gold), "items": len(records)},
                    "db_root": str(db_root)},
         "parameters": asdict(config),
         "seed": config.seed,
@@ -827,7 +811,7 @@ def build_suite(
                    "per_db": {r.db_id: {k: v for k, v in r.to_json().items() if k not in ("db_id", "seconds")}
                               for r in ordered}},
         "timings": {"total_s": round(seconds, 3), "per_db_s": {r.db_id: r.seconds for r in ordered}},
-        "outputs": {f"{r.db_id}/{name}": _sha256(out / r.db_id / name) for r in ordered for name in r.files},
+        "outputs": {f"{r.db_id}/{name}": sha256_file(out / r.db_id / name) for r in ordered for name in r.files},
     }
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

@@ -37,6 +37,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError, InputError, UnknownNameError
 from evaluation.executor import Limits
+from evaluation.provenance import sha256_file
 
 __all__ = [
     "DEFAULT_SUITE_CACHE",
@@ -156,11 +157,7 @@ class SuiteCache:
         st = path.stat()
         key = (path.resolve(), st.st_size, st.st_mtime_ns)
         if key not in self._db_sha:
-            h = hashlib.sha256()
-            with path.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            self._db_sha[key] = h.hexdigest()
+            self._db_sha[key] = sha256_file(path)
         return self._db_sha[key]
 
     def suite_for(self, db_id: str, db_path: str | Path, golds: Sequence[str]) -> CachedSuite:

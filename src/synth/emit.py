@@ -13,20 +13,19 @@ UTF-8, keys in the order of the first record. The manifest is a nested object an
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import platform
 import signal
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 
 import polars as pl
 
+from evaluation import provenance
 from evaluation.errors import SpftError
 from evaluation.fileio import stage as _stage
+from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: synth's callers)
 
 #: Identifies the manifest layout; bump when a field changes meaning.
 MANIFEST_FORMAT = "spft-sql/synth-manifest/1"
@@ -64,19 +63,6 @@ def ndjson_bytes(records: Sequence[Mapping], schema: Mapping[str, pl.DataType] |
 def json_bytes(obj: object) -> bytes:
     """A JSON document as bytes: sorted keys, two-space indent, trailing newline (stable diffs)."""
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class OutputWriteError(SpftError):
@@ -145,28 +131,12 @@ def write_all(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
 
 def package_versions(names: Iterable[str] = ("spft-sql", "sqlglot", "polars")) -> dict[str, str]:
     """Installed versions of the packages whose behaviour shapes the output, plus Python."""
-    out: dict[str, str] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    out["python"] = platform.python_version()
-    return out
+    return provenance.package_versions(names)
 
 
 def file_info(path: str | Path | None, data_root: Path | None = None) -> dict | None:
     """``{"path", "sha256", "bytes"}`` of an input file (``path`` relative to ``data_root`` when inside it)."""
-    if path is None:
-        return None
-    p = Path(path).resolve()
-    shown = p.as_posix()
-    if data_root is not None:
-        try:
-            shown = p.relative_to(Path(data_root).resolve()).as_posix()
-        except ValueError:
-            pass
-    return {"path": shown, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return provenance.file_info(path, relative_to=data_root, size=True)
 
 
 def output_info(files: Mapping[str, bytes]) -> dict[str, dict]:

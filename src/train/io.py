@@ -15,6 +15,7 @@ from typing import Any
 
 from evaluation.errors import DataNotFoundError, InputError
 from evaluation.fileio import iter_jsonl_objects, write_atomic
+from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: train's callers)
 
 REQUIRED_FIELDS = ("id", "db_id", "sql")
 
@@ -80,18 +81,6 @@ def db_path_of(example: dict[str, Any], data_root: Path) -> Path:
         raise InputError("missing db_path; needed to execute SQL", field="db_path")
     p = Path(raw)
     return p if p.is_absolute() else data_root / p
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def hash_records(records: Iterable[dict[str, Any]]) -> str:

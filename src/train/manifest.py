@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import platform
-import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from train.io import sha256_file, write_json
+from evaluation.provenance import file_info, package_versions, utc_timestamp
+from train.io import write_json
 
 MANIFEST_FORMAT = "spft-sql/train-manifest/1"
 PACKAGES = ("spft-sql", "torch", "transformers", "peft", "accelerate", "tokenizers", "trl")
@@ -18,13 +16,7 @@ PACKAGES = ("spft-sql", "torch", "transformers", "peft", "accelerate", "tokenize
 
 def versions() -> dict[str, str]:
     """Python and the installed packages that matter (absent ones are left out)."""
-    out: dict[str, str] = {"python": sys.version.split()[0]}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return package_versions(PACKAGES, missing="skip")
 
 
 def hardware() -> dict[str, Any]:
@@ -47,7 +39,7 @@ def hardware() -> dict[str, Any]:
 
 def file_inputs(paths: dict[str, str | Path]) -> dict[str, dict[str, str]]:
     """``{name: {"path", "sha256"}}`` for the input files of a run."""
-    return {k: {"path": str(Path(p).resolve()), "sha256": sha256_file(p)} for k, p in paths.items()}
+    return {k: file_info(p) for k, p in paths.items()}
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -69,7 +61,7 @@ def write_manifest(
     manifest = {
         "format": MANIFEST_FORMAT,
         "command": command,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": utc_timestamp(),
         "inputs": inputs,
         "parameters": config_dict(config),
         "seed": seed,

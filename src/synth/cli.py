@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-# `friendly_errors` stays importable from here for the command modules that still import it from
-# `synth.cli` (synth.cli_generate); it is defined once, in evaluation.cli_errors.
-from evaluation.cli_errors import friendly_errors  # noqa: F401
 
 
 @click.group(help="Synthesize verified text-to-SQL data and build prompts from SQLite databases.")

@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
+from evaluation.cli_errors import friendly_errors
 from evaluation.cli_options import config_options, field_option
-from synth.cli import friendly_errors, main
+from synth.cli import main
 from synth.generation import GenerateConfig
 
 #: What only the command line needs on top of the GenerateConfig fields (help and defaults live there).

@@ -102,7 +102,7 @@ def sql2text_records(examples: Sequence[dict], schemas: Mapping[str, Any], *, so
 def collision_key(sql: str) -> str:
     """A loose canonical form to find a synthetic query that *is* a held-out query: tokens
     lower-cased, quotes dropped (Spider writes strings in double quotes, synthetic SQL in single
-    ones), no trailing semicolon. Looser than ``synth.generate.normalize_sql`` on purpose: a false
+    ones), no trailing semicolon. Looser than ``synth.generation.normalize_sql`` on purpose: a false
     match only drops one synthetic example; a missed one leaks a test answer into training.
 
     >>> collision_key('SELECT name FROM singer WHERE country = "France";') == collision_key("select Name from singer where Country = 'france'")

@@ -91,4 +91,23 @@ def get_writer(name: str, **kwargs) -> QuestionWriter:
             raise UnknownNameError("question writer", name, set(_FACTORIES) | set(plugins))
         factory = plugins[name].load()
         _FACTORIES.setdefault(name, factory)
+    _check_options(name, factory, kwargs)
     return factory(**kwargs)
+
+
+def _check_options(name: str, factory: WriterFactory, kwargs: dict) -> None:
+    """An option the writer does not take is a clear error naming the ones it does (``--writer-option``),
+    not a TypeError from deep inside its factory."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: let it judge its own arguments
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(kwargs) - set(takes))
+    if unknown:
+        raise ConfigError(f"question writer '{name}' takes no option {', '.join(map(repr, unknown))} "
+                          f"(--writer-option); it takes: {', '.join(takes) or 'none'}")

@@ -31,7 +31,10 @@ demo: setup
 	$(BIN)/synth validate out/demo
 	@echo "Demo data written to out/demo (train.jsonl, val.jsonl, templates.jsonl, manifest.json)"
 
+# lint and format checks first (seconds), then the suite (tests/test_docs.py runs every module's doctests)
 test: setup-train
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q
 
 # Every benchmark, with what each needs (TRL and datasets for bench_selfplay's comparison arms).

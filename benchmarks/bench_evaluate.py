@@ -21,9 +21,9 @@ import os
 import random
 import shutil
 import sqlite3
-import tempfile
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,8 +44,9 @@ def main() -> int:
     if args.ts_suite:
         return bench_ts(spider, dev, args.ts_suite, args.workers or os.cpu_count() or 1)
     pairs = [Pair(str(i), ex["db_id"], ex["query"], ex["query"]) for i, ex in enumerate(dev)]
-    config = EvalConfig(db_root=spider / "database", metrics=("ex",), workers=args.workers,
-                        flag_ambiguous=not args.no_flags)
+    config = EvalConfig(
+        db_root=spider / "database", metrics=("ex",), workers=args.workers, flag_ambiguous=not args.no_flags
+    )
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -55,8 +56,9 @@ def main() -> int:
     correct = sum(bool(r.verdicts["ex"].correct) for r in judged)
     best, med = min(times), statistics.median(times)
     print(f"items={len(pairs)} judged={len(judged)} correct={correct} skipped={len(pairs) - len(judged)}")
-    print(f"workers={args.workers or os.cpu_count()} best={best:.3f}s median={med:.3f}s "
-          f"judged/s={len(judged) / best:.0f}")
+    print(
+        f"workers={args.workers or os.cpu_count()} best={best:.3f}s median={med:.3f}s judged/s={len(judged) / best:.0f}"
+    )
     return 0 if correct == len(judged) else 1
 
 
@@ -88,18 +90,23 @@ def bench_ts(spider: Path, dev: list[dict], n: int, workers: int) -> int:
         built = time.perf_counter() - t0
         runs = len(pairs) * n
         golds = len({p.gold_sql for p in pairs})
-        print(f"TS suite: {n} files for {db_id} (built in {built:.2f}s); items={len(pairs)} "
-              f"(item, file) runs={runs}; gold executions with the cache={golds * n} (without: {runs})")
+        print(
+            f"TS suite: {n} files for {db_id} (built in {built:.2f}s); items={len(pairs)} "
+            f"(item, file) runs={runs}; gold executions with the cache={golds * n} (without: {runs})"
+        )
         status = 0
         for w in sorted({1, workers}):
-            config = EvalConfig(db_root=spider / "database", metrics=("ts",), suite_dir=Path(tmp),
-                                workers=w, flag_ambiguous=False)
+            config = EvalConfig(
+                db_root=spider / "database", metrics=("ts",), suite_dir=Path(tmp), workers=w, flag_ambiguous=False
+            )
             t0 = time.perf_counter()
             results = evaluate_pairs(pairs, config)
             took = time.perf_counter() - t0
             ok = sum(bool(r.verdicts["ts"].correct) for r in results)
             sizes = {r.verdicts["ts"].extra.get("suite_size") for r in results}
-            print(f"workers={w} seconds={took:.3f} runs/s={runs / took:.0f} correct={ok}/{len(pairs)} suite_size={sizes}")
+            print(
+                f"workers={w} seconds={took:.3f} runs/s={runs / took:.0f} correct={ok}/{len(pairs)} suite_size={sizes}"
+            )
             status |= int(ok != len(pairs) or sizes != {n})
     return status
 

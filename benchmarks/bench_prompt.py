@@ -66,8 +66,10 @@ def bench_build(bench, cache_dir: Path) -> dict[str, int]:
         sizes[db_id] = len(content.index)
     total = time.perf_counter() - t_all
     slowest = max(times)
-    print(f"[build] {len(times)} Spider dbs, {sum(sizes.values()):,} indexed values: total {total:.2f} s, "
-          f"p50 {ms(pct([t for t, _ in times], 0.5))}, slowest {slowest[1]} {slowest[0]:.2f} s")
+    print(
+        f"[build] {len(times)} Spider dbs, {sum(sizes.values()):,} indexed values: total {total:.2f} s, "
+        f"p50 {ms(pct([t for t, _ in times], 0.5))}, slowest {slowest[1]} {slowest[0]:.2f} s"
+    )
     t = time.perf_counter()
     for db_id in bench.available_db_ids:
         schema = bench.schema(db_id)
@@ -82,7 +84,17 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
     skipped = 0
     lat_values, lat_build = [], []
     recall = {
-        s: {"t_hit": 0, "t_all": 0, "c_hit": 0, "c_all": 0, "chars": 0, "full": 0, "toks": 0, "full_toks": 0, "q_all": 0}
+        s: {
+            "t_hit": 0,
+            "t_all": 0,
+            "c_hit": 0,
+            "c_all": 0,
+            "chars": 0,
+            "full": 0,
+            "toks": 0,
+            "full_toks": 0,
+            "q_all": 0,
+        }
         for s in settings
     }
     v_hit = v_all = v_in_db = v_in_prompt = 0
@@ -141,16 +153,22 @@ def bench_dev(bench, examples, cache_dir: Path, settings: list[tuple[int, int]])
             r["full_toks"] += full_toks
     n = len(lat_values)
     print(f"[dev] {n} questions ({skipped} skipped: database file missing)")
-    print(f"[dev] value retrieval latency: p50 {ms(pct(lat_values, 0.5))}, p95 {ms(pct(lat_values, 0.95))}, max {ms(max(lat_values))}")
+    print(
+        f"[dev] value retrieval latency: p50 {ms(pct(lat_values, 0.5))}, p95 {ms(pct(lat_values, 0.95))}, max {ms(max(lat_values))}"
+    )
     print(f"[dev] whole prompt (k1,k2)={settings[0]}: p50 {ms(pct(lat_build, 0.5))}, p95 {ms(pct(lat_build, 0.95))}")
-    print(f"[dev] value recall: {v_hit}/{v_in_db} = {v_hit / max(v_in_db, 1):.3f} of gold string literals present "
-          f"in the db ({v_all} literals in all); still in the filtered prompt at {settings[0]}: "
-          f"{v_in_prompt / max(v_in_db, 1):.3f}")
+    print(
+        f"[dev] value recall: {v_hit}/{v_in_db} = {v_hit / max(v_in_db, 1):.3f} of gold string literals present "
+        f"in the db ({v_all} literals in all); still in the filtered prompt at {settings[0]}: "
+        f"{v_in_prompt / max(v_in_db, 1):.3f}"
+    )
     for (k1, k2), r in recall.items():
-        print(f"[dev] k1={k1} k2={k2}: table recall {r['t_hit'] / r['t_all']:.3f}, all gold tables kept "
-              f"{r['q_all'] / n:.3f}, column recall {r['c_hit'] / r['c_all']:.3f}, "
-              f"schema prompt {r['chars'] / r['full']:.2f} x full ({r['chars'] / n:.0f} vs {r['full'] / n:.0f} chars, "
-              f"{r['toks'] / n:.0f} vs {r['full_toks'] / n:.0f} word/punctuation tokens)")
+        print(
+            f"[dev] k1={k1} k2={k2}: table recall {r['t_hit'] / r['t_all']:.3f}, all gold tables kept "
+            f"{r['q_all'] / n:.3f}, column recall {r['c_hit'] / r['c_all']:.3f}, "
+            f"schema prompt {r['chars'] / r['full']:.2f} x full ({r['chars'] / n:.0f} vs {r['full'] / n:.0f} chars, "
+            f"{r['toks'] / n:.0f} vs {r['full_toks'] / n:.0f} word/punctuation tokens)"
+        )
 
 
 # ---- 5. training prompts (question + SQL), the `synth generate` prompt step ------------------------
@@ -168,8 +186,10 @@ def bench_train_prompts(bench, examples, cache_dir: Path) -> None:
         builders[ex["db_id"]].build(ex["question"], ex["query"])
         lat.append(time.perf_counter() - t)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"[train-prompts] {len(pairs)} Spider train pairs, build(question, sql): p50 {ms(pct(lat, .5))}, "
-          f"p95 {ms(pct(lat, .95))}; total {wall:.2f} s wall, {cpu:.2f} s CPU")
+    print(
+        f"[train-prompts] {len(pairs)} Spider train pairs, build(question, sql): p50 {ms(pct(lat, 0.5))}, "
+        f"p95 {ms(pct(lat, 0.95))}; total {wall:.2f} s wall, {cpu:.2f} s CPU"
+    )
 
 
 # ---- 3. BM25 implementations ---------------------------------------------------------------------
@@ -216,10 +236,14 @@ def bench_bm25(name: str, index, questions: list[str], rank_bm25_queries: int) -
         np.argpartition(-scores, min(49, len(scores) - 1))[:50]
         rl.append(time.perf_counter() - t)
     print(f"[bm25:{name}] {len(corpus):,} values, {len(questions)} questions")
-    print(f"  ours (numpy inverted index): coarse p50 {ms(pct(ours, .5))} p95 {ms(pct(ours, .95))}; "
-          f"coarse+fine p50 {ms(pct(fine, .5))} p95 {ms(pct(fine, .95))}")
-    print(f"  bm25s: index {b_build:.2f} s, query p50 {ms(pct(bl, .5))} p95 {ms(pct(bl, .95))}")
-    print(f"  rank_bm25: index {r_build:.2f} s, query p50 {ms(pct(rl, .5))} p95 {ms(pct(rl, .95))} ({len(rl)} queries)")
+    print(
+        f"  ours (numpy inverted index): coarse p50 {ms(pct(ours, 0.5))} p95 {ms(pct(ours, 0.95))}; "
+        f"coarse+fine p50 {ms(pct(fine, 0.5))} p95 {ms(pct(fine, 0.95))}"
+    )
+    print(f"  bm25s: index {b_build:.2f} s, query p50 {ms(pct(bl, 0.5))} p95 {ms(pct(bl, 0.95))}")
+    print(
+        f"  rank_bm25: index {r_build:.2f} s, query p50 {ms(pct(rl, 0.5))} p95 {ms(pct(rl, 0.95))} ({len(rl)} queries)"
+    )
 
 
 def make_1m_db(path: Path, n: int, seed: int = 0) -> list[str]:

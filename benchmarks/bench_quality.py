@@ -40,13 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="spider")
     ap.add_argument("--data-root", type=Path, default=None)
-    ap.add_argument("--out", type=Path, action="append", default=[], help="a synth generate output folder to measure (repeatable: before/after side by side)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        action="append",
+        default=[],
+        help="a synth generate output folder to measure (repeatable: before/after side by side)",
+    )
     ap.add_argument("--generate", action="store_true", help="generate --n examples in memory and measure them")
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--semantic", action="store_true", help="also execute every query and count the semantic filters' failures")
+    ap.add_argument(
+        "--semantic", action="store_true", help="also execute every query and count the semantic filters' failures"
+    )
     args = ap.parse_args(argv)
 
     from synth.quality import PATTERN_TITLES, measure
@@ -82,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             "semantic_rejections": {k: v for k, v in c["rejections"].items() if k.startswith("semantic:")},
             "hardness": c.get("hardness"),
         }
-        columns["generated"] = measure([(r["db_id"], r["sql"]) for r in result.train + result.val], schemas, profiles_of)
+        columns["generated"] = measure(
+            [(r["db_id"], r["sql"]) for r in result.train + result.val], schemas, profiles_of
+        )
     for out in args.out:
         items = _rows(out)
         if not items:

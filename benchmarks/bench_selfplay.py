@@ -47,17 +47,24 @@ def _peak_rss_mb() -> float:
 
 
 def _result(impl: str, steps: int, train_s: float, ref_s: float) -> dict:
-    return {"impl": impl, "steps": steps, "train_s": round(train_s, 3), "steps_per_s": round(steps / train_s, 3),
-            "ref_s": round(ref_s, 3), "total_s": round(ref_s + train_s, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    return {
+        "impl": impl,
+        "steps": steps,
+        "train_s": round(train_s, 3),
+        "steps_per_s": round(steps / train_s, 3),
+        "ref_s": round(ref_s, 3),
+        "total_s": round(ref_s + train_s, 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
 
 
 def run_ours(model: str, pairs: list[dict], batch: int, epochs: float, max_length: int) -> dict:
     from transformers import set_seed
 
+    from train.fields import OptimiserOptions
     from train.logprobs import batched_logps
     from train.modeling import load_model, load_tokenizer
     from train.selfplay_trainer import PairCollator, encode_pairs, make_selfplay_trainer_class
-    from train.fields import OptimiserOptions
     from train.sft import training_arguments
 
     set_seed(0)
@@ -71,11 +78,24 @@ def run_ours(model: str, pairs: list[dict], batch: int, epochs: float, max_lengt
     ref_s = time.perf_counter() - t
     feats = [dict(e, ref_chosen_logps=c, ref_rejected_logps=r) for e, c, r in zip(enc, rc, rr)]
     with tempfile.TemporaryDirectory() as d:
-        args = training_arguments(Path(d), OptimiserOptions(epochs=epochs, learning_rate=LR, batch_size=batch), seed=0,
-                                  evaluate=False, logging_steps=10_000, remove_unused_columns=False, save_strategy="no")
-        tr = make_selfplay_trainer_class()(model=load_model(model), args=args, train_dataset=feats,
-                                           data_collator=PairCollator(tok.pad_token_id), processing_class=tok,
-                                           variant="spin", lam=BETA)
+        args = training_arguments(
+            Path(d),
+            OptimiserOptions(epochs=epochs, learning_rate=LR, batch_size=batch),
+            seed=0,
+            evaluate=False,
+            logging_steps=10_000,
+            remove_unused_columns=False,
+            save_strategy="no",
+        )
+        tr = make_selfplay_trainer_class()(
+            model=load_model(model),
+            args=args,
+            train_dataset=feats,
+            data_collator=PairCollator(tok.pad_token_id),
+            processing_class=tok,
+            variant="spin",
+            lam=BETA,
+        )
         t = time.perf_counter()
         tr.train()
         train_s = time.perf_counter() - t
@@ -93,22 +113,47 @@ def run_trl(model: str, pairs: list[dict], batch: int, epochs: float, max_length
     set_seed(0)
     tok = load_tokenizer(model)
     eos = tok.eos_token
-    ds = Dataset.from_list([{"prompt": render_prompt(tok, p["prompt"]), "chosen": p["chosen"] + eos,
-                             "rejected": p["rejected"] + eos} for p in pairs])
+    ds = Dataset.from_list(
+        [
+            {"prompt": render_prompt(tok, p["prompt"]), "chosen": p["chosen"] + eos, "rejected": p["rejected"] + eos}
+            for p in pairs
+        ]
+    )
     with tempfile.TemporaryDirectory() as d:
-        args = DPOConfig(output_dir=d, beta=BETA, loss_type=["sigmoid"], per_device_train_batch_size=batch,
-                         num_train_epochs=epochs, learning_rate=LR, max_length=max_length, report_to="none",
-                         use_cpu=True, save_strategy="no", logging_steps=10_000, disable_tqdm=True, seed=0,
-                         precompute_ref_log_probs=precompute, precompute_ref_batch_size=batch,
-                         gradient_checkpointing=False, dataloader_num_workers=0)
+        args = DPOConfig(
+            output_dir=d,
+            beta=BETA,
+            loss_type=["sigmoid"],
+            per_device_train_batch_size=batch,
+            num_train_epochs=epochs,
+            learning_rate=LR,
+            max_length=max_length,
+            report_to="none",
+            use_cpu=True,
+            save_strategy="no",
+            logging_steps=10_000,
+            disable_tqdm=True,
+            seed=0,
+            precompute_ref_log_probs=precompute,
+            precompute_ref_batch_size=batch,
+            gradient_checkpointing=False,
+            dataloader_num_workers=0,
+        )
         t = time.perf_counter()
-        tr = DPOTrainer(model=load_model(model), ref_model=load_model(model, trainable=False), args=args,
-                        train_dataset=ds, processing_class=tok)
+        tr = DPOTrainer(
+            model=load_model(model),
+            ref_model=load_model(model, trainable=False),
+            args=args,
+            train_dataset=ds,
+            processing_class=tok,
+        )
         init_s = time.perf_counter() - t  # tokenization (+ the reference pass when precomputing)
         t = time.perf_counter()
         tr.train()
         train_s = time.perf_counter() - t
-    res = _result("trl-precompute" if precompute else "trl", tr.state.global_step, train_s, init_s if precompute else 0.0)
+    res = _result(
+        "trl-precompute" if precompute else "trl", tr.state.global_step, train_s, init_s if precompute else 0.0
+    )
     res["init_s"] = round(init_s, 3)
     return res
 
@@ -135,9 +180,14 @@ def longest_pair(model: str, pairs: list[dict]) -> int:
     from train.modeling import load_tokenizer
 
     tok = load_tokenizer(model)
-    prompt = {p["prompt"]: len(tok(render_prompt(tok, p["prompt"]), add_special_tokens=False)["input_ids"]) for p in pairs}
-    return max(prompt[p["prompt"]] + len(tok(p[k], add_special_tokens=False)["input_ids"]) + 1
-               for p in pairs for k in ("chosen", "rejected"))
+    prompt = {
+        p["prompt"]: len(tok(render_prompt(tok, p["prompt"]), add_special_tokens=False)["input_ids"]) for p in pairs
+    }
+    return max(
+        prompt[p["prompt"]] + len(tok(p[k], add_special_tokens=False)["input_ids"]) + 1
+        for p in pairs
+        for k in ("chosen", "rejected")
+    )
 
 
 def main() -> None:
@@ -145,12 +195,20 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="`synth generate` output folder (val.jsonl = D_val).")
     ap.add_argument("--model", required=True, help="Local checkpoint (e.g. a `train sft` output).")
     ap.add_argument("--pairs", help="pairs.jsonl of a self-play round (default: built from the model's outputs).")
-    ap.add_argument("--split", choices=["val", "train"], default="val",
-                    help="Examples the pairs are built from (train gives more pairs on small data).")
+    ap.add_argument(
+        "--split",
+        choices=["val", "train"],
+        default="val",
+        help="Examples the pairs are built from (train gives more pairs on small data).",
+    )
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--epochs", type=float, default=2.0)
-    ap.add_argument("--max-length", type=int, default=0,
-                    help="Token limit per sequence (0 = the longest pair, so neither implementation truncates).")
+    ap.add_argument(
+        "--max-length",
+        type=int,
+        default=0,
+        help="Token limit per sequence (0 = the longest pair, so neither implementation truncates).",
+    )
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1, help="Runs per implementation; the fastest is reported.")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in every run (0 = torch's default).")
@@ -180,9 +238,26 @@ def main() -> None:
     runs: dict[str, list[dict]] = {impl: [] for impl in IMPLS}
     for _ in range(a.repeat):
         for impl in IMPLS:  # interleaved, so load changes on a shared machine hit every impl alike
-            cmd = [sys.executable, __file__, "--data", a.data, "--model", a.model, "--impl", impl, "--pairs-json",
-                   f.name, "--batch-size", str(a.batch_size), "--epochs", str(a.epochs), "--max-length", str(a.max_length),
-                   "--threads", str(a.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--data",
+                a.data,
+                "--model",
+                a.model,
+                "--impl",
+                impl,
+                "--pairs-json",
+                f.name,
+                "--batch-size",
+                str(a.batch_size),
+                "--epochs",
+                str(a.epochs),
+                "--max-length",
+                str(a.max_length),
+                "--threads",
+                str(a.threads),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True)
             if out.returncode:
                 runs[impl].append({"impl": impl, "error": out.stderr.strip().splitlines()[-3:]})
@@ -198,10 +273,20 @@ def main() -> None:
         best = dict(min(ok, key=lambda r: r["total_s"]))
         best["total_s_median"] = round(statistics.median(r["total_s"] for r in ok), 3)
         results.append(best)
-    print(json.dumps({"pairs": len(pairs), "max_length": a.max_length, "batch_size": a.batch_size, "epochs": a.epochs,
-                      "repeat": a.repeat,
-                      "threads": a.threads or "default",
-                      "results": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "pairs": len(pairs),
+                "max_length": a.max_length,
+                "batch_size": a.batch_size,
+                "epochs": a.epochs,
+                "repeat": a.repeat,
+                "threads": a.threads or "default",
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

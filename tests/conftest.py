@@ -14,6 +14,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config) -> None:
+    """A suite started in the background (``nohup make test &``) inherits SIGINT *ignored* from the shell,
+    and Python then never installs its Ctrl-C handler -- the interrupt tests would test nothing. Give
+    this process (and, through exec, the commands it starts) the default Ctrl-C behaviour back."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _data_root() -> Path:
     env = os.environ.get("SPFT_DATA_ROOT")
     return Path(env) if env else (REPO.parent / "shared" / "data")

@@ -38,7 +38,9 @@ def test_every_command_has_help_text(program):
     assert seen >= (1 if program == "evaluate" else 4)
 
 
-@pytest.mark.parametrize(("module", "command"), [("synth.cli", "generate"), ("train.cli", "selfplay"), ("train.cli", "vbi")])
+@pytest.mark.parametrize(
+    ("module", "command"), [("synth.cli", "generate"), ("train.cli", "selfplay"), ("train.cli", "vbi")]
+)
 def test_python_dash_m_lists_the_registered_commands(module, command):
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -160,9 +160,14 @@ def test_small_only_shrinks_sizes() -> None:
 def test_readme_quickstart_runs_as_printed(tmp_path: Path, data_root: Path) -> None:
     cmds = _quickstart_block()
     assert cmds[0].startswith("export SPFT_DATA_ROOT="), cmds[0]  # the data root line, replaced by ours
-    env = {**os.environ, "SPFT_DATA_ROOT": str(data_root), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "HOME": str(tmp_path / "home"),  # the value-index cache goes to ~/.cache/spft-sql/values
-           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "SPFT_DATA_ROOT": str(data_root),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path / "home"),  # the value-index cache goes to ~/.cache/spft-sql/values
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     timings = []
     for cmd in cmds[1:]:
         run = small(cmd)
@@ -170,8 +175,16 @@ def test_readme_quickstart_runs_as_printed(tmp_path: Path, data_root: Path) -> N
         r = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         timings.append((run, round(time.perf_counter() - t0, 1)))
         assert r.returncode == 0, f"README Quickstart line failed: {run}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    for name in ("out/train.jsonl", "dev_prompts.jsonl", "models/tiny/config.json", "ckpt/config.json",
-                 "preds.jsonl", "report.json", "items.jsonl", "runs/sp/pool.json"):
+    for name in (
+        "out/train.jsonl",
+        "dev_prompts.jsonl",
+        "models/tiny/config.json",
+        "ckpt/config.json",
+        "preds.jsonl",
+        "report.json",
+        "items.jsonl",
+        "runs/sp/pool.json",
+    ):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "home" / ".cache" / "spft-sql" / "values").is_dir()  # the cache the README names
     print(timings)
@@ -182,8 +195,13 @@ def test_vbi_docs_model_writer_line_runs(tmp_path: Path) -> None:
     """docs/vbi.md's `synth generate --writer model` line works from the `synth` CLI (issue 13.4)."""
     lines = [c for _, c in bash_blocks(REPO / "docs" / "vbi.md") if "--writer model" in c]
     assert lines, "docs/vbi.md no longer shows `synth generate --writer model`"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path / "home"),
-           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path / "home"),
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
     def run(cmd: str) -> subprocess.CompletedProcess:
         return subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

@@ -74,7 +74,18 @@ def test_a_built_wheel_ships_every_schema(tmp_path: Path):
     shutil.copytree(REPO / "src", src / "src", symlinks=True, ignore=ignore)
     shutil.copytree(SCHEMA_DIR, src / "data_schemas")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "whl"), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "whl"),
+            str(src),
+        ],
         capture_output=True,
         text=True,
     )

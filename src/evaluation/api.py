@@ -43,6 +43,7 @@ def load_inputs(gold: str | Path, pred: str | Path, config: EvalConfig) -> Paire
     check_folders(config.db_root, config.suite_dir)
     missing_db: Callable[[GoldRecord], bool] | None = None
     if {"ex", "ves"} & set(config.metrics):
+
         def missing_db(g: GoldRecord) -> bool:
             return not config.db_path(g.db_id).is_file()
 
@@ -75,7 +76,15 @@ def evaluate(
     t0 = time.perf_counter()
     results = evaluate_pairs(pairs.pairs, config, progress=progress)
     seconds = time.perf_counter() - t0
-    data = build_report(results, config, gold_path=gold, pred_path=pred, pairing=pairs.pairing,
-                        warnings=pairs.warnings, seconds=seconds, gold_items=pairs.gold_items,
-                        only_predicted=pairs.only_predicted)
+    data = build_report(
+        results,
+        config,
+        gold_path=gold,
+        pred_path=pred,
+        pairing=pairs.pairing,
+        warnings=pairs.warnings,
+        seconds=seconds,
+        gold_items=pairs.gold_items,
+        only_predicted=pairs.only_predicted,
+    )
     return Report(data, tuple(results))

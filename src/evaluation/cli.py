@@ -44,32 +44,84 @@ class _ScoreOrSubcommand(click.Command):
 
 @click.command(name="evaluate", cls=_ScoreOrSubcommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--metric", "metric", default="ex", show_default=True, help="Comma-separated metrics: ex, ts, ves.")
-@click.option("--gold", "gold", required=True, type=click.Path(path_type=Path),
-              help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.")
-@click.option("--pred", "pred", required=True, type=click.Path(path_type=Path),
-              help="Predictions: JSONL (id, sql, db_id?) paired by id, or one SQL per line paired by position.")
-@click.option("--db-root", "db_root", required=True, type=click.Path(path_type=Path),
-              help="Folder of <db_id>/<db_id>.sqlite (e.g. spider/database).")
-@click.option("--compare", type=click.Choice(["spider", "bird"]), default="spider", show_default=True,
-              help="spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.")
+@click.option(
+    "--gold",
+    "gold",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.",
+)
+@click.option(
+    "--pred",
+    "pred",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Predictions: JSONL (id, sql, db_id?) paired by id, or one SQL per line paired by position.",
+)
+@click.option(
+    "--db-root",
+    "db_root",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder of <db_id>/<db_id>.sqlite (e.g. spider/database).",
+)
+@click.option(
+    "--compare",
+    type=click.Choice(["spider", "bird"]),
+    default="spider",
+    show_default=True,
+    help="spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.",
+)
 @click.option("--keep-distinct", is_flag=True, help="Spider mode: do not strip DISTINCT before executing.")
-@click.option("--suite-dir", type=click.Path(path_type=Path), default=None,
-              help="TS: folder of <db_id>/*.sqlite test-suite databases.")
+@click.option(
+    "--suite-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TS: folder of <db_id>/*.sqlite test-suite databases.",
+)
 @click.option("--ves-repeats", type=int, default=100, show_default=True, help="VES: timed runs per query.")
-@click.option("--ves-timer", type=click.Choice(["wall", "steps"]), default="wall", show_default=True,
-              help="VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).")
+@click.option(
+    "--ves-timer",
+    type=click.Choice(["wall", "steps"]),
+    default="wall",
+    show_default=True,
+    help="VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).",
+)
 @click.option("--timeout", "timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Write report JSON here.")
-@click.option("--details", "details_path", type=click.Path(path_type=Path), default=None,
-              help="Write one JSON line per item here (id, db_id, hardness, verdicts).")
+@click.option(
+    "--details",
+    "details_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write one JSON line per item here (id, db_id, hardness, verdicts).",
+)
 @click.option("--workers", type=int, default=0, show_default=True, help="Processes (0 = all CPUs, 1 = in-process).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-@click.option("--only-predicted", is_flag=True,
-              help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
-              "the report says how many gold items were left out.")
+@click.option(
+    "--only-predicted",
+    is_flag=True,
+    help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
+    "the report says how many gold items were left out.",
+)
 @friendly_errors
-def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_repeats, ves_timer, timeout,
-         report_path, details_path, workers, no_progress, only_predicted) -> None:
+def main(
+    metric,
+    gold,
+    pred,
+    db_root,
+    compare,
+    keep_distinct,
+    suite_dir,
+    ves_repeats,
+    ves_timer,
+    timeout,
+    report_path,
+    details_path,
+    workers,
+    no_progress,
+    only_predicted,
+) -> None:
     """Score predictions against gold SQL by executing both (read-only, time-limited).
 
     `evaluate build-suite --help`: build test-suite databases for --metric ts.
@@ -79,9 +131,18 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
 
     metrics = parse_metrics(metric)  # option mistakes are reported in this order: metric, folders, the rest
     check_folders(db_root, suite_dir)
-    config = EvalConfig(db_root=db_root, metrics=metrics, compare=compare, keep_distinct=keep_distinct,
-                        suite_dir=suite_dir, ves_repeats=ves_repeats, limits=Limits(timeout_s=timeout),
-                        workers=workers, ves_timer=ves_timer, only_predicted=only_predicted)
+    config = EvalConfig(
+        db_root=db_root,
+        metrics=metrics,
+        compare=compare,
+        keep_distinct=keep_distinct,
+        suite_dir=suite_dir,
+        ves_repeats=ves_repeats,
+        limits=Limits(timeout_s=timeout),
+        workers=workers,
+        ves_timer=ves_timer,
+        only_predicted=only_predicted,
+    )
     paired = load_inputs(gold, pred, config)
     for w in paired.warnings:  # before the progress bar: they are about the inputs
         click.echo(f"Warning: {w}", err=True)
@@ -94,7 +155,7 @@ def main(metric, gold, pred, db_root, compare, keep_distinct, suite_dir, ves_rep
             report = evaluate(gold, pred, config, pairs=paired, progress=bar.update)
     else:
         report = evaluate(gold, pred, config, pairs=paired)
-    for w in report.warnings[len(paired.warnings):]:
+    for w in report.warnings[len(paired.warnings) :]:
         click.echo(f"Warning: {w}", err=True)
     click.echo(report.table())
     if report_path is not None:

@@ -48,20 +48,31 @@ def _option_kwargs(f: dataclasses.Field, tp: Any, renames: Mapping[str, str]) ->
     if tp is bool:
         flag = f.metadata.get("flag")
         if flag:
-            return [f"--{flag}", f.name], {"is_flag": True, "flag_value": not f.default, "default": f.default, "help": help_text}
+            return [f"--{flag}", f.name], {
+                "is_flag": True,
+                "flag_value": not f.default,
+                "default": f.default,
+                "help": help_text,
+            }
         return [f"--{name}/--no-{name}", f.name], {"default": f.default, "show_default": True, "help": help_text}
     if typing.get_origin(tp) is tuple:
         if "comma-separated" not in help_text.lower():
             help_text += " Comma-separated."
         return [f"--{name}", f.name], {
-            "default": ",".join(f.default), "show_default": True, "help": help_text, "callback": _split_commas,
+            "default": ",".join(f.default),
+            "show_default": True,
+            "help": help_text,
+            "callback": _split_commas,
         }
     required = f.default in ("",)
     if "choices" in f.metadata:
         tp = click.Choice(list(f.metadata["choices"]))
     return [f"--{name}", f.name], {
-        "type": tp, "default": None if required else f.default, "required": required,
-        "show_default": not required, "help": help_text,
+        "type": tp,
+        "default": None if required else f.default,
+        "required": required,
+        "show_default": not required,
+        "help": help_text,
     }
 
 

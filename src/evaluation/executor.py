@@ -260,9 +260,7 @@ class ReadOnlyDatabase:
                     break
                 rows.extend(chunk)
                 if len(rows) > limits.max_rows:
-                    return self._fail(
-                        "too_large", f"more than {limits.max_rows} rows", columns, start
-                    )
+                    return self._fail("too_large", f"more than {limits.max_rows} rows", columns, start)
                 used += sum(_row_size(r) for r in chunk)
                 if used > budget:
                     return self._fail(
@@ -285,9 +283,7 @@ class ReadOnlyDatabase:
                 raise KeyboardInterrupt from None
             return self._fail("error", msg, columns, start)
         except MemoryError:
-            return self._fail(
-                "too_large", f"out of memory (limit about {limits.max_memory_mb} MB)", columns, start
-            )
+            return self._fail("too_large", f"out of memory (limit about {limits.max_memory_mb} MB)", columns, start)
         except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError) as e:
             # DatabaseError (authorizer denials), ProgrammingError (two statements), Warning, ...
             return self._fail("error", f"{type(e).__name__}: {e}", columns, start)

@@ -27,6 +27,7 @@ from evaluation.sql_analysis import leftmost_select
 
 LEVELS = ("easy", "medium", "hard", "extra")
 
+
 @dataclass(frozen=True)
 class HardnessCounts:
     """The three counts the official rule combines (kept so tests and reports can show them)."""
@@ -42,9 +43,7 @@ class HardnessCounts:
             return "easy"
         if (o <= 2 and c1 <= 1 and c2 == 0) or (c1 <= 2 and o < 2 and c2 == 0):
             return "medium"
-        if (o > 2 and c1 <= 2 and c2 == 0) or (2 < c1 <= 3 and o <= 2 and c2 == 0) or (
-            c1 <= 1 and o == 0 and c2 <= 1
-        ):
+        if (o > 2 and c1 <= 2 and c2 == 0) or (2 < c1 <= 3 and o <= 2 and c2 == 0) or (c1 <= 1 and o == 0 and c2 <= 1):
             return "hard"
         return "extra"
 
@@ -173,12 +172,7 @@ def hardness_counts(sql: str | exp.Expression) -> HardnessCounts:
     aggs += sum(_agg_units(g) for g in group_items)
     aggs += sum(_agg_units(o) for o in order_items)
     aggs += sum(c.negated for c in h_conds) + len(h_ops)
-    others = (
-        int(aggs > 1)
-        + int(len(sel.expressions) > 1)
-        + int(len(w_conds) > 1)
-        + int(len(group_items) > 1)
-    )
+    others = int(aggs > 1) + int(len(sel.expressions) > 1) + int(len(w_conds) > 1) + int(len(group_items) > 1)
     return HardnessCounts(component1, component2, others)
 
 

@@ -124,7 +124,13 @@ def load_gold(path: str | Path) -> tuple[list[GoldRecord], str]:
             if not isinstance(r, dict):
                 raise InputError(f"entry {i} is not an object", path=path)
             try:
-                out.append(GoldRecord(str(i), _str_field(r, ("db_id",), path, None), _str_field(r, ("query", "SQL", "sql"), path, None)))
+                out.append(
+                    GoldRecord(
+                        str(i),
+                        _str_field(r, ("db_id",), path, None),
+                        _str_field(r, ("query", "SQL", "sql"), path, None),
+                    )
+                )
             except InputError as e:
                 raise InputError(f"entry {i}: {e.reason}", path=path, field=e.field) from None
         return out, "spider_json"
@@ -233,14 +239,20 @@ def pair_up(
     if extra:
         line = by_id[extra[0]].line
         raise InputError(
-            f"{len(extra)} prediction id(s) not in the gold {gold_path}: {_show(extra)}", path=pred_path, line=line, field="id"
+            f"{len(extra)} prediction id(s) not in the gold {gold_path}: {_show(extra)}",
+            path=pred_path,
+            line=line,
+            field="id",
         )
     pairs = []
     for g in gold:
         p = by_id[g.id]
         if p.db_id is not None and p.db_id != g.db_id:
             raise InputError(
-                f"id '{g.id}': db_id '{p.db_id}' differs from the gold's '{g.db_id}'", path=pred_path, line=p.line, field="db_id"
+                f"id '{g.id}': db_id '{p.db_id}' differs from the gold's '{g.db_id}'",
+                path=pred_path,
+                line=p.line,
+                field="db_id",
             )
         pairs.append(Pair(g.id, g.db_id, g.sql, p.sql))
     return Paired(tuple(pairs), "by_id", tuple(warnings))

@@ -62,8 +62,9 @@ def package_versions(names: Iterable[str], *, missing: str = "record", sqlite: b
     return out
 
 
-def file_info(path: str | Path | None, *, relative_to: str | Path | None = None, resolve: bool = True,
-              size: bool = False) -> dict | None:
+def file_info(
+    path: str | Path | None, *, relative_to: str | Path | None = None, resolve: bool = True, size: bool = False
+) -> dict | None:
     """``{"path", "sha256"}`` of an input file (``"bytes"`` too with ``size``); ``None`` for no path.
     The path is made absolute (``resolve``), shown relative to ``relative_to`` when inside it; a path that
     is not a file gets ``sha256: None`` rather than an error (a report still says what it was given)."""

@@ -65,8 +65,7 @@ def build_report(
     warnings = list(warnings)
     if skipped:
         warnings.append(
-            f"{len(skipped)} item(s) skipped: database file missing for {', '.join(missing)} "
-            "(not counted in any score)"
+            f"{len(skipped)} item(s) skipped: database file missing for {', '.join(missing)} (not counted in any score)"
         )
     empty = [r for r in results if _is_empty(r)]
     if empty:
@@ -101,9 +100,7 @@ def build_report(
             "skipped_missing_db": len(skipped),
             "missing_db_ids": missing,
             "hardness": dict(Counter(_level_of(r) for r in results)),
-            "gold_failed": sum(
-                1 for r in results if any(v.status == "gold_failed" for v in r.verdicts.values())
-            ),
+            "gold_failed": sum(1 for r in results if any(v.status == "gold_failed" for v in r.verdicts.values())),
         },
         "ambiguous_gold": dict(Counter(f for r in results for f in r.ambiguity)),
         "scores": {m: _score_metric(results, m) for m in config.metrics},
@@ -150,7 +147,9 @@ def format_table(report: dict) -> str:
     head = f"{'':<20}" + "".join(f"{c:<20}" for c in COLUMNS)
     lines.append(head)
     by_level = counts["hardness"]
-    lines.append(f"{'count':<20}" + "".join(f"{by_level.get(c, 0) if c != 'all' else counts['items']:<20}" for c in COLUMNS))
+    lines.append(
+        f"{'count':<20}" + "".join(f"{by_level.get(c, 0) if c != 'all' else counts['items']:<20}" for c in COLUMNS)
+    )
     for metric, s in report["scores"].items():
         lines.append(f"{'=' * 20}   {_TITLES[metric]:^24}   {'=' * 20}")
         by = s["by_hardness"]
@@ -175,7 +174,6 @@ def write_json_atomic(path: str | Path, obj: dict) -> None:
 
 def write_details(path: str | Path, results: Sequence[ItemResult]) -> None:
     write_atomic(path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results))
-
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def is_empty_prediction(sql: str) -> bool:
     """True for ``""`` or whitespace only: a model that wrote nothing."""
     return not sql.strip()
 
+
 _TASK_SIZE = 64
 
 
@@ -251,23 +252,27 @@ def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) ->
                 v = cache.verdict(path, pair)
                 if not v.correct:
                     m = _as_metric(v)
-                    out[it.id] = MetricVerdict(False, m.status, m.pred_status, m.gold_status, m.message,
-                                               {"failed_on": path.name})
+                    out[it.id] = MetricVerdict(
+                        False, m.status, m.pred_status, m.gold_status, m.message, {"failed_on": path.name}
+                    )
                     break
     finally:
         cache.close()
     return out
 
 
-def _merge_ts(db_id: str, suite_size: int, shard_outcomes: list[MetricVerdict | None], config: EvalConfig) -> MetricVerdict:
+def _merge_ts(
+    db_id: str, suite_size: int, shard_outcomes: list[MetricVerdict | None], config: EvalConfig
+) -> MetricVerdict:
     """One TS verdict from the outcomes of the shards (in suite order): the first failure wins."""
     if suite_size == 0:
         assert config.suite_dir is not None
         return MetricVerdict(None, "no_suite", message=f"no test suite: {config.suite_dir / db_id}/*.sqlite")
     for v in shard_outcomes:
         if v is not None:
-            return MetricVerdict(v.correct, v.status, v.pred_status, v.gold_status, v.message,
-                                 {"suite_size": suite_size, **v.extra})
+            return MetricVerdict(
+                v.correct, v.status, v.pred_status, v.gold_status, v.message, {"suite_size": suite_size, **v.extra}
+            )
     return MetricVerdict(True, "match", "ok", "ok", "", {"suite_size": suite_size})
 
 

@@ -132,13 +132,15 @@ def read_schema(db: ReadOnlyDatabase) -> tuple[list[Table], list[str]]:
             continue
         cols = []
         for _cid, cname, ctype, notnull, _dflt, pk in _rows(db, f"SELECT * FROM pragma_table_info({_lit(name)})"):
-            kinds = {type(v).__name__ for (v,) in _rows(
-                db, f"SELECT {q(cname)} FROM {q(name)} WHERE {q(cname)} IS NOT NULL LIMIT 200")}
+            kinds = {
+                type(v).__name__
+                for (v,) in _rows(db, f"SELECT {q(cname)} FROM {q(name)} WHERE {q(cname)} IS NOT NULL LIMIT 200")
+            }
             kind = _declared_kind(ctype or "")
             if kinds and kinds <= {"int", "float", "str"}:
                 kind = "str" if "str" in kinds else "float" if "float" in kinds else "int"
             cols.append(Column(cname, ctype or "", bool(notnull), int(pk), kind))
-        raw_fks[name] = list(_rows(db, f"SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list({_lit(name)})"))
+        raw_fks[name] = list(_rows(db, f'SELECT "from", "table", "to" FROM pragma_foreign_key_list({_lit(name)})'))
         tables.append(Table(name, sql, tuple(cols), ()))
     by_name = {t.name: t for t in tables}
     out = []
@@ -245,13 +247,20 @@ class Pools:
     compared: tuple = ()  # the literals the golds compare with this very column, and their neighbours
 
 
-def value_pools(db: ReadOnlyDatabase, tables: Sequence[Table], literals: dict[str, list]) -> dict[tuple[str, str], Pools]:
+def value_pools(
+    db: ReadOnlyDatabase, tables: Sequence[Table], literals: dict[str, list]
+) -> dict[tuple[str, str], Pools]:
     """Per (table, column): where generated values come from."""
     pools = {}
     for t in tables:
         for c in t.columns:
-            vals = tuple(v for (v,) in _rows(
-                db, f"SELECT DISTINCT {q(c.name)} FROM {q(t.name)} WHERE {q(c.name)} IS NOT NULL ORDER BY 1 LIMIT 1000"))
+            vals = tuple(
+                v
+                for (v,) in _rows(
+                    db,
+                    f"SELECT DISTINCT {q(c.name)} FROM {q(t.name)} WHERE {q(c.name)} IS NOT NULL ORDER BY 1 LIMIT 1000",
+                )
+            )
             vals = tuple(v for v in vals if isinstance(v, (int, float, str)))
             pert: list = []
             if c.kind in ("int", "float"):
@@ -266,7 +275,9 @@ def value_pools(db: ReadOnlyDatabase, tables: Sequence[Table], literals: dict[st
                 if c.kind == "int":
                     pert = [int(v) for v in pert]
                 num = [v for v in literals["*"] if isinstance(v, float if c.kind == "float" else int)]
-                mine = [v for v in literals.get(c.name.lower(), []) if isinstance(v, float if c.kind == "float" else int)]
+                mine = [
+                    v for v in literals.get(c.name.lower(), []) if isinstance(v, float if c.kind == "float" else int)
+                ]
                 lit = [x for v in num for x in (v, *_near_numbers(v, c.kind))]
                 near = [x for v in mine for x in (v, *_near_numbers(v, c.kind))]
             else:
@@ -276,11 +287,16 @@ def value_pools(db: ReadOnlyDatabase, tables: Sequence[Table], literals: dict[st
                 if not strs:
                     pert += ["a", "b", "A", ""]
                 lit = [x for v in literals["*"] if isinstance(v, str) for x in (v, *_near_strings(v))]
-                near = [x for v in literals.get(c.name.lower(), []) if isinstance(v, str) for x in (v, v, *_near_strings(v))]
+                near = [
+                    x for v in literals.get(c.name.lower(), []) if isinstance(v, str) for x in (v, v, *_near_strings(v))
+                ]
             keep = _storable(c)
-            pools[(t.name, c.name)] = Pools(vals, tuple(v for v in dict.fromkeys(pert) if keep(v)),
-                                            tuple(v for v in dict.fromkeys(lit) if keep(v)),
-                                            tuple(v for v in near if keep(v)))
+            pools[(t.name, c.name)] = Pools(
+                vals,
+                tuple(v for v in dict.fromkeys(pert) if keep(v)),
+                tuple(v for v in dict.fromkeys(lit) if keep(v)),
+                tuple(v for v in near if keep(v)),
+            )
     return pools
 
 
@@ -341,8 +357,9 @@ def _table_order(tables: Sequence[Table]) -> tuple[list[Table], set[tuple[str, s
 
 
 def _distinct(conn: sqlite3.Connection, table: str, col: str) -> list:
-    return [v for (v,) in conn.execute(
-        f"SELECT DISTINCT {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL ORDER BY 1")]
+    return [
+        v for (v,) in conn.execute(f"SELECT DISTINCT {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL ORDER BY 1")
+    ]
 
 
 def generate_database(
@@ -400,7 +417,11 @@ def generate_database(
             p, pc = next((p, pc) for cc, p, pc in t.fks if cc == cname)
             vals = _distinct(conn, p, pc)
             for (rowid,) in conn.execute(f"SELECT rowid FROM {q(tname)} ORDER BY rowid").fetchall():
-                v = None if (not c.notnull and (not vals or rng.random() < 0.3)) else (rng.choice(vals) if vals else None)
+                v = (
+                    None
+                    if (not c.notnull and (not vals or rng.random() < 0.3))
+                    else (rng.choice(vals) if vals else None)
+                )
                 try:
                     conn.execute("SAVEPOINT u")
                     conn.execute(f"UPDATE {q(tname)} SET {q(cname)} = ? WHERE rowid = ?", (v, rowid))
@@ -484,7 +505,9 @@ def _flip_order(n: exp.Expression) -> None:
     n.set("nulls_first", not desc)
 
 
-def _mutations(node: exp.Expression, tree: exp.Expression, kinds: dict[str, dict[str, list[str]]]) -> list[Callable[[exp.Expression], None]]:
+def _mutations(
+    node: exp.Expression, tree: exp.Expression, kinds: dict[str, dict[str, list[str]]]
+) -> list[Callable[[exp.Expression], None]]:
     """In-place edits that apply to ``node`` (called on the node's twin in a copy of the tree)."""
     out: list[Callable[[exp.Expression], None]] = []
     for src, dsts in _CMP_SWAPS.items():
@@ -520,10 +543,16 @@ def _mutations(node: exp.Expression, tree: exp.Expression, kinds: dict[str, dict
     if isinstance(node, exp.Column) and node.name and not isinstance(node.parent, exp.Join):
         tabs = _tables_in(tree)
         owner = tabs.get(node.table.lower()) if node.table else None
-        cands = [owner] if owner else [t for t in tabs.values() if node.name.lower() in kinds.get(t.lower(), {}).get("_all", [])]
+        cands = (
+            [owner]
+            if owner
+            else [t for t in tabs.values() if node.name.lower() in kinds.get(t.lower(), {}).get("_all", [])]
+        )
         if len(cands) >= 1 and cands[0]:
             tk = kinds.get(cands[0].lower(), {})
-            kind = next((k for k, cs in tk.items() if k != "_all" and node.name.lower() in [c.lower() for c in cs]), None)
+            kind = next(
+                (k for k, cs in tk.items() if k != "_all" and node.name.lower() in [c.lower() for c in cs]), None
+            )
             if kind:
                 others = [c for c in tk[kind] if c.lower() != node.name.lower()][:2]
                 for o in others:
@@ -648,8 +677,9 @@ class DbSuite:
         return d
 
 
-def _killed(golds: dict[str, ExecResult], nbrs: Sequence[tuple[str, str]], db: ReadOnlyDatabase,
-            config: SuiteConfig) -> set[int]:
+def _killed(
+    golds: dict[str, ExecResult], nbrs: Sequence[tuple[str, str]], db: ReadOnlyDatabase, config: SuiteConfig
+) -> set[int]:
     """Indexes of the neighbours whose verdict against their gold is "not correct" on ``db``."""
     out = set()
     for i, (g, n) in enumerate(nbrs):
@@ -744,8 +774,18 @@ def _versions() -> dict:
 
 
 def _overall(reps: Sequence[DbSuite]) -> dict:
-    keys = ("golds", "golds_failed_on_original", "neighbours", "killed_by_original", "distinguishable", "killed",
-            "candidates", "dropped_invalid", "dropped_gold_failed", "suite_size")
+    keys = (
+        "golds",
+        "golds_failed_on_original",
+        "neighbours",
+        "killed_by_original",
+        "distinguishable",
+        "killed",
+        "candidates",
+        "dropped_invalid",
+        "dropped_gold_failed",
+        "suite_size",
+    )
     d = {k: sum(getattr(r, k) for r in reps) for k in keys}
     d["databases"] = len(reps)
     d["kill_rate"] = d["killed"] / d["distinguishable"] if d["distinguishable"] else None
@@ -802,14 +842,20 @@ def build_suite(
     ordered = [reps[d] for d in todo]
     manifest = {
         "command": "evaluate build-suite",
-        "inputs": {"gold": {"path": str(gold), "format": fmt, "sha256": sha256_file(gold), "items": len(records)},
-                   "db_root": str(db_root)},
+        "inputs": {
+            "gold": {"path": str(gold), "format": fmt, "sha256": sha256_file(gold), "items": len(records)},
+            "db_root": str(db_root),
+        },
         "parameters": asdict(config),
         "seed": config.seed,
         "versions": _versions(),
-        "counts": {"overall": _overall(ordered), "missing_db_ids": missing,
-                   "per_db": {r.db_id: {k: v for k, v in r.to_json().items() if k not in ("db_id", "seconds")}
-                              for r in ordered}},
+        "counts": {
+            "overall": _overall(ordered),
+            "missing_db_ids": missing,
+            "per_db": {
+                r.db_id: {k: v for k, v in r.to_json().items() if k not in ("db_id", "seconds")} for r in ordered
+            },
+        },
         "timings": {"total_s": round(seconds, 3), "per_db_s": {r.db_id: r.seconds for r in ordered}},
         "outputs": {f"{r.db_id}/{name}": sha256_file(out / r.db_id / name) for r in ordered for name in r.files},
     }
@@ -825,8 +871,10 @@ def format_suite_table(manifest: dict) -> str:
     def row(name: str, d: dict) -> str:
         rate = "-" if d["kill_rate"] is None else f"{100 * d['kill_rate']:.1f}"
         drop = d["dropped_invalid"] + d["dropped_gold_failed"]
-        return (f"{name:<30} {d['golds']:>5} {d['neighbours']:>6} {d['distinguishable']:>6} {d['killed']:>6} "
-                f"{rate:>6} {d['suite_size']:>5} {drop:>4}")
+        return (
+            f"{name:<30} {d['golds']:>5} {d['neighbours']:>6} {d['distinguishable']:>6} {d['killed']:>6} "
+            f"{rate:>6} {d['suite_size']:>5} {drop:>4}"
+        )
 
     for db_id, d in manifest["counts"]["per_db"].items():
         lines.append(row(db_id, d))

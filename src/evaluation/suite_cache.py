@@ -106,8 +106,12 @@ def suite_fingerprint(db_sha256: str, golds: Sequence[str], config: Any) -> str:
     >>> a == suite_fingerprint("ab", ["SELECT 1"], SuiteConfig())
     False
     """
-    payload = {"format": CACHE_FORMAT, "db_sha256": db_sha256, "golds": sorted(set(golds)),
-               "suite": _suite_parameters(config)}
+    payload = {
+        "format": CACHE_FORMAT,
+        "db_sha256": db_sha256,
+        "golds": sorted(set(golds)),
+        "suite": _suite_parameters(config),
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -130,9 +134,16 @@ class CachedSuite:
     def record(self) -> dict[str, Any]:
         """What a run manifest records of it."""
         r = self.report
-        return {"db_id": self.db_id, "fingerprint": self.fingerprint, "suite_size": len(self.files),
-                "neighbours": r.get("neighbours"), "distinguishable": r.get("distinguishable"),
-                "killed": r.get("killed"), "golds": r.get("golds"), "build_report_s": r.get("seconds")}
+        return {
+            "db_id": self.db_id,
+            "fingerprint": self.fingerprint,
+            "suite_size": len(self.files),
+            "neighbours": r.get("neighbours"),
+            "distinguishable": r.get("distinguishable"),
+            "killed": r.get("killed"),
+            "golds": r.get("golds"),
+            "build_report_s": r.get("seconds"),
+        }
 
 
 class SuiteCache:
@@ -178,17 +189,26 @@ class SuiteCache:
             except json.JSONDecodeError as e:
                 raise InputError(f"not valid JSON ({e.msg}); delete {folder} to rebuild the suite", path=info) from None
             if meta.get("fingerprint") != fp:
-                raise ConfigError(f"{info}: fingerprint {meta.get('fingerprint')!r} is not {fp!r} (a key collision "
-                                  f"or an edited cache); delete {folder} to rebuild the suite")
+                raise ConfigError(
+                    f"{info}: fingerprint {meta.get('fingerprint')!r} is not {fp!r} (a key collision "
+                    f"or an edited cache); delete {folder} to rebuild the suite"
+                )
             self.reuses += 1
         else:
             t0 = time.perf_counter()
             self.root.mkdir(parents=True, exist_ok=True)
             rep = build_db_suite(db_id, db_path, sorted(set(golds)), folder, self.config)
             seconds = round(time.perf_counter() - t0, 3)
-            meta = {"format": CACHE_FORMAT, "fingerprint": fp, "db_id": db_id, "db_path": str(db_path),
-                    "db_sha256": self.db_sha256(db_path), "parameters": _suite_parameters(self.config),
-                    "files": rep.files, "report": rep.to_json()}
+            meta = {
+                "format": CACHE_FORMAT,
+                "fingerprint": fp,
+                "db_id": db_id,
+                "db_path": str(db_path),
+                "db_sha256": self.db_sha256(db_path),
+                "parameters": _suite_parameters(self.config),
+                "files": rep.files,
+                "report": rep.to_json(),
+            }
             write_atomic(info, json.dumps(meta, indent=2, sort_keys=True) + "\n")  # last: marks it complete
             self.builds += 1
             built = True
@@ -209,10 +229,14 @@ class SuiteCache:
                 except (OSError, json.JSONDecodeError):
                     suites[name] = None
                     continue
-                suites[name] = CachedSuite(meta["db_id"], info.parent, meta["fingerprint"], tuple(meta["files"]),
-                                           False, 0.0, meta["report"]).record()
-        return {"suite_cache": str(self.root), "parameters": _suite_parameters(self.config),
-                "suites": dict(sorted(suites.items()))}
+                suites[name] = CachedSuite(
+                    meta["db_id"], info.parent, meta["fingerprint"], tuple(meta["files"]), False, 0.0, meta["report"]
+                ).record()
+        return {
+            "suite_cache": str(self.root),
+            "parameters": _suite_parameters(self.config),
+            "suites": dict(sorted(suites.items())),
+        }
 
 
 @dataclass(frozen=True)
@@ -255,8 +279,16 @@ def ts_verdicts(
         wanted = list(golds[db_id]) if golds is not None and db_id in golds else [it.gold_sql for it in group]
         suite = cache.suite_for(db_id, db_path, wanted)
         suites[db_id] = suite
-        config = EvalConfig(db_root=db_path.parent.parent, metrics=("ts",), suite_dir=cache.root, compare=compare,
-                            keep_distinct=keep_distinct, limits=limits or Limits(), workers=1, flag_ambiguous=False)
+        config = EvalConfig(
+            db_root=db_path.parent.parent,
+            metrics=("ts",),
+            suite_dir=cache.root,
+            compare=compare,
+            keep_distinct=keep_distinct,
+            limits=limits or Limits(),
+            workers=1,
+            flag_ambiguous=False,
+        )
         pairs = [Pair(it.id, db_id, it.gold_sql, it.pred_sql) for it in group]
         outcome = ts_task(pairs, suite.paths, config)
         for it in group:

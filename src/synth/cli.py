@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 
-
 @click.group(help="Synthesize verified text-to-SQL data and build prompts from SQLite databases.")
 @click.version_option(package_name="spft-sql")
 def main() -> None:

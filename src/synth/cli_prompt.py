@@ -35,13 +35,38 @@ def prompt_options(fn):
     defaults = PromptConfig()
     for opt in reversed(
         [
-            click.option("--db", default="spider", show_default=True, help="demo, spider, bird, or a folder in Spider layout."),
-            click.option("--data-root", default=None, help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data)."),
-            click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Value-index cache (default ~/.cache/spft-sql/values)."),
-            click.option("--k1", type=int, default=defaults.k1, show_default=True, help="Tables kept by schema filtering."),
-            click.option("--k2", type=int, default=defaults.k2, show_default=True, help="Columns kept per table (keys and value-matched columns come on top)."),
+            click.option(
+                "--db", default="spider", show_default=True, help="demo, spider, bird, or a folder in Spider layout."
+            ),
+            click.option(
+                "--data-root",
+                default=None,
+                help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data).",
+            ),
+            click.option(
+                "--cache-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Value-index cache (default ~/.cache/spft-sql/values).",
+            ),
+            click.option(
+                "--k1", type=int, default=defaults.k1, show_default=True, help="Tables kept by schema filtering."
+            ),
+            click.option(
+                "--k2",
+                type=int,
+                default=defaults.k2,
+                show_default=True,
+                help="Columns kept per table (keys and value-matched columns come on top).",
+            ),
             click.option("--full-schema", is_flag=True, help="Show every table and column (no filtering)."),
-            click.option("--sample-values", type=int, default=defaults.sample_values, show_default=True, help="Representative values shown per column (0-3)."),
+            click.option(
+                "--sample-values",
+                type=int,
+                default=defaults.sample_values,
+                show_default=True,
+                help="Representative values shown per column (0-3).",
+            ),
         ]
     ):
         fn = opt(fn)
@@ -57,7 +82,11 @@ def _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values) -> Prompt
 @prompt_options
 @click.option("--db-id", required=True, help="Database id, e.g. concert_singer.")
 @click.option("--question", required=True, help="The natural-language question.")
-@click.option("--evidence", default=None, help="External knowledge for the question (BIRD's 'evidence'), shown in the prompt and searched for values.")
+@click.option(
+    "--evidence",
+    default=None,
+    help="External knowledge for the question (BIRD's 'evidence'), shown in the prompt and searched for values.",
+)
 @friendly_errors
 def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, question, evidence):
     """Print the text-to-SQL prompt for one question on stdout (pipeable); the values it matched go to stderr."""
@@ -74,7 +103,12 @@ def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, 
 
 @main.command(name="build-prompts")
 @prompt_options
-@click.option("--data", "data", required=True, help="Benchmark file (Spider/BIRD JSON or JSONL); relative names are also looked up in the benchmark folder.")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    help="Benchmark file (Spider/BIRD JSON or JSONL); relative names are also looked up in the benchmark folder.",
+)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output JSONL (written atomically).")
 @click.option(
     "--evidence/--no-evidence",
@@ -83,8 +117,12 @@ def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, 
     show_default=True,
     help="Put each example's 'evidence' (BIRD external knowledge), when present, into its prompt.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Only the first N examples of --data (to try things on a subset; `evaluate --only-predicted` then scores just these).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only the first N examples of --data (to try things on a subset; `evaluate --only-predicted` then scores just these).",
+)
 @friendly_errors
 def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, data, out, use_evidence, limit):
     """Turn a benchmark file into prompt records (id, db_id, question, sql, prompt, schema_prompt, db_path)."""
@@ -107,6 +145,4 @@ def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, 
     click.echo(f"wrote {len(records)} prompt records to {out}", err=True)
     if skipped:
         detail = ", ".join(f"{d} ({n})" for d, n in sorted(skipped.items()))
-        click.echo(
-            f"skipped {sum(skipped.values())} examples whose database file is missing: {detail}", err=True
-        )
+        click.echo(f"skipped {sum(skipped.values())} examples whose database file is missing: {detail}", err=True)

@@ -24,7 +24,9 @@ def database_roles(db: str, db_id: str, data_root: str | None = None) -> dict[tu
 
 @main.command()
 @click.option("--db", default="spider", show_default=True, help="demo, spider, bird, or a folder in Spider layout.")
-@click.option("--data-root", default=None, help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data).")
+@click.option(
+    "--data-root", default=None, help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data)."
+)
 @click.option("--db-id", required=True, help="Database id, e.g. concert_singer.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per column instead of a table.")
 @friendly_errors

@@ -52,9 +52,7 @@ def ndjson_bytes(records: Sequence[Mapping], schema: Mapping[str, pl.DataType] |
         return b""
     if schema is not None:
         cols = [c for c in schema if c in records[0]]
-        df = pl.DataFrame(
-            [{c: r[c] for c in cols} for r in records], schema={c: schema[c] for c in cols}
-        )
+        df = pl.DataFrame([{c: r[c] for c in cols} for r in records], schema={c: schema[c] for c in cols})
     else:
         df = pl.DataFrame(list(records), infer_schema_length=None)
     return df.write_ndjson().encode("utf-8")

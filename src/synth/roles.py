@@ -62,9 +62,7 @@ _ID_NAME = re.compile(r"^id$|^id_|_id$", re.I)
 _CAMEL_ID = re.compile(r"[a-z0-9](Id|ID)$|^id[A-Z]")
 _CODE_NAME = re.compile(r"(^|_)code$|[a-z]Code$", re.I)
 _YEAR_NAME = re.compile(r"(^|_)(year|yr)$", re.I)
-_DATE = re.compile(
-    r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}/\d{1,2}/\d{2,4})\s*$"
-)
+_DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}/\d{1,2}/\d{2,4})\s*$")
 _BOOL_VALUES = frozenset({"0", "1", "t", "f", "y", "n", "yes", "no", "true", "false"})
 SAMPLE = 100  # distinct values read per column for the parse rates
 

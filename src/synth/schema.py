@@ -242,9 +242,7 @@ def schemas_from_tables_json(path: str | Path) -> dict[str, Schema]:
             schema = _schema_from_entry(entry)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             field_name = e.args[0] if isinstance(e, KeyError) else None
-            raise InputError(
-                f"entry {i} is malformed ({type(e).__name__}: {e})", path=path, field=field_name
-            ) from None
+            raise InputError(f"entry {i} is malformed ({type(e).__name__}: {e})", path=path, field=field_name) from None
         out[schema.db_id] = schema
     return out
 
@@ -275,9 +273,7 @@ def _schema_from_entry(entry: dict) -> Schema:
                 comment=comment or None,
             )
         )
-    tables = tuple(
-        Table(name=t, natural=n, columns=tuple(cs)) for t, n, cs in zip(t_orig, t_nat, cols_by_table)
-    )
+    tables = tuple(Table(name=t, natural=n, columns=tuple(cs)) for t, n, cs in zip(t_orig, t_nat, cols_by_table))
     fks = []
     for a, b in entry.get("foreign_keys", []):
         ta, ca = c_orig[a]
@@ -389,9 +385,7 @@ def read_description_csv(path: str | Path) -> dict[str, str]:
             return {}
         keys = [h.strip().lower() for h in header]
         if "original_column_name" not in keys:
-            raise InputError(
-                "header lacks 'original_column_name'", path=path, line=1, field="original_column_name"
-            )
+            raise InputError("header lacks 'original_column_name'", path=path, line=1, field="original_column_name")
         out: dict[str, str] = {}
         for cells in reader:
             row = dict(zip(keys, cells))
@@ -433,8 +427,7 @@ def with_column_comments(schema: Schema, comments: dict[tuple[str, str], str]) -
         replace(
             t,
             columns=tuple(
-                c if c.comment or c.key not in comments else replace(c, comment=comments[c.key])
-                for c in t.columns
+                c if c.comment or c.key not in comments else replace(c, comment=comments[c.key]) for c in t.columns
             ),
         )
         for t in schema.tables

@@ -129,9 +129,7 @@ class Benchmark:
         return None
 
     def _sqlite_files(self) -> list[Path]:
-        return sorted(
-            p for d in self.database_dirs for p in d.glob("*/*.sqlite") if p.stem == p.parent.name
-        )
+        return sorted(p for d in self.database_dirs for p in d.glob("*/*.sqlite") if p.stem == p.parent.name)
 
     @property
     def db_ids(self) -> list[str]:
@@ -184,9 +182,7 @@ class Benchmark:
     def train_examples(self) -> list[dict]:
         """Training pairs (``question``, ``query``/``SQL``, ``db_id``) with ``_line`` = 1-based index."""
         if self.train_path is None:
-            raise DataNotFoundError(
-                f"no training file in {self.root} (looked for {', '.join(TRAIN_FILES)})"
-            )
+            raise DataNotFoundError(f"no training file in {self.root} (looked for {', '.join(TRAIN_FILES)})")
         return load_examples(self.train_path)
 
 
@@ -233,12 +229,12 @@ def resolve_benchmark(db: str, data_root: str | Path | None = None) -> Benchmark
     if db in KNOWN_BENCHMARKS:
         root = root_dir / db
         source = (
-            "--data-root" if data_root else ("$SPFT_DATA_ROOT" if os.environ.get("SPFT_DATA_ROOT") else "the default data root")
+            "--data-root"
+            if data_root
+            else ("$SPFT_DATA_ROOT" if os.environ.get("SPFT_DATA_ROOT") else "the default data root")
         )
         if not root.is_dir():
-            raise DataNotFoundError(
-                f"benchmark '{db}' not found: looked for {root} ({source}). {_HOW_TO_GET}"
-            )
+            raise DataNotFoundError(f"benchmark '{db}' not found: looked for {root} ({source}). {_HOW_TO_GET}")
         bench = Benchmark(db, root, data_root=root_dir)
     else:
         root = Path(db).expanduser()

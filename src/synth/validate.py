@@ -197,7 +197,9 @@ def _cross_checks(out_dir: Path) -> list[Problem]:
                 rows = data.count(b"\n")
                 problems.append(
                     Problem(
-                        str(f), None, None,
+                        str(f),
+                        None,
+                        None,
                         f"content differs from manifest.json (sha256; {rows} rows now, {info.get('rows')} recorded)",
                     )
                 )
@@ -212,14 +214,14 @@ def _cross_checks(out_dir: Path) -> list[Problem]:
                 rec = json.loads(line)
                 where = f"{name}:{ln}"
                 if rec["id"] in seen:
-                    problems.append(Problem(str(f), ln, "id", f"duplicate id '{rec['id']}' (first at {seen[rec['id']]})"))
+                    problems.append(
+                        Problem(str(f), ln, "id", f"duplicate id '{rec['id']}' (first at {seen[rec['id']]})")
+                    )
                 else:
                     seen[rec["id"]] = where
                 if text2sql_input and "prompt" in rec and "schema_prompt" in rec:
                     if rec["prompt"] != text2sql_input(rec["schema_prompt"], rec["question"]):
-                        problems.append(
-                            Problem(str(f), ln, "prompt", "is not text2sql_input(schema_prompt, question)")
-                        )
+                        problems.append(Problem(str(f), ln, "prompt", "is not text2sql_input(schema_prompt, question)"))
     return problems
 
 

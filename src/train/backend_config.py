@@ -25,7 +25,8 @@ class GenerationBackendConfig:
 
     backend: str = _h(
         "Where generation runs: hf (the model in this process) or openai (an OpenAI-compatible server such as "
-        "`vllm serve`, SGLang or `transformers serve`, at --base-url; it must serve the same checkpoint).", "hf"
+        "`vllm serve`, SGLang or `transformers serve`, at --base-url; it must serve the same checkpoint).",
+        "hf",
     )
     base_url: str | None = _h("Server URL for --backend openai, e.g. http://127.0.0.1:8000/v1.", None)
     api_key_env: str = _h(
@@ -34,11 +35,14 @@ class GenerationBackendConfig:
     )
     served_model: str | None = _h(
         "Model name to request from the server (default: the listed model whose id is the model's path or "
-        "contains its checkpoint fingerprint). It must name the same checkpoint either way.", None
+        "contains its checkpoint fingerprint). It must name the same checkpoint either way.",
+        None,
     )
     concurrency: int = _h("Requests in flight at once (--backend openai).", 8)
     request_timeout: float = _h("Seconds to wait for one server answer before retrying.", 120.0)
-    retries: int = _h("Retries per request, with exponential backoff, after a refused connection, a timeout, 429 or 5xx.", 3)
+    retries: int = _h(
+        "Retries per request, with exponential backoff, after a refused connection, a timeout, 429 or 5xx.", 3
+    )
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

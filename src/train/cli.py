@@ -37,7 +37,10 @@ def main() -> None:
     pass
 
 
-@main.command("init-tiny", help="Create a tiny random Qwen2 model + BPE tokenizer trained on DATA's text (for tests/CPU smoke runs).")
+@main.command(
+    "init-tiny",
+    help="Create a tiny random Qwen2 model + BPE tokenizer trained on DATA's text (for tests/CPU smoke runs).",
+)
 @click.option("--data", required=True, type=click.Path(), help="Folder with train.jsonl and val.jsonl.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder for the model and tokenizer.")
 @click.option("--hidden-size", default=64, show_default=True, help="Hidden size.")
@@ -49,12 +52,21 @@ def main() -> None:
 def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int, vocab_size: int, seed: int) -> None:
     from train.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, TinyConfig, init_tiny
 
-    cfg = TinyConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=layers,
-                     num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), vocab_size=vocab_size, seed=seed)
+    cfg = TinyConfig(
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
+        vocab_size=vocab_size,
+        seed=seed,
+    )
     path = init_tiny(data, out, cfg)
     own = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in FROM_SCRATCH_DEFAULTS.items())
-    click.echo(f"tiny model written to {path}; `train sft` trains it from scratch with {own} unless given "
-               f"({TRAINING_DEFAULTS_FILE})")
+    click.echo(
+        f"tiny model written to {path}; `train sft` trains it from scratch with {own} unless given "
+        f"({TRAINING_DEFAULTS_FILE})"
+    )
 
 
 @main.command("sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val.")
@@ -72,11 +84,21 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     click.echo(f"best model written to {res.out} (D_val EX {res.val_ex}, best metric {res.best_metric})")
 
 
-@main.command("predict", help="Greedy (or sampled) generation for every example of a JSONL file; writes predictions JSONL.")
+@main.command(
+    "predict", help="Greedy (or sampled) generation for every example of a JSONL file; writes predictions JSONL."
+)
 @click.option("--model", required=True, help="Hub id or local folder (full model or LoRA adapter).")
-@click.option("--data", required=True, type=click.Path(), help="JSONL examples with id and prompt (e.g. out/val.jsonl).")
+@click.option(
+    "--data", required=True, type=click.Path(), help="JSONL examples with id and prompt (e.g. out/val.jsonl)."
+)
 @click.option("--out", required=True, type=click.Path(), help="Predictions JSONL: id, db_id, sql, raw, gen_hash.")
-@click.option("--task", default="text2sql", show_default=True, type=click.Choice(["text2sql", "sql2text"]), help="What to generate.")
+@click.option(
+    "--task",
+    default="text2sql",
+    show_default=True,
+    type=click.Choice(["text2sql", "sql2text"]),
+    help="What to generate.",
+)
 @click.option("--batch-size", default=8, show_default=True, help="Prompts per generation batch (left-padded).")
 @click.option("--max-new-tokens", default=256, show_default=True, help="Maximum generated tokens.")
 @click.option("--do-sample/--greedy", default=False, show_default=True, help="Sample instead of greedy decoding.")
@@ -84,20 +106,49 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
 @click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling threshold.")
 @click.option("--seed", default=0, show_default=True, help="Sampling seed.")
 @click.option("--stop", multiple=True, help="Stop string: the output ends before it (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Predict only the first N examples (to try things on a subset).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Predict only the first N examples (to try things on a subset).",
+)
 @config_options(GenerationBackendConfig)
 @friendly_errors
-def predict_cmd(model: str, data: str, out: str, task: str, batch_size: int, max_new_tokens: int, do_sample: bool,
-                temperature: float, top_p: float, seed: int, stop: tuple[str, ...], limit: int | None, **backend: Any) -> None:
+def predict_cmd(
+    model: str,
+    data: str,
+    out: str,
+    task: str,
+    batch_size: int,
+    max_new_tokens: int,
+    do_sample: bool,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    stop: tuple[str, ...],
+    limit: int | None,
+    **backend: Any,
+) -> None:
     from train.generate import GenerationOptions, predict_file
 
-    opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
-                             temperature=temperature, top_p=top_p, seed=seed, stop=tuple(stop))
-    preds = predict_file(model, data, out, options=opts, task=task, backend=GenerationBackendConfig(**backend), limit=limit)
+    opts = GenerationOptions(
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        stop=tuple(stop),
+    )
+    preds = predict_file(
+        model, data, out, options=opts, task=task, backend=GenerationBackendConfig(**backend), limit=limit
+    )
     click.echo(f"{len(preds)} predictions written to {out}")
 
 
-@main.command("selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable.")
+@main.command(
+    "selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable."
+)
 @config_options(SelfPlayConfig)
 @friendly_errors
 def selfplay_cmd(**kw: Any) -> None:
@@ -108,8 +159,10 @@ def selfplay_cmd(**kw: Any) -> None:
     res = run_selfplay(cfg)
     stop = " (stopped early)" if res.stopped_early else ""
     tie = load_pool(cfg.out).tie_note(res.best)
-    click.echo(f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex}"
-               f"{f'; {tie}' if tie else ''})")
+    click.echo(
+        f"{len(res.rounds)} rounds{stop}; best model {res.best.id} at {res.best.path} (D_val EX {res.best.val_ex}"
+        f"{f'; {tie}' if tie else ''})"
+    )
 
 
 from train import cli_experiment, cli_spft, cli_vbi  # noqa: E402,F401  - register vbi / spft / experiment on `main`

@@ -18,7 +18,9 @@ from train.cli import main
 @click.option("--out", required=True, type=click.Path(), help="Experiment folder (split, runs per seed, results).")
 @click.option("--smoke", is_flag=True, help="Apply the config's [smoke] section: one seed, a handful of steps.")
 @click.option("--seeds", default="", help="Comma-separated seeds to run instead of the config's (e.g. 0 or 0,1).")
-@click.option("--report-only", is_flag=True, help="Train nothing: tabulate the arms already finished (while a run goes on).")
+@click.option(
+    "--report-only", is_flag=True, help="Train nothing: tabulate the arms already finished (while a run goes on)."
+)
 @friendly_errors
 def experiment_cmd(config: str, out: str, smoke: bool, seeds: str, report_only: bool) -> None:
     import dataclasses
@@ -33,7 +35,9 @@ def experiment_cmd(config: str, out: str, smoke: bool, seeds: str, report_only: 
         try:
             chosen = tuple(int(s) for s in seeds.split(",") if s.strip())
         except ValueError:
-            raise click.BadParameter(f"not a comma-separated list of integers: {seeds!r}", param_hint="--seeds") from None
+            raise click.BadParameter(
+                f"not a comma-separated list of integers: {seeds!r}", param_hint="--seeds"
+            ) from None
         cfg = dataclasses.replace(cfg, seeds=chosen)
     doc = run_experiment(cfg, out, report_only=report_only)
     click.echo((__import__("pathlib").Path(out) / "results.md").read_text(encoding="utf-8"))

@@ -33,11 +33,15 @@ def spft_cmd(ctx: click.Context, **kw: Any) -> None:
     for r in sorted({row["round"] for row in res.rows}):
         rows = [row for row in res.rows if row["round"] == r]
         best = best_on_selection(rows)
-        click.echo(f"round {r}: best selection EX {best['selection_ex']} ({best['stage']} {best['model']}"
-                   f"{tie_note(rows, best)})")
+        click.echo(
+            f"round {r}: best selection EX {best['selection_ex']} ({best['stage']} {best['model']}"
+            f"{tie_note(rows, best)})"
+        )
     stop = f" (stopped: {res.stopped})" if res.stopped else ""
-    click.echo(f"final model: {res.out / 'final'} (selection EX {res.final['selection_ex']}"
-               f"{tie_note(res.rows, best_on_selection(res.rows))}){stop}")
+    click.echo(
+        f"final model: {res.out / 'final'} (selection EX {res.final['selection_ex']}"
+        f"{tie_note(res.rows, best_on_selection(res.rows))}){stop}"
+    )
 
 
 def tie_note(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any]) -> str:

@@ -32,7 +32,9 @@ def vbi_cmd(**kw: Any) -> None:
         )
     best = res.pool.main()
     tie = res.pool.tie_note(best)
-    click.echo(f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best on D_val {best.id} = {best.path}"
-               f"{f'; {tie}' if tie else ''})")
+    click.echo(
+        f"pool: {res.out / 'pool.json'} ({len(res.pool.entries)} models; best on D_val {best.id} = {best.path}"
+        f"{f'; {tie}' if tie else ''})"
+    )
     chosen = json.loads((res.out / "manifest.json").read_text(encoding="utf-8"))["results"]["best"]
     click.echo(f"result (best on the held-out selection split): {chosen['id']} = {chosen['path']}")

@@ -53,6 +53,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.console import echo
 from train.experiment_config import ExperimentConfig
 from train.fields import optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
@@ -64,15 +65,19 @@ HARDNESS = ("easy", "medium", "hard", "extra")
 
 #: the paper's rows, for reference only (SPFT-SQL Tables 1-3, Spider dev EX, Qwen2.5-Coder-7B)
 PAPER_ROWS = {
-    "sft": "SFT", "vbift": "w/o self-play", "spft": "SPFT-SQL", "selfplay": "w/o VBI-FT",
-    "spin": "SPIN", "dpo": "+DPO", "vbift+dpo": "VBI-FT+DPO", "sft-steps": "SFT, spft's steps (ours)",
+    "sft": "SFT",
+    "vbift": "w/o self-play",
+    "spft": "SPFT-SQL",
+    "selfplay": "w/o VBI-FT",
+    "spin": "SPIN",
+    "dpo": "+DPO",
+    "vbift+dpo": "VBI-FT+DPO",
+    "sft-steps": "SFT, spft's steps (ours)",
 }
 
 
 def _echo(message: str) -> None:
-    import sys
-
-    print(f"[experiment] {message}", file=sys.stderr, flush=True)
+    echo(f"[experiment] {message}")
 
 
 def sft_optimiser(loop: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,7 +102,9 @@ def _hash(obj: Any) -> str:
 
 
 def _key(seed: int, ex: Mapping[str, Any]) -> str:
-    return hashlib.sha256(f"spft-sql/experiment/{seed}/{ex['db_id']}/{ex.get('question')}/{ex['query']}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"spft-sql/experiment/{seed}/{ex['db_id']}/{ex.get('question')}/{ex['query']}".encode()
+    ).hexdigest()
 
 
 def _clean(ex: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,8 +142,11 @@ def build_split(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         train = train_all
         if s.max_per_db:
             per: dict[str, int] = Counter()
-            train = [ex for ex in sorted(train_all, key=lambda ex: _key(s.split_seed, ex))
-                     if (per.update([ex["db_id"]]) or per[ex["db_id"]] <= s.max_per_db)]
+            train = [
+                ex
+                for ex in sorted(train_all, key=lambda ex: _key(s.split_seed, ex))
+                if (per.update([ex["db_id"]]) or per[ex["db_id"]] <= s.max_per_db)
+            ]
         test = [ex for ex in load_examples(bench.dev_path) if ex["db_id"] in present]
     order = {id(ex): i for i, ex in enumerate(train_all)}
     train.sort(key=lambda ex: order.get(id(ex), 0))
@@ -151,8 +161,12 @@ def build_split(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         link.symlink_to(bench.database_dir.resolve(), target_is_directory=True)
     write_json(bench_dir / "train.json", [_clean(ex) for ex in train])
     write_json(folder / "test.json", [_clean(ex) for ex in test])
-    manifest = {"split": asdict(s), "db_ids": dbs, "counts": {"train": len(train), "test": len(test), "dbs": len(dbs)},
-                "source": str(bench.root.resolve())}
+    manifest = {
+        "split": asdict(s),
+        "db_ids": dbs,
+        "counts": {"train": len(train), "test": len(test), "dbs": len(dbs)},
+        "source": str(bench.root.resolve()),
+    }
     write_json(manifest_path, manifest)
     return manifest
 
@@ -191,8 +205,12 @@ def build_test_suite(cfg: ExperimentConfig, out: Path) -> Path | None:
     folder = out / "split" / "suite"
     if not (folder / "manifest.json").is_file():
         _echo(f"building the TS suite for the test questions ({cfg.split.suite_size} databases per db_id)")
-        build_suite((out / "split" / "bench" / "database").resolve(), out / "split" / "test.json", folder,
-                    SuiteConfig(size=cfg.split.suite_size, seed=cfg.split.split_seed))
+        build_suite(
+            (out / "split" / "bench" / "database").resolve(),
+            out / "split" / "test.json",
+            folder,
+            SuiteConfig(size=cfg.split.suite_size, seed=cfg.split.split_seed),
+        )
     return folder
 
 
@@ -239,13 +257,19 @@ def _steps_of_selfplay(folder: Path) -> int:
 class SeedRun:
     """The arms of one seed, sharing stages; every method is resumable."""
 
-    def __init__(self, cfg: ExperimentConfig, out: Path, seed: int, split: Mapping[str, Any],
-                 suite: Path | None = None) -> None:
+    def __init__(
+        self, cfg: ExperimentConfig, out: Path, seed: int, split: Mapping[str, Any], suite: Path | None = None
+    ) -> None:
         self.cfg, self.out, self.seed, self.suite = cfg, out, seed, suite
         # only what changes training: the TS suite's size does not (adding it must not orphan finished seeds)
         split_key = {k: v for k, v in asdict(cfg.split).items() if k not in TRAINING_NEUTRAL_SPLIT_KEYS}
-        keyed: dict[str, Any] = {"split": split_key, "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
-                                 "seed": seed}
+        keyed: dict[str, Any] = {
+            "split": split_key,
+            "model": asdict(cfg.model),
+            "loop": cfg.loop,
+            "sft": cfg.sft,
+            "seed": seed,
+        }
         if cfg.baseline_pairs:  # only when set, so that configs without it keep their finished seeds
             keyed["baseline_pairs"] = cfg.baseline_pairs
         key = _hash(keyed)
@@ -258,9 +282,15 @@ class SeedRun:
     def loop_config(self) -> Any:
         from train.spft_config import with_preset
 
-        values = dict(self.cfg.loop, db=str(self.out / "split" / "bench"), model=self.base_model(),
-                      out=str(self.dir / "spft"), seed=self.seed, exclude_sql=(str(self.out / "split" / "test.json"),),
-                      db_ids=tuple(self.split["db_ids"]))
+        values = dict(
+            self.cfg.loop,
+            db=str(self.out / "split" / "bench"),
+            model=self.base_model(),
+            out=str(self.dir / "spft"),
+            seed=self.seed,
+            exclude_sql=(str(self.out / "split" / "test.json"),),
+            db_ids=tuple(self.split["db_ids"]),
+        )
         return with_preset(values, explicit=set(values) - {"preset"})
 
     def base_model(self) -> str:
@@ -278,14 +308,29 @@ class SeedRun:
             tok = self.out / "models" / "tokdata"
             if not (tok / "val.jsonl").is_file():
                 bench = resolve_benchmark(str(self.out / "split" / "bench"))
-                recs = real_records(bench, bench.train_examples(), gold=False, cache_dir=self.cache, source="real",
-                                    prompt_config=loop_prompt_config(self.cfg))
+                recs = real_records(
+                    bench,
+                    bench.train_examples(),
+                    gold=False,
+                    cache_dir=self.cache,
+                    source="real",
+                    prompt_config=loop_prompt_config(self.cfg),
+                )
                 write_jsonl(tok / "train.jsonl", recs)
                 write_jsonl(tok / "val.jsonl", recs[:50])
-            init_tiny(tok, path, TinyConfig(hidden_size=m.hidden_size, intermediate_size=2 * m.hidden_size,
-                                            num_hidden_layers=m.layers, num_attention_heads=m.heads,
-                                            num_key_value_heads=max(1, m.heads // 2), vocab_size=m.vocab_size,
-                                            seed=self.seed))
+            init_tiny(
+                tok,
+                path,
+                TinyConfig(
+                    hidden_size=m.hidden_size,
+                    intermediate_size=2 * m.hidden_size,
+                    num_hidden_layers=m.layers,
+                    num_attention_heads=m.heads,
+                    num_key_value_heads=max(1, m.heads // 2),
+                    vocab_size=m.vocab_size,
+                    seed=self.seed,
+                ),
+            )
         return str(path.resolve())
 
     def real(self) -> Path:
@@ -305,17 +350,36 @@ class SeedRun:
         if not (out / "model" / "manifest.json").is_file():
             real = self.real()
             lc = self.loop_config()
-            write_sft_data(out / "data", read_jsonl(real / "train.jsonl"), read_jsonl(real / "selection.jsonl"),
-                           data_root_for(real), {})
+            write_sft_data(
+                out / "data",
+                read_jsonl(real / "train.jsonl"),
+                read_jsonl(real / "selection.jsonl"),
+                data_root_for(real),
+                {},
+            )
             _echo(f"seed {self.seed}: SFT on the real training pairs")
-            run_sft(SFTConfig(
-                data=str(out / "data"), model=self.base_model(), out=str(out / "model"), task="text2sql",
-                **sft_optimiser(lc, self.cfg.sft), max_length=lc.max_length, seed=self.seed,
-                lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
-                lora_targets=tuple(lc.lora_targets), eval_ex_limit=lc.eval_ex_limit,
-                max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, logging_steps=lc.logging_steps,
-                save_total_limit=1, resume=True,
-            ))
+            run_sft(
+                SFTConfig(
+                    data=str(out / "data"),
+                    model=self.base_model(),
+                    out=str(out / "model"),
+                    task="text2sql",
+                    **sft_optimiser(lc, self.cfg.sft),
+                    max_length=lc.max_length,
+                    seed=self.seed,
+                    lora=lc.lora,
+                    lora_r=lc.lora_r,
+                    lora_alpha=lc.lora_alpha,
+                    lora_dropout=lc.lora_dropout,
+                    lora_targets=tuple(lc.lora_targets),
+                    eval_ex_limit=lc.eval_ex_limit,
+                    max_new_tokens=lc.max_new_tokens,
+                    gen_batch_size=lc.gen_batch_size,
+                    logging_steps=lc.logging_steps,
+                    save_total_limit=1,
+                    resume=True,
+                )
+            )
         return str((out / "model").resolve())
 
     def spft_run(self) -> Path:
@@ -334,7 +398,9 @@ class SeedRun:
         lc = self.loop_config()
         if lc.rounds == 1:
             self.spft_run()
-            rows = [r for r in read_jsonl(self.dir / "spft" / "rounds.jsonl") if r["round"] == 1 and r["stage"] == "vbi"]
+            rows = [
+                r for r in read_jsonl(self.dir / "spft" / "rounds.jsonl") if r["round"] == 1 and r["stage"] == "vbi"
+            ]
             best = best_on_selection(rows)
             g = int(best["origin"].rsplit("-", 1)[1])
             steps = sum(_steps_of_sft(self.dir / "spft" / "vbi" / f"iter-{k}" / "text2sql") for k in range(g + 1))
@@ -343,8 +409,10 @@ class SeedRun:
         from train.vbi_config import VBIConfig
 
         fields = {f for f in VBIConfig.__dataclass_fields__}
-        vcfg = VBIConfig(**{k: v for k, v in asdict(lc).items() if k in fields}
-                         | {"out": str(self.dir / "vbift"), "iterations": lc.rounds * lc.iterations})
+        vcfg = VBIConfig(
+            **{k: v for k, v in asdict(lc).items() if k in fields}
+            | {"out": str(self.dir / "vbift"), "iterations": lc.rounds * lc.iterations}
+        )
         res = run_vbi(vcfg)
         best = json.loads((self.dir / "vbift" / "manifest.json").read_text())["results"]["best"]
         g = int(best["origin"].rsplit("-", 1)[1])
@@ -362,19 +430,37 @@ class SeedRun:
         real = self.real()
         data = self.dir / "selfplay-data"
         if not (data / "manifest.json").is_file():
-            write_jsonl(data / "train.jsonl", baseline_questions(read_jsonl(real / "train.jsonl"),
-                                                                 self.cfg.baseline_pairs, self.seed))
+            write_jsonl(
+                data / "train.jsonl",
+                baseline_questions(read_jsonl(real / "train.jsonl"), self.cfg.baseline_pairs, self.seed),
+            )
             write_jsonl(data / "val.jsonl", read_jsonl(real / "selection.jsonl"))
             write_json(data / "manifest.json", {"inputs": {"data_root": str(data_root_for(real))}})
         lc = self.loop_config()
         _echo(f"seed {self.seed}: {arm} ({loss}, {rounds} round(s))")
-        res = run_selfplay(SelfPlayConfig(
-            data=str(data), model=start, out=str(self.dir / "arms" / arm / "selfplay"), rounds=rounds, loss=loss,
-            lam=lc.lam, pairs_from="train", **asdict(optimiser_of(lc, "selfplay_")), max_length=lc.max_length,
-            max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, patience=rounds, seed=self.seed,
-            lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
-            lora_targets=tuple(lc.lora_targets), logging_steps=lc.logging_steps,
-        ))
+        res = run_selfplay(
+            SelfPlayConfig(
+                data=str(data),
+                model=start,
+                out=str(self.dir / "arms" / arm / "selfplay"),
+                rounds=rounds,
+                loss=loss,
+                lam=lc.lam,
+                pairs_from="train",
+                **asdict(optimiser_of(lc, "selfplay_")),
+                max_length=lc.max_length,
+                max_new_tokens=lc.max_new_tokens,
+                gen_batch_size=lc.gen_batch_size,
+                patience=rounds,
+                seed=self.seed,
+                lora=lc.lora,
+                lora_r=lc.lora_r,
+                lora_alpha=lc.lora_alpha,
+                lora_dropout=lc.lora_dropout,
+                lora_targets=tuple(lc.lora_targets),
+                logging_steps=lc.logging_steps,
+            )
+        )
         return res.best.path
 
     # -- arms
@@ -386,7 +472,9 @@ class SeedRun:
             return m, _steps_of_sft(self.dir / "sft" / "model")
         if arm == "spft":
             final = self.spft_run()
-            steps = sum(_steps_of_sft(p.parent) for p in (self.dir / "spft" / "vbi").glob("iter-*/text2sql/manifest.json"))
+            steps = sum(
+                _steps_of_sft(p.parent) for p in (self.dir / "spft" / "vbi").glob("iter-*/text2sql/manifest.json")
+            )
             steps += sum(_steps_of_selfplay(p) for p in self.dir.joinpath("spft").glob("round-*/selfplay"))
             return str(final.resolve()), steps
         if arm == "vbift":
@@ -394,7 +482,9 @@ class SeedRun:
         if arm in ("selfplay", "spin", "dpo"):
             loss = {"selfplay": "spft", "spin": "spin", "dpo": "dpo"}[arm]
             m = self.selfplay(arm, self.sft_model(), loss, 1 if arm == "dpo" else sp_rounds)
-            return m, _steps_of_sft(self.dir / "sft" / "model") + _steps_of_selfplay(self.dir / "arms" / arm / "selfplay")
+            return m, _steps_of_sft(self.dir / "sft" / "model") + _steps_of_selfplay(
+                self.dir / "arms" / arm / "selfplay"
+            )
         if arm == "vbift+dpo":
             start, steps = self.vbift_model()
             m = self.selfplay(arm, start, "dpo", 1)
@@ -419,16 +509,32 @@ class SeedRun:
             lc = self.loop_config()
             optimiser = sft_optimiser(lc, self.cfg.sft)
             optimiser["epochs"] = round(optimiser["epochs"] * target / base_steps, 4)
-            _echo(f"seed {self.seed}: sft-steps: SFT on the real training pairs for {target} steps "
-                  f"({optimiser['epochs']:g} epochs; sft took {base_steps})")
-            run_sft(SFTConfig(
-                data=str(self.dir / "sft" / "data"), model=self.base_model(), out=str(out), task="text2sql",
-                **optimiser, max_length=lc.max_length, seed=self.seed,
-                lora=lc.lora, lora_r=lc.lora_r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout,
-                lora_targets=tuple(lc.lora_targets), eval_ex_limit=lc.eval_ex_limit,
-                max_new_tokens=lc.max_new_tokens, gen_batch_size=lc.gen_batch_size, logging_steps=lc.logging_steps,
-                save_total_limit=1, resume=True,
-            ))
+            _echo(
+                f"seed {self.seed}: sft-steps: SFT on the real training pairs for {target} steps "
+                f"({optimiser['epochs']:g} epochs; sft took {base_steps})"
+            )
+            run_sft(
+                SFTConfig(
+                    data=str(self.dir / "sft" / "data"),
+                    model=self.base_model(),
+                    out=str(out),
+                    task="text2sql",
+                    **optimiser,
+                    max_length=lc.max_length,
+                    seed=self.seed,
+                    lora=lc.lora,
+                    lora_r=lc.lora_r,
+                    lora_alpha=lc.lora_alpha,
+                    lora_dropout=lc.lora_dropout,
+                    lora_targets=tuple(lc.lora_targets),
+                    eval_ex_limit=lc.eval_ex_limit,
+                    max_new_tokens=lc.max_new_tokens,
+                    gen_batch_size=lc.gen_batch_size,
+                    logging_steps=lc.logging_steps,
+                    save_total_limit=1,
+                    resume=True,
+                )
+            )
         return str(out.resolve()), _steps_of_sft(out)
 
     def run_arm(self, arm: str, tests: list[dict[str, Any]]) -> ArmResult:
@@ -456,10 +562,17 @@ class SeedRun:
         for t, c in zip(tests, correct, strict=True):
             by[hardness(t["sql"])].append(c)
         res = ArmResult(
-            arm=arm, seed=self.seed, model=model, ex=round(sum(correct) / len(correct), 6), n=len(correct),
-            by_hardness={h: {"n": len(by[h]), "ex": round(sum(by[h]) / len(by[h]), 6) if by[h] else None}
-                         for h in HARDNESS},
-            correct=correct, train_steps=steps, gold_failures=sum(j.correct is None for j in judged),
+            arm=arm,
+            seed=self.seed,
+            model=model,
+            ex=round(sum(correct) / len(correct), 6),
+            n=len(correct),
+            by_hardness={
+                h: {"n": len(by[h]), "ex": round(sum(by[h]) / len(by[h]), 6) if by[h] else None} for h in HARDNESS
+            },
+            correct=correct,
+            train_steps=steps,
+            gold_failures=sum(j.correct is None for j in judged),
             elapsed_s=round(time.time() - t0, 1),
         )
         if self.suite is not None:
@@ -487,8 +600,12 @@ def baseline_questions(records: Sequence[Mapping[str, Any]], n: int, seed: int) 
     """
     if not n or n >= len(records):
         return list(records)
-    rank = sorted(range(len(records)), key=lambda i: hashlib.sha256(
-        f"spft-sql/baselines/{seed}/{records[i]['db_id']}/{records[i]['question']}/{i}".encode()).hexdigest())
+    rank = sorted(
+        range(len(records)),
+        key=lambda i: hashlib.sha256(
+            f"spft-sql/baselines/{seed}/{records[i]['db_id']}/{records[i]['question']}/{i}".encode()
+        ).hexdigest(),
+    )
     keep = set(rank[:n])
     return [r for i, r in enumerate(records) if i in keep]
 
@@ -496,7 +613,9 @@ def baseline_questions(records: Sequence[Mapping[str, Any]], n: int, seed: int) 
 # ---- aggregate -----------------------------------------------------------------------------------
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int, seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, resamples: int, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean of a - b over questions and its 95 % percentile interval (questions resampled with replacement).
 
     >>> paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0], resamples=200)[0]
@@ -525,10 +644,19 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
         exs = [runs[s].ex for s in seeds if s in runs]
         entry: dict[str, Any] = {
             "paper_row": PAPER_ROWS[arm],
-            "seeds": {str(s): {"ex": runs[s].ex, "train_steps": runs[s].train_steps, "model": runs[s].model,
-                               "by_hardness": runs[s].by_hardness, "gold_failures": runs[s].gold_failures,
-                               "ts": runs[s].ts, "elapsed_s": runs[s].elapsed_s}
-                      for s in seeds if s in runs},
+            "seeds": {
+                str(s): {
+                    "ex": runs[s].ex,
+                    "train_steps": runs[s].train_steps,
+                    "model": runs[s].model,
+                    "by_hardness": runs[s].by_hardness,
+                    "gold_failures": runs[s].gold_failures,
+                    "ts": runs[s].ts,
+                    "elapsed_s": runs[s].elapsed_s,
+                }
+                for s in seeds
+                if s in runs
+            },
             "ex_mean": round(statistics.fmean(exs), 6),
             "ex_sd": round(statistics.stdev(exs), 6) if len(exs) > 1 else None,
             "by_hardness_mean": {h: _mean([runs[s].by_hardness[h]["ex"] for s in runs]) for h in HARDNESS},
@@ -546,8 +674,9 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
     return out
 
 
-def _paired_difference(a: Mapping[int, ArmResult], b: Mapping[int, ArmResult], seeds: Sequence[int],
-                       resamples: int) -> tuple[float, float, float]:
+def _paired_difference(
+    a: Mapping[int, ArmResult], b: Mapping[int, ArmResult], seeds: Sequence[int], resamples: int
+) -> tuple[float, float, float]:
     """Arm ``a`` minus arm ``b`` over questions (each question's correctness averaged over ``seeds``),
     with a bootstrap interval: the one paired comparison behind ``diff_vs_sft`` and the contrasts."""
     n = a[seeds[0]].n
@@ -582,8 +711,18 @@ def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[
         mean, lo, hi = _paired_difference(by[arm], by[other], common, cfg.bootstrap)
         wins = sum(x and not y for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
         losses = sum(y and not x for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
-        out.append({"arm": arm, "against": other, "measures": meaning, "seeds": common, "mean": mean,
-                    "ci95": [lo, hi], "wins": wins, "losses": losses})
+        out.append(
+            {
+                "arm": arm,
+                "against": other,
+                "measures": meaning,
+                "seeds": common,
+                "mean": mean,
+                "ci95": [lo, hi],
+                "wins": wins,
+                "losses": losses,
+            }
+        )
     return out
 
 
@@ -597,43 +736,76 @@ def _pct(v: float | None) -> str:
 
 
 def results_markdown(doc: Mapping[str, Any]) -> str:
-    lines = [f"# {doc['name']}: EX on the test split (%, {doc['counts']['test']} questions)", "",
-             f"Split: {doc['split']['kind']} ({doc['counts']['dbs']} databases, {doc['counts']['train']} real "
-             f"train questions, selection carved from them by the loop); seeds {', '.join(map(str, doc['seeds']))}; "
-             f"commit {doc['commit']}; wall {doc['wall_s'] / 60:.1f} min on {doc['hardware']}.", "",
-             "| arm | paper row | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {doc['name']}: EX on the test split (%, {doc['counts']['test']} questions)",
+        "",
+        f"Split: {doc['split']['kind']} ({doc['counts']['dbs']} databases, {doc['counts']['train']} real "
+        f"train questions, selection carved from them by the loop); seeds {', '.join(map(str, doc['seeds']))}; "
+        f"commit {doc['commit']}; wall {doc['wall_s'] / 60:.1f} min on {doc['hardware']}.",
+        "",
+        "| arm | paper row | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for arm, e in doc["arms"].items():
         sd = f" ± {_pct(e['ex_sd'])}" if e["ex_sd"] is not None else ""
         per = ", ".join(_pct(v["ex"]) for v in e["seeds"].values())
         d = e.get("diff_vs_sft")
         diff = f"{100 * d['mean']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d else "–"
         h = e["by_hardness_mean"]
-        ts = "–" if e.get("ts_mean") is None else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
-        lines.append(f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
-                     f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |")
+        ts = (
+            "–"
+            if e.get("ts_mean") is None
+            else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
+        )
+        lines.append(
+            f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
+            f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |"
+        )
     if doc.get("contrasts"):
-        lines += ["", "Paired contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
-                  "questions one arm gets right and the other wrong, summed over seeds):", "",
-                  "| arm | vs | measures | Δ EX [95% CI] | wins / losses | seeds |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Paired contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
+            "questions one arm gets right and the other wrong, summed over seeds):",
+            "",
+            "| arm | vs | measures | Δ EX [95% CI] | wins / losses | seeds |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in doc["contrasts"]:
-            lines.append(f"| `{c['arm']}` | `{c['against']}` | {c['measures']} | {100 * c['mean']:+.1f} "
-                         f"[{100 * c['ci95'][0]:+.1f}, {100 * c['ci95'][1]:+.1f}] | {c['wins']} / {c['losses']} | "
-                         f"{', '.join(map(str, c['seeds']))} |")
+            lines.append(
+                f"| `{c['arm']}` | `{c['against']}` | {c['measures']} | {100 * c['mean']:+.1f} "
+                f"[{100 * c['ci95'][0]:+.1f}, {100 * c['ci95'][1]:+.1f}] | {c['wins']} / {c['losses']} | "
+                f"{', '.join(map(str, c['seeds']))} |"
+            )
     walls: dict[str, float] = defaultdict(float)
     for e in doc["arms"].values():
         for s, v in e["seeds"].items():
             walls[s] += v.get("elapsed_s") or 0.0
     if walls:
-        lines += ["", "Wall time per seed (all its arms, shared stages counted once): "
-                  + ", ".join(f"seed {s} {v / 60:.0f} min" for s, v in sorted(walls.items())) + "."]
+        lines += [
+            "",
+            "Wall time per seed (all its arms, shared stages counted once): "
+            + ", ".join(f"seed {s} {v / 60:.0f} min" for s, v in sorted(walls.items()))
+            + ".",
+        ]
     if doc.get("missing"):
-        lines += ["", "**Partial:** not finished yet (seed: arm): "
-                  + ", ".join(f"{m['seed']}: {m['arm']}" for m in doc["missing"]) + "."]
+        lines += [
+            "",
+            "**Partial:** not finished yet (seed: arm): "
+            + ", ".join(f"{m['seed']}: {m['arm']}" for m in doc["missing"])
+            + ".",
+        ]
     suite = doc.get("ts")
-    lines += ["", (f"TS: on a test suite built by `evaluate build-suite` ({suite['databases']} databases for "
-                   f"{suite['db_ids']} db_ids, {suite['killed']} of {suite['distinguishable']} distinguishable neighbour "
-                   "queries killed)." if suite else "TS: not computed (`[split] suite_size = 0`)."), ""]
+    lines += [
+        "",
+        (
+            f"TS: on a test suite built by `evaluate build-suite` ({suite['databases']} databases for "
+            f"{suite['db_ids']} db_ids, {suite['killed']} of {suite['distinguishable']} distinguishable neighbour "
+            "queries killed)."
+            if suite
+            else "TS: not computed (`[split] suite_size = 0`)."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -673,20 +845,36 @@ def _suite_summary(suite: Path | None) -> dict[str, Any] | None:
         return None
     m = json.loads((suite / "manifest.json").read_text(encoding="utf-8"))
     o = m["counts"]["overall"]
-    return {"dir": str(suite), "databases": o.get("suite_size"), "db_ids": o.get("databases"),
-            "killed": o.get("killed"), "distinguishable": o.get("distinguishable"), "overall": o}
+    return {
+        "dir": str(suite),
+        "databases": o.get("suite_size"),
+        "db_ids": o.get("databases"),
+        "killed": o.get("killed"),
+        "distinguishable": o.get("distinguishable"),
+        "overall": o,
+    }
 
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[ArmResult], None] | None = None,
-                   report_only: bool = False) -> dict[str, Any]:
+def run_experiment(
+    cfg: ExperimentConfig,
+    out: str | Path,
+    *,
+    on_arm: Callable[[ArmResult], None] | None = None,
+    report_only: bool = False,
+) -> dict[str, Any]:
     """Run (or resume) every arm for every seed; writes ``results.json``, ``results.md``, ``results.png``.
 
     ``report_only``: train nothing; tabulate the (seed, arm) results already finished (a long run can
@@ -728,13 +916,24 @@ def run_experiment(cfg: ExperimentConfig, out: str | Path, *, on_arm: Callable[[
         write_json(wall_file, walls)
     gpus = ", ".join(hw.get("gpus", [])) or "no GPU"
     doc = {
-        "format": RESULTS_FORMAT, "name": cfg.name, "config_file": cfg.path, "commit": _commit(),
+        "format": RESULTS_FORMAT,
+        "name": cfg.name,
+        "config_file": cfg.path,
+        "commit": _commit(),
         "hardware": f"{hw.get('cpu_count', '?')} CPU cores ({hw.get('torch_threads', '?')} torch threads), {gpus}, "
-                    f"{hw.get('machine', '')}",
-        "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1), "invocations": len(walls), "seeds": list(cfg.seeds), "split": asdict(cfg.split),
-        "counts": split["counts"], "model": asdict(cfg.model), "loop": cfg.loop, "sft": cfg.sft,
+        f"{hw.get('machine', '')}",
+        "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1),
+        "invocations": len(walls),
+        "seeds": list(cfg.seeds),
+        "split": asdict(cfg.split),
+        "counts": split["counts"],
+        "model": asdict(cfg.model),
+        "loop": cfg.loop,
+        "sft": cfg.sft,
         "baseline_pairs": cfg.baseline_pairs,
-        "arms": aggregate(cfg, results), "contrasts": contrasts(cfg, results), "ts": _suite_summary(suite),
+        "arms": aggregate(cfg, results),
+        "contrasts": contrasts(cfg, results),
+        "ts": _suite_summary(suite),
         "missing": missing,
     }
     write_json(out / "results.json", doc)

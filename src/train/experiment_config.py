@@ -8,11 +8,10 @@ field), the arms, the seeds, and what ``--smoke`` shrinks. Only the scale knobs 
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from evaluation.errors import (
     ConfigError,
@@ -97,8 +96,17 @@ class ExperimentConfig:
         baseline_pairs = int(s.pop("baselines", {}).get("pairs", self.baseline_pairs))
         if s:
             raise ConfigError(f"[smoke] has unknown keys: {', '.join(sorted(s))}")
-        return dataclasses.replace(self, split=split, loop=loop, sft=sft, model=model, seeds=seeds, arms=arms,
-                                   baseline_pairs=baseline_pairs, name=f"{self.name}-smoke")
+        return dataclasses.replace(
+            self,
+            split=split,
+            loop=loop,
+            sft=sft,
+            model=model,
+            seeds=seeds,
+            arms=arms,
+            baseline_pairs=baseline_pairs,
+            name=f"{self.name}-smoke",
+        )
 
 
 def _section(raw: dict, name: str, path: Path) -> dict:
@@ -112,8 +120,9 @@ def _build(cls: type, values: dict, path: Path, section: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}", path=path,
-                         field=section)
+        raise InputError(
+            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}", path=path, field=section
+        )
     return cls(**values)
 
 
@@ -137,8 +146,12 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise InputError(f"unknown loop option(s) {', '.join(bad)}", path=path, field="loop")
     sft = _section(raw, "sft", path)
     if set(sft) - set(OPTIMISER_GROUP):
-        raise InputError(f"[sft] takes the optimiser options only ({', '.join(OPTIMISER_GROUP)}); got "
-                         f"{', '.join(sorted(set(sft) - set(OPTIMISER_GROUP)))}", path=path, field="sft")
+        raise InputError(
+            f"[sft] takes the optimiser options only ({', '.join(OPTIMISER_GROUP)}); got "
+            f"{', '.join(sorted(set(sft) - set(OPTIMISER_GROUP)))}",
+            path=path,
+            field="sft",
+        )
     arms = tuple(raw.get("arms", ARMS))
     for a in arms:
         if a not in ARMS:
@@ -152,10 +165,21 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise InputError("[baselines] takes pairs only", path=path, field="baselines")
     pairs = baselines.get("pairs", 0)
     if not isinstance(pairs, int) or isinstance(pairs, bool) or pairs < 0:
-        raise InputError(f"[baselines] pairs must be an integer >= 0 (0 = all), got {pairs!r}", path=path,
-                         field="baselines.pairs")
-    cfg = ExperimentConfig(name=str(raw.get("name", path.stem)), split=split, model=model, loop=loop, sft=sft,
-                           arms=arms, seeds=seeds, bootstrap=int(raw.get("bootstrap", 2000)), smoke=smoke,
-                           path=str(path), baseline_pairs=pairs)
+        raise InputError(
+            f"[baselines] pairs must be an integer >= 0 (0 = all), got {pairs!r}", path=path, field="baselines.pairs"
+        )
+    cfg = ExperimentConfig(
+        name=str(raw.get("name", path.stem)),
+        split=split,
+        model=model,
+        loop=loop,
+        sft=sft,
+        arms=arms,
+        seeds=seeds,
+        bootstrap=int(raw.get("bootstrap", 2000)),
+        smoke=smoke,
+        path=str(path),
+        baseline_pairs=pairs,
+    )
     cfg.smoked()  # a broken [smoke] section fails now, not after an hour
     return cfg

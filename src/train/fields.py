@@ -70,10 +70,22 @@ OPTIMISER_GROUP: dict[str, str] = {
 #: The group's defaults per kind of training. SFT trains on examples; self-play on (y+, y-) pairs of two
 #: sequences each, from a model that is already fine-tuned, hence fewer epochs and a smaller rate.
 OPTIMISER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sft": {"epochs": 3.0, "learning_rate": 2e-5, "batch_size": 8, "grad_accum": 1, "warmup_ratio": 0.0,
-            "weight_decay": 0.0},
-    "selfplay": {"epochs": 1.0, "learning_rate": 1e-5, "batch_size": 4, "grad_accum": 1, "warmup_ratio": 0.0,
-                 "weight_decay": 0.0},
+    "sft": {
+        "epochs": 3.0,
+        "learning_rate": 2e-5,
+        "batch_size": 8,
+        "grad_accum": 1,
+        "warmup_ratio": 0.0,
+        "weight_decay": 0.0,
+    },
+    "selfplay": {
+        "epochs": 1.0,
+        "learning_rate": 1e-5,
+        "batch_size": 4,
+        "grad_accum": 1,
+        "warmup_ratio": 0.0,
+        "weight_decay": 0.0,
+    },
 }
 OPTIMISER_ITEMS: dict[str, str] = {"sft": "Examples", "selfplay": "Pairs (each two sequences)"}
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from evaluation.console import echo
 from evaluation.errors import ConfigError
 from train.backend_config import GenerationBackendConfig
 from train.formatting import model_input, render_prompt
@@ -203,7 +204,7 @@ def load_generator(
         except ModelNotServedError as e:
             if if_not_served != "local":
                 raise
-            print(f"note: {e}; generating with {model} in this process", file=sys.stderr)
+            echo(f"note: {e}; generating with {model} in this process")
     m, tok = load_inference_model(model)
     return HFGenerator(m, tok, options)
 
@@ -231,8 +232,16 @@ def predict(
     out = []
     for ex, raw in zip(examples, raws, strict=True):
         text = extract_sql(raw) if task == "text2sql" else raw.strip()
-        out.append({"id": ex["id"], "db_id": ex.get("db_id"), "sql": text, "raw": raw, "gen_hash": gen_hash,
-                    "backend": backend})
+        out.append(
+            {
+                "id": ex["id"],
+                "db_id": ex.get("db_id"),
+                "sql": text,
+                "raw": raw,
+                "gen_hash": gen_hash,
+                "backend": backend,
+            }
+        )
     return out
 
 
@@ -242,7 +251,9 @@ def partial_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def _resumable_prefix(partial: Path, examples: Sequence[dict[str, Any]], gen_hash: str, backend: str) -> list[dict[str, Any]]:
+def _resumable_prefix(
+    partial: Path, examples: Sequence[dict[str, Any]], gen_hash: str, backend: str
+) -> list[dict[str, Any]]:
     """Predictions a killed run already wrote for the first examples, with the same model, settings and backend.
 
     The partial file holds a prefix of the examples in order; reading stops at a torn last line
@@ -257,8 +268,13 @@ def _resumable_prefix(partial: Path, examples: Sequence[dict[str, Any]], gen_has
         except json.JSONDecodeError:
             break
         i = len(rows)
-        if (not isinstance(row, dict) or i >= len(examples) or row.get("id") != examples[i]["id"]
-                or row.get("gen_hash") != gen_hash or row.get("backend") != backend):
+        if (
+            not isinstance(row, dict)
+            or i >= len(examples)
+            or row.get("id") != examples[i]["id"]
+            or row.get("gen_hash") != gen_hash
+            or row.get("backend") != backend
+        ):
             break
         rows.append(row)
     return rows
@@ -300,11 +316,18 @@ def predict_file(
         with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished chunk
             f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in preds))
             chunk = max(4 * options.batch_size, 64)  # not tied to --concurrency: sampled output stays the same
-            with tqdm(total=len(examples), initial=len(preds), desc="predict", unit="example", file=sys.stderr,
-                      disable=None) as bar:
+            with tqdm(
+                total=len(examples), initial=len(preds), desc="predict", unit="example", file=sys.stderr, disable=None
+            ) as bar:
                 for start in range(len(preds), len(examples), chunk):
-                    rows = predict(generator, generator.tokenizer, examples[start : start + chunk], options=options,
-                                   model_id=str(model), task=task)
+                    rows = predict(
+                        generator,
+                        generator.tokenizer,
+                        examples[start : start + chunk],
+                        options=options,
+                        model_id=str(model),
+                        task=task,
+                    )
                     f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
                     f.flush()
                     os.fsync(f.fileno())

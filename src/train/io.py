@@ -118,8 +118,7 @@ def checkpoint_fingerprint(path: str | Path) -> str:
         return sha256_bytes(f"hub:{path}".encode())
     h = hashlib.sha256()
     files = sorted(
-        f for f in p.iterdir()
-        if f.is_file() and f.suffix in FINGERPRINT_SUFFIXES and f.name not in FINGERPRINT_SKIP
+        f for f in p.iterdir() if f.is_file() and f.suffix in FINGERPRINT_SUFFIXES and f.name not in FINGERPRINT_SKIP
     )
     for f in files:
         st = f.stat()

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 
-def mutated_predictions(golds: Sequence[dict[str, Any]], db_root: Path, *, per_gold: int = 60,
-                        double_per_gold: int = 20) -> dict[str, list[tuple[dict[str, Any], str]]]:
+def mutated_predictions(
+    golds: Sequence[dict[str, Any]], db_root: Path, *, per_gold: int = 60, double_per_gold: int = 20
+) -> dict[str, list[tuple[dict[str, Any], str]]]:
     """``{"single": [(example, pred_sql)], "double": [...]}`` for examples with ``db_id`` and ``sql``."""
     from evaluation.executor import ReadOnlyDatabase
     from evaluation.suite import neighbours, read_schema
@@ -52,15 +53,21 @@ def mutated_predictions(golds: Sequence[dict[str, Any]], db_root: Path, *, per_g
     return out
 
 
-def measure(golds: Sequence[dict[str, Any]], db_root: Path, cache: Path, *, suite_size: int = 20,
-            per_gold: int = 60, double_per_gold: int = 20) -> dict[str, Any]:
+def measure(
+    golds: Sequence[dict[str, Any]],
+    db_root: Path,
+    cache: Path,
+    *,
+    suite_size: int = 20,
+    per_gold: int = 60,
+    double_per_gold: int = 20,
+) -> dict[str, Any]:
     """Judge every mutated prediction by EX and by TS (empty cache, then warm); counts and seconds."""
     from train.scoring import Judge, judge_predictions
 
     data_root = db_root
     sets = mutated_predictions(golds, db_root, per_gold=per_gold, double_per_gold=double_per_gold)
-    report: dict[str, Any] = {"golds": len(golds), "db_ids": len({g["db_id"] for g in golds}),
-                              "suite_size": suite_size}
+    report: dict[str, Any] = {"golds": len(golds), "db_ids": len({g["db_id"] for g in golds}), "suite_size": suite_size}
     shutil.rmtree(cache, ignore_errors=True)
     for name in ("single", "double"):
         rows = sets[name]
@@ -74,15 +81,24 @@ def measure(golds: Sequence[dict[str, Any]], db_root: Path, cache: Path, *, suit
             judge = Judge("ts", suite_size=suite_size, suite_cache=str(cache))
             t0 = time.perf_counter()
             ts = judge_predictions(examples, preds, data_root, judge=judge)
-            runs[run] = {"seconds": round(time.perf_counter() - t0, 3), "suites_built": judge.cache.builds,
-                         "suites_reused": judge.cache.reuses,
-                         "build_s": round(sum(s.build_s for s in judge.cache.used.values()), 3)}
+            runs[run] = {
+                "seconds": round(time.perf_counter() - t0, 3),
+                "suites_built": judge.cache.builds,
+                "suites_reused": judge.cache.reuses,
+                "build_s": round(sum(s.build_s for s in judge.cache.used.values()), 3),
+            }
         ex_correct = sum(1 for j in ex if j.correct)
         flips = sum(1 for e, t in zip(ex, ts, strict=True) if e.correct and t.correct is False)
         assert all(not (t.correct and not e.correct) for e, t in zip(ex, ts, strict=True)), "TS > EX"
-        report[name] = {"predictions": len(rows), "ex_correct": ex_correct, "ts_correct": sum(1 for j in ts if j.correct),
-                        "flips": flips, "flip_rate_of_ex_correct": round(flips / ex_correct, 4) if ex_correct else None,
-                        "ex_seconds": round(ex_s, 3), "ts": runs}
+        report[name] = {
+            "predictions": len(rows),
+            "ex_correct": ex_correct,
+            "ts_correct": sum(1 for j in ts if j.correct),
+            "flips": flips,
+            "flip_rate_of_ex_correct": round(flips / ex_correct, 4) if ex_correct else None,
+            "ex_seconds": round(ex_s, 3),
+            "ts": runs,
+        }
     return report
 
 
@@ -101,10 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     records, _ = load_gold(a.gold)
     keep = {d for d in a.db_ids.split(",") if d}
-    golds = [{"id": r.id, "db_id": r.db_id, "sql": r.sql, "db_path": f"{r.db_id}/{r.db_id}.sqlite"}
-             for r in records if (not keep or r.db_id in keep) and (a.db_root / r.db_id / f"{r.db_id}.sqlite").is_file()]
-    report = measure(golds, a.db_root, a.cache, suite_size=a.suite_size, per_gold=a.per_gold,
-                     double_per_gold=a.double_per_gold)
+    golds = [
+        {"id": r.id, "db_id": r.db_id, "sql": r.sql, "db_path": f"{r.db_id}/{r.db_id}.sqlite"}
+        for r in records
+        if (not keep or r.db_id in keep) and (a.db_root / r.db_id / f"{r.db_id}.sqlite").is_file()
+    ]
+    report = measure(
+        golds, a.db_root, a.cache, suite_size=a.suite_size, per_gold=a.per_gold, double_per_gold=a.double_per_gold
+    )
     text = json.dumps(report, indent=2)
     if a.out:
         a.out.write_text(text + "\n", encoding="utf-8")

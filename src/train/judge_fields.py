@@ -17,13 +17,22 @@ from train.fields import help_field
 
 #: name -> (help text, default); ``{signal}`` is filled in per command.
 JUDGE_GROUP: dict[str, tuple[str, object]] = {
-    "judge": (("Who judges {signal}: ex (the result on the example's database) or ts (the results on every "
-               "database of a test suite built for the judged examples' gold SQL and cached by database "
-               "fingerprint: correct only if correct on every one). Model selection stays EX."), "ex"),
-    "suite_size": (("--judge ts: most databases per test suite, the original included (as `evaluate build-suite "
-                    "--size`)."), DEFAULT_SUITE_SIZE),
-    "suite_cache": ("--judge ts: folder of cached test suites, shared by runs (default ~/.cache/spft-sql/suites).",
-                    None),
+    "judge": (
+        (
+            "Who judges {signal}: ex (the result on the example's database) or ts (the results on every "
+            "database of a test suite built for the judged examples' gold SQL and cached by database "
+            "fingerprint: correct only if correct on every one). Model selection stays EX."
+        ),
+        "ex",
+    ),
+    "suite_size": (
+        ("--judge ts: most databases per test suite, the original included (as `evaluate build-suite --size`)."),
+        DEFAULT_SUITE_SIZE,
+    ),
+    "suite_cache": (
+        "--judge ts: folder of cached test suites, shared by runs (default ~/.cache/spft-sql/suites).",
+        None,
+    ),
 }
 
 
@@ -37,5 +46,7 @@ def check_judge_fields(cfg: Any) -> None:
     """``judge`` is a judge and ``suite_size`` >= 1 (errors name the option)."""
     check_judge(cfg.judge)
     if cfg.suite_size < 1:
-        raise ConfigError(f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), "
-                          f"got {cfg.suite_size}")
+        raise ConfigError(
+            f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), "
+            f"got {cfg.suite_size}"
+        )

@@ -63,5 +63,7 @@ def cached_reference_logps(
         d = json.loads(path.read_text(encoding="utf-8"))
         return d["chosen"], d["rejected"], True
     chosen, rejected = compute()
-    write_json(path, {"pairs_hash": pairs_hash, "ref_fingerprint": ref_fingerprint, "chosen": chosen, "rejected": rejected})
+    write_json(
+        path, {"pairs_hash": pairs_hash, "ref_fingerprint": ref_fingerprint, "chosen": chosen, "rejected": rejected}
+    )
     return chosen, rejected, False

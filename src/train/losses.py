@@ -65,16 +65,51 @@ class LossVariant:
         return self.weight == "lambda*R" or self.keep == "wrong"
 
 
-VARIANTS: dict[str, LossVariant] = {v.name: v for v in (
-    LossVariant("spft", "lambda*R", "all", "worst_unused", "opponent", "val", "SPFT-SQL eq. 3, Alg. 1",
-                "error-driven loss: main = best of the pool, opponent = worst not yet used, weight λ·R"),
-    LossVariant("exspin", "lambda", "wrong", "previous", "opponent", "train", "ExSPIN §4.3",
-                "SPIN on the opponent's wrong outputs only; opponent = previous round's model"),
-    LossVariant("spin", "lambda", "all", "previous", "opponent", "train", "SPIN (Chen et al. 2024)",
-                "every generation of the previous round's model is a negative"),
-    LossVariant("dpo", "lambda", "all", "initial", "initial", "train", "DPO (Rafailov et al. 2024), SPFT-SQL Table 3",
-                "fixed reference = initial SFT model; all of its outputs are negatives (no execution filter)"),
-)}
+VARIANTS: dict[str, LossVariant] = {
+    v.name: v
+    for v in (
+        LossVariant(
+            "spft",
+            "lambda*R",
+            "all",
+            "worst_unused",
+            "opponent",
+            "val",
+            "SPFT-SQL eq. 3, Alg. 1",
+            "error-driven loss: main = best of the pool, opponent = worst not yet used, weight λ·R",
+        ),
+        LossVariant(
+            "exspin",
+            "lambda",
+            "wrong",
+            "previous",
+            "opponent",
+            "train",
+            "ExSPIN §4.3",
+            "SPIN on the opponent's wrong outputs only; opponent = previous round's model",
+        ),
+        LossVariant(
+            "spin",
+            "lambda",
+            "all",
+            "previous",
+            "opponent",
+            "train",
+            "SPIN (Chen et al. 2024)",
+            "every generation of the previous round's model is a negative",
+        ),
+        LossVariant(
+            "dpo",
+            "lambda",
+            "all",
+            "initial",
+            "initial",
+            "train",
+            "DPO (Rafailov et al. 2024), SPFT-SQL Table 3",
+            "fixed reference = initial SFT model; all of its outputs are negatives (no execution filter)",
+        ),
+    )
+}
 LOSS_VARIANTS = tuple(VARIANTS)
 #: variants that only train on pairs whose opponent output was wrong (R = 1)
 FILTERS_CORRECT = frozenset(n for n, v in VARIANTS.items() if v.keep == "wrong")
@@ -139,7 +174,6 @@ def preference_loss(
     >>> round(loss.item(), 4)  # ℓ(0) = log 2
     0.6931
     """
-    import torch
     import torch.nn.functional as F
 
     if lam <= 0:

@@ -7,7 +7,7 @@ the adapter put on top (trainable when asked, merged for pure inference).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

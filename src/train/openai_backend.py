@@ -57,8 +57,9 @@ def names_model(served_id: str, model: str, fingerprint: str) -> bool:
     return served_id == model or _same_path(served_id, model) or fingerprint[:FINGERPRINT_CHARS] in served_id
 
 
-def pick_served_name(served_ids: Sequence[str], model: str, fingerprint: Callable[[], str], served_model: str | None,
-                     url: str) -> str:
+def pick_served_name(
+    served_ids: Sequence[str], model: str, fingerprint: Callable[[], str], served_model: str | None, url: str
+) -> str:
     """The served id to request for ``model``; :class:`ModelNotServedError` when the server has no such model.
 
     ``fingerprint`` is called only when no id names the model by its path (it reads every weight byte).
@@ -69,10 +70,14 @@ def pick_served_name(served_ids: Sequence[str], model: str, fingerprint: Callabl
                 return sid
     full = fingerprint()
     fp = full[:FINGERPRINT_CHARS]
-    how = (f"serve it as its path, or name it by its fingerprint (e.g. `vllm serve {model} --served-model-name ckpt-{fp}`)")
+    how = (
+        f"serve it as its path, or name it by its fingerprint (e.g. `vllm serve {model} --served-model-name ckpt-{fp}`)"
+    )
     if served_model is not None:
         if served_model not in served_ids:
-            raise ModelNotServedError(f"{url} does not serve --served-model '{served_model}' (it serves: {', '.join(served_ids) or 'nothing'})")
+            raise ModelNotServedError(
+                f"{url} does not serve --served-model '{served_model}' (it serves: {', '.join(served_ids) or 'nothing'})"
+            )
         if not names_model(served_model, model, full):
             raise ModelNotServedError(
                 f"--served-model '{served_model}' at {url} is not the checkpoint {model} (fingerprint {fp}); {how}"
@@ -90,10 +95,14 @@ def _client(cfg: GenerationBackendConfig) -> Any:
     try:
         import openai
     except ImportError:  # pragma: no cover - the train extra installs it
-        raise GenerationServerError("--backend openai needs the openai package: pip install 'spft-sql[train]'") from None
+        raise GenerationServerError(
+            "--backend openai needs the openai package: pip install 'spft-sql[train]'"
+        ) from None
     return openai.OpenAI(
-        base_url=cfg.base_url, api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
-        timeout=cfg.request_timeout, max_retries=cfg.retries,
+        base_url=cfg.base_url,
+        api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
+        timeout=cfg.request_timeout,
+        max_retries=cfg.retries,
     )
 
 
@@ -103,11 +112,15 @@ def server_error(e: Exception, cfg: GenerationBackendConfig, what: str) -> Gener
 
     url, tries = cfg.base_url, f"after {cfg.retries} retries (--retries)"
     if isinstance(e, openai.APITimeoutError):
-        return GenerationServerError(f"{what}: no answer from {url} within {cfg.request_timeout:g} s {tries}; "
-                                     "raise --request-timeout or lower --concurrency")
+        return GenerationServerError(
+            f"{what}: no answer from {url} within {cfg.request_timeout:g} s {tries}; "
+            "raise --request-timeout or lower --concurrency"
+        )
     if isinstance(e, openai.APIConnectionError):
-        return GenerationServerError(f"{what}: cannot reach the generation server at {url} (--base-url) {tries}: "
-                                     f"{e.__cause__ or e}; is it running?")
+        return GenerationServerError(
+            f"{what}: cannot reach the generation server at {url} (--base-url) {tries}: "
+            f"{e.__cause__ or e}; is it running?"
+        )
     if isinstance(e, openai.APIStatusError):
         detail = e.response.text[:300] if e.response is not None else str(e)
         retried = f" {tries}" if e.status_code == 429 or e.status_code >= 500 else ""
@@ -131,14 +144,30 @@ class OpenAIGenerator:
 
     backend = "openai"
 
-    def __init__(self, cfg: GenerationBackendConfig, options: Any, model: str, *, tokenizer: Any = None,
-                 fingerprint: str | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: GenerationBackendConfig,
+        options: Any,
+        model: str,
+        *,
+        tokenizer: Any = None,
+        fingerprint: str | None = None,
+        progress: bool = True,
+    ) -> None:
         from train.io import checkpoint_fingerprint
 
-        self.cfg, self.options, self.model, self.tokenizer, self.progress = cfg, options, str(model), tokenizer, progress
+        self.cfg, self.options, self.model, self.tokenizer, self.progress = (
+            cfg,
+            options,
+            str(model),
+            tokenizer,
+            progress,
+        )
         self.client = _client(cfg)
         fp = (lambda: fingerprint) if fingerprint else (lambda: checkpoint_fingerprint(self.model))
-        self.served_name = pick_served_name(served_model_ids(cfg, self.client), self.model, fp, cfg.served_model, str(cfg.base_url))
+        self.served_name = pick_served_name(
+            served_model_ids(cfg, self.client), self.model, fp, cfg.served_model, str(cfg.base_url)
+        )
 
     def _request(self, i: int, prompt: str) -> str:
         import openai
@@ -162,8 +191,14 @@ class OpenAIGenerator:
         from tqdm.auto import tqdm
 
         outs: list[str | None] = [None] * len(prompts)
-        bar = tqdm(total=len(prompts), desc=f"generate ({self.cfg.base_url})", unit="prompt", file=sys.stderr,
-                   disable=not self.progress or None, leave=False)
+        bar = tqdm(
+            total=len(prompts),
+            desc=f"generate ({self.cfg.base_url})",
+            unit="prompt",
+            file=sys.stderr,
+            disable=not self.progress or None,
+            leave=False,
+        )
         pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)
         try:
             futures = {pool.submit(self._request, i, p): i for i, p in enumerate(prompts)}

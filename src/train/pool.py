@@ -56,7 +56,9 @@ class Pool:
         return Pool(tuple(e for e in self.entries if e.id != entry.id) + (entry,))
 
     def with_score(self, model_id: str, val_ex: float, val_hash: str) -> Pool:
-        return Pool(tuple(replace(e, val_ex=val_ex, val_hash=val_hash) if e.id == model_id else e for e in self.entries))
+        return Pool(
+            tuple(replace(e, val_ex=val_ex, val_hash=val_hash) if e.id == model_id else e for e in self.entries)
+        )
 
     def next_id(self) -> str:
         """``m<N>`` with N the pool size, or the next free N: a given pool.json may already use that id
@@ -76,8 +78,11 @@ class Pool:
         """Ids of the other models with exactly ``entry``'s D_val EX (unscored counts as 0); ``among``
         limits them to the candidates of a choice (the opponent is chosen among the unused non-mains)."""
         ex = entry.val_ex or 0.0
-        return tuple(e.id for e in self.entries
-                     if e.id != entry.id and (among is None or e.id in among) and (e.val_ex or 0.0) == ex)
+        return tuple(
+            e.id
+            for e in self.entries
+            if e.id != entry.id and (among is None or e.id in among) and (e.val_ex or 0.0) == ex
+        )
 
     def tie_note(self, entry: PoolEntry, role: str = "main", among: Collection[str] | None = None) -> str:
         """``""``, or why ``entry`` was chosen among equals, for run summaries: ``"tie with m1 on D_val

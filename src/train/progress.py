@@ -34,9 +34,16 @@ class StageProgress(_callback_base()):  # type: ignore[misc]
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=state.max_steps or None, initial=state.global_step, desc=self.desc, unit="step",
-                        file=sys.stderr, leave=False, dynamic_ncols=True,
-                        disable=None if self.show is None else not self.show)
+        self.bar = tqdm(
+            total=state.max_steps or None,
+            initial=state.global_step,
+            desc=self.desc,
+            unit="step",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            disable=None if self.show is None else not self.show,
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:

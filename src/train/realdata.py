@@ -67,19 +67,28 @@ def split_real(examples: Sequence[dict], selection_size: int | None, seed: int) 
     )
 
 
-def real_records(bench: Any, examples: list[dict], *, gold: bool, cache_dir: Path | None, prompt_config: Any = None,
-                 source: str) -> list[dict]:
+def real_records(
+    bench: Any, examples: list[dict], *, gold: bool, cache_dir: Path | None, prompt_config: Any = None, source: str
+) -> list[dict]:
     """Prompt records (``synth build-prompts`` format) with ids ``real-<position>`` and ``source``."""
     from synth.prompt import PromptConfig
     from synth.prompt.records import build_prompt_records
 
     path = bench.train_path or bench.root
-    records, _skipped = build_prompt_records(bench, examples, prompt_config or PromptConfig(), cache_dir, path, gold=gold)
+    records, _skipped = build_prompt_records(
+        bench, examples, prompt_config or PromptConfig(), cache_dir, path, gold=gold
+    )
     return [dict(r, id=f"real-{r['id']}", source=source) for r in records]
 
 
-def sql2text_records(examples: Sequence[dict], schemas: Mapping[str, Any], *, source: str,
-                     cache_dir: Path | None = None, prompt_config: Any = None) -> list[dict]:
+def sql2text_records(
+    examples: Sequence[dict],
+    schemas: Mapping[str, Any],
+    *,
+    source: str,
+    cache_dir: Path | None = None,
+    prompt_config: Any = None,
+) -> list[dict]:
     """SQL -> question training records: ``schema_prompt`` built from the SQL alone (what the model
     question writer feeds at generation time), ``question`` the target."""
     from synth.prompt import PromptBuilder, PromptConfig

@@ -35,8 +35,9 @@ def changed_parameters(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list
     return [f"{k}: {saved[k]!r} -> {now[k]!r}" for k in sorted(now) if k in saved and now[k] != saved[k]]
 
 
-def load_state(out: Path, *, parameters: Mapping[str, Any] | None = None, allowed: str = "",
-               file: str = STATE_FILE) -> dict[str, Any] | None:
+def load_state(
+    out: Path, *, parameters: Mapping[str, Any] | None = None, allowed: str = "", file: str = STATE_FILE
+) -> dict[str, Any] | None:
     """The saved state of the run in ``out`` (``None`` for a new run). With ``parameters``, a state made
     with other values of them is refused (``allowed`` says what may change on resume)."""
     p = Path(out) / file
@@ -45,8 +46,9 @@ def load_state(out: Path, *, parameters: Mapping[str, Any] | None = None, allowe
     try:
         state = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg}); delete the run folder (or this file) to start over",
-                         path=p, line=e.lineno) from None
+        raise InputError(
+            f"not valid JSON ({e.msg}); delete the run folder (or this file) to start over", path=p, line=e.lineno
+        ) from None
     if not isinstance(state, dict):
         raise InputError("expected a JSON object; delete the run folder to start over", path=p)
     if parameters is not None:

@@ -74,8 +74,14 @@ class Judge:
     def counters(self) -> dict[str, Any]:
         """A snapshot of the counts (differences of two snapshots = one stage's share)."""
         c = self._cache
-        return {"verdicts": self.verdicts, "ts_runs": self.ts_runs, "flips": self.flips, "ts_s": round(self.ts_s, 3),
-                "suites_built": c.builds if c else 0, "suites_reused": c.reuses if c else 0}
+        return {
+            "verdicts": self.verdicts,
+            "ts_runs": self.ts_runs,
+            "flips": self.flips,
+            "ts_s": round(self.ts_s, 3),
+            "suites_built": c.builds if c else 0,
+            "suites_reused": c.reuses if c else 0,
+        }
 
     def summary(self, rows: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         """For a run manifest: the judge, the cache, every suite used (folder -> fingerprint, size, kills).
@@ -135,8 +141,14 @@ def judge_predictions(
     return out
 
 
-def _ts_rejudge(examples: Sequence[dict[str, Any]], pred_sqls: Sequence[str], data_root: Path, ex: list[Judged],
-                judge: Judge, limits: Limits) -> list[Judged]:
+def _ts_rejudge(
+    examples: Sequence[dict[str, Any]],
+    pred_sqls: Sequence[str],
+    data_root: Path,
+    ex: list[Judged],
+    judge: Judge,
+    limits: Limits,
+) -> list[Judged]:
     """EX verdicts -> TS verdicts. A suite is built (or reused) per database for *all* the examples'
     golds of that database, so it does not depend on the predictions; only EX-correct ones are run on it.
     A gold that fails on a suite database leaves the item unjudged (``gold_failed``), as on the original."""
@@ -146,8 +158,11 @@ def _ts_rejudge(examples: Sequence[dict[str, Any]], pred_sqls: Sequence[str], da
     golds: dict[str, list[str]] = {}
     for e in examples:
         golds.setdefault(_db_id(e, data_root), []).append(e["sql"])
-    items = [TsItem(str(i), _db_id(e, data_root), db_path_of(e, data_root), e["sql"], sql or "")
-             for i, (e, sql, j) in enumerate(zip(examples, pred_sqls, ex, strict=True)) if j.correct]
+    items = [
+        TsItem(str(i), _db_id(e, data_root), db_path_of(e, data_root), e["sql"], sql or "")
+        for i, (e, sql, j) in enumerate(zip(examples, pred_sqls, ex, strict=True))
+        if j.correct
+    ]
     verdicts, suites = ts_verdicts(items, judge.cache, golds=golds, limits=limits)
     judge.last_suites = tuple(sorted(s.folder.name for s in suites.values()))
     out = []

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.console import echo
 from evaluation.errors import ConfigError
 from train.io import (
     checkpoint_fingerprint,
@@ -70,11 +71,18 @@ def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
     from train.generate import GenerationOptions
 
     sampled = samples > 1
-    return GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed,
-                             do_sample=sampled, temperature=cfg.temperature if sampled else 1.0)
+    return GenerationOptions(
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.gen_batch_size,
+        seed=cfg.seed,
+        do_sample=sampled,
+        temperature=cfg.temperature if sampled else 1.0,
+    )
 
 
-def generate_sql(entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, cache: Path, *, samples: int = 1) -> list[dict]:
+def generate_sql(
+    entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, cache: Path, *, samples: int = 1
+) -> list[dict]:
     """Predictions of one pool model, ``samples`` per example (in example order, field ``sample``).
 
     Cached on disk by model fingerprint + data hash + decoding settings, so a resumed run or a
@@ -85,8 +93,16 @@ def generate_sql(entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, ca
 
     backend = backend_config_of(cfg)  # checked before the cache: a bad --backend/--base-url fails at once
     opts = generation_options(cfg, samples)
-    key = hash_records([{"model": checkpoint_fingerprint(entry.path), "data": hash_records(examples),
-                         "gen": opts.settings_hash(), "samples": samples}])
+    key = hash_records(
+        [
+            {
+                "model": checkpoint_fingerprint(entry.path),
+                "data": hash_records(examples),
+                "gen": opts.settings_hash(),
+                "samples": samples,
+            }
+        ]
+    )
     path = cache / f"preds-{entry.id}-{key[:16]}.jsonl"
     if path.is_file():
         return read_jsonl(path)
@@ -110,13 +126,21 @@ def score_pool(pool: Pool, val: list[dict], val_hash: str, data_root: Path, cfg:
     for e in pool.entries:
         if not e.scored_on(val_hash):
             preds = generate_sql(e, val, cfg, cache)
-            pool = pool.with_score(e.id, ex_accuracy(judge_predictions(val, [p["sql"] for p in preds], data_root)), val_hash)
+            pool = pool.with_score(
+                e.id, ex_accuracy(judge_predictions(val, [p["sql"] for p in preds], data_root)), val_hash
+            )
     return pool
 
 
 def build_pairs(
-    examples: list[dict], preds: list[dict], data_root: Path, opponent: PoolEntry, *, samples: int = 1,
-    positive: str = "gold", judge: Any = None,
+    examples: list[dict],
+    preds: list[dict],
+    data_root: Path,
+    opponent: PoolEntry,
+    *,
+    samples: int = 1,
+    positive: str = "gold",
+    judge: Any = None,
 ) -> list[dict]:
     """TRL-shaped pairs: prompt (model input, untemplated), chosen = y+, rejected = y', reward R.
 
@@ -138,8 +162,11 @@ def build_pairs(
     ts = judge is not None and judge.is_ts
     pairs = []
     for i, ex in enumerate(examples):
-        group = [(p, reward(j)) for p, j in zip(preds[i * samples:(i + 1) * samples], judged[i * samples:(i + 1) * samples])]
-        verdicts = judged[i * samples:(i + 1) * samples]
+        group = [
+            (p, reward(j))
+            for p, j in zip(preds[i * samples : (i + 1) * samples], judged[i * samples : (i + 1) * samples])
+        ]
+        verdicts = judged[i * samples : (i + 1) * samples]
         if any(r is None for _, r in group):  # the gold itself does not run: cannot judge
             continue
         correct = list(dict.fromkeys(p["sql"] for p, r in group if r == 0))
@@ -155,8 +182,15 @@ def build_pairs(
                 chosen, source = correct[k % len(correct)], "sample"
                 k += 1
             pair = {
-                "id": ex["id"], "db_id": ex.get("db_id"), "prompt": prompt, "chosen": chosen, "rejected": p["sql"],
-                "reward": r, "verdict": j.reason, "opponent": opponent.id, "sample": p.get("sample", 0),
+                "id": ex["id"],
+                "db_id": ex.get("db_id"),
+                "prompt": prompt,
+                "chosen": chosen,
+                "rejected": p["sql"],
+                "reward": r,
+                "verdict": j.reason,
+                "opponent": opponent.id,
+                "sample": p.get("sample", 0),
                 "positive": source,
             }
             if ts:
@@ -197,12 +231,23 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     check_compatible(model, tokenizer, where=main.path)
     ckpt_dir = round_dir / "checkpoints"
     args = training_arguments(
-        ckpt_dir, cfg.optimiser(), seed=cfg.seed, logging_steps=cfg.logging_steps, evaluate=False, save_total_limit=1,
-        remove_unused_columns=False, **({"save_strategy": "steps", "save_steps": cfg.save_steps} if cfg.save_steps else {}),
+        ckpt_dir,
+        cfg.optimiser(),
+        seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        evaluate=False,
+        save_total_limit=1,
+        remove_unused_columns=False,
+        **({"save_strategy": "steps", "save_steps": cfg.save_steps} if cfg.save_steps else {}),
     )
     trainer = make_selfplay_trainer_class()(
-        model=model, args=args, train_dataset=features, data_collator=PairCollator(tokenizer.pad_token_id),
-        processing_class=tokenizer, variant=cfg.loss, lam=cfg.lam,
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=PairCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        variant=cfg.loss,
+        lam=cfg.lam,
     )
     from train.progress import TRAINER_LOG, attach_progress
 
@@ -218,12 +263,18 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     del trainer, model
     _free()
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed to resume this round; the model is saved
-    return {"train_loss": getattr(out, "training_loss", None), "steps": len(history) and history[-1].get("step"),
-            "mean_margin": sum(margins) / len(margins) if margins else None, "resumed_from": resumed and Path(resumed).name,
-            "last_margin": margins[-1] if margins else None}
+    return {
+        "train_loss": getattr(out, "training_loss", None),
+        "steps": len(history) and history[-1].get("step"),
+        "mean_margin": sum(margins) / len(margins) if margins else None,
+        "resumed_from": resumed and Path(resumed).name,
+        "last_margin": margins[-1] if margins else None,
+    }
 
 
-def early_stopping(new_ex: float, best_before: float, bad_rounds: int, *, min_delta: float, patience: int) -> tuple[bool, int, bool]:
+def early_stopping(
+    new_ex: float, best_before: float, bad_rounds: int, *, min_delta: float, patience: int
+) -> tuple[bool, int, bool]:
     """``(dropped, bad_rounds, stop)`` after a round whose new model scored ``new_ex``.
 
     A drop is an EX more than ``min_delta`` below the best EX of the pool before this round; ``stop``
@@ -261,8 +312,12 @@ def _load_state(out: Path) -> dict[str, Any]:
     """The saved state (settings are checked by :func:`_check_resume`, which knows the resumable ones)."""
     from train.runstate import load_state
 
-    return load_state(out, file=STATE_FILE) or {"completed_rounds": 0, "used_opponents": [], "bad_rounds": 0,
-                                                "stopped": None}
+    return load_state(out, file=STATE_FILE) or {
+        "completed_rounds": 0,
+        "used_opponents": [],
+        "bad_rounds": 0,
+        "stopped": None,
+    }
 
 
 def _start_of(cfg: SelfPlayConfig) -> str:
@@ -276,8 +331,9 @@ def _check_resume(cfg: SelfPlayConfig, state: dict[str, Any], data_hash: str, ou
     if state.get("data_hash") and state["data_hash"] != data_hash:
         raise ConfigError(f"{out} holds a self-play run on other data (train/val changed); use another --out")
     if state.get("start") and state["start"] != _start_of(cfg):
-        raise ConfigError(f"{out} holds a self-play run that started from {state['start']}, not {_start_of(cfg)}; "
-                          "use another --out")
+        raise ConfigError(
+            f"{out} holds a self-play run that started from {state['start']}, not {_start_of(cfg)}; use another --out"
+        )
     conflicts = cfg.resume_conflicts(state.get("config", {}))
     if conflicts:
         raise ConfigError(
@@ -289,31 +345,62 @@ def _check_resume(cfg: SelfPlayConfig, state: dict[str, Any], data_hash: str, ou
 def _round_line(row: dict[str, Any], rounds: int, ties: dict[str, str] | None = None) -> None:
     """One line per round on stderr: who played whom (and "tie" where the tie-break chose a role,
     ``train.roles.role_ties``), how many pairs were wrong, the new model's D_val EX."""
-    import sys
 
     def ex(v: Any, role: str = "") -> str:
         score = "-" if v is None else f"{v:.3f}"
         return f"{score}; {ties[role]}" if ties and ties.get(role) else score
 
-    new = f"new {row['new_model']} D_val EX {ex(row['new_val_ex'])}" if row.get("new_model") else "no model (nothing to learn)"
-    print(f"[selfplay round {row['round']}/{rounds}] main {row['main']} ({ex(row['main_val_ex'], 'main')}) vs opponent "
-          f"{row['opponent']} ({ex(row['opponent_val_ex'], 'opponent')}): {row['pairs']} pairs, {row['wrong_pairs']} wrong; {new}",
-          file=sys.stderr, flush=True)
+    new = (
+        f"new {row['new_model']} D_val EX {ex(row['new_val_ex'])}"
+        if row.get("new_model")
+        else "no model (nothing to learn)"
+    )
+    echo(
+        f"[selfplay round {row['round']}/{rounds}] main {row['main']} ({ex(row['main_val_ex'], 'main')}) vs opponent "
+        f"{row['opponent']} ({ex(row['opponent_val_ex'], 'opponent')}): {row['pairs']} pairs, {row['wrong_pairs']} wrong; "
+        f"{new}"
+    )
 
 
-def _manifest(out: Path, cfg: SelfPlayConfig, *, inputs: dict, pool: Pool, state: dict, rows: list, t0: float,
-              n_val: int, n_pair_source: int, status: str, judge: Any = None) -> None:
+def _manifest(
+    out: Path,
+    cfg: SelfPlayConfig,
+    *,
+    inputs: dict,
+    pool: Pool,
+    state: dict,
+    rows: list,
+    t0: float,
+    n_val: int,
+    n_pair_source: int,
+    status: str,
+    judge: Any = None,
+) -> None:
     from train.manifest import write_manifest
 
     best = pool.main() if any(e.val_ex is not None for e in pool.entries) else None
     judged = {"judge": judge.summary(rows)} if judge is not None and judge.is_ts else {}
     write_manifest(
-        out / "manifest.json", command="train selfplay", config=cfg, inputs=inputs, seed=cfg.seed,
-        counts={"rounds_completed": state["completed_rounds"], "pool_size": len(pool.entries), "val_examples": n_val,
-                "pair_source_examples": n_pair_source},
+        out / "manifest.json",
+        command="train selfplay",
+        config=cfg,
+        inputs=inputs,
+        seed=cfg.seed,
+        counts={
+            "rounds_completed": state["completed_rounds"],
+            "pool_size": len(pool.entries),
+            "val_examples": n_val,
+            "pair_source_examples": n_pair_source,
+        },
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"status": status, "best": asdict(best) if best else None, "stopped": state["stopped"],
-                 "models": [asdict(e) for e in pool.entries], "rounds": rows, **judged},
+        results={
+            "status": status,
+            "best": asdict(best) if best else None,
+            "stopped": state["stopped"],
+            "models": [asdict(e) for e in pool.entries],
+            "rounds": rows,
+            **judged,
+        },
     )
 
 
@@ -355,11 +442,18 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     save_pool(out, pool)
     save_state(out, state)
     rows = read_jsonl(out / "rounds.jsonl") if (out / "rounds.jsonl").is_file() else []
-    inputs = {"data": data_files, "data_hash": data_hash, "val_hash": val_hash, "data_root": str(data_root),
-              "start": cfg.pool or cfg.model, "models": state["start_models"]}
+    inputs = {
+        "data": data_files,
+        "data_hash": data_hash,
+        "val_hash": val_hash,
+        "data_root": str(data_root),
+        "start": cfg.pool or cfg.model,
+        "models": state["start_models"],
+    }
     judge = make_judge(cfg)  # R's judge; D_val scores (roles, early stopping) stay EX
-    manifest = dict(inputs=inputs, state=state, rows=rows, t0=t0, n_val=len(val), n_pair_source=len(pair_source),
-                    judge=judge)
+    manifest = dict(
+        inputs=inputs, state=state, rows=rows, t0=t0, n_val=len(val), n_pair_source=len(pair_source), judge=judge
+    )
     _manifest(out, cfg, pool=pool, status="running", **manifest)
 
     for t in range(state["completed_rounds"] + 1, cfg.rounds + 1):
@@ -369,23 +463,38 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         round_dir = out / f"round-{t}"
         pool = score_pool(pool, val, val_hash, data_root, cfg, cache)
         save_pool(out, pool)
-        roles = pick_roles(pool, cfg.loss, used_opponents=state["used_opponents"], previous=state.get("latest"),
-                           initial=state.get("initial_model"))
+        roles = pick_roles(
+            pool,
+            cfg.loss,
+            used_opponents=state["used_opponents"],
+            previous=state.get("latest"),
+            initial=state.get("initial_model"),
+        )
         main, opponent, ref = roles.main, roles.opponent, roles.reference
         ties = role_ties(pool, cfg.loss, roles, used_opponents=state["used_opponents"], previous=state.get("latest"))
         state.setdefault("initial_model", main.id)
         preds = generate_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
         before = judge.counters()
-        pairs = build_pairs(pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive,
-                            judge=judge)
+        pairs = build_pairs(
+            pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive, judge=judge
+        )
         write_jsonl(round_dir / "pairs.jsonl", pairs)
         train_pairs = [p for p in pairs if p["reward"] > 0] if variant.keep == "wrong" else pairs
         n_wrong = sum(p["reward"] for p in pairs)
         row: dict[str, Any] = {
-            "round": t, "main": main.id, "opponent": opponent.id, "reference": ref.id, "main_val_ex": main.val_ex,
-            "opponent_val_ex": opponent.val_ex, "pairs": len(pairs), "wrong_pairs": n_wrong,
+            "round": t,
+            "main": main.id,
+            "opponent": opponent.id,
+            "reference": ref.id,
+            "main_val_ex": main.val_ex,
+            "opponent_val_ex": opponent.val_ex,
+            "pairs": len(pairs),
+            "wrong_pairs": n_wrong,
             "wrong_share": round(n_wrong / len(pairs), 6) if pairs else None,
-            "train_pairs": len(train_pairs), "loss": cfg.loss, "lambda": cfg.lam, "pairs_from": cfg.effective_pairs_from,
+            "train_pairs": len(train_pairs),
+            "loss": cfg.loss,
+            "lambda": cfg.lam,
+            "pairs_from": cfg.effective_pairs_from,
         }
         if judge.is_ts:  # only then: an EX run's rows stay as they were
             row["judge"] = dict(judge_delta(before, judge.counters()), name="ts", suites=list(judge.last_suites))
@@ -400,15 +509,24 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
             features = [dict(e, ref_chosen_logps=c, ref_rejected_logps=r) for e, c, r in zip(encoded, ref_c, ref_r)]
             stats = train_round(main, features, cfg, round_dir, tokenizer)
             new_path = str((round_dir / "model").resolve())
-            entry = PoolEntry(pool.next_id(), new_path, base_model_of(new_path), is_adapter(new_path), f"selfplay-round-{t}")
+            entry = PoolEntry(
+                pool.next_id(), new_path, base_model_of(new_path), is_adapter(new_path), f"selfplay-round-{t}"
+            )
             pool = score_pool(pool.add(entry), val, val_hash, data_root, cfg, cache)
             entry = pool.get(entry.id)
             best_before = max((e.val_ex or 0.0) for e in pool.entries if e.id != entry.id)
             dropped, state["bad_rounds"], stop = early_stopping(
-                entry.val_ex or 0.0, best_before, state["bad_rounds"], min_delta=cfg.min_delta, patience=cfg.patience)
+                entry.val_ex or 0.0, best_before, state["bad_rounds"], min_delta=cfg.min_delta, patience=cfg.patience
+            )
             state["latest"] = entry.id
-            row.update(new_model=entry.id, new_val_ex=entry.val_ex, ref_from_cache=cached,
-                       dropped=dropped, elapsed_s=round(time.time() - rt0, 3), **stats)
+            row.update(
+                new_model=entry.id,
+                new_val_ex=entry.val_ex,
+                ref_from_cache=cached,
+                dropped=dropped,
+                elapsed_s=round(time.time() - rt0, 3),
+                **stats,
+            )
             if stop:
                 state["stopped"] = "val_ex_dropped"
         state["used_opponents"] = sorted(set(state["used_opponents"]) | {opponent.id})

@@ -6,8 +6,16 @@ from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, backend_field
+from train.fields import (
+    OptimiserOptions,
+    check_optimiser,
+    generation_field,
+    lora_field,
+    lora_options_of,
+    optimiser_field,
+    optimiser_of,
+)
 from train.fields import help_field as _h
-from train.fields import OptimiserOptions, check_optimiser, generation_field, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
 from train.manifest import config_dict
@@ -18,8 +26,22 @@ POSITIVES = ("gold", "sample")
 
 
 #: fields a resumed run may change: how long it goes on and how it logs, not what a round computes
-RESUMABLE_CHANGES = frozenset({"rounds", "patience", "min_delta", "logging_steps", "save_steps", "gen_batch_size", "pool",
-                               "model", "data", "out", "data_root", "suite_cache"}) | set(BACKEND_FIELDS)  # where, not what
+RESUMABLE_CHANGES = frozenset(
+    {
+        "rounds",
+        "patience",
+        "min_delta",
+        "logging_steps",
+        "save_steps",
+        "gen_batch_size",
+        "pool",
+        "model",
+        "data",
+        "out",
+        "data_root",
+        "suite_cache",
+    }
+) | set(BACKEND_FIELDS)  # where, not what
 
 
 @dataclass(frozen=True)
@@ -36,13 +58,20 @@ class SelfPlayConfig:
     pairs_from: str | None = _h(
         "Questions the opponent answers to make pairs: val (D_val, SPFT-SQL Alg. 1) or train (the data folder's "
         "train.jsonl; `train spft` puts the real training pairs there). Default: the loss variant's own choice "
-        "(spft: val; spin, exspin, dpo: train; docs/train.md).", None
+        "(spft: val; spin, exspin, dpo: train; docs/train.md).",
+        None,
     )
-    samples: int = _h("Opponent outputs per question: 1 = greedy; k > 1 = k samples at --temperature, "
-                      "each judged and paired (identical samples of a question are kept once).", 1)
+    samples: int = _h(
+        "Opponent outputs per question: 1 = greedy; k > 1 = k samples at --temperature, "
+        "each judged and paired (identical samples of a question are kept once).",
+        1,
+    )
     temperature: float = _h("Sampling temperature of the opponent when samples > 1.", 0.8)
-    positive: str = _h("y+ of a pair: gold (the gold SQL), or sample (a correct opponent sample of the same "
-                       "question when one was drawn, else the gold; needs samples > 1).", "gold")
+    positive: str = _h(
+        "y+ of a pair: gold (the gold SQL), or sample (a correct opponent sample of the same "
+        "question when one was drawn, else the gold; needs samples > 1).",
+        "gold",
+    )
     # the optimiser group (train.fields.OPTIMISER_GROUP; help text and defaults live there), per round
     epochs: float = optimiser_field("epochs", "selfplay", stage=" over the pairs of each round")
     learning_rate: float = optimiser_field("learning_rate", "selfplay", stage=" of each round")
@@ -62,9 +91,14 @@ class SelfPlayConfig:
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
     logging_steps: int = _h("Log loss and margins every N steps.", 10)
-    save_steps: int = _h("Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
-                         "so a killed long round resumes mid-way.", 0)
-    data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+    save_steps: int = _h(
+        "Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
+        "so a killed long round resumes mid-way.",
+        0,
+    )
+    data_root: str | None = _h(
+        "Root that example db_path values are relative to (default: from the data manifest).", None
+    )
     judge: str = judge_field("judge", "the reward R of the opponent's SQL")
     suite_size: int = judge_field("suite_size")
     suite_cache: str | None = judge_field("suite_cache")
@@ -99,8 +133,7 @@ class SelfPlayConfig:
         if self.lam <= 0:
             raise ConfigError(f"lam (lambda) must be > 0, got {self.lam}")
         check_optimiser(self)
-        for name in ("max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience",
-                     "samples"):
+        for name in ("max_length", "max_new_tokens", "gen_batch_size", "logging_steps", "patience", "samples"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.save_steps < 0:

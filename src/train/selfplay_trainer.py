@@ -62,16 +62,23 @@ def make_selfplay_trainer_class():
             n = inputs["reward"].shape[0]
             logps = sequence_logps(model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
             loss, stats = preference_loss(
-                logps[:n], logps[n:], inputs["ref_chosen_logps"], inputs["ref_rejected_logps"], inputs["reward"],
-                variant=self.variant, lam=self.lam,
+                logps[:n],
+                logps[n:],
+                inputs["ref_chosen_logps"],
+                inputs["ref_rejected_logps"],
+                inputs["reward"],
+                variant=self.variant,
+                lam=self.lam,
             )
             kept = stats["kept"]
             if kept.any() and model.training:
-                self._stats.append((
-                    stats["margins"][kept].mean().item(),
-                    stats["chosen_rewards"][kept].mean().item(),
-                    stats["rejected_rewards"][kept].mean().item(),
-                ))
+                self._stats.append(
+                    (
+                        stats["margins"][kept].mean().item(),
+                        stats["chosen_rewards"][kept].mean().item(),
+                        stats["rejected_rewards"][kept].mean().item(),
+                    )
+                )
                 self.step_stats.append(self._stats[-1])
             return (loss, {"logps": logps}) if return_outputs else loss
 

@@ -32,7 +32,9 @@ class SFTResult:
 
 def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], task: str, max_length: int) -> list[dict]:
     return [
-        encode_pair(tokenizer, render_prompt(tokenizer, model_input(ex, task)), target_text(ex, task), max_length).as_dict()
+        encode_pair(
+            tokenizer, render_prompt(tokenizer, model_input(ex, task)), target_text(ex, task), max_length
+        ).as_dict()
         for ex in examples
     ]
 
@@ -43,9 +45,18 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def training_arguments(out_dir: Path, optimiser: OptimiserOptions, *, seed: int, logging_steps: int = 10,
-                       evaluate: bool = True, metric: str | None = None, greater_is_better: bool | None = None,
-                       save_total_limit: int = 2, **extra: Any) -> Any:
+def training_arguments(
+    out_dir: Path,
+    optimiser: OptimiserOptions,
+    *,
+    seed: int,
+    logging_steps: int = 10,
+    evaluate: bool = True,
+    metric: str | None = None,
+    greater_is_better: bool | None = None,
+    save_total_limit: int = 2,
+    **extra: Any,
+) -> Any:
     """Trainer settings shared by SFT and self-play: the stage's optimiser group (``train.fields``),
     epoch-wise eval/save, bf16 where the GPU has it."""
     import torch
@@ -99,7 +110,9 @@ def make_sft_trainer_class():
 
                 model = self.accelerator.unwrap_model(self.model)
                 gen = HFGenerator(model, self.processing_class, self.ex_options)
-                preds = predict(gen, self.processing_class, self.ex_examples, options=self.ex_options, model_id="sft-eval")
+                preds = predict(
+                    gen, self.processing_class, self.ex_examples, options=self.ex_options, model_id="sft-eval"
+                )
                 judged = judge_predictions(self.ex_examples, [p["sql"] for p in preds], self.data_root)
                 metrics["eval_ex"] = ex_accuracy(judged)
                 # The best epoch is chosen by EX; on a tie (tiny models: all 0) by the lower D_val loss,
@@ -148,7 +161,12 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         ex_examples = val_ex[: cfg.eval_ex_limit] if cfg.eval_ex_limit else val_ex
     metric, better = ("ex_then_loss", True) if cfg.uses_ex else ("loss", False)
     args = training_arguments(
-        ckpt_dir, cfg.optimiser(), seed=cfg.seed, logging_steps=cfg.logging_steps, metric=metric, greater_is_better=better,
+        ckpt_dir,
+        cfg.optimiser(),
+        seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        metric=metric,
+        greater_is_better=better,
         save_total_limit=cfg.save_total_limit,
     )
     trainer = make_sft_trainer_class()(
@@ -180,16 +198,29 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         val_ex=best_ex,
         train_loss=getattr(train_out, "training_loss", None),
     )
-    inputs = {"data": file_inputs({"train": train_path, "val": val_path}), "model": cfg.model,
-              "data_root": str(data_root)}
+    inputs = {
+        "data": file_inputs({"train": train_path, "val": val_path}),
+        "model": cfg.model,
+        "data_root": str(data_root),
+    }
     if training_defaults:
         inputs["training_defaults"] = training_defaults
     write_manifest(
-        out / "manifest.json", command="train sft", config=cfg, inputs=inputs, seed=cfg.seed,
+        out / "manifest.json",
+        command="train sft",
+        config=cfg,
+        inputs=inputs,
+        seed=cfg.seed,
         counts={"train_examples": len(train_ex), "val_examples": len(val_ex), "steps": trainer.state.global_step},
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"best_checkpoint": result.best_checkpoint, "best_metric": result.best_metric,
-                 "metric": metric, "val_ex": best_ex, "train_loss": result.train_loss, "resumed_from": resume},
+        results={
+            "best_checkpoint": result.best_checkpoint,
+            "best_metric": result.best_metric,
+            "metric": metric,
+            "val_ex": best_ex,
+            "train_loss": result.train_loss,
+            "resumed_from": resume,
+        },
     )
     return result
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from train.fields import (
+    OptimiserOptions,
+    check_optimiser,
+    generation_field,
+    lora_field,
+    lora_options_of,
+    optimiser_field,
+    optimiser_of,
+)
 from train.fields import help_field as _h
-from train.fields import OptimiserOptions, check_optimiser, generation_field, lora_field, lora_options_of, optimiser_field, optimiser_of
 from train.formatting import TASKS
 from train.modeling import LoraOptions
 
 #: Help-text note on the options an ``init-tiny`` model sets for itself (``train.tiny.FROM_SCRATCH_DEFAULTS``).
-FROM_SCRATCH_NOTE = (" Not given, a model from `train init-tiny` (random weights) uses its own from-scratch value "
-                     "from MODEL/training_defaults.json instead, and says so.")
+FROM_SCRATCH_NOTE = (
+    " Not given, a model from `train init-tiny` (random weights) uses its own from-scratch value "
+    "from MODEL/training_defaults.json instead, and says so."
+)
 
 
 @dataclass(frozen=True)
@@ -37,14 +47,18 @@ class SFTConfig:
     lora_alpha: int = lora_field("lora_alpha")
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
-    eval_ex: bool = _h("Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True)
+    eval_ex: bool = _h(
+        "Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True
+    )
     eval_ex_limit: int = _h("Judge at most this many D_val examples for EX (0 = all).", 0)
     max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
     gen_batch_size: int = generation_field("gen_batch_size", " (EX on D_val)")
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     save_total_limit: int = _h("Checkpoints kept on disk (the best is always kept).", 2)
     resume: bool = _h("Resume from the last checkpoint in OUT/checkpoints if there is one.", False)
-    data_root: str | None = _h("Root that example db_path values are relative to (default: from the data manifest).", None)
+    data_root: str | None = _h(
+        "Root that example db_path values are relative to (default: from the data manifest).", None
+    )
 
     def __post_init__(self) -> None:
         if not self.data:

@@ -87,7 +87,9 @@ class SpftResult:
 def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
     from train.runstate import load_state
 
-    allowed = "only --rounds, --patience, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+    allowed = (
+        "only --rounds, --patience, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+    )
     state = load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES), allowed=allowed)
     check_judge_resume(out, state, cfg, allowed)
     return state
@@ -100,13 +102,28 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     from train.selfplay_config import SelfPlayConfig
 
     return SelfPlayConfig(
-        data=str(folder / "selfplay-data"), out=str(folder / "selfplay"), pool=str(folder / "pool"),
-        rounds=cfg.selfplay_rounds, loss=cfg.loss, lam=cfg.lam, pairs_from=cfg.pairs_from,
-        **asdict(optimiser_of(cfg, "selfplay_")), max_length=cfg.max_length, max_new_tokens=cfg.max_new_tokens,
-        gen_batch_size=cfg.gen_batch_size, patience=cfg.selfplay_rounds, seed=cfg.seed + r, lora=cfg.lora,
-        lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        lora_targets=tuple(cfg.lora_targets), logging_steps=cfg.logging_steps,
-        judge=cfg.judge, suite_size=cfg.suite_size, suite_cache=cfg.suite_cache,  # R judged as VBI's y+ / y-
+        data=str(folder / "selfplay-data"),
+        out=str(folder / "selfplay"),
+        pool=str(folder / "pool"),
+        rounds=cfg.selfplay_rounds,
+        loss=cfg.loss,
+        lam=cfg.lam,
+        pairs_from=cfg.pairs_from,
+        **asdict(optimiser_of(cfg, "selfplay_")),
+        max_length=cfg.max_length,
+        max_new_tokens=cfg.max_new_tokens,
+        gen_batch_size=cfg.gen_batch_size,
+        patience=cfg.selfplay_rounds,
+        seed=cfg.seed + r,
+        lora=cfg.lora,
+        lora_r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        lora_targets=tuple(cfg.lora_targets),
+        logging_steps=cfg.logging_steps,
+        judge=cfg.judge,
+        suite_size=cfg.suite_size,
+        suite_cache=cfg.suite_cache,  # R judged as VBI's y+ / y-
         **{k: getattr(cfg, k) for k in BACKEND_FIELDS},  # self-play generates where VBI-FT does
     )
 
@@ -216,9 +233,17 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
     data_root = data_root_for(real_dir)
     selection = read_jsonl(real_dir / "selection.jsonl")
     if state is None:
-        state = {"parameters": _run_parameters(cfg, RESUMABLE_CHANGES), "completed_rounds": 0, "phase": "vbi",
-                 "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)), "vbi_rows": [],
-                 "main": None, "best_selection": None, "bad_rounds": 0, "stopped": None}
+        state = {
+            "parameters": _run_parameters(cfg, RESUMABLE_CHANGES),
+            "completed_rounds": 0,
+            "phase": "vbi",
+            "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)),
+            "vbi_rows": [],
+            "main": None,
+            "best_selection": None,
+            "bad_rounds": 0,
+            "stopped": None,
+        }
         save_state(out, state)
     rows = read_jsonl(out / ROUNDS_FILE) if (out / ROUNDS_FILE).is_file() else []
     rows = [r for r in rows if r["round"] <= state["completed_rounds"]]
@@ -237,8 +262,16 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         # VBI-FT iterations of this round (resume: the state says how many are done)
         while state["vbi"]["completed_iterations"] <= iterations[-1]:
             g = state["vbi"]["completed_iterations"]
-            row, state["vbi"], vbi_pool = run_iteration(cfg, g, state["vbi"], vbi_pool, vbi_out, real_dir=real_dir,
-                                                        label=f"round {r}/{cfg.rounds} ", judge=judge)
+            row, state["vbi"], vbi_pool = run_iteration(
+                cfg,
+                g,
+                state["vbi"],
+                vbi_pool,
+                vbi_out,
+                real_dir=real_dir,
+                label=f"round {r}/{cfg.rounds} ",
+                judge=judge,
+            )
             state["vbi_rows"] = [*state["vbi_rows"][:g], row]
             save_pool_relative(vbi_out, vbi_pool)
             write_jsonl(vbi_out / LOG_FILE, state["vbi_rows"])
@@ -254,8 +287,10 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             real_train = read_jsonl(real_dir / "train.jsonl")
             write_jsonl(sp_data / "train.jsonl", real_train)
             write_jsonl(sp_data / "val.jsonl", val)
-            write_json(sp_data / "manifest.json", {"inputs": {"data_root": str(data_root)},
-                                                   "counts": {"train": len(real_train), "val": len(val)}})
+            write_json(
+                sp_data / "manifest.json",
+                {"inputs": {"data_root": str(data_root)}, "counts": {"train": len(real_train), "val": len(val)}},
+            )
         if not (folder / "pool" / "pool.json").is_file():
             save_pool(folder / "pool", round_pool(vbi_out, iterations, state["main"]))
         sp = run_selfplay(selfplay_config(cfg, r, folder))
@@ -269,8 +304,18 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         for e in sp_pool.entries:
             stage = "selfplay" if e in trained else ("previous" if e.id == "prev" else "vbi")
             sel = score_on(e.path, selection, folder / "selection" / f"{e.id}.jsonl", cfg, data_root)
-            round_rows.append({"round": r, "stage": stage, "model": e.id, "origin": e.origin, "path": e.path,
-                               "dval_ex": e.val_ex, "selection_ex": sel, "main_next": e.id == new_main.id})
+            round_rows.append(
+                {
+                    "round": r,
+                    "stage": stage,
+                    "model": e.id,
+                    "origin": e.origin,
+                    "path": e.path,
+                    "dval_ex": e.val_ex,
+                    "selection_ex": sel,
+                    "main_next": e.id == new_main.id,
+                }
+            )
         rows = [x for x in rows if x["round"] != r] + round_rows
         best_round = max((x["selection_ex"] or 0.0) for x in round_rows)
         improved = state["best_selection"] is None or best_round > state["best_selection"]
@@ -284,28 +329,48 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         write_jsonl(out / ROUNDS_FILE, rows)
         plot_spft_rounds(rows, out / "rounds.png")
         save_state(out, state)
-        _echo(f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
-              f"{_rel(Path(new_main.path), out)}")
+        _echo(
+            f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
+            f"{_rel(Path(new_main.path), out)}"
+        )
 
     best = best_on_selection(rows)
     scores = _write_final(out, best)
     write_manifest(
-        out / "manifest.json", command="train spft", config=cfg,
-        inputs={"benchmark": cfg.db, "model": cfg.model, "sql2text_model": cfg.effective_sql2text_model,
-                "model_fingerprint": checkpoint_fingerprint(cfg.model),
-                "data": file_inputs({"real_train": real_dir / "train.jsonl", "selection": real_dir / "selection.jsonl"}),
-                "selection_hash": hash_records(selection) if selection else None, "data_root": str(data_root)},
+        out / "manifest.json",
+        command="train spft",
+        config=cfg,
+        inputs={
+            "benchmark": cfg.db,
+            "model": cfg.model,
+            "sql2text_model": cfg.effective_sql2text_model,
+            "model_fingerprint": checkpoint_fingerprint(cfg.model),
+            "data": file_inputs({"real_train": real_dir / "train.jsonl", "selection": real_dir / "selection.jsonl"}),
+            "selection_hash": hash_records(selection) if selection else None,
+            "data_root": str(data_root),
+        },
         seed=cfg.seed,
-        counts={"rounds_completed": state["completed_rounds"], "vbi_iterations": state["vbi"]["completed_iterations"],
-                "models": len(rows), **{f"real_{k}": v for k, v in real_manifest["counts"].items()}},
+        counts={
+            "rounds_completed": state["completed_rounds"],
+            "vbi_iterations": state["vbi"]["completed_iterations"],
+            "models": len(rows),
+            **{f"real_{k}": v for k, v in real_manifest["counts"].items()},
+        },
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"final": dict(scores, fingerprint=checkpoint_fingerprint(out / "final")), "stopped": state["stopped"],
-                 "rows": rows,
-                 "splits": {"real_train": real_manifest["counts"]["train"],
-                            "selection": real_manifest["counts"]["selection"],
-                            "dval_per_round": _dval_sizes(out, state["completed_rounds"])},
-                 **({"judge": judge.summary(_judged_rows(out, state))} if judge.is_ts else {})},
+        results={
+            "final": dict(scores, fingerprint=checkpoint_fingerprint(out / "final")),
+            "stopped": state["stopped"],
+            "rows": rows,
+            "splits": {
+                "real_train": real_manifest["counts"]["train"],
+                "selection": real_manifest["counts"]["selection"],
+                "dval_per_round": _dval_sizes(out, state["completed_rounds"]),
+            },
+            **({"judge": judge.summary(_judged_rows(out, state))} if judge.is_ts else {}),
+        },
     )
-    _echo(f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
-          f"selection EX {scores['selection_ex']})")
+    _echo(
+        f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
+        f"selection EX {scores['selection_ex']})"
+    )
     return SpftResult(out, scores, rows, state["stopped"])

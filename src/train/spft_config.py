@@ -25,9 +25,17 @@ from train.vbi_config import VBIConfig
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
     "paper": {
-        "lora": True, "learning_rate": 2e-4, "sql2text_learning_rate": 2e-4, "selfplay_learning_rate": 2e-4,
-        "batch_size": 8, "grad_accum": 8, "epochs": 3.0, "sql2text_epochs": 3.0, "selfplay_epochs": 3.0,
-        "n": 3000, "max_length": 2048,
+        "lora": True,
+        "learning_rate": 2e-4,
+        "sql2text_learning_rate": 2e-4,
+        "selfplay_learning_rate": 2e-4,
+        "batch_size": 8,
+        "grad_accum": 8,
+        "epochs": 3.0,
+        "sql2text_epochs": 3.0,
+        "selfplay_epochs": 3.0,
+        "n": 3000,
+        "max_length": 2048,
     },
 }
 
@@ -41,15 +49,21 @@ class SpftConfig(VBIConfig):
     selfplay_rounds: int = _h("Self-play steps T per round (Algorithm 1's loop over the round's pool).", 1)
     loss: str = _h("Self-play loss: spft (eq. 3, the paper's), exspin, spin or dpo (docs/train.md).", "spft")
     lam: float = _h("λ in eq. 3 (β for dpo).", 0.1)
-    pairs_from: str | None = _h("Questions the opponent answers: val (the round's D_val) or train (the real "
-                                "training pairs). Default: the loss variant's choice.", None)
+    pairs_from: str | None = _h(
+        "Questions the opponent answers: val (the round's D_val) or train (the real "
+        "training pairs). Default: the loss variant's choice.",
+        None,
+    )
     # the self-play stage's own optimiser knobs (train.fields.OPTIMISER_GROUP); the others are VBIConfig's
     selfplay_epochs: float = optimiser_field("epochs", "selfplay", stage=" over the pairs of each self-play step")
     selfplay_learning_rate: float = optimiser_field("learning_rate", "selfplay", stage=" of each self-play step")
     selfplay_batch_size: int = optimiser_field("batch_size", "selfplay", stage=" in self-play")
     patience: int = _h("Stop after this many rounds in a row whose best selection EX is not above the best so far.", 2)
-    preset: str = _h("Named defaults: cpu (these defaults) or paper (SPFT-SQL A.4: LoRA, lr 2e-4, batch 64, "
-                     "3 epochs, 3000 synthetic per round); explicit options win.", "cpu")
+    preset: str = _h(
+        "Named defaults: cpu (these defaults) or paper (SPFT-SQL A.4: LoRA, lr 2e-4, batch 64, "
+        "3 epochs, 3000 synthetic per round); explicit options win.",
+        "cpu",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

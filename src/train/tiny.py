@@ -22,9 +22,7 @@ CHAT_TEMPLATE = (
 )
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 TEXT_FIELDS = ("prompt", "schema_prompt", "question", "sql")
-QWEN2_PRETOKENIZE_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
 #: ``train sft`` settings for a model trained from scratch, written beside every ``init-tiny`` model
@@ -73,8 +71,10 @@ class AppliedDefaults:
 
     def message(self) -> str:
         shown = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in self.values.items())
-        return (f"[sft] {self.path.parent} is a `train init-tiny` model (random weights): using its from-scratch "
-                f"defaults {shown} from {self.path.name}, since these options were not given")
+        return (
+            f"[sft] {self.path.parent} is a `train init-tiny` model (random weights): using its from-scratch "
+            f"defaults {shown} from {self.path.name}, since these options were not given"
+        )
 
     def record(self) -> dict[str, Any]:
         return {"file": str(self.path.resolve()), "applied": dict(self.values)}

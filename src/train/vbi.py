@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.console import echo
 from train.backend_config import BACKEND_FIELDS
 from train.io import (
     data_root_for,
@@ -78,9 +79,7 @@ def iter_dir(out: Path, k: int) -> Path:
 
 def _echo(message: str) -> None:
     """One progress line on stderr (stage, round, iteration): long runs say where they are."""
-    import sys
-
-    print(message, file=sys.stderr, flush=True)
+    echo(message)
 
 
 # ---- real pairs (once per run) ---------------------------------------------------------------
@@ -101,22 +100,42 @@ def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[s
     keep = set(cfg.db_ids) if cfg.db_ids else present
     examples = [ex for ex in examples if ex["db_id"] in keep and ex["db_id"] in present]
     split = split_real(examples, cfg.selection_size, cfg.seed)
-    train = real_records(bench, split.train, gold=cfg.gold_prompts, cache_dir=cache_dir, source="real-train",
-                         prompt_config=cfg.prompt_config(gold=cfg.gold_prompts))
-    selection = real_records(bench, split.selection, gold=False, cache_dir=cache_dir, source="real-selection",
-                             prompt_config=cfg.prompt_config())
-    s2t = sql2text_records(train, bench.schemas, source="real-train", cache_dir=cache_dir,
-                           prompt_config=cfg.prompt_config())
+    train = real_records(
+        bench,
+        split.train,
+        gold=cfg.gold_prompts,
+        cache_dir=cache_dir,
+        source="real-train",
+        prompt_config=cfg.prompt_config(gold=cfg.gold_prompts),
+    )
+    selection = real_records(
+        bench,
+        split.selection,
+        gold=False,
+        cache_dir=cache_dir,
+        source="real-selection",
+        prompt_config=cfg.prompt_config(),
+    )
+    s2t = sql2text_records(
+        train, bench.schemas, source="real-train", cache_dir=cache_dir, prompt_config=cfg.prompt_config()
+    )
     write_jsonl(folder / "train.jsonl", train)
     write_jsonl(folder / "selection.jsonl", selection)
     write_jsonl(folder / "sql2text.jsonl", s2t)
     manifest = {
-        "inputs": {"data_root": str(bench.data_root.resolve()), "benchmark": bench.name,
-                   "train_file": str(bench.train_path), "db_ids": sorted(keep & present)},
-        "counts": {"real_pairs": len(examples), "train": len(train), "selection": len(selection),
-                   "sql2text": len(s2t)},
-        "parameters": {"seed": cfg.seed, "selection_size": cfg.selection_size, "gold_prompts": cfg.gold_prompts,
-                       "prompt": {"k1": cfg.k1, "k2": cfg.k2, "sample_values": cfg.sample_values}},
+        "inputs": {
+            "data_root": str(bench.data_root.resolve()),
+            "benchmark": bench.name,
+            "train_file": str(bench.train_path),
+            "db_ids": sorted(keep & present),
+        },
+        "counts": {"real_pairs": len(examples), "train": len(train), "selection": len(selection), "sql2text": len(s2t)},
+        "parameters": {
+            "seed": cfg.seed,
+            "selection_size": cfg.selection_size,
+            "gold_prompts": cfg.gold_prompts,
+            "prompt": {"k1": cfg.k1, "k2": cfg.k2, "sample_values": cfg.sample_values},
+        },
         "hashes": {"train": hash_records(train), "selection": hash_records(selection)},
     }
     write_json(manifest_path, manifest)
@@ -158,20 +177,31 @@ def synth_config(
     if writer_model is not None:
         import train.writer  # noqa: F401  - registers the "model" and "few-shot" writers
 
-        options = {"path": writer_model, "max_new_tokens": cfg.question_max_new_tokens,
-                   "batch_size": cfg.gen_batch_size, "cache_dir": str(cache_dir) if cache_dir else None,
-                   "prompt_config": cfg.prompt_config()}
+        options = {
+            "path": writer_model,
+            "max_new_tokens": cfg.question_max_new_tokens,
+            "batch_size": cfg.gen_batch_size,
+            "cache_dir": str(cache_dir) if cache_dir else None,
+            "prompt_config": cfg.prompt_config(),
+        }
         writer = "model"
         if fewshot_examples is not None:
             options |= {"examples_file": fewshot_examples, "shots": cfg.fewshot_shots}
             writer = "few-shot"
     return GenerateConfig(
-        db=cfg.db, n=n if n is not None else cfg.n + cfg.effective_val_size,
-        seed=cfg.iteration_seed(k) if seed is None else seed, val_size=0,
-        data_root=Path(cfg.data_root) if cfg.data_root else None, db_ids=tuple(cfg.db_ids),
-        timeout_s=cfg.timeout, max_attempts_factor=cfg.max_attempts_factor, writer=writer,
-        writer_options=options, template_weights=dict(template_weights) if template_weights else None,
-        cache_dir=cache_dir, prompt_config=cfg.prompt_config(gold=cfg.gold_prompts),
+        db=cfg.db,
+        n=n if n is not None else cfg.n + cfg.effective_val_size,
+        seed=cfg.iteration_seed(k) if seed is None else seed,
+        val_size=0,
+        data_root=Path(cfg.data_root) if cfg.data_root else None,
+        db_ids=tuple(cfg.db_ids),
+        timeout_s=cfg.timeout,
+        max_attempts_factor=cfg.max_attempts_factor,
+        writer=writer,
+        writer_options=options,
+        template_weights=dict(template_weights) if template_weights else None,
+        cache_dir=cache_dir,
+        prompt_config=cfg.prompt_config(gold=cfg.gold_prompts),
     )
 
 
@@ -213,16 +243,29 @@ def synthesize(
         return json.loads(manifest_path.read_text(encoding="utf-8"))
     total = cfg.n + cfg.effective_val_size
     n_failed_requested = round(cfg.failed_share * total) if failed_templates else 0
-    main_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=total - n_failed_requested,
-                            fewshot_examples=fewshot_examples)
+    main_cfg = synth_config(
+        cfg,
+        k,
+        writer_model=writer_model,
+        cache_dir=cache_dir,
+        n=total - n_failed_requested,
+        fewshot_examples=fewshot_examples,
+    )
     main = generate(main_cfg)
     parts = [("frequency", list(main.train))]
     n_failed_made, failed_manifest = 0, None
     if n_failed_requested:
         weights = {t["id"]: (1.0 if t["id"] in failed_templates else 0.0) for t in main.templates}
-        failed_cfg = synth_config(cfg, k, writer_model=writer_model, cache_dir=cache_dir, n=n_failed_requested,
-                                  template_weights=weights, seed=cfg.iteration_seed(k) + 7919,
-                                  fewshot_examples=fewshot_examples)
+        failed_cfg = synth_config(
+            cfg,
+            k,
+            writer_model=writer_model,
+            cache_dir=cache_dir,
+            n=n_failed_requested,
+            template_weights=weights,
+            seed=cfg.iteration_seed(k) + 7919,
+            fewshot_examples=fewshot_examples,
+        )
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:
             parts.append(("failed_templates", list(res.train)))
@@ -251,16 +294,30 @@ def synthesize(
     manifest = {
         "command": "train vbi: synthesize",
         "inputs": dict(main.manifest["inputs"], data_root=str(bench.data_root.resolve())),
-        "parameters": {"iteration": k, "n": cfg.n, "val_size": cfg.effective_val_size, "failed_share": cfg.failed_share,
-                       "writer": main_cfg.writer,
-                       "writer_options": {k: (v if isinstance(v, (str, int, float, bool, type(None))) else repr(v))
-                                          for k, v in (main_cfg.writer_options or {}).items()},
-                       "failed_templates": dict(sorted((failed_templates or {}).items())),
-                       "gold_prompts": cfg.gold_prompts, "seed": cfg.iteration_seed(k)},
-        "counts": {"frequency_drawn": drawn["frequency"], "failed_template_drawn": drawn["failed_templates"],
-                   "failed_template_requested": n_failed_requested, "failed_template_made": n_failed_made,
-                   "dropped": dict(sorted(dropped.items())), "train": len(train), "val": len(val),
-                   "templates_used": len({r["template_id"] for r in records})},
+        "parameters": {
+            "iteration": k,
+            "n": cfg.n,
+            "val_size": cfg.effective_val_size,
+            "failed_share": cfg.failed_share,
+            "writer": main_cfg.writer,
+            "writer_options": {
+                k: (v if isinstance(v, (str, int, float, bool, type(None))) else repr(v))
+                for k, v in (main_cfg.writer_options or {}).items()
+            },
+            "failed_templates": dict(sorted((failed_templates or {}).items())),
+            "gold_prompts": cfg.gold_prompts,
+            "seed": cfg.iteration_seed(k),
+        },
+        "counts": {
+            "frequency_drawn": drawn["frequency"],
+            "failed_template_drawn": drawn["failed_templates"],
+            "failed_template_requested": n_failed_requested,
+            "failed_template_made": n_failed_made,
+            "dropped": dict(sorted(dropped.items())),
+            "train": len(train),
+            "val": len(val),
+            "templates_used": len({r["template_id"] for r in records}),
+        },
         "generate": {"frequency": main.manifest, "failed_templates": failed_manifest},
     }
     write_json(manifest_path, manifest)
@@ -273,8 +330,10 @@ def test_like(bench: Any, records: Sequence[dict], cache_dir: Path | None, promp
     from synth.prompt import PromptConfig
     from synth.prompt.records import build_prompt_records
 
-    raw = [{"db_id": r["db_id"], "question": r["question"], "query": r["sql"], "_index": i + 1}
-           for i, r in enumerate(records)]
+    raw = [
+        {"db_id": r["db_id"], "question": r["question"], "query": r["sql"], "_index": i + 1}
+        for i, r in enumerate(records)
+    ]
     built, _ = build_prompt_records(bench, raw, prompt_config or PromptConfig(), cache_dir, bench.root)
     return [dict(r, prompt=b["prompt"], schema_prompt=b["schema_prompt"]) for r, b in zip(records, built, strict=True)]
 
@@ -296,8 +355,9 @@ def _verdict(correct: bool | None) -> str:
     return UNJUDGED if correct is None else (POSITIVE if correct else NEGATIVE)
 
 
-def verify(examples: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], data_root: Path,
-           judge: Any = None) -> list[dict[str, Any]]:
+def verify(
+    examples: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], data_root: Path, judge: Any = None
+) -> list[dict[str, Any]]:
     """One row per D_val example: gold and predicted SQL, verdict y+ / y- / unjudged (gold failed).
 
     ``judge`` (:class:`train.scoring.Judge`) ``ts``: the verdict is the test suite's, and each row also
@@ -310,9 +370,16 @@ def verify(examples: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], 
     rows = []
     ts = judge is not None and judge.is_ts
     for ex, sql, j in zip(examples, sqls, judge_predictions(examples, sqls, data_root, judge=judge), strict=True):
-        row = {"id": ex["id"], "db_id": ex.get("db_id"), "template_id": ex.get("template_id"),
-               "question": ex.get("question"), "sql": ex["sql"], "pred_sql": sql, "verdict": _verdict(j.correct),
-               "reason": j.reason}
+        row = {
+            "id": ex["id"],
+            "db_id": ex.get("db_id"),
+            "template_id": ex.get("template_id"),
+            "question": ex.get("question"),
+            "sql": ex["sql"],
+            "pred_sql": sql,
+            "verdict": _verdict(j.correct),
+            "reason": j.reason,
+        }
         if ts:
             row.update(ex_verdict=_verdict(j.ex_correct), failed_on=j.failed_on)
         rows.append(row)
@@ -341,24 +408,39 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
 # ---- step 4: SQL-to-Text data ------------------------------------------------------------------
 
 
-def positive_records(verified: Sequence[Mapping[str, Any]], examples: Sequence[dict[str, Any]], schemas: Mapping[str, Any],
-                     *, k: int, cache_dir: Path | None = None, prompt_config: Any = None) -> list[dict[str, Any]]:
+def positive_records(
+    verified: Sequence[Mapping[str, Any]],
+    examples: Sequence[dict[str, Any]],
+    schemas: Mapping[str, Any],
+    *,
+    k: int,
+    cache_dir: Path | None = None,
+    prompt_config: Any = None,
+) -> list[dict[str, Any]]:
     """The y+ examples as SQL-to-Text training records (gold SQL -> its question), built like the
     real pairs' (:func:`train.realdata.sql2text_records`), so the writer trains on what it writes from."""
     from train.realdata import sql2text_records
 
     positive = {v["id"] for v in verified if v["verdict"] == POSITIVE}
-    return sql2text_records([ex for ex in examples if ex["id"] in positive], schemas, source=f"vbi-iter-{k}-y+",
-                            cache_dir=cache_dir, prompt_config=prompt_config)
+    return sql2text_records(
+        [ex for ex in examples if ex["id"] in positive],
+        schemas,
+        source=f"vbi-iter-{k}-y+",
+        cache_dir=cache_dir,
+        prompt_config=prompt_config,
+    )
 
 
-def write_sft_data(folder: Path, train: list[dict[str, Any]], val: list[dict[str, Any]], data_root: Path,
-                   counts: Mapping[str, int]) -> Path:
+def write_sft_data(
+    folder: Path, train: list[dict[str, Any]], val: list[dict[str, Any]], data_root: Path, counts: Mapping[str, int]
+) -> Path:
     """``train.jsonl`` / ``val.jsonl`` + a manifest naming the data root, for ``train sft``."""
     write_jsonl(folder / "train.jsonl", train)
     write_jsonl(folder / "val.jsonl", val)
-    write_json(folder / "manifest.json", {"inputs": {"data_root": str(data_root)},
-                                          "counts": dict(counts, train=len(train), val=len(val))})
+    write_json(
+        folder / "manifest.json",
+        {"inputs": {"data_root": str(data_root)}, "counts": dict(counts, train=len(train), val=len(val))},
+    )
     return folder
 
 
@@ -381,14 +463,29 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
     if not manifest.is_file():
         text2sql = task == "text2sql"
         optimiser = optimiser_of(cfg, "" if text2sql else "sql2text_")
-        run_sft(SFTConfig(
-            data=str(data), model=model, out=str(out), task=task, **asdict(optimiser), max_length=cfg.max_length,
-            seed=cfg.iteration_seed(k), lora=cfg.lora, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout, lora_targets=tuple(cfg.lora_targets),
-            eval_ex=text2sql, eval_ex_limit=cfg.eval_ex_limit,
-            max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
-            gen_batch_size=cfg.gen_batch_size, logging_steps=cfg.logging_steps, save_total_limit=1, resume=True,
-        ))
+        run_sft(
+            SFTConfig(
+                data=str(data),
+                model=model,
+                out=str(out),
+                task=task,
+                **asdict(optimiser),
+                max_length=cfg.max_length,
+                seed=cfg.iteration_seed(k),
+                lora=cfg.lora,
+                lora_r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                lora_targets=tuple(cfg.lora_targets),
+                eval_ex=text2sql,
+                eval_ex_limit=cfg.eval_ex_limit,
+                max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
+                gen_batch_size=cfg.gen_batch_size,
+                logging_steps=cfg.logging_steps,
+                save_total_limit=1,
+                resume=True,
+            )
+        )
         _free()
     return json.loads(manifest.read_text(encoding="utf-8"))
 
@@ -400,13 +497,17 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
     if cfg.writer0 == "rule-based":
         return None
     if cfg.writer0 == "few-shot":
-        _echo(f"[vbi] SQL-to-Text 0: {cfg.effective_sql2text_model} prompted with {cfg.fewshot_shots} real "
-              "(SQL -> question) pairs per question (few-shot, not fine-tuned)")
+        _echo(
+            f"[vbi] SQL-to-Text 0: {cfg.effective_sql2text_model} prompted with {cfg.fewshot_shots} real "
+            "(SQL -> question) pairs per question (few-shot, not fine-tuned)"
+        )
         return cfg.effective_sql2text_model
     folder = out / SQL2TEXT0_DIR
     records = read_jsonl(real_dir / "sql2text.jsonl")
     data = write_sql2text_data(records, folder / "data", data_root_for(real_dir))
-    _echo(f"[vbi] SQL-to-Text 0: fine-tuning {cfg.effective_sql2text_model} on {len(records)} real (SQL -> question) pairs")
+    _echo(
+        f"[vbi] SQL-to-Text 0: fine-tuning {cfg.effective_sql2text_model} on {len(records)} real (SQL -> question) pairs"
+    )
     run_sft_stage(cfg, data=data, model=cfg.effective_sql2text_model, out=folder / "model", task="sql2text", k=0)
     return str((folder / "model").resolve())
 
@@ -427,9 +528,16 @@ def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> d
 
 def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
     """What iteration 0 starts from; later iterations carry it on (see :func:`run_iteration`)."""
-    return {"completed_iterations": 0, "text2sql_model": cfg.model, "sql2text_model": sql2text_model,
-            "sql2text_fewshot": cfg.writer0 == "few-shot" and sql2text_model is not None,
-            "failed_templates": None, "synthetic_files": [], "positive_files": [], "parameters": _run_parameters(cfg)}
+    return {
+        "completed_iterations": 0,
+        "text2sql_model": cfg.model,
+        "sql2text_model": sql2text_model,
+        "sql2text_fewshot": cfg.writer0 == "few-shot" and sql2text_model is not None,
+        "failed_templates": None,
+        "synthetic_files": [],
+        "positive_files": [],
+        "parameters": _run_parameters(cfg),
+    }
 
 
 def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
@@ -452,8 +560,10 @@ def check_judge_resume(out: Path, state: Mapping[str, Any] | None, cfg: Any, all
         return
     conflict = judge_resume_conflict(state.get("parameters", {}), cfg.judge, cfg.suite_size)
     if conflict:
-        raise ConfigError(f"{out} holds a run made with other settings ({conflict}); "
-                          f"resume with the same options ({allowed}) or choose another --out")
+        raise ConfigError(
+            f"{out} holds a run made with other settings ({conflict}); "
+            f"resume with the same options ({allowed}) or choose another --out"
+        )
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -479,8 +589,17 @@ def _concat(out: Path, files: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out: Path, *, real_dir: Path,
-                  label: str = "", judge: Any = None) -> tuple[dict, dict, Pool]:
+def run_iteration(
+    cfg: VBIConfig,
+    k: int,
+    state: dict[str, Any],
+    pool: Pool,
+    out: Path,
+    *,
+    real_dir: Path,
+    label: str = "",
+    judge: Any = None,
+) -> tuple[dict, dict, Pool]:
     """One pass of steps 1-5. Returns (log row, state for the next iteration, pool).
 
     ``state`` carries the models, the failed templates and the synthetic / y+ files of earlier
@@ -507,20 +626,36 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     kind = "rule-based" if writer_model is None else "few-shot SQL-to-Text model" if fewshot else "SQL-to-Text model"
     _echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples (writer: {kind})")
     t = time.time()
-    data_manifest = synthesize(cfg, k, it / "data", writer_model=writer_model, failed_templates=state["failed_templates"],
-                               exclude=exclusion_keys(cfg, real_dir), cache_dir=cache, fewshot_examples=fewshot)
+    data_manifest = synthesize(
+        cfg,
+        k,
+        it / "data",
+        writer_model=writer_model,
+        failed_templates=state["failed_templates"],
+        exclude=exclusion_keys(cfg, real_dir),
+        cache_dir=cache,
+        fewshot_examples=fewshot,
+    )
     timings["synthesize_s"] = round(time.time() - t, 3)
     train_ex, val_ex = read_examples(it / "data" / "train.jsonl"), read_examples(it / "data" / "val.jsonl")
     writer_name = train_ex[0].get("question_writer", "rule-based")
     from_rule_based = _rule_based_share(train_ex + val_ex, bench.schemas) if writer_model else None
 
     # 2. SFT text-to-SQL on real + synthetic pairs
-    synthetic_files = [*state["synthetic_files"], _rel(it / "data" / "train.jsonl", out)] if cfg.accumulate \
+    synthetic_files = (
+        [*state["synthetic_files"], _rel(it / "data" / "train.jsonl", out)]
+        if cfg.accumulate
         else [_rel(it / "data" / "train.jsonl", out)]
+    )
     real_train = read_jsonl(real_dir / "train.jsonl") if cfg.real_data else []
     synthetic = _concat(out, synthetic_files)
-    write_sft_data(it / "sft-data", real_train + synthetic, val_ex, data_root,
-                   {"real": len(real_train), "synthetic": len(synthetic), "synthetic_this_iteration": len(train_ex)})
+    write_sft_data(
+        it / "sft-data",
+        real_train + synthetic,
+        val_ex,
+        data_root,
+        {"real": len(real_train), "synthetic": len(synthetic), "synthetic_this_iteration": len(train_ex)},
+    )
     start = state["text2sql_model"] if cfg.continue_training else cfg.model
     t2s = it / "text2sql"
     _echo(f"{tag} SFT text-to-SQL on {len(real_train)} real + {len(synthetic)} synthetic pairs")
@@ -545,10 +680,16 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     verdicts = Counter(v["verdict"] for v in verified)
     ex_verdicts = Counter(v["ex_verdict"] for v in verified) if judge.is_ts else verdicts
     val_ex_score = ex_verdicts[POSITIVE] / len(verified)
-    anchor_ex = val_ex_score if k == 0 else ex_accuracy(
-        judge_predictions(anchor, [p["sql"] for p in preds["anchor"]], data_root))
-    selection_ex = ex_accuracy(judge_predictions(selection, [p["sql"] for p in preds["selection"]], data_root)) \
-        if selection else None
+    anchor_ex = (
+        val_ex_score
+        if k == 0
+        else ex_accuracy(judge_predictions(anchor, [p["sql"] for p in preds["anchor"]], data_root))
+    )
+    selection_ex = (
+        ex_accuracy(judge_predictions(selection, [p["sql"] for p in preds["selection"]], data_root))
+        if selection
+        else None
+    )
     timings["verify_s"] = round(time.time() - t, 3)
     failures = failed_templates_of(verified)
 
@@ -606,12 +747,18 @@ def run_iteration(cfg: VBIConfig, k: int, state: dict[str, Any], pool: Pool, out
     }
     judged_by = ""
     if judge.is_ts:  # only then: an EX run's log rows stay as they were
-        row["judge"] = dict(judge_delta(before, judge.counters()), name="ts",
-                            val_ts=round(verdicts[POSITIVE] / len(verified), 6), suites=sorted(judge.last_suites))
+        row["judge"] = dict(
+            judge_delta(before, judge.counters()),
+            name="ts",
+            val_ts=round(verdicts[POSITIVE] / len(verified), 6),
+            suites=sorted(judge.last_suites),
+        )
         judged_by = f" (judge ts: {row['judge']['flips']} EX-correct turned y-)"
-    _echo(f"{tag} D_val EX {val_ex_score:.3f}, selection EX "
-          f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}"
-          f"{judged_by}")
+    _echo(
+        f"{tag} D_val EX {val_ex_score:.3f}, selection EX "
+        f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}"
+        f"{judged_by}"
+    )
     new_state = {
         **state,
         "completed_iterations": k + 1,
@@ -665,17 +812,35 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
 
     best = best_on_selection(rows)
     write_manifest(
-        out / "manifest.json", command="train vbi", config=cfg,
-        inputs={"benchmark": cfg.db, "model": cfg.model, "sql2text_model": cfg.effective_sql2text_model,
-                "data": file_inputs({"anchor_val": out / ANCHOR_VAL, "real_train": real_dir / "train.jsonl",
-                                     "selection": real_dir / "selection.jsonl"}),
-                "anchor_val_hash": hash_records(read_examples(out / ANCHOR_VAL))},
+        out / "manifest.json",
+        command="train vbi",
+        config=cfg,
+        inputs={
+            "benchmark": cfg.db,
+            "model": cfg.model,
+            "sql2text_model": cfg.effective_sql2text_model,
+            "data": file_inputs(
+                {
+                    "anchor_val": out / ANCHOR_VAL,
+                    "real_train": real_dir / "train.jsonl",
+                    "selection": real_dir / "selection.jsonl",
+                }
+            ),
+            "anchor_val_hash": hash_records(read_examples(out / ANCHOR_VAL)),
+        },
         seed=cfg.seed,
-        counts={"iterations_completed": state["completed_iterations"], "pool_size": len(pool.entries),
-                **{f"real_{k}": v for k, v in json.loads((real_dir / "manifest.json").read_text())["counts"].items()}},
+        counts={
+            "iterations_completed": state["completed_iterations"],
+            "pool_size": len(pool.entries),
+            **{f"real_{k}": v for k, v in json.loads((real_dir / "manifest.json").read_text())["counts"].items()},
+        },
         timings={"total_s": round(time.time() - t0, 3)},
-        results={"best": asdict(pool.get(best["pool_id"])), "best_by": "selection_ex", "rows": rows,
-                 **({"judge": judge.summary(rows)} if judge.is_ts else {})},
+        results={
+            "best": asdict(pool.get(best["pool_id"])),
+            "best_by": "selection_ex",
+            "rows": rows,
+            **({"judge": judge.summary(rows)} if judge.is_ts else {}),
+        },
     )
     return VBIResult(out, rows, pool)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
-from train.fields import help_field as _h
 from train.fields import check_optimiser, generation_field, lora_field, optimiser_field
+from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
 
 #: who writes iteration 0's questions
@@ -25,7 +25,10 @@ class VBIConfig:
 
     db: str = _h("Benchmark: 'demo', 'spider' (under the data root) or a folder in Spider layout.", "spider")
     model: str = _h("Text-to-SQL model to start from (hub id or local folder).", "")
-    out: str = _h("Run folder: real/, sql2text-0/, iter-K/ per iteration, pool.json, vbi_log.jsonl, state.json, manifest.json.", "")
+    out: str = _h(
+        "Run folder: real/, sql2text-0/, iter-K/ per iteration, pool.json, vbi_log.jsonl, state.json, manifest.json.",
+        "",
+    )
     iterations: int = _h("Number of VBI-FT iterations K.", 3)
     writer0: str = _h(
         "Who writes iteration 0's questions: sql2text (a SQL-to-Text model first fine-tuned on the benchmark's real "
@@ -36,41 +39,59 @@ class VBIConfig:
     )
     fewshot_shots: int = _h(
         "With --writer0 few-shot: real (SQL, question) pairs shown per question, the same database's most similar "
-        "SQL first.", 4
+        "SQL first.",
+        4,
     )
     sql2text_model: str | None = _h(
         "SQL-to-Text model to start from (default: --model). It is fine-tuned on the real pairs before iteration 0 "
-        "and on the real pairs + all verified y+ pairs after every iteration.", None
+        "and on the real pairs + all verified y+ pairs after every iteration.",
+        None,
     )
     n: int = _h("Verified synthetic training examples per iteration (SPFT-SQL Table 7: 3000).", 3000)
-    val_size: int | None = _h("Synthetic D_val examples per iteration, made on top of --n (default: min(200, n // 10)).", None)
+    val_size: int | None = _h(
+        "Synthetic D_val examples per iteration, made on top of --n (default: min(200, n // 10)).", None
+    )
     real_data: bool = _h(
         "Text-to-SQL SFT data = the benchmark's real training pairs + the synthetic pairs (SPFT-SQL Table 14); "
-        "--no-real-data trains on synthetic pairs alone.", True
+        "--no-real-data trains on synthetic pairs alone.",
+        True,
     )
-    accumulate: bool = _h("Iteration K trains on the synthetic pairs of iterations 0..K (else on iteration K's alone).", True)
+    accumulate: bool = _h(
+        "Iteration K trains on the synthetic pairs of iterations 0..K (else on iteration K's alone).", True
+    )
     failed_share: float = _h(
         "Share of iteration K+1's synthesis drawn from the templates of iteration K's y- examples (by training "
-        "frequency among them); the rest by training frequency over all templates (SPFT-SQL §3.1.3). 0 = off.", 0.3
+        "frequency among them); the rest by training frequency over all templates (SPFT-SQL §3.1.3). 0 = off.",
+        0.3,
     )
     selection_size: int | None = _h(
         "Real training pairs held out as the selection split: it decides the model a run returns and early "
-        "stopping, and no stage trains on it (default: min(200, 10%)).", None
+        "stopping, and no stage trains on it (default: min(200, 10%)).",
+        None,
     )
     gold_prompts: bool = _h(
         "Training prompts always show the gold SQL's tables and columns (schema filtering cannot drop them); "
-        "D_val and selection prompts never do -- they equal `synth build-prompts` output (test-like).", True
+        "D_val and selection prompts never do -- they equal `synth build-prompts` output (test-like).",
+        True,
     )
     k1: int = _h("Prompt: tables kept by schema filtering (as `synth build-prompts --k1`).", 4)
     k2: int = _h("Prompt: columns kept per table besides keys and value-matched ones (`--k2`).", 6)
-    sample_values: int = _h("Prompt: representative values shown per column (`--sample-values`; 0 = none, "
-                            "shorter prompts for small models).", 3)
+    sample_values: int = _h(
+        "Prompt: representative values shown per column (`--sample-values`; 0 = none, "
+        "shorter prompts for small models).",
+        3,
+    )
     exclude_sql: tuple[str, ...] = _h(
         "Benchmark files (Spider JSON or JSONL with db_id + query/sql) whose queries must never be synthesized, "
-        "e.g. a test split; matches are dropped and counted.", ()
+        "e.g. a test split; matches are dropped and counted.",
+        (),
     )
-    db_ids: tuple[str, ...] = _h("Restrict synthesis (and the real pairs) to these databases (default: all present).", ())
-    data_root: str | None = _h("Folder holding spider/ etc. (default: $SPFT_DATA_ROOT, else ~/.cache/spft-sql/data).", None)
+    db_ids: tuple[str, ...] = _h(
+        "Restrict synthesis (and the real pairs) to these databases (default: all present).", ()
+    )
+    data_root: str | None = _h(
+        "Folder holding spider/ etc. (default: $SPFT_DATA_ROOT, else ~/.cache/spft-sql/data).", None
+    )
     seed: int = _h("Seed; iteration K uses seed + K for synthesis and training.", 0)
     continue_training: bool = _h(
         "Iteration K fine-tunes iteration K-1's models (else every iteration starts from the given models).", True
@@ -79,8 +100,9 @@ class VBIConfig:
     # learning rate per model, the rest shared by both (and by `train spft`'s self-play stage)
     epochs: float = optimiser_field("epochs", stage=" of text-to-SQL SFT per iteration")
     learning_rate: float = optimiser_field("learning_rate", stage=" of text-to-SQL SFT")
-    sql2text_epochs: float = optimiser_field("epochs", stage=" of SQL-to-Text SFT per stage (on the real pairs + "
-                                                            "the y+ pairs so far)")
+    sql2text_epochs: float = optimiser_field(
+        "epochs", stage=" of SQL-to-Text SFT per stage (on the real pairs + the y+ pairs so far)"
+    )
     sql2text_learning_rate: float = optimiser_field("learning_rate", stage=" of SQL-to-Text SFT")
     batch_size: int = optimiser_field("batch_size", stage=" of both SFT models")
     grad_accum: int = optimiser_field("grad_accum", stage=" in every stage")
@@ -90,7 +112,9 @@ class VBIConfig:
     max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
     question_max_new_tokens: int = _h("Generation length for questions (SQL-to-Text writer).", 64)
     gen_batch_size: int = generation_field("gen_batch_size", " (SQL and questions)")
-    eval_ex_limit: int = _h("Per-epoch EX model selection inside SFT judges at most this many D_val examples (0 = all).", 0)
+    eval_ex_limit: int = _h(
+        "Per-epoch EX model selection inside SFT judges at most this many D_val examples (0 = all).", 0
+    )
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     lora: bool = lora_field("lora")
     lora_r: int = lora_field("lora_r")
@@ -136,8 +160,14 @@ class VBIConfig:
         check_optimiser(self, "sql2text_")
         if not self.timeout > 0:
             raise ConfigError(f"timeout (--timeout) must be > 0, got {self.timeout}")
-        for name in ("max_length", "max_new_tokens", "question_max_new_tokens",
-                     "gen_batch_size", "logging_steps", "lora_r"):
+        for name in (
+            "max_length",
+            "max_new_tokens",
+            "question_max_new_tokens",
+            "gen_batch_size",
+            "logging_steps",
+            "lora_r",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {getattr(self, name)}")
         for name in ("max_new_tokens", "question_max_new_tokens"):
@@ -146,7 +176,9 @@ class VBIConfig:
         if self.eval_ex_limit < 0:
             raise ConfigError(f"eval_ex_limit (--eval-ex-limit) must be >= 0, got {self.eval_ex_limit}")
         if self.max_attempts_factor < 1:
-            raise ConfigError(f"max_attempts_factor (--max-attempts-factor) must be >= 1, got {self.max_attempts_factor}")
+            raise ConfigError(
+                f"max_attempts_factor (--max-attempts-factor) must be >= 1, got {self.max_attempts_factor}"
+            )
         check_judge_fields(self)
 
     def prompt_config(self, *, gold: bool = False) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 from synth.questions import register_writer
 from synth.schema import Schema
 from train.backend_config import GenerationBackendConfig, backend_config_from
-from train.generate import Generator, GenerationOptions
+from train.generate import GenerationOptions, Generator
 
 WRITER_NAME = "model"
 DEFAULT_OPTIONS = GenerationOptions(max_new_tokens=64, batch_size=8)
@@ -164,8 +164,9 @@ def model_writer(
     (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``); the other keywords are
     :class:`~train.backend_config.GenerationBackendConfig` fields (``backend="openai", base_url=...``)."""
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
-    return ModelQuestionWriter(path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config,
-                               backend=backend_config_from(backend))
+    return ModelQuestionWriter(
+        path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config, backend=backend_config_from(backend)
+    )
 
 
 # ---- few-shot: an instruction model as SQL-to-Text₀ without fine-tuning --------------------------
@@ -214,8 +215,9 @@ class FewShotQuestionWriter(ModelQuestionWriter):
     --writer0 few-shot``). Same loading, generation, cleaning and rule-based fallback as the
     fine-tuned writer; only the model input differs (:func:`synth.prompt.format.sql2text_fewshot_input`)."""
 
-    def __init__(self, path: str | Path, *, examples: Sequence[Mapping[str, Any]], shots: int = DEFAULT_SHOTS,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, path: str | Path, *, examples: Sequence[Mapping[str, Any]], shots: int = DEFAULT_SHOTS, **kwargs: Any
+    ) -> None:
         super().__init__(path, **kwargs)
         if shots < 1:
             raise ValueError(f"few-shot writer: shots must be >= 1, got {shots}")
@@ -228,9 +230,14 @@ class FewShotQuestionWriter(ModelQuestionWriter):
     def model_inputs(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
         from synth.prompt.format import sql2text_fewshot_input
 
-        return [sql2text_fewshot_input(sql2text_schema_prompt(self._builder(schema), sql), sql,
-                                       pick_shots(sql, schema.db_id, self.examples, self.shots))
-                for sql, schema in items]
+        return [
+            sql2text_fewshot_input(
+                sql2text_schema_prompt(self._builder(schema), sql),
+                sql,
+                pick_shots(sql, schema.db_id, self.examples, self.shots),
+            )
+            for sql, schema in items
+        ]
 
 
 def read_shot_examples(path: str | Path) -> list[dict[str, Any]]:
@@ -263,9 +270,15 @@ def fewshot_writer(
     """Factory registered as ``"few-shot"``: ``get_writer("few-shot", path=INSTRUCT_MODEL,
     examples_file="runs/x/real/sql2text.jsonl", shots=4)``; other keywords as :func:`model_writer`."""
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
-    return FewShotQuestionWriter(path, examples=read_shot_examples(examples_file), shots=shots, options=opts,
-                                 cache_dir=cache_dir, prompt_config=prompt_config,
-                                 backend=backend_config_from(backend))
+    return FewShotQuestionWriter(
+        path,
+        examples=read_shot_examples(examples_file),
+        shots=shots,
+        options=opts,
+        cache_dir=cache_dir,
+        prompt_config=prompt_config,
+        backend=backend_config_from(backend),
+    )
 
 
 # Importing train registers the plugins (replace=True: re-importing, e.g. after a reload, is harmless).

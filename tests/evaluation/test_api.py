@@ -28,18 +28,24 @@ def _jsonl(path: Path, recs: list[dict]) -> Path:
 
 @pytest.fixture()
 def files(tmp_path: Path):
-    gold = _jsonl(tmp_path / "gold.jsonl", [
-        {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer ORDER BY age DESC"},
-        {"id": "c", "db_id": "wta_1", "sql": "SELECT count(*) FROM players"},
-        {"id": "d", "db_id": "concert_singer", "sql": "SELECT name FROM singer WHERE age > 99"},
-    ])
-    pred = _jsonl(tmp_path / "pred.jsonl", [
-        {"id": "b", "sql": "SELECT name FROM singer ORDER BY age"},
-        {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
-        {"id": "c", "sql": "SELECT count(*) FROM players"},
-        {"id": "d", "sql": "  "},
-    ])
+    gold = _jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer ORDER BY age DESC"},
+            {"id": "c", "db_id": "wta_1", "sql": "SELECT count(*) FROM players"},
+            {"id": "d", "db_id": "concert_singer", "sql": "SELECT name FROM singer WHERE age > 99"},
+        ],
+    )
+    pred = _jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "b", "sql": "SELECT name FROM singer ORDER BY age"},
+            {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
+            {"id": "c", "sql": "SELECT count(*) FROM players"},
+            {"id": "d", "sql": "  "},
+        ],
+    )
     return gold, pred
 
 
@@ -51,8 +57,9 @@ def _without_seconds(path: Path) -> dict:
 
 def test_library_call_returns_the_report_the_command_writes(files, spider_root: Path, tmp_path: Path) -> None:
     gold, pred = files
-    config = EvalConfig(db_root=spider_root / "database", metrics="ex,ves", ves_timer="steps", workers=1,
-                        limits=Limits(timeout_s=30.0))  # the command's --timeout default
+    config = EvalConfig(
+        db_root=spider_root / "database", metrics="ex,ves", ves_timer="steps", workers=1, limits=Limits(timeout_s=30.0)
+    )  # the command's --timeout default
     report = evaluate(gold, pred, config)
 
     assert isinstance(report, Report) and [r.id for r in report.items] == ["a", "b", "c", "d"]
@@ -68,9 +75,28 @@ def test_library_call_returns_the_report_the_command_writes(files, spider_root: 
     cli_rep, cli_det = tmp_path / "cli" / "report.json", tmp_path / "cli" / "items.jsonl"
     from evaluation.cli import main
 
-    res = CliRunner().invoke(main, ["--metric", "ex,ves", "--ves-timer", "steps", "--gold", str(gold), "--pred",
-                                    str(pred), "--db-root", str(spider_root / "database"), "--workers", "1",
-                                    "--report", str(cli_rep), "--details", str(cli_det)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        [
+            "--metric",
+            "ex,ves",
+            "--ves-timer",
+            "steps",
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--workers",
+            "1",
+            "--report",
+            str(cli_rep),
+            "--details",
+            str(cli_det),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert report.table() in res.output
     assert all(f"Warning: {w}" in res.output for w in report.warnings)
@@ -79,8 +105,10 @@ def test_library_call_returns_the_report_the_command_writes(files, spider_root: 
 
 
 def test_loaded_pairs_and_progress(spider_root: Path) -> None:
-    pairs = [Pair(str(i), "concert_singer", "SELECT count(*) FROM singer", sql)
-             for i, sql in enumerate(["SELECT count(*) FROM singer", "SELECT 1", "SELECT count(*) FROM stadium"])]
+    pairs = [
+        Pair(str(i), "concert_singer", "SELECT count(*) FROM singer", sql)
+        for i, sql in enumerate(["SELECT count(*) FROM singer", "SELECT 1", "SELECT count(*) FROM stadium"])
+    ]
     config = EvalConfig(db_root=spider_root / "database", workers=1)
     done: list[int] = []
     report = evaluate(None, None, config, pairs=pairs, progress=done.append)
@@ -147,8 +175,12 @@ def test_every_cli_command_is_wrapped_by_the_one_decorator() -> None:
     from train.cli import main as train_main
 
     wrapper_code = friendly_errors(lambda: None).__code__
-    commands = [evaluate_main, *evaluate_main.subcommands.values(), *synth_main.commands.values(),
-                *train_main.commands.values()]
+    commands = [
+        evaluate_main,
+        *evaluate_main.subcommands.values(),
+        *synth_main.commands.values(),
+        *train_main.commands.values(),
+    ]
     for cmd in commands:
         f = cmd.callback
         while f.__code__ is not wrapper_code and hasattr(f, "__wrapped__"):
@@ -181,8 +213,19 @@ def test_errors_and_interrupts_become_messages_and_exit_codes() -> None:
 def test_every_public_name_resolves_and_modules_stay_modules() -> None:
     for name in evaluation.__all__:
         assert getattr(evaluation, name) is not None, name
-    for name in ("evaluate", "EvalConfig", "Report", "ReadOnlyDatabase", "Limits", "GoldCache", "SpftError",
-                 "InputError", "DataNotFoundError", "UnknownNameError", "ConfigError"):
+    for name in (
+        "evaluate",
+        "EvalConfig",
+        "Report",
+        "ReadOnlyDatabase",
+        "Limits",
+        "GoldCache",
+        "SpftError",
+        "InputError",
+        "DataNotFoundError",
+        "UnknownNameError",
+        "ConfigError",
+    ):
         assert name in evaluation.__all__
     assert inspect.isfunction(evaluation.evaluate) and inspect.isclass(evaluation.Report)
     with pytest.raises(AttributeError):

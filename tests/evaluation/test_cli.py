@@ -25,16 +25,22 @@ def _jsonl(path: Path, recs: list[dict]) -> Path:
 
 @pytest.fixture()
 def files(tmp_path: Path):
-    gold = _jsonl(tmp_path / "gold.jsonl", [
-        {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer ORDER BY age DESC"},
-        {"id": "c", "db_id": "wta_1", "sql": "SELECT count(*) FROM players"},
-    ])
-    pred = _jsonl(tmp_path / "pred.jsonl", [
-        {"id": "b", "sql": "SELECT name FROM singer ORDER BY age"},
-        {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
-        {"id": "c", "sql": "SELECT count(*) FROM players"},
-    ])
+    gold = _jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer ORDER BY age DESC"},
+            {"id": "c", "db_id": "wta_1", "sql": "SELECT count(*) FROM players"},
+        ],
+    )
+    pred = _jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "b", "sql": "SELECT name FROM singer ORDER BY age"},
+            {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
+            {"id": "c", "sql": "SELECT count(*) FROM players"},
+        ],
+    )
     return gold, pred
 
 
@@ -45,8 +51,22 @@ def _run(args: list[str]):
 def test_jsonl_report_details_and_schemas(files, spider_root: Path, tmp_path: Path) -> None:
     gold, pred = files
     rep, det = tmp_path / "out" / "report.json", tmp_path / "out" / "items.jsonl"
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--report", str(rep), "--details", str(det), "--workers", "1"])
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--report",
+            str(rep),
+            "--details",
+            str(det),
+            "--workers",
+            "1",
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert "EXECUTION ACCURACY" in res.output and "easy" in res.output
     assert "wta_1" in res.output  # the skip is announced (stderr is mixed in by CliRunner)
@@ -70,8 +90,20 @@ def test_official_text_formats_pair_by_position(spider_root: Path, tmp_path: Pat
     pred = tmp_path / "pred.sql"
     pred.write_text("SELECT count(*) FROM singer\nSELECT count(*) FROM pets WHERE 1 = 0\n")
     rep = tmp_path / "r.json"
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--report", str(rep), "--workers", "1"])
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--report",
+            str(rep),
+            "--workers",
+            "1",
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert "paired with the gold by line position" in res.output
     assert json.loads(rep.read_text())["inputs"]["pairing"] == "by_position"
@@ -80,8 +112,9 @@ def test_official_text_formats_pair_by_position(spider_root: Path, tmp_path: Pat
 
 def test_dev_json_gold_with_position_ids(spider_root: Path, tmp_path: Path) -> None:
     pred_short = _jsonl(tmp_path / "short.jsonl", [{"id": str(i), "sql": "SELECT 1"} for i in range(1030)])
-    res = _run(["--gold", str(spider_root / "dev.json"), "--pred", str(pred_short),
-                "--db-root", str(spider_root / "database")])
+    res = _run(
+        ["--gold", str(spider_root / "dev.json"), "--pred", str(pred_short), "--db-root", str(spider_root / "database")]
+    )
     assert res.exit_code == 1 and "no prediction for 4 gold id(s): '1030', '1031', '1032', '1033'" in res.output
 
 
@@ -113,7 +146,9 @@ def test_unknown_metric_did_you_mean(files, spider_root: Path) -> None:
 
 def test_missing_inputs_are_clear(files, tmp_path: Path, spider_root: Path) -> None:
     gold, pred = files
-    res = _run(["--gold", str(gold), "--pred", str(tmp_path / "nope.jsonl"), "--db-root", str(spider_root / "database")])
+    res = _run(
+        ["--gold", str(gold), "--pred", str(tmp_path / "nope.jsonl"), "--db-root", str(spider_root / "database")]
+    )
     assert res.exit_code == 1 and "nope.jsonl: file not found" in res.output
     res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(tmp_path / "nodb")])
     assert res.exit_code == 1 and "--db-root" in res.output
@@ -145,13 +180,28 @@ def test_reads_train_predict_records(spider_root: Path, tmp_path: Path, monkeypa
     for rec in records:
         jsonschema.validate(rec, _schema("prediction.schema.json"))
     pred = _jsonl(tmp_path / "pred.jsonl", records)
-    gold = _jsonl(tmp_path / "gold.jsonl", [
-        {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer"},
-    ])
+    gold = _jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "a", "db_id": "concert_singer", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "db_id": "concert_singer", "sql": "SELECT name FROM singer"},
+        ],
+    )
     rep = tmp_path / "r.json"
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--report", str(rep), "--workers", "1"])
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--report",
+            str(rep),
+            "--workers",
+            "1",
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(rep.read_text())["scores"]["ex"]["by_hardness"]["all"]["correct"] == 2
     bad = dict(records[0], raw_output="x", gen_hash=5)
@@ -175,8 +225,20 @@ def test_official_dev_gold_sql_with_text_predictions_and_progress(spider_root: P
     pred = tmp_path / "pred.sql"
     pred.write_text("\n".join(preds) + "\n")
     rep = tmp_path / "report.json"
-    res = _run(["--gold", str(spider_root / "dev_gold.sql"), "--pred", str(pred),
-                "--db-root", str(spider_root / "database"), "--report", str(rep), "--workers", "2"])
+    res = _run(
+        [
+            "--gold",
+            str(spider_root / "dev_gold.sql"),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--report",
+            str(rep),
+            "--workers",
+            "2",
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert "1034/1034" in res.output and "evaluate:" in res.output  # the progress bar ran to the end
     report = json.loads(rep.read_text())
@@ -190,8 +252,13 @@ def test_official_dev_gold_sql_with_text_predictions_and_progress(spider_root: P
 def test_prediction_may_be_absent_only_where_the_database_is_missing(files, spider_root: Path, tmp_path: Path) -> None:
     """`synth build-prompts` skips questions on missing databases (wta_1): their absence is a counted skip."""
     gold, _ = files
-    pred = _jsonl(tmp_path / "pred.jsonl", [{"id": "a", "sql": "SELECT count(*) FROM singer"},
-                                             {"id": "b", "sql": "SELECT name FROM singer ORDER BY age DESC"}])
+    pred = _jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "a", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "sql": "SELECT name FROM singer ORDER BY age DESC"},
+        ],
+    )
     rep = tmp_path / "r.json"
     db_root = str(spider_root / "database")
     res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", db_root, "--report", str(rep), "--workers", "1"])

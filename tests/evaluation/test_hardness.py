@@ -16,19 +16,42 @@ HAND_CHECKED = [
     (2, "SELECT name ,  country ,  age FROM singer ORDER BY age DESC", (1, 0, 1), "medium"),
     (4, "SELECT avg(age) ,  min(age) ,  max(age) FROM singer WHERE country  =  'France'", (1, 0, 2), "medium"),
     (20, "SELECT count(*) FROM concert WHERE YEAR  =  2014 OR YEAR  =  2015", (2, 0, 1), "medium"),
-    (22, "SELECT T2.name ,  count(*) FROM concert AS T1 JOIN stadium AS T2 ON T1.stadium_id  =  T2.stadium_id "
-         "GROUP BY T1.stadium_id", (2, 0, 1), "medium"),
+    (
+        22,
+        "SELECT T2.name ,  count(*) FROM concert AS T1 JOIN stadium AS T2 ON T1.stadium_id  =  T2.stadium_id "
+        "GROUP BY T1.stadium_id",
+        (2, 0, 1),
+        "medium",
+    ),
     (39, "SELECT name ,  country FROM singer WHERE song_name LIKE '%Hey%'", (2, 0, 1), "medium"),
     (12, "SELECT song_name FROM singer WHERE age  >  (SELECT avg(age) FROM singer)", (1, 1, 0), "hard"),
     (28, "SELECT name FROM stadium WHERE stadium_id NOT IN (SELECT stadium_id FROM concert)", (1, 1, 0), "hard"),
-    (30, "SELECT country FROM singer WHERE age  >  40 INTERSECT SELECT country FROM singer WHERE age  <  30",
-     (1, 1, 0), "hard"),
-    (37, "SELECT T2.name FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id  =  T2.singer_id "
-         "JOIN concert AS T3 ON T1.concert_id  =  T3.concert_id WHERE T3.year  =  2014", (3, 0, 0), "hard"),
-    (24, "SELECT T2.name ,  T2.capacity FROM concert AS T1 JOIN stadium AS T2 ON T1.stadium_id  =  T2.stadium_id "
-         "WHERE T1.year  >=  2014 GROUP BY T2.stadium_id ORDER BY count(*) DESC LIMIT 1", (5, 0, 1), "extra"),
-    (None, 'SELECT name FROM singer WHERE country = "France" UNION SELECT name FROM singer WHERE age > 40',
-     (1, 1, 0), "hard"),
+    (
+        30,
+        "SELECT country FROM singer WHERE age  >  40 INTERSECT SELECT country FROM singer WHERE age  <  30",
+        (1, 1, 0),
+        "hard",
+    ),
+    (
+        37,
+        "SELECT T2.name FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id  =  T2.singer_id "
+        "JOIN concert AS T3 ON T1.concert_id  =  T3.concert_id WHERE T3.year  =  2014",
+        (3, 0, 0),
+        "hard",
+    ),
+    (
+        24,
+        "SELECT T2.name ,  T2.capacity FROM concert AS T1 JOIN stadium AS T2 ON T1.stadium_id  =  T2.stadium_id "
+        "WHERE T1.year  >=  2014 GROUP BY T2.stadium_id ORDER BY count(*) DESC LIMIT 1",
+        (5, 0, 1),
+        "extra",
+    ),
+    (
+        None,
+        'SELECT name FROM singer WHERE country = "France" UNION SELECT name FROM singer WHERE age > 40',
+        (1, 1, 0),
+        "hard",
+    ),
     (None, "SELECT a FROM t WHERE b NOT IN (SELECT b FROM u) AND c NOT LIKE 'x%'", (2, 1, 2), "extra"),
 ]
 

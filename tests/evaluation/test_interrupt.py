@@ -86,9 +86,26 @@ def test_evaluate_interrupted_inside_a_query_exits_130_and_writes_nothing(tmp_pa
     pred.write_text(json.dumps({"id": "0", "sql": ENDLESS}) + "\n")
     report = tmp_path / "report.json"
     proc = subprocess.Popen(
-        [str(BIN / "evaluate"), "--gold", str(gold), "--pred", str(pred), "--db-root", str(tmp_path / "dbs"),
-         "--timeout", "60", "--workers", "1", "--report", str(report), "--details", str(tmp_path / "items.jsonl")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(BIN / "evaluate"),
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(tmp_path / "dbs"),
+            "--timeout",
+            "60",
+            "--workers",
+            "1",
+            "--report",
+            str(report),
+            "--details",
+            str(tmp_path / "items.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_inside(proc)
     time.sleep(0.5)  # the gold query takes microseconds; then it sits in the endless query
@@ -103,8 +120,18 @@ def test_evaluate_interrupted_inside_a_query_exits_130_and_writes_nothing(tmp_pa
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-GENERATE = ["generate", "--db", "spider", "--db-ids", "concert_singer,car_1,flight_2", "--n", "120", "--seed", "0",
-            "--no-progress"]
+GENERATE = [
+    "generate",
+    "--db",
+    "spider",
+    "--db-ids",
+    "concert_singer,car_1,flight_2",
+    "--n",
+    "120",
+    "--seed",
+    "0",
+    "--no-progress",
+]
 OUTPUTS = ("train.jsonl", "val.jsonl", "templates.jsonl", "manifest.json")
 
 
@@ -113,14 +140,20 @@ def test_generate_interrupted_at_any_moment_leaves_all_or_nothing(tmp_path: Path
     env = {**os.environ, "SPFT_DATA_ROOT": str(data_root)}
     clean = tmp_path / "clean"
     t0 = time.perf_counter()
-    subprocess.run([str(BIN / "synth"), *GENERATE, "--out", str(clean)], env=env, check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [str(BIN / "synth"), *GENERATE, "--out", str(clean)], env=env, check=True, capture_output=True, text=True
+    )
     total = time.perf_counter() - t0
     outcomes = []
     for k, frac in enumerate((0.0, 0.3, 0.6)):
         out = tmp_path / f"run{k}"
-        proc = subprocess.Popen([str(BIN / "synth"), *GENERATE, "--out", str(out)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [str(BIN / "synth"), *GENERATE, "--out", str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _wait_inside(proc)  # past interpreter start-up (a signal there is Python's, not ours)
         time.sleep(frac * total)
         proc.send_signal(signal.SIGINT)

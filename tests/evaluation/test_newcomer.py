@@ -27,24 +27,42 @@ def _run(args: list[str]):
 
 @pytest.fixture()
 def gold(tmp_path: Path) -> Path:
-    return _jsonl(tmp_path / "gold.jsonl", [
-        {"id": "a", "db_id": DB, "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "db_id": DB, "sql": "SELECT name FROM singer WHERE age > 1000"},  # empty result
-        {"id": "c", "db_id": DB, "sql": "SELECT name FROM singer ORDER BY age DESC"},
-        {"id": "d", "db_id": DB, "sql": "SELECT count(*) FROM concert"},
-    ])
+    return _jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "a", "db_id": DB, "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "db_id": DB, "sql": "SELECT name FROM singer WHERE age > 1000"},  # empty result
+            {"id": "c", "db_id": DB, "sql": "SELECT name FROM singer ORDER BY age DESC"},
+            {"id": "d", "db_id": DB, "sql": "SELECT count(*) FROM concert"},
+        ],
+    )
 
 
 def test_empty_predictions_are_marked_counted_and_warned(tmp_path: Path, gold: Path, spider_root: Path) -> None:
-    pred = _jsonl(tmp_path / "pred.jsonl", [
-        {"id": "a", "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "sql": ""},  # matches the empty gold result under the official rules
-        {"id": "c", "sql": "   \n "},
-        {"id": "d", "sql": "SELECT count(*) FROM concert"},
-    ])
+    pred = _jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "a", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "sql": ""},  # matches the empty gold result under the official rules
+            {"id": "c", "sql": "   \n "},
+            {"id": "d", "sql": "SELECT count(*) FROM concert"},
+        ],
+    )
     rep, det = tmp_path / "r.json", tmp_path / "d.jsonl"
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--report", str(rep), "--details", str(det)])
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--report",
+            str(rep),
+            "--details",
+            str(det),
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert "Warning: 2 empty prediction(s)" in res.output and "1 of them count as correct" in res.output
     report = json.loads(rep.read_text())
@@ -61,8 +79,9 @@ def test_empty_predictions_are_marked_counted_and_warned(tmp_path: Path, gold: P
 
 
 def test_only_predicted_scores_the_predicted_ids_and_says_so(tmp_path: Path, gold: Path, spider_root: Path) -> None:
-    pred = _jsonl(tmp_path / "pred.jsonl", [{"id": "a", "sql": "SELECT count(*) FROM singer"},
-                                            {"id": "d", "sql": "SELECT 0"}])
+    pred = _jsonl(
+        tmp_path / "pred.jsonl", [{"id": "a", "sql": "SELECT count(*) FROM singer"}, {"id": "d", "sql": "SELECT 0"}]
+    )
     args = ["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database")]
     res = _run(args)
     assert res.exit_code == 1 and "no prediction for 2 gold id(s)" in res.output  # the default stays strict
@@ -82,19 +101,36 @@ def test_only_predicted_scores_the_predicted_ids_and_says_so(tmp_path: Path, gol
     # plain-text predictions carry no ids
     txt = tmp_path / "pred.sql"
     txt.write_text("SELECT 1\n")
-    res = _run(["--gold", str(gold), "--pred", str(txt), "--db-root", str(spider_root / "database"), "--only-predicted"])
+    res = _run(
+        ["--gold", str(gold), "--pred", str(txt), "--db-root", str(spider_root / "database"), "--only-predicted"]
+    )
     assert res.exit_code == 1 and "needs JSONL predictions" in res.output
 
 
 def test_table_uses_one_labelled_percent_scale(tmp_path: Path, gold: Path, spider_root: Path) -> None:
-    pred = _jsonl(tmp_path / "pred.jsonl", [
-        {"id": "a", "sql": "SELECT count(*) FROM singer"},
-        {"id": "b", "sql": "SELECT name FROM singer WHERE age > 1000"},
-        {"id": "c", "sql": "SELECT name FROM singer ORDER BY age DESC"},
-        {"id": "d", "sql": "SELECT 1"},
-    ])
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--metric", "ex,ves", "--ves-repeats", "2"])
+    pred = _jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "a", "sql": "SELECT count(*) FROM singer"},
+            {"id": "b", "sql": "SELECT name FROM singer WHERE age > 1000"},
+            {"id": "c", "sql": "SELECT name FROM singer ORDER BY age DESC"},
+            {"id": "d", "sql": "SELECT 1"},
+        ],
+    )
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--metric",
+            "ex,ves",
+            "--ves-repeats",
+            "2",
+        ]
+    )
     assert res.exit_code == 0, res.output
     rows = {line.split()[0]: line.split()[2:] for line in res.output.splitlines() if "(%)" in line}
     assert set(rows) == {"execution", "ves", "r-ves"}
@@ -105,8 +141,20 @@ def test_table_uses_one_labelled_percent_scale(tmp_path: Path, gold: Path, spide
 def test_empty_suite_dir_is_an_error(tmp_path: Path, gold: Path, spider_root: Path) -> None:
     pred = _jsonl(tmp_path / "pred.jsonl", [{"id": k, "sql": "SELECT 1"} for k in "abcd"])
     (tmp_path / "suites").mkdir()
-    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(spider_root / "database"),
-                "--metric", "ts", "--suite-dir", str(tmp_path / "suites")])
+    res = _run(
+        [
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--metric",
+            "ts",
+            "--suite-dir",
+            str(tmp_path / "suites"),
+        ]
+    )
     assert res.exit_code == 1
     assert "no test-suite databases for any of the 1 database(s)" in res.output
     assert f"{tmp_path / 'suites'}/<db_id>/*.sqlite for {DB}" in res.output

@@ -81,13 +81,19 @@ def mutations(gold: str, other_gold: str) -> list[tuple[str, str, bool]]:
         out.append(("limit", gold[: m.start(1)] + str(int(m.group(1)) + 1) + gold[m.end(1) :], False))
     elif not re.search(r"\b(union|intersect|except)\b", gold, re.I):
         out.append(("limit", gold.rstrip().rstrip(";") + " LIMIT 1", False))
-    for kind, edit in (("permute", _permute), ("drop_order", _drop_order), ("cast_text", _cast_text),
-                       ("as_float", _as_float)):
+    for kind, edit in (
+        ("permute", _permute),
+        ("drop_order", _drop_order),
+        ("cast_text", _cast_text),
+        ("as_float", _as_float),
+    ):
         sql = _reselect(gold, edit)
         if sql is not None:
             out.append((kind, sql, False))
     if re.search(r"\b(asc|desc)\b", gold, re.I):
-        flipped = re.sub(r"\b(asc|desc)\b", lambda x: "ASC" if x.group(1).lower() == "desc" else "DESC", gold, flags=re.I)
+        flipped = re.sub(
+            r"\b(asc|desc)\b", lambda x: "ASC" if x.group(1).lower() == "desc" else "DESC", gold, flags=re.I
+        )
         out.append(("flip_order", flipped, False))
     out += [("second_statement", gold + " ; SELECT 1", False), ("second_statement", gold + " ; SELECT 1", True)]
     return out
@@ -131,8 +137,16 @@ def test_mutated_dev_predictions_get_the_official_verdicts(spider_root: Path) ->
             disagreements.append((p.id, p.pred_sql, ours[p.id], ref))
     assert disagreements == []
     # the mutations exercise both verdicts for each kind that can go either way
-    for kind in ("swap", "drop_distinct", "add_distinct", "limit", "drop_order", "as_float", "flip_order",
-                 "second_statement"):
+    for kind in (
+        "swap",
+        "drop_distinct",
+        "add_distinct",
+        "limit",
+        "drop_order",
+        "as_float",
+        "flip_order",
+        "second_statement",
+    ):
         assert tally[(kind, True)] > 0 and tally[(kind, False)] > 0, (kind, tally)
     assert tally[("permute", True)] > 100 and tally[("permute", False)] == 0  # any column order is accepted
     assert tally[("cast_text", False)] > 100  # '6' is not 6

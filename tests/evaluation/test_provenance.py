@@ -22,8 +22,10 @@ def test_file_hash_is_the_same_everywhere(tmp_path):
     assert provenance.sha256_bytes(f.read_bytes()) == want
     assert provenance.file_info(f, size=True) == {"path": f.resolve().as_posix(), "sha256": want, "bytes": 200_000}
     assert provenance.file_info(f, relative_to=tmp_path)["path"] == "x.jsonl"
-    assert provenance.file_info(tmp_path / "missing", resolve=False) == {"path": str(tmp_path / "missing"),
-                                                                        "sha256": None}
+    assert provenance.file_info(tmp_path / "missing", resolve=False) == {
+        "path": str(tmp_path / "missing"),
+        "sha256": None,
+    }
     assert provenance.file_info(None) is None
 
 
@@ -35,8 +37,10 @@ def test_versions_record_or_skip_missing_packages():
         provenance.package_versions([], missing="drop")
 
 
-@pytest.mark.parametrize("module", ["synth.emit", "train.manifest", "train.io", "evaluation.report",
-                                    "evaluation.suite", "evaluation.suite_cache"])
+@pytest.mark.parametrize(
+    "module",
+    ["synth.emit", "train.manifest", "train.io", "evaluation.report", "evaluation.suite", "evaluation.suite_cache"],
+)
 def test_no_module_hashes_files_or_reads_versions_on_its_own(module):
     """The twins are gone: nobody else opens a file to sha256 it or asks importlib.metadata."""
     import importlib

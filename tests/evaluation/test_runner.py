@@ -87,8 +87,12 @@ def fixed_timer(db, sql: str) -> float:
 
 def test_ves_with_injected_timings(spider_root: Path) -> None:
     pairs = [
-        Pair("fast", "concert_singer", "SELECT count(*) FROM singer WHERE age > 30",
-             "SELECT count(*) FROM singer WHERE Age > 30"),
+        Pair(
+            "fast",
+            "concert_singer",
+            "SELECT count(*) FROM singer WHERE age > 30",
+            "SELECT count(*) FROM singer WHERE Age > 30",
+        ),
         Pair("wrong", "concert_singer", "SELECT count(*) FROM singer", "SELECT count(*) FROM singer WHERE Age > 99"),
     ]
     config = EvalConfig(db_root=spider_root / "database", metrics=("ves",), ves_repeats=5, workers=1)
@@ -113,7 +117,15 @@ def test_ves_arithmetic() -> None:
     assert ves_score(0.25, True) == 50.0 and ves_score(4.0, False) == 0.0
     assert math.isclose(ves_score(2.0, True), 141.4213562373095)
     assert [rves_reward(x, True) for x in (3, 2, 1.5, 1, 0.7, 0.5, 0.3, 0.25, 0.1)] == [
-        1.25, 1.25, 1, 1, 0.75, 0.75, 0.5, 0.5, 0.25
+        1.25,
+        1.25,
+        1,
+        1,
+        0.75,
+        0.75,
+        0.5,
+        0.5,
+        0.25,
     ]
     assert rves_reward(3, False) == 0
 
@@ -202,11 +214,18 @@ def test_ts_is_sharded_over_suite_files_with_gold_cached(wide_suite, monkeypatch
     assert sum(done) == work_units(pairs, config)
     gold_runs = Counter(name for name, sql in calls if sql == gold)
     assert gold_runs == Counter({"people.sqlite": 1, **{f"s{k:02d}.sqlite": 1 for k in range(7)}})
-    assert r["same"].verdicts["ts"].to_json() == {"correct": True, "status": "match", "pred_status": "ok",
-                                                  "gold_status": "ok", "suite_size": 7}
+    assert r["same"].verdicts["ts"].to_json() == {
+        "correct": True,
+        "status": "match",
+        "pred_status": "ok",
+        "gold_status": "ok",
+        "suite_size": 7,
+    }
     assert r["lucky"].verdicts["ex"].correct is True
     assert r["lucky"].verdicts["ts"].correct is False and r["lucky"].verdicts["ts"].extra == {
-        "suite_size": 7, "failed_on": "s05.sqlite"}
+        "suite_size": 7,
+        "failed_on": "s05.sqlite",
+    }
     assert r["wrong"].verdicts["ts"].extra["failed_on"] == "s00.sqlite"  # the first failing file in suite order
     monkeypatch.undo()
     pooled = evaluate_pairs(pairs, replace(config, workers=2))

@@ -40,23 +40,50 @@ def test_doctests() -> None:
 
 QUOTES = [
     # (title, sql, columns, literals)
-    ("quoted column and quoted string", 'SELECT "Name" FROM singer WHERE Country = "France"',
-     [("singer", "Name"), ("singer", "Country")], ["France"]),
-    ("a value position does not make a column a string", 'SELECT Name FROM singer WHERE Country = "Name"',
-     [("singer", "Name"), ("singer", "Country")], []),
-    ("a name of no table in scope is a string", 'SELECT Name FROM singer WHERE Country = "Year"',
-     [("singer", "Name"), ("singer", "Country")], ["Year"]),
+    (
+        "quoted column and quoted string",
+        'SELECT "Name" FROM singer WHERE Country = "France"',
+        [("singer", "Name"), ("singer", "Country")],
+        ["France"],
+    ),
+    (
+        "a value position does not make a column a string",
+        'SELECT Name FROM singer WHERE Country = "Name"',
+        [("singer", "Name"), ("singer", "Country")],
+        [],
+    ),
+    (
+        "a name of no table in scope is a string",
+        'SELECT Name FROM singer WHERE Country = "Year"',
+        [("singer", "Name"), ("singer", "Country")],
+        ["Year"],
+    ),
     ("qualified is always a column", 'SELECT T1."Name" FROM singer AS T1', [("singer", "Name")], []),
     ("case-insensitive", 'SELECT "name" FROM SINGER', [("singer", "Name")], []),
-    ("function arguments", 'SELECT Name FROM singer WHERE strftime("%Y", Age) = "2001"',
-     [("singer", "Name"), ("singer", "Age")], ["2001", "%Y"]),  # tree order is breadth-first
-    ("LIKE pattern and IN list", 'SELECT Name FROM singer WHERE Name LIKE "%a%" OR Country IN ("UK", "US")',
-     [("singer", "Name"), ("singer", "Country")], ["%a%", "UK", "US"]),
-    ("single quotes are strings", "SELECT Name FROM singer WHERE Country = 'Name'",
-     [("singer", "Name"), ("singer", "Country")], ["Name"]),
-    ("a correlated subquery sees the outer table",
-     'SELECT Concert_Name FROM concert WHERE EXISTS (SELECT 1 FROM singer WHERE "Year" > 2000)',
-     [("concert", "Concert_Name"), ("concert", "Year")], []),
+    (
+        "function arguments",
+        'SELECT Name FROM singer WHERE strftime("%Y", Age) = "2001"',
+        [("singer", "Name"), ("singer", "Age")],
+        ["2001", "%Y"],
+    ),  # tree order is breadth-first
+    (
+        "LIKE pattern and IN list",
+        'SELECT Name FROM singer WHERE Name LIKE "%a%" OR Country IN ("UK", "US")',
+        [("singer", "Name"), ("singer", "Country")],
+        ["%a%", "UK", "US"],
+    ),
+    (
+        "single quotes are strings",
+        "SELECT Name FROM singer WHERE Country = 'Name'",
+        [("singer", "Name"), ("singer", "Country")],
+        ["Name"],
+    ),
+    (
+        "a correlated subquery sees the outer table",
+        'SELECT Concert_Name FROM concert WHERE EXISTS (SELECT 1 FROM singer WHERE "Year" > 2000)',
+        [("concert", "Concert_Name"), ("concert", "Year")],
+        [],
+    ),
 ]
 
 
@@ -99,9 +126,11 @@ def test_aliases_and_table_names_despite_an_alias() -> None:
 
 
 def test_correlated_and_set_operation_order_by() -> None:
-    got = dict(_sources(
-        "SELECT Name FROM singer AS T1 WHERE Age > (SELECT avg(Year) FROM concert WHERE Concert_ID = T1.Singer_ID)"
-    ))
+    got = dict(
+        _sources(
+            "SELECT Name FROM singer AS T1 WHERE Age > (SELECT avg(Year) FROM concert WHERE Concert_ID = T1.Singer_ID)"
+        )
+    )
     assert got["T1.Singer_ID"] == ("singer", "Singer_ID") and got["Year"] == ("concert", "Year")
     got = _sources("SELECT Name FROM singer UNION SELECT Concert_Name FROM concert ORDER BY Name")
     assert got[-1] == ("Name", ("singer", "Name"))  # the ORDER BY reads the first SELECT
@@ -114,10 +143,13 @@ def test_derived_tables_and_unknown_names_stay_unresolved_when_lenient() -> None
     assert parse("SELECT T9.Name FROM singer", SCHEMA).columns == ()
 
 
-@pytest.mark.parametrize("sql,reason", [
-    ("SELECT a FROM ghosts", "unknown_table"),
-    ("SELECT T1.nope FROM singer AS T1", "unknown_column"),
-])
+@pytest.mark.parametrize(
+    "sql,reason",
+    [
+        ("SELECT a FROM ghosts", "unknown_table"),
+        ("SELECT T1.nope FROM singer AS T1", "unknown_column"),
+    ],
+)
 def test_strict_resolution_names_the_problem(sql: str, reason: str) -> None:
     tree = parse_sql(sql)
     col = next(tree.find_all(exp.Column))
@@ -178,11 +210,14 @@ def test_a_mapping_and_a_schema_object_read_alike() -> None:
 # ---- shared helpers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sql,first", [
-    ("SELECT a FROM t", "SELECT a FROM t"),
-    ("SELECT a FROM t UNION SELECT b FROM u EXCEPT SELECT c FROM v", "SELECT a FROM t"),
-    ("(SELECT a FROM t) INTERSECT SELECT b FROM u", "SELECT a FROM t"),
-])
+@pytest.mark.parametrize(
+    "sql,first",
+    [
+        ("SELECT a FROM t", "SELECT a FROM t"),
+        ("SELECT a FROM t UNION SELECT b FROM u EXCEPT SELECT c FROM v", "SELECT a FROM t"),
+        ("(SELECT a FROM t) INTERSECT SELECT b FROM u", "SELECT a FROM t"),
+    ],
+)
 def test_leftmost_select(sql: str, first: str) -> None:
     assert leftmost_select(parse_sql(sql)).sql() == first
 
@@ -191,15 +226,18 @@ def test_leftmost_select_of_no_select_is_none() -> None:
     assert leftmost_select(parse_sql("VALUES (1, 2)")) is None
 
 
-@pytest.mark.parametrize("sql,value", [
-    ("SELECT a FROM t", None),
-    ("SELECT a FROM t ORDER BY a LIMIT 3", 3),
-    ("SELECT a FROM t LIMIT (1)", 1),
-    ("SELECT a FROM t LIMIT 2 OFFSET 5", 2),
-    ("SELECT a FROM t LIMIT 3.5", UNREADABLE_LIMIT),
-    ("SELECT a FROM t LIMIT b", UNREADABLE_LIMIT),
-    ("SELECT a FROM t UNION SELECT b FROM u LIMIT 4", 4),
-])
+@pytest.mark.parametrize(
+    "sql,value",
+    [
+        ("SELECT a FROM t", None),
+        ("SELECT a FROM t ORDER BY a LIMIT 3", 3),
+        ("SELECT a FROM t LIMIT (1)", 1),
+        ("SELECT a FROM t LIMIT 2 OFFSET 5", 2),
+        ("SELECT a FROM t LIMIT 3.5", UNREADABLE_LIMIT),
+        ("SELECT a FROM t LIMIT b", UNREADABLE_LIMIT),
+        ("SELECT a FROM t UNION SELECT b FROM u LIMIT 4", 4),
+    ],
+)
 def test_limit_value(sql: str, value: int | None) -> None:
     assert limit_value(parse_sql(sql)) == value
 

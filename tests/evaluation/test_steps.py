@@ -56,9 +56,28 @@ def test_cli_ves_timer_steps(spider_root: Path, tmp_path: Path) -> None:
     pred = tmp_path / "pred.jsonl"
     pred.write_text(json.dumps({"id": "0", "sql": GOLD}) + "\n" + json.dumps({"id": "1", "sql": SLOW}) + "\n")
     rep, det = tmp_path / "r.json", tmp_path / "d.jsonl"
-    res = CliRunner().invoke(main, ["--metric", "ex,ves", "--ves-timer", "steps", "--gold", str(gold), "--pred", str(pred),
-                                    "--db-root", str(spider_root / "database"), "--workers", "1",
-                                    "--report", str(rep), "--details", str(det)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        [
+            "--metric",
+            "ex,ves",
+            "--ves-timer",
+            "steps",
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(spider_root / "database"),
+            "--workers",
+            "1",
+            "--report",
+            str(rep),
+            "--details",
+            str(det),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(rep.read_text())
     assert report["ves"]["timer"] == "steps" and report["ves"]["repeats"] == 1

@@ -65,14 +65,24 @@ def test_generated_databases_keep_pk_fk_not_null_and_types(fixture_root: Path, t
         assert check_database(path, tables) == []
         conn = sqlite3.connect(path)
         # checked here with plain SQL, independently of check_database
-        assert conn.execute("SELECT count(*) FROM (SELECT pid, tag FROM child GROUP BY 1, 2 HAVING count(*) > 1)").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM (SELECT pid, tag FROM child GROUP BY 1, 2 HAVING count(*) > 1)"
+        ).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM child WHERE pid IS NULL OR tag IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM parent WHERE name IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM child WHERE pid NOT IN (SELECT id FROM parent)").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM emp WHERE boss IS NOT NULL AND boss NOT IN (SELECT id FROM emp)").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM a WHERE b_id IS NOT NULL AND b_id NOT IN (SELECT id FROM b)").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM b WHERE a_id IS NOT NULL AND a_id NOT IN (SELECT id FROM a)").fetchone() == (0,)
-        types = {r[0] for r in conn.execute("SELECT typeof(score) FROM parent UNION SELECT typeof(name) || '!' FROM parent")}
+        assert conn.execute(
+            "SELECT count(*) FROM emp WHERE boss IS NOT NULL AND boss NOT IN (SELECT id FROM emp)"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM a WHERE b_id IS NOT NULL AND b_id NOT IN (SELECT id FROM b)"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM b WHERE a_id IS NOT NULL AND a_id NOT IN (SELECT id FROM a)"
+        ).fetchone() == (0,)
+        types = {
+            r[0] for r in conn.execute("SELECT typeof(score) FROM parent UNION SELECT typeof(name) || '!' FROM parent")
+        }
         assert types <= {"real", "integer", "null", "text!"}
         assert conn.execute("SELECT count(*) FROM parent").fetchone()[0] >= 1
         conn.close()
@@ -81,8 +91,9 @@ def test_generated_databases_keep_pk_fk_not_null_and_types(fixture_root: Path, t
 def test_generated_databases_on_spider_are_valid(spider_root: Path, tmp_path: Path) -> None:
     for db_id in ("student_transcripts_tracking", "dog_kennels", "car_1"):
         for k in range(3):
-            path, tables = _generate(spider_root / "database" / db_id / f"{db_id}.sqlite",
-                                     tmp_path / f"{db_id}{k}.sqlite", k)
+            path, tables = _generate(
+                spider_root / "database" / db_id / f"{db_id}.sqlite", tmp_path / f"{db_id}{k}.sqlite", k
+            )
             assert check_database(path, tables) == [], db_id
 
 
@@ -94,8 +105,9 @@ def test_gold_literals_read_spider_quotes_against_the_schema() -> None:
     assert "France" in lits["*"] and "Name" not in lits["*"]
     assert lits["country"] == ["France"] and "name" not in lits
     # single quotes, numbers and a qualified name read as before; an unparsable gold is skipped
-    lits = gold_literals(["SELECT T1.\"Name\" FROM singer AS T1 WHERE T1.Country = 'Spain' AND age > 30",
-                          "SELECT FROM"], schema)
+    lits = gold_literals(
+        ["SELECT T1.\"Name\" FROM singer AS T1 WHERE T1.Country = 'Spain' AND age > 30", "SELECT FROM"], schema
+    )
     assert lits["*"] == ["Spain", 30] and lits["country"] == ["Spain"]
 
 
@@ -130,7 +142,9 @@ def test_neighbours_cover_the_mutation_kinds(spider_root: Path) -> None:
     for e in expected:
         assert e in out
     assert any(n.startswith("SELECT Country FROM singer") or n.startswith("SELECT Song_Name FROM") for n in out)
-    joined = neighbours("SELECT max(T1.age) FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id", tables)
+    joined = neighbours(
+        "SELECT max(T1.age) FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id", tables
+    )
     assert any("LEFT JOIN" in n for n in joined) and any("MIN(T1.age)" in n for n in joined)
     assert gold not in out and len(out) == len(set(out))
 
@@ -155,11 +169,14 @@ def _gold_file(tmp_path: Path, items: list[tuple[str, str]]) -> Path:
 
 
 def test_same_seed_same_suite_and_gold_failures_drop_databases(fixture_root: Path, tmp_path: Path) -> None:
-    gold = _gold_file(tmp_path, [
-        ("fx", "SELECT name FROM parent WHERE score > 2"),
-        ("fx", "SELECT json_extract(body, '$.k') FROM doc"),  # fails on a perturbed (non-JSON) body
-        ("fx", "SELECT T1.name, count(*) FROM parent AS T1 JOIN child AS T2 ON T1.id = T2.pid GROUP BY T1.id"),
-    ])
+    gold = _gold_file(
+        tmp_path,
+        [
+            ("fx", "SELECT name FROM parent WHERE score > 2"),
+            ("fx", "SELECT json_extract(body, '$.k') FROM doc"),  # fails on a perturbed (non-JSON) body
+            ("fx", "SELECT T1.name, count(*) FROM parent AS T1 JOIN child AS T2 ON T1.id = T2.pid GROUP BY T1.id"),
+        ],
+    )
     cfg = SuiteConfig(size=5, candidates=12, seed=3)
     m1 = build_suite(fixture_root, gold, tmp_path / "s1", cfg)
     m2 = build_suite(fixture_root, gold, tmp_path / "s2", cfg)
@@ -182,21 +199,59 @@ def test_cli_builds_a_suite_that_evaluate_reads(spider_root: Path, tmp_path: Pat
     gold = _gold_file(tmp_path, gold_items)
     out = tmp_path / "suite"
     db_root = spider_root / "database"
-    res = CliRunner().invoke(main, ["build-suite", "--db-root", str(db_root), "--gold", str(gold), "--out", str(out),
-                                    "--candidates", "20", "--no-progress"], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        [
+            "build-suite",
+            "--db-root",
+            str(db_root),
+            "--gold",
+            str(gold),
+            "--out",
+            str(out),
+            "--candidates",
+            "20",
+            "--no-progress",
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert "concert_singer" in res.output and "overall" in res.output and "wta_1" in res.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["missing_db_ids"] == ["wta_1"] and manifest["parameters"]["candidates"] == 20
     pred = tmp_path / "pred.jsonl"
-    pred.write_text(json.dumps({"id": "0", "sql": "SELECT count(*) FROM concert"}) + "\n"  # EX-right, TS-wrong
-                    + json.dumps({"id": "1", "sql": "SELECT name FROM singer WHERE age > 40"}) + "\n"
-                    + json.dumps({"id": "2", "sql": "SELECT 1"}) + "\n")
+    pred.write_text(
+        json.dumps({"id": "0", "sql": "SELECT count(*) FROM concert"})
+        + "\n"  # EX-right, TS-wrong
+        + json.dumps({"id": "1", "sql": "SELECT name FROM singer WHERE age > 40"})
+        + "\n"
+        + json.dumps({"id": "2", "sql": "SELECT 1"})
+        + "\n"
+    )
     rep = tmp_path / "r.json"
     det = tmp_path / "d.jsonl"
-    res = CliRunner().invoke(main, ["--metric", "ex,ts", "--gold", str(gold), "--pred", str(pred), "--db-root",
-                                    str(db_root), "--suite-dir", str(out), "--workers", "1", "--report", str(rep),
-                                    "--details", str(det)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        [
+            "--metric",
+            "ex,ts",
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--db-root",
+            str(db_root),
+            "--suite-dir",
+            str(out),
+            "--workers",
+            "1",
+            "--report",
+            str(rep),
+            "--details",
+            str(det),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     items = {d["id"]: d for d in map(json.loads, det.read_text().splitlines())}
     assert items["0"]["ex"]["correct"] is True and items["0"]["ts"]["correct"] is False
@@ -205,11 +260,14 @@ def test_cli_builds_a_suite_that_evaluate_reads(spider_root: Path, tmp_path: Pat
 
 def test_cli_errors_name_the_option(tmp_path: Path) -> None:
     gold = _gold_file(tmp_path, [("x", "SELECT 1")])
-    res = CliRunner().invoke(main, ["build-suite", "--db-root", str(tmp_path / "nope"), "--gold", str(gold),
-                                    "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main, ["build-suite", "--db-root", str(tmp_path / "nope"), "--gold", str(gold), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1 and "Error: --db-root" in res.output
-    res = CliRunner().invoke(main, ["build-suite", "--db-root", str(tmp_path), "--gold", str(gold),
-                                    "--out", str(tmp_path / "o"), "--size", "0"])
+    res = CliRunner().invoke(
+        main,
+        ["build-suite", "--db-root", str(tmp_path), "--gold", str(gold), "--out", str(tmp_path / "o"), "--size", "0"],
+    )
     assert res.exit_code == 1 and "--size must be >= 1" in res.output
 
 

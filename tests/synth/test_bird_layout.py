@@ -44,15 +44,34 @@ def bird(tmp_path, spider_root) -> Path:
     desc.mkdir()
     (desc / "singer.csv").write_bytes(SINGER_CSV)
     dev = [
-        {"question_id": 0, "db_id": "concert_singer", "question": "How many male singers are there?",
-         "evidence": "male refers to Is_male = 'T'", "SQL": "SELECT count(*) FROM singer WHERE Is_male = 'T'",
-         "difficulty": "simple"},
-        {"question_id": 1, "db_id": "concert_singer", "question": "How many singers are from France?",
-         "evidence": "", "SQL": "SELECT count(*) FROM singer WHERE Country = 'France'", "difficulty": "simple"},
+        {
+            "question_id": 0,
+            "db_id": "concert_singer",
+            "question": "How many male singers are there?",
+            "evidence": "male refers to Is_male = 'T'",
+            "SQL": "SELECT count(*) FROM singer WHERE Is_male = 'T'",
+            "difficulty": "simple",
+        },
+        {
+            "question_id": 1,
+            "db_id": "concert_singer",
+            "question": "How many singers are from France?",
+            "evidence": "",
+            "SQL": "SELECT count(*) FROM singer WHERE Country = 'France'",
+            "difficulty": "simple",
+        },
     ]
     (root / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
-    train = [{"question_id": 0, "db_id": "pets_1", "question": "How many pets?", "evidence": "",
-              "SQL": "SELECT count(*) FROM Pets", "difficulty": "simple"}]
+    train = [
+        {
+            "question_id": 0,
+            "db_id": "pets_1",
+            "question": "How many pets?",
+            "evidence": "",
+            "SQL": "SELECT count(*) FROM Pets",
+            "difficulty": "simple",
+        }
+    ]
     (root / "train.json").write_text(json.dumps(train), encoding="utf-8")
     return root
 
@@ -99,8 +118,18 @@ def test_build_prompts_on_bird_folder_carries_evidence_and_comments(bird, tmp_pa
     out = tmp_path / "prompts.jsonl"
     r = CliRunner().invoke(
         main,
-        ["build-prompts", "--db", str(bird), "--data", "dev.json", "--out", str(out),
-         "--cache-dir", str(tmp_path / "cache"), "--full-schema"],
+        [
+            "build-prompts",
+            "--db",
+            str(bird),
+            "--data",
+            "dev.json",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--full-schema",
+        ],
     )
     assert r.exit_code == 0, r.output
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

@@ -62,7 +62,9 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path):
 
 
 def test_no_prompts_and_val_fraction(tmp_path: Path):
-    res = _run("generate", "--db", "demo", "--n", "20", "--out", str(tmp_path), "--no-prompts", "--val-fraction", "0.25")
+    res = _run(
+        "generate", "--db", "demo", "--n", "20", "--out", str(tmp_path), "--no-prompts", "--val-fraction", "0.25"
+    )
     assert res.exit_code == 0, res.output
     val = [json.loads(x) for x in (tmp_path / "val.jsonl").read_text().splitlines()]
     assert len(val) == 5
@@ -150,15 +152,27 @@ def _assert_fails(res, *fragments: str, out: Path | None = None):
 
 def test_unknown_db_id_suggests_a_close_name(tmp_path: Path, data_root: Path):
     out = tmp_path / "out"
-    res = _run("generate", "--db", "spider", "--data-root", str(data_root), "--db-ids", "concert_singr",
-               "--n", "5", "--out", str(out))
+    res = _run(
+        "generate",
+        "--db",
+        "spider",
+        "--data-root",
+        str(data_root),
+        "--db-ids",
+        "concert_singr",
+        "--n",
+        "5",
+        "--out",
+        str(out),
+    )
     _assert_fails(res, "unknown db_id", "did you mean 'concert_singer'", out=out)
 
 
 def test_missing_database_file(tmp_path: Path, data_root: Path):
     out = tmp_path / "out"
-    res = _run("generate", "--db", "spider", "--data-root", str(data_root), "--db-ids", "wta_1",
-               "--n", "5", "--out", str(out))
+    res = _run(
+        "generate", "--db", "spider", "--data-root", str(data_root), "--db-ids", "wta_1", "--n", "5", "--out", str(out)
+    )
     _assert_fails(res, "wta_1", "does not exist", out=out)
 
 

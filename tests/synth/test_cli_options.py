@@ -64,12 +64,34 @@ def test_options_reach_the_config(tmp_path: Path, monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr("synth.generation.generate", fake_generate)
-    args = ["generate", "--db", "demo", "--n", "50", "--out", str(tmp_path / "o"), "--timeout", "1.5",
-            "--db-ids", "a, b", "--writer-option", "k=3", "--no-prompts", "--db-sampling", "tables", "--no-progress"]
+    args = [
+        "generate",
+        "--db",
+        "demo",
+        "--n",
+        "50",
+        "--out",
+        str(tmp_path / "o"),
+        "--timeout",
+        "1.5",
+        "--db-ids",
+        "a, b",
+        "--writer-option",
+        "k=3",
+        "--no-prompts",
+        "--db-sampling",
+        "tables",
+        "--no-progress",
+    ]
     CliRunner().invoke(main, args)
     cfg = seen["config"]
     assert (cfg.db, cfg.n, cfg.timeout_s, cfg.db_ids, cfg.writer_options) == ("demo", 50, 1.5, ("a", "b"), {"k": 3})
-    assert (cfg.prompts, cfg.db_sampling, cfg.cache_dir, seen["progress"]) == (False, "tables", tmp_path / "o" / ".cache", False)
+    assert (cfg.prompts, cfg.db_sampling, cfg.cache_dir, seen["progress"]) == (
+        False,
+        "tables",
+        tmp_path / "o" / ".cache",
+        False,
+    )
     assert cfg.val_size is None and cfg.seed == 0 and cfg.workers == 1
 
 

@@ -98,9 +98,7 @@ def test_pair_counts_and_gold_file_match_dev():
     assert [line.split("\t") for line in gold] == [[e["query"], e["db_id"]] for e in dev]
 
 
-@pytest.mark.parametrize(
-    "split_and_pair", _gold_pairs(), ids=lambda p: f"{p[0]}-{p[1]['db_id']}-{p[1]['query'][:40]}"
-)
+@pytest.mark.parametrize("split_and_pair", _gold_pairs(), ids=lambda p: f"{p[0]}-{p[1]['db_id']}-{p[1]['query'][:40]}")
 def test_every_gold_query_returns_rows(split_and_pair):
     _, pair = split_and_pair
     con = _connect_ro(_db_file(DEMO_ROOT, pair["db_id"]))
@@ -113,9 +111,24 @@ def test_every_gold_query_returns_rows(split_and_pair):
 
 def test_gold_queries_cover_the_required_constructs():
     sql = " ".join(p["query"].upper() for _, p in _gold_pairs())
-    for construct in ("COUNT(", "AVG(", "MAX(", "GROUP BY", "HAVING", "ORDER BY", "LIMIT", " JOIN ",
-                      " NOT IN (SELECT", " IN (SELECT", " UNION ", " INTERSECT ", " EXCEPT ", " LIKE ",
-                      " BETWEEN ", " IS NULL"):
+    for construct in (
+        "COUNT(",
+        "AVG(",
+        "MAX(",
+        "GROUP BY",
+        "HAVING",
+        "ORDER BY",
+        "LIMIT",
+        " JOIN ",
+        " NOT IN (SELECT",
+        " IN (SELECT",
+        " UNION ",
+        " INTERSECT ",
+        " EXCEPT ",
+        " LIKE ",
+        " BETWEEN ",
+        " IS NULL",
+    ):
         assert construct in sql, construct
 
 

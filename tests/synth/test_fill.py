@@ -40,6 +40,7 @@ def _key(col: exp.Column) -> tuple[str, str]:
 
 # ---- a chain schema A - B - C plus an isolated D, with a real SQLite file -----------------------
 
+
 @pytest.fixture()
 def chain(tmp_path) -> tuple[Schema, ValueSampler]:
     def table(name, cols):
@@ -169,6 +170,7 @@ def test_fill_config_is_checked():
 
 # ---- real Spider databases ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def templates(spider) -> tuple[Template, ...]:
     return extract_templates(spider.train_examples()[::4], spider.schemas).templates
@@ -274,7 +276,7 @@ def test_values_come_from_the_compared_column(spider, samplers):
                 if isinstance(pred, exp.Like):
                     assert lit.is_string and lit.this.startswith("%") and lit.this.endswith("%")
                     value = lit.this[1:-1]
-                    cond = f'CAST("{column}" AS TEXT) = \'{value.replace(chr(39), chr(39) * 2)}\''
+                    cond = f"CAST(\"{column}\" AS TEXT) = '{value.replace(chr(39), chr(39) * 2)}'"
                 elif schema.column(table, column).type == "number":
                     assert not lit.is_string, q.sql
                     cond = f'"{column}" = {lit.sql(dialect="sqlite")}'

@@ -83,8 +83,19 @@ def test_records_follow_the_contract_and_validate(spider_run):
     validator = _schema("example")
     train, val = _lines(out / "train.jsonl"), _lines(out / "val.jsonl")
     assert (len(train), len(val)) == (50, 10)
-    keys = ["id", "db_id", "question", "sql", "prompt", "schema_prompt", "template_id", "tables", "db_path",
-            "source", "question_writer"]
+    keys = [
+        "id",
+        "db_id",
+        "question",
+        "sql",
+        "prompt",
+        "schema_prompt",
+        "template_id",
+        "tables",
+        "db_path",
+        "source",
+        "question_writer",
+    ]
     template_ids = {t["id"] for t in _lines(out / "templates.jsonl")}
     for rec in train + val:
         assert list(rec) == keys
@@ -201,7 +212,9 @@ def test_n_far_beyond_the_templates_stops_early(tmp_path, demo):
     (bench / "tables.json").write_text(json.dumps([t for t in tables if t["db_id"] == "school_library"]))
     (bench / "train.json").write_text(json.dumps([{"db_id": "school_library", "query": "SELECT count(*) FROM books"}]))
     # default budget: 5000 x 20 = 100 000 attempts; the projection stops after one window
-    with pytest.raises(NotEnoughExamplesError, match=r"in 2048 attempts \(stopped early: the last 2048 attempts gave 4 new"):
+    with pytest.raises(
+        NotEnoughExamplesError, match=r"in 2048 attempts \(stopped early: the last 2048 attempts gave 4 new"
+    ):
         generate(GenerateConfig(db=str(bench), n=5000, prompts=False))
 
 
@@ -265,20 +278,22 @@ def test_write_all_is_atomic_when_staging_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(emit, "_stage", failing_stage)
     with pytest.raises(emit.OutputWriteError, match="disk full"):
-        emit.write_all(tmp_path, {"a.jsonl": b"new\n", "manifest.json": b"{\"new\": 1}\n"})
+        emit.write_all(tmp_path, {"a.jsonl": b"new\n", "manifest.json": b'{"new": 1}\n'})
     assert (tmp_path / "a.jsonl").read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "manifest.json"]  # no temp files left
 
 
 def test_ndjson_bytes_round_trip_unicode_and_lists():
-    recs = [{"id": "a", "question": "Café \"x\" / y?", "tables": ["t1", "t2"]}, {"id": "b", "question": "", "tables": []}]
+    recs = [{"id": "a", "question": 'Café "x" / y?', "tables": ["t1", "t2"]}, {"id": "b", "question": "", "tables": []}]
     data = emit.ndjson_bytes(recs)
     assert [json.loads(x) for x in data.decode().splitlines()] == recs
     assert emit.ndjson_bytes([], emit.EXAMPLE_SCHEMA) == b""
 
 
 def test_normalize_sql_ignores_spacing_and_identifier_case():
-    assert normalize_sql("select  Name from SINGER where age>3") == normalize_sql("SELECT name FROM singer WHERE age > 3")
+    assert normalize_sql("select  Name from SINGER where age>3") == normalize_sql(
+        "SELECT name FROM singer WHERE age > 3"
+    )
     assert normalize_sql("SELECT name FROM singer WHERE name = 'A'") != normalize_sql(
         "SELECT name FROM singer WHERE name = 'a'"
     )

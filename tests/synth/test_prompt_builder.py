@@ -15,13 +15,13 @@ import pytest
 from evaluation.errors import ConfigError, DataNotFoundError
 from synth.prompt import (
     PROMPT_FORMAT_VERSION,
+    LexicalScorer,
     PromptBuilder,
     PromptConfig,
     SchemaScores,
     sql2text_input,
     text2sql_input,
 )
-from synth.prompt import LexicalScorer
 from synth.prompt import format as format_mod
 from synth.prompt.gold import sql_items
 
@@ -38,7 +38,9 @@ def builder(spider, cache, db_id, **cfg):
 
 
 def columns_of(schema_prompt: str) -> set[str]:
-    return {line.strip().split(":", 1)[0] for line in schema_prompt.splitlines() if line.startswith("  ") and ": " in line}
+    return {
+        line.strip().split(":", 1)[0] for line in schema_prompt.splitlines() if line.startswith("  ") and ": " in line
+    }
 
 
 def test_filtering_keeps_join_keys(spider, cache):
@@ -129,12 +131,17 @@ def test_gold_items_treat_spider_double_quotes_as_strings(spider):
     odd = sql_items('SELECT name FROM singer WHERE country = "x\'y" OR name = \'"z"\'', spider.schema("concert_singer"))
     assert odd.literals == ("x'y", '"z"')
     items = sql_items(
-        'SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id '
+        "SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id "
         'WHERE country = "France"',
         spider.schema("concert_singer"),
     )
     assert items.tables == {"singer", "singer_in_concert"}
-    assert items.columns == {("singer", "name"), ("singer", "singer_id"), ("singer_in_concert", "singer_id"), ("singer", "country")}
+    assert items.columns == {
+        ("singer", "name"),
+        ("singer", "singer_id"),
+        ("singer_in_concert", "singer_id"),
+        ("singer", "country"),
+    }
     assert items.literals == ("France",)
 
 
@@ -206,7 +213,10 @@ def test_prompts_do_not_depend_on_the_process_hash_seed(data_root, tmp_path):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         proc = subprocess.run(
             [sys.executable, "-c", _HASH_SEED_SCRIPT, str(data_root), str(tmp_path / seed)],
-            env=env, capture_output=True, text=True, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout)

@@ -24,8 +24,21 @@ def test_help_texts():
 def test_prompt_prints_prompt_and_matches(data_root, tmp_path):
     r = CliRunner().invoke(
         main,
-        ["prompt", "--db", "spider", "--data-root", str(data_root), "--cache-dir", str(tmp_path),
-         "--db-id", "concert_singer", "--question", "How many singers are from Frence?", "--k1", "2"],
+        [
+            "prompt",
+            "--db",
+            "spider",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path),
+            "--db-id",
+            "concert_singer",
+            "--question",
+            "How many singers are from Frence?",
+            "--k1",
+            "2",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert r.output.startswith("database: concert_singer\n")
@@ -35,7 +48,18 @@ def test_prompt_prints_prompt_and_matches(data_root, tmp_path):
 
 def test_prompt_unknown_db_id_is_a_clear_error(data_root, tmp_path):
     r = CliRunner().invoke(
-        main, ["prompt", "--data-root", str(data_root), "--cache-dir", str(tmp_path), "--db-id", "concert_singers", "--question", "q"]
+        main,
+        [
+            "prompt",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path),
+            "--db-id",
+            "concert_singers",
+            "--question",
+            "q",
+        ],
     )
     assert r.exit_code == 1
     assert "did you mean 'concert_singer'" in r.output and "Traceback" not in r.output
@@ -43,15 +67,33 @@ def test_prompt_unknown_db_id_is_a_clear_error(data_root, tmp_path):
 
 def test_build_prompts_writes_valid_records_and_counts_missing_dbs(data_root, tmp_path):
     data = tmp_path / "mini.json"
-    data.write_text(json.dumps([
-        {"db_id": "concert_singer", "question": "How many singers do we have?", "query": "SELECT count(*) FROM singer"},
-        {"db_id": "wta_1", "question": "How many players?", "query": "SELECT count(*) FROM players"},
-        {"db_id": "car_1", "question": "Which makers are from France?", "query": "SELECT 1"},
-    ]))
+    data.write_text(
+        json.dumps(
+            [
+                {
+                    "db_id": "concert_singer",
+                    "question": "How many singers do we have?",
+                    "query": "SELECT count(*) FROM singer",
+                },
+                {"db_id": "wta_1", "question": "How many players?", "query": "SELECT count(*) FROM players"},
+                {"db_id": "car_1", "question": "Which makers are from France?", "query": "SELECT 1"},
+            ]
+        )
+    )
     out = tmp_path / "out" / "prompts.jsonl"
     r = CliRunner().invoke(
         main,
-        ["build-prompts", "--data-root", str(data_root), "--cache-dir", str(tmp_path / "c"), "--data", str(data), "--out", str(out)],
+        [
+            "build-prompts",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "skipped 1 examples whose database file is missing: wta_1 (1)" in r.output
@@ -70,7 +112,18 @@ def test_build_prompts_unknown_db_id_names_file_and_entry(data_root, tmp_path):
     data.write_text(json.dumps([{"db_id": "car_11", "question": "q", "query": "SELECT 1"}]))
     out = tmp_path / "o.jsonl"
     r = CliRunner().invoke(
-        main, ["build-prompts", "--data-root", str(data_root), "--cache-dir", str(tmp_path), "--data", str(data), "--out", str(out)]
+        main,
+        [
+            "build-prompts",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+        ],
     )
     assert r.exit_code == 1
     assert f"{data}, field 'db_id': entry 1: unknown db_id" in r.output and "did you mean 'car_1'" in r.output
@@ -80,7 +133,18 @@ def test_build_prompts_unknown_db_id_names_file_and_entry(data_root, tmp_path):
 def test_build_prompts_finds_data_file_in_benchmark_folder(data_root, tmp_path):
     out = tmp_path / "dev.jsonl"
     r = CliRunner().invoke(
-        main, ["build-prompts", "--data-root", str(data_root), "--cache-dir", str(tmp_path / "c"), "--data", "dev.json", "--out", str(out)]
+        main,
+        [
+            "build-prompts",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--data",
+            "dev.json",
+            "--out",
+            str(out),
+        ],
     )
     assert r.exit_code == 0, r.output
     assert len(out.read_text().splitlines()) == 1034 - 62
@@ -90,23 +154,52 @@ def test_build_prompts_finds_data_file_in_benchmark_folder(data_root, tmp_path):
 def _bird_style(tmp_path):
     """A BIRD-format dev file (question_id, SQL, evidence) over Spider databases."""
     data = tmp_path / "bird_dev.json"
-    data.write_text(json.dumps([
-        {"question_id": 7, "db_id": "concert_singer", "question": "How many male singers are there?",
-         "evidence": "male refers to Is_male = 'T'", "SQL": "SELECT count(*) FROM singer WHERE Is_male = 'T'",
-         "difficulty": "simple"},
-        {"question_id": 8, "db_id": "car_1", "question": "How many car makers are there?", "evidence": "",
-         "SQL": "SELECT count(*) FROM car_makers", "difficulty": "simple"},
-        {"question_id": 9, "db_id": "car_1", "question": "How many countries are there?",
-         "SQL": "SELECT count(*) FROM countries"},
-    ]))
+    data.write_text(
+        json.dumps(
+            [
+                {
+                    "question_id": 7,
+                    "db_id": "concert_singer",
+                    "question": "How many male singers are there?",
+                    "evidence": "male refers to Is_male = 'T'",
+                    "SQL": "SELECT count(*) FROM singer WHERE Is_male = 'T'",
+                    "difficulty": "simple",
+                },
+                {
+                    "question_id": 8,
+                    "db_id": "car_1",
+                    "question": "How many car makers are there?",
+                    "evidence": "",
+                    "SQL": "SELECT count(*) FROM car_makers",
+                    "difficulty": "simple",
+                },
+                {
+                    "question_id": 9,
+                    "db_id": "car_1",
+                    "question": "How many countries are there?",
+                    "SQL": "SELECT count(*) FROM countries",
+                },
+            ]
+        )
+    )
     return data
 
 
 def _build(data_root, tmp_path, data, out, *extra):
     return CliRunner().invoke(
         main,
-        ["build-prompts", "--data-root", str(data_root), "--cache-dir", str(tmp_path / "c"),
-         "--data", str(data), "--out", str(out), *extra],
+        [
+            "build-prompts",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            *extra,
+        ],
     )
 
 
@@ -137,10 +230,14 @@ def test_build_prompts_bird_format_puts_evidence_in_the_prompt(data_root, tmp_pa
 
 def test_build_prompts_bad_evidence_keeps_the_previous_output(data_root, tmp_path):
     data = tmp_path / "bad.json"
-    data.write_text(json.dumps([
-        {"question_id": 1, "db_id": "car_1", "question": "q", "SQL": "SELECT 1", "evidence": "ok"},
-        {"question_id": 2, "db_id": "car_1", "question": "q", "SQL": "SELECT 1", "evidence": ["not", "text"]},
-    ]))
+    data.write_text(
+        json.dumps(
+            [
+                {"question_id": 1, "db_id": "car_1", "question": "q", "SQL": "SELECT 1", "evidence": "ok"},
+                {"question_id": 2, "db_id": "car_1", "question": "q", "SQL": "SELECT 1", "evidence": ["not", "text"]},
+            ]
+        )
+    )
     out = tmp_path / "o.jsonl"
     out.write_text("previous\n")
     r = _build(data_root, tmp_path, data, out)
@@ -153,8 +250,19 @@ def test_build_prompts_bad_evidence_keeps_the_previous_output(data_root, tmp_pat
 def test_prompt_cli_takes_evidence(data_root, tmp_path):
     r = CliRunner().invoke(
         main,
-        ["prompt", "--data-root", str(data_root), "--cache-dir", str(tmp_path), "--db-id", "concert_singer",
-         "--question", "How many male singers?", "--evidence", "male refers to Is_male = 'T'"],
+        [
+            "prompt",
+            "--data-root",
+            str(data_root),
+            "--cache-dir",
+            str(tmp_path),
+            "--db-id",
+            "concert_singer",
+            "--question",
+            "How many male singers?",
+            "--evidence",
+            "male refers to Is_male = 'T'",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "external knowledge:\n  male refers to Is_male = 'T'\n\nquestion: How many male singers?\nSQL:\n" in r.output

@@ -9,7 +9,7 @@ import pytest
 
 from synth.prompt import content as content_mod
 from synth.prompt.content import cache_path, load_content
-from synth.prompt.values import RetrievalConfig, ValueIndex, fine_score, select_matches, ValueMatch
+from synth.prompt.values import RetrievalConfig, ValueIndex, ValueMatch, fine_score, select_matches
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +100,10 @@ def test_cache_is_rebuilt_when_the_database_changes(db_copy, tmp_path):
     before = load_content(db, schema, cache)
     assert "Zanzibar" not in before.index.values
     con = sqlite3.connect(db)
-    con.execute("INSERT INTO singer (Singer_ID, Name, Country, Song_Name, Song_release_year, Age, Is_male) "
-                "VALUES (99, 'Ann Test', 'Zanzibar', 'x', '2001', 30, 'F')")
+    con.execute(
+        "INSERT INTO singer (Singer_ID, Name, Country, Song_Name, Song_release_year, Age, Is_male) "
+        "VALUES (99, 'Ann Test', 'Zanzibar', 'x', '2001', 30, 'F')"
+    )
     con.commit()
     con.close()
     after = load_content(db, schema, cache)

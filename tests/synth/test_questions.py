@@ -13,8 +13,15 @@ import pytest
 
 import synth.questions as questions
 from evaluation.errors import ConfigError, InputError, UnknownNameError
-from synth.questions import QuestionWriter, RuleBasedWriter, get_writer, register_writer, writer_names
-from synth.questions import english, rule_based
+from synth.questions import (
+    QuestionWriter,
+    RuleBasedWriter,
+    english,
+    get_writer,
+    register_writer,
+    rule_based,
+    writer_names,
+)
 from synth.questions.rule_based import VERBS, RenderError
 from synth.schema import Column, ForeignKey, Schema, Table
 
@@ -26,26 +33,39 @@ def _table(name: str, natural: str, *cols: tuple[str, str, str, bool]) -> Table:
 @pytest.fixture(scope="module")
 def schema() -> Schema:
     stadium = _table(
-        "stadium", "stadium",
-        ("Stadium_ID", "stadium id", "number", True), ("Location", "location", "text", False),
-        ("Name", "name", "text", False), ("Capacity", "capacity", "number", False),
+        "stadium",
+        "stadium",
+        ("Stadium_ID", "stadium id", "number", True),
+        ("Location", "location", "text", False),
+        ("Name", "name", "text", False),
+        ("Capacity", "capacity", "number", False),
     )
     singer = _table(
-        "singer", "singer",
-        ("Singer_ID", "singer id", "number", True), ("Name", "name", "text", False),
-        ("Country", "country", "text", False), ("Age", "age", "number", False),
-        ("Net_Worth", "net worth", "number", False), ("Debut", "debut date", "time", False),
+        "singer",
+        "singer",
+        ("Singer_ID", "singer id", "number", True),
+        ("Name", "name", "text", False),
+        ("Country", "country", "text", False),
+        ("Age", "age", "number", False),
+        ("Net_Worth", "net worth", "number", False),
+        ("Debut", "debut date", "time", False),
         ("Agent", "agent", "text", False),
     )
     concert = _table(
-        "concert", "concert",
-        ("concert_ID", "concert id", "number", True), ("concert_Name", "concert name", "text", False),
-        ("Stadium_ID", "stadium id", "number", False), ("Year", "year", "number", False),
-        ("Ticket_Price", "ticket price", "number", False), ("Fee", "fee", "number", False),
+        "concert",
+        "concert",
+        ("concert_ID", "concert id", "number", True),
+        ("concert_Name", "concert name", "text", False),
+        ("Stadium_ID", "stadium id", "number", False),
+        ("Year", "year", "number", False),
+        ("Ticket_Price", "ticket price", "number", False),
+        ("Fee", "fee", "number", False),
     )
     link = _table(
-        "singer_in_concert", "singer in concert",
-        ("concert_ID", "concert id", "number", True), ("Singer_ID", "singer id", "number", False),
+        "singer_in_concert",
+        "singer in concert",
+        ("concert_ID", "concert id", "number", True),
+        ("Singer_ID", "singer id", "number", False),
     )
     fks = (
         ForeignKey("concert", "Stadium_ID", "stadium", "Stadium_ID"),
@@ -191,7 +211,11 @@ CONSTRUCTS = [
         ["is not among the stadium id of concerts whose year is 2014"],
     ),
     ("in list", "SELECT name FROM singer WHERE country IN ('France', 'Spain')", ["is one of France or Spain"]),
-    ("and", "SELECT name FROM singer WHERE age > 20 AND country = 'Spain'", ["age is greater than 20 and country is Spain"]),
+    (
+        "and",
+        "SELECT name FROM singer WHERE age > 20 AND country = 'Spain'",
+        ["age is greater than 20 and country is Spain"],
+    ),
     ("or", "SELECT name FROM singer WHERE age < 20 OR age >= 60", ["age is less than 20 or age is at least 60"]),
     (
         "or inside and",
@@ -221,13 +245,24 @@ CONSTRUCTS = [
         "SELECT name FROM singer ORDER BY age DESC, name ASC",
         ["sorted by age in descending order and then by name in ascending order"],
     ),
-    ("limit 1 desc", "SELECT name FROM stadium ORDER BY capacity DESC LIMIT 1", ["of the stadium with the highest capacity"]),
+    (
+        "limit 1 desc",
+        "SELECT name FROM stadium ORDER BY capacity DESC LIMIT 1",
+        ["of the stadium with the highest capacity"],
+    ),
     ("limit 1 asc", "SELECT name FROM stadium ORDER BY capacity LIMIT 1", ["of the stadium with the lowest capacity"]),
     ("limit 1 on a date", "SELECT name FROM singer ORDER BY debut DESC LIMIT 1", ["with the latest debut date"]),
     ("limit without order", "SELECT name FROM singer LIMIT 5", ["the name of 5 singers"]),
-    ("group superlative", "SELECT country FROM singer GROUP BY country ORDER BY count(*) DESC LIMIT 1",
-     ["Find the country with the most singers."]),
-    ("group fewest", "SELECT country FROM singer GROUP BY country ORDER BY count(*) ASC LIMIT 1", ["with the fewest singers"]),
+    (
+        "group superlative",
+        "SELECT country FROM singer GROUP BY country ORDER BY count(*) DESC LIMIT 1",
+        ["Find the country with the most singers."],
+    ),
+    (
+        "group fewest",
+        "SELECT country FROM singer GROUP BY country ORDER BY count(*) ASC LIMIT 1",
+        ["with the fewest singers"],
+    ),
     (
         "group superlative with aggregate",
         "SELECT country, avg(age) FROM singer GROUP BY country ORDER BY avg(age) DESC LIMIT 1",
@@ -239,7 +274,11 @@ CONSTRUCTS = [
         "(SELECT stadium_id FROM stadium ORDER BY capacity DESC LIMIT 1)",
         ["is equal to the stadium id of the stadium with the highest capacity"],
     ),
-    ("nested max", "SELECT name FROM singer WHERE age = (SELECT max(age) FROM singer)", ["equal to the maximum age of all singers"]),
+    (
+        "nested max",
+        "SELECT name FROM singer WHERE age = (SELECT max(age) FROM singer)",
+        ["equal to the maximum age of all singers"],
+    ),
     (
         "intersect",
         "SELECT country FROM singer WHERE age > 40 INTERSECT SELECT country FROM singer WHERE age < 30",
@@ -269,14 +308,25 @@ CONSTRUCTS = [
     ("addition and division", "SELECT (ticket_price + fee) / 2 FROM concert", ["ticket price plus fee divided by 2"]),
     ("star", "SELECT * FROM stadium", ["all information about all stadiums"]),
     ("qualified star", "SELECT T1.* FROM stadium AS T1", ["all information about all stadiums"]),
-    ("alias in order by", "SELECT country, count(*) AS n FROM singer GROUP BY country ORDER BY n DESC",
-     ["sorted by the number of singers in descending order"]),
+    (
+        "alias in order by",
+        "SELECT country, count(*) AS n FROM singer GROUP BY country ORDER BY n DESC",
+        ["sorted by the number of singers in descending order"],
+    ),
     ("quoted column name stays a column", 'SELECT "name" FROM singer', ["the name of all singers"]),
     ("exists", "SELECT name FROM stadium WHERE EXISTS (SELECT 1 FROM concert)", ["there is"]),
-    ("join count", "SELECT count(*) FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
-     "WHERE T2.name = 'Joe'", ["How many concerts are there where the singer name is Joe?"]),
-    ("join having exactly", "SELECT T2.name FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
-     "GROUP BY T1.singer_id HAVING count(*) = 1", ["the name of singers with exactly 1 concert"]),
+    (
+        "join count",
+        "SELECT count(*) FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
+        "WHERE T2.name = 'Joe'",
+        ["How many concerts are there where the singer name is Joe?"],
+    ),
+    (
+        "join having exactly",
+        "SELECT T2.name FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
+        "GROUP BY T1.singer_id HAVING count(*) = 1",
+        ["the name of singers with exactly 1 concert"],
+    ),
 ]
 
 
@@ -315,7 +365,9 @@ def test_verb_variation_is_keyed_on_the_sql_only(schema, writer):
         verb = fancy.split(" ", 1)[0]
         assert verb in VERBS
         assert fancy.split(" ", 1)[1] == plain.split(" ", 1)[1]
-        assert varied.write("  " + sql.replace(" ", "   ") + " ", schema).split(" ", 1)[0] == verb  # whitespace-insensitive
+        assert (
+            varied.write("  " + sql.replace(" ", "   ") + " ", schema).split(" ", 1)[0] == verb
+        )  # whitespace-insensitive
         verbs.add(verb)
     assert len(verbs) > 1  # the hash really varies the opening
 
@@ -409,8 +461,15 @@ def test_rule_based_is_not_presented_as_the_papers_model():
 
 @pytest.mark.parametrize(
     "word,plural_form",
-    [("singer", "singers"), ("city", "cities"), ("class", "classes"), ("person", "people"),
-     ("singer in concert", "singers in concert"), ("day", "days"), ("series", "series")],
+    [
+        ("singer", "singers"),
+        ("city", "cities"),
+        ("class", "classes"),
+        ("person", "people"),
+        ("singer in concert", "singers in concert"),
+        ("day", "days"),
+        ("series", "series"),
+    ],
 )
 def test_plural_and_singular(word, plural_form):
     assert english.plural(word) == plural_form
@@ -459,13 +518,27 @@ def test_synth_cli_reaches_plugin_writer_and_reports_bad_path(tmp_path):
 
     res = CliRunner().invoke(
         main,
-        ["generate", "--db", "demo", "--n", "5", "--val-size", "1", "--out", str(tmp_path / "o"),
-         "--writer", "model", "--writer-option", f"path={tmp_path / 'no-such-ckpt'}"],
+        [
+            "generate",
+            "--db",
+            "demo",
+            "--n",
+            "5",
+            "--val-size",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--writer",
+            "model",
+            "--writer-option",
+            f"path={tmp_path / 'no-such-ckpt'}",
+        ],
     )
     assert res.exit_code == 1, res.output
     assert "no-such-ckpt" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "o" / "train.jsonl").exists()
 
-    res = CliRunner().invoke(main, ["generate", "--db", "demo", "--n", "5", "--out", str(tmp_path / "o"),
-                                    "--writer-option", "novalue"])
+    res = CliRunner().invoke(
+        main, ["generate", "--db", "demo", "--n", "5", "--out", str(tmp_path / "o"), "--writer-option", "novalue"]
+    )
     assert res.exit_code == 2 and "KEY=VALUE" in res.output

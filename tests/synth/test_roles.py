@@ -23,17 +23,66 @@ RULES = [
     # (title, column, stats, in_fk, role, rule)
     ("number primary key", Column("t", "pk", "pk", "number", True), _stats(numeric_rate=1), False, "key", "pk_or_fk"),
     ("number foreign key", Column("t", "owner", "owner", "number"), _stats(numeric_rate=1), True, "key", "pk_or_fk"),
-    ("text fk named *_code", Column("t", "type_code", "type code", "text"), _stats(numeric_rate=1), True, "key", "pk_or_fk"),
-    ("text pk named Name is no key", Column("t", "Name", "name", "text", True), _stats(), False, "name", "distinct_text"),
-    ("text column named *_ID", Column("t", "Stadium_ID", "stadium id", "text"), _stats(numeric_rate=1), False, "key", "id_name"),
-    ("all NULL", Column("t", "details", "details", "text"), _stats(non_null=0, distinct=0), False, "constant", "single_value"),
+    (
+        "text fk named *_code",
+        Column("t", "type_code", "type code", "text"),
+        _stats(numeric_rate=1),
+        True,
+        "key",
+        "pk_or_fk",
+    ),
+    (
+        "text pk named Name is no key",
+        Column("t", "Name", "name", "text", True),
+        _stats(),
+        False,
+        "name",
+        "distinct_text",
+    ),
+    (
+        "text column named *_ID",
+        Column("t", "Stadium_ID", "stadium id", "text"),
+        _stats(numeric_rate=1),
+        False,
+        "key",
+        "id_name",
+    ),
+    (
+        "all NULL",
+        Column("t", "details", "details", "text"),
+        _stats(non_null=0, distinct=0),
+        False,
+        "constant",
+        "single_value",
+    ),
     ("one value", Column("t", "country", "country", "text"), _stats(distinct=1), False, "constant", "single_value"),
     ("declared boolean", Column("t", "flag", "flag", "boolean"), _stats(distinct=2), False, "boolean", "bool_type"),
-    ("T/F values", Column("t", "is_male", "is male", "others"), _stats(distinct=2, bool_values=True), False, "boolean", "bool_values"),
+    (
+        "T/F values",
+        Column("t", "is_male", "is male", "others"),
+        _stats(distinct=2, bool_values=True),
+        False,
+        "boolean",
+        "bool_values",
+    ),
     ("declared time", Column("t", "born", "born", "time"), _stats(), False, "date", "time_type"),
     ("dates in text", Column("t", "opened", "opened", "text"), _stats(date_rate=0.9), False, "date", "date_values"),
-    ("year in text", Column("t", "Year", "year", "text"), _stats(numeric_rate=1, year_values=True), False, "date", "year_name"),
-    ("numbers in text", Column("t", "price", "price", "text"), _stats(numeric_rate=0.95), False, "measure", "numeric_values"),
+    (
+        "year in text",
+        Column("t", "Year", "year", "text"),
+        _stats(numeric_rate=1, year_values=True),
+        False,
+        "date",
+        "year_name",
+    ),
+    (
+        "numbers in text",
+        Column("t", "price", "price", "text"),
+        _stats(numeric_rate=0.95),
+        False,
+        "measure",
+        "numeric_values",
+    ),
     ("number", Column("t", "age", "age", "number"), _stats(numeric_rate=1), False, "measure", "numeric_values"),
     ("long text", Column("t", "note", "note", "text"), _stats(avg_length=80), False, "text", "long_text"),
     ("repeating text", Column("t", "city", "city", "text"), _stats(distinct=4), False, "category", "repeating"),
@@ -50,8 +99,18 @@ def test_each_role_rule(title, column, stats, in_fk, role, rule):
 
 @pytest.mark.parametrize(
     "name,expected",
-    [("id", True), ("student_id", True), ("ID_card", True), ("StuID", True), ("CountryId", True),
-     ("Paid", False), ("idea", False), ("width", False), ("valid", False), ("name", False)],
+    [
+        ("id", True),
+        ("student_id", True),
+        ("ID_card", True),
+        ("StuID", True),
+        ("CountryId", True),
+        ("Paid", False),
+        ("idea", False),
+        ("width", False),
+        ("valid", False),
+        ("name", False),
+    ],
 )
 def test_id_names(name, expected):
     assert is_id_name(name) is expected
@@ -84,12 +143,26 @@ def test_roles_read_from_a_small_database(tmp_path):
         """
     )
     con.close()
-    cols = [("item_id", "number", True), ("name", "text", False), ("colour", "text", False), ("price", "number", False),
-            ("added", "text", False), ("in_stock", "text", False), ("note", "text", False)]
+    cols = [
+        ("item_id", "number", True),
+        ("name", "text", False),
+        ("colour", "text", False),
+        ("price", "number", False),
+        ("added", "text", False),
+        ("in_stock", "text", False),
+        ("note", "text", False),
+    ]
     schema = Schema("shop", (Table("item", "item", tuple(Column("item", c, c, t, pk) for c, t, pk in cols)),))
     roles = {c: p.role for (_, c), p in infer_roles(schema, path).items()}
-    assert roles == {"item_id": "key", "name": "name", "colour": "category", "price": "measure",
-                     "added": "date", "in_stock": "boolean", "note": "constant"}
+    assert roles == {
+        "item_id": "key",
+        "name": "name",
+        "colour": "category",
+        "price": "measure",
+        "added": "date",
+        "in_stock": "boolean",
+        "note": "constant",
+    }
     stats = infer_roles(schema, path)[("item", "colour")].stats
     assert (stats.rows, stats.non_null, stats.distinct) == (4, 4, 2)
     # without data only keys, declared types and names decide
@@ -126,8 +199,10 @@ def test_roles_cli(spider, data_root):
 def test_foreign_keys_make_number_columns_keys():
     schema = Schema(
         "d",
-        (Table("a", "a", (Column("a", "code", "code", "number", True),)),
-         Table("b", "b", (Column("b", "owner", "owner", "number"), Column("b", "size", "size", "number")))),
+        (
+            Table("a", "a", (Column("a", "code", "code", "number", True),)),
+            Table("b", "b", (Column("b", "owner", "owner", "number"), Column("b", "size", "size", "number"))),
+        ),
         (ForeignKey("b", "owner", "a", "code"),),
     )
     roles = {k: p.role for k, p in infer_roles(schema).items()}

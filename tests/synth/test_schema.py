@@ -25,7 +25,9 @@ def _chain_schema() -> Schema:
     """a -> b -> c, plus an isolated table d."""
 
     def t(name, *cols):
-        return Table(name, name, tuple(Column(name, c, c, "number", is_primary_key=(i == 0)) for i, c in enumerate(cols)))
+        return Table(
+            name, name, tuple(Column(name, c, c, "number", is_primary_key=(i == 0)) for i, c in enumerate(cols))
+        )
 
     return Schema(
         "chain",
@@ -94,7 +96,7 @@ def test_sqlite_schema_with_fk_to_implicit_primary_key(tmp_path):
 
 def test_bad_tables_json_names_file_and_entry(tmp_path):
     bad = tmp_path / "tables.json"
-    bad.write_text("[{\"db_id\": \"x\"}]")
+    bad.write_text('[{"db_id": "x"}]')
     with pytest.raises(InputError, match=r"tables.json.*entry 1.*table_names_original"):
         schemas_from_tables_json(bad)
     bad.write_text("[{\n")
@@ -104,8 +106,15 @@ def test_bad_tables_json_names_file_and_entry(tmp_path):
 
 @pytest.mark.parametrize(
     ("declared", "expected"),
-    [("INTEGER", "number"), ("varchar(20)", "text"), ("", "text"), ("DATETIME", "time"), ("REAL", "number"),
-     ("bool", "boolean"), ("BLOB", "others")],
+    [
+        ("INTEGER", "number"),
+        ("varchar(20)", "text"),
+        ("", "text"),
+        ("DATETIME", "time"),
+        ("REAL", "number"),
+        ("bool", "boolean"),
+        ("BLOB", "others"),
+    ],
 )
 def test_type_mapping(declared, expected):
     assert sqlite_type_to_column_type(declared) == expected

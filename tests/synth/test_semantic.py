@@ -29,8 +29,10 @@ USES = [
     ("SELECT {c0:text} FROM {tables} ORDER BY {c0:text}", {"c0": {"order"}}),
     ("SELECT COUNT({c0:number}) FROM {tables} WHERE {c1:text} LIKE {v0:text}", {"c1": {"like"}}),
     ("SELECT {c0:text} FROM {tables} WHERE {c1:number} BETWEEN {v0:number} AND {v1:number}", {"c1": {"range"}}),
-    ("SELECT {c0:text} FROM {tables} WHERE {c1:number} > (SELECT AVG({c1:number}) FROM {tables})",
-     {"c1": {"range", "aggregate"}}),
+    (
+        "SELECT {c0:text} FROM {tables} WHERE {c1:number} > (SELECT AVG({c1:number}) FROM {tables})",
+        {"c1": {"range", "aggregate"}},
+    ),
     ("SELECT {c0:text} FROM {tables} WHERE {c1:number} IN (SELECT {c2:number} FROM {tables})", {}),
     ("SELECT {c0:text} FROM {tables} WHERE {c1:number} = {c2:number}", {}),
 ]
@@ -42,6 +44,7 @@ def test_slot_uses_come_from_the_template(text, expected):
 
 
 # ---- a small database where each filter has something to catch ---------------------------------
+
 
 @pytest.fixture()
 def shop(tmp_path):
@@ -55,8 +58,13 @@ def shop(tmp_path):
         """
     )
     con.close()
-    cols = [("item_id", "number", True), ("name", "text", False), ("colour", "text", False),
-            ("price", "number", False), ("size", "number", False)]
+    cols = [
+        ("item_id", "number", True),
+        ("name", "text", False),
+        ("colour", "text", False),
+        ("price", "number", False),
+        ("size", "number", False),
+    ]
     schema = Schema("shop", (Table("item", "item", tuple(Column("item", c, c, t, pk) for c, t, pk in cols)),))
     with ReadOnlyDatabase(path) as db:
         yield schema, db
@@ -117,7 +125,9 @@ def test_two_values_of_one_column_are_never_equal(shop):
     # a column with a single usable value cannot give two distinct ones
     with pytest.raises(FillError) as e:
         fill_template(
-            Template.from_text("SELECT {c0:number} FROM {tables} WHERE {c0:number} = {v0:number} OR {c0:number} = {v1:number}"),
+            Template.from_text(
+                "SELECT {c0:number} FROM {tables} WHERE {c0:number} = {v0:number} OR {c0:number} = {v1:number}"
+            ),
             Schema("one", (Table("item", "item", (Column("item", "size", "size", "number"),)),)),
             _OneValue(),
             rng,
@@ -195,8 +205,11 @@ def test_quality_patterns_on_hand_written_spider_sql(spider):
     assert found('SELECT name FROM singer WHERE country > "France"') == {"text_range"}
     assert found("SELECT AVG(age) FROM singer ORDER BY AVG(age)") == set()
     report = measure(
-        [("concert_singer", "SELECT AVG(singer_id) FROM singer"), ("concert_singer", "SELECT name FROM singer"),
-         ("concert_singer", "SELECT nope FROM singer")],
+        [
+            ("concert_singer", "SELECT AVG(singer_id) FROM singer"),
+            ("concert_singer", "SELECT name FROM singer"),
+            ("concert_singer", "SELECT nope FROM singer"),
+        ],
         {"concert_singer": schema},
         lambda _: profiles,
     )
@@ -223,8 +236,9 @@ def test_generate_counts_semantic_rejections_and_reports_hardness(demo):
         db.close()
     # switching the checks off accepts what they would have rejected: the checks do the work
     off = generate(
-        GenerateConfig(db="demo", n=200, val_size=20, prompts=False,
-                       fill_config=FillConfig(roles=False, semantic_checks=False))
+        GenerateConfig(
+            db="demo", n=200, val_size=20, prompts=False, fill_config=FillConfig(roles=False, semantic_checks=False)
+        )
     )
     assert not any(k.startswith("semantic:") for k in off.manifest["counts"]["rejections"])
     assert {r["sql"] for r in off.train} != {r["sql"] for r in result.train}
@@ -242,7 +256,9 @@ def test_same_name_key_joins_are_rebuilt_on_spider(spider):
 
     schema = spider.schemas["loan_1"]  # loan.cust_ID = customer.cust_ID is not a declared FK
     edges = same_name_joins(schema)
-    assert [(e.table, e.column, e.ref_table, e.ref_column) for e in edges] == [("loan", "cust_ID", "customer", "cust_ID")]
+    assert [(e.table, e.column, e.ref_table, e.ref_column) for e in edges] == [
+        ("loan", "cust_ID", "customer", "cust_ID")
+    ]
     assert schema.distance("loan", "customer") == 2  # only through bank
     assert with_same_name_joins(schema).join_path(["loan", "customer"]) == list(edges)
     assert same_name_joins(spider.schemas["concert_singer"]) == ()  # joined by declared FKs already
@@ -284,8 +300,11 @@ def test_quality_benchmark_prints_the_table(demo, tmp_path, capsys):
         ("SELECT country, COUNT(*) FROM singer GROUP BY country", set()),
         ("SELECT name FROM singer WHERE age > 10", {"filter_keeps_all"}),
         ("SELECT name FROM singer WHERE age > 40", set()),
-        ("SELECT T2.name, COUNT(*) FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
-         "GROUP BY T2.singer_id", set()),  # a key grouped after a join repeats
+        (
+            "SELECT T2.name, COUNT(*) FROM singer_in_concert AS T1 JOIN singer AS T2 ON T1.singer_id = T2.singer_id "
+            "GROUP BY T2.singer_id",
+            set(),
+        ),  # a key grouped after a join repeats
     ],
 )
 def test_probes_on_real_spider(spider, sql, failed):

@@ -86,7 +86,11 @@ def test_generate_hits_the_cache_with_identical_output(tmp_path: Path):
     second = generate(config)
     off = generate(dataclasses.replace(config, cache_dir=None))
     assert [first.manifest["cache"]["templates"], second.manifest["cache"]["templates"]] == ["miss", "hit"]
-    assert off.manifest["cache"] == {"dir": None, "templates": "off", "templates_key": first.manifest["cache"]["templates_key"]}
+    assert off.manifest["cache"] == {
+        "dir": None,
+        "templates": "off",
+        "templates_key": first.manifest["cache"]["templates_key"],
+    }
     a, b, c = first.files(), second.files(), off.files()
     for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
         assert a[name] == b[name] == c[name], name

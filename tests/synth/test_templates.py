@@ -48,19 +48,28 @@ def test_pipeline_doctest():
 
 # ---- a tiny hand-built schema -------------------------------------------------------------------
 
+
 @pytest.fixture()
 def shop() -> Schema:
-    customer = Table("customer", "customer", (
-        Column("customer", "id", "id", "number", True),
-        Column("customer", "name", "name", "text"),
-        Column("customer", "city", "city", "text"),
-    ))
-    orders = Table("orders", "orders", (
-        Column("orders", "id", "id", "number", True),
-        Column("orders", "customer_id", "customer id", "number"),
-        Column("orders", "amount", "amount", "number"),
-        Column("orders", "placed", "placed", "time"),
-    ))
+    customer = Table(
+        "customer",
+        "customer",
+        (
+            Column("customer", "id", "id", "number", True),
+            Column("customer", "name", "name", "text"),
+            Column("customer", "city", "city", "text"),
+        ),
+    )
+    orders = Table(
+        "orders",
+        "orders",
+        (
+            Column("orders", "id", "id", "number", True),
+            Column("orders", "customer_id", "customer id", "number"),
+            Column("orders", "amount", "amount", "number"),
+            Column("orders", "placed", "placed", "time"),
+        ),
+    )
     return Schema("shop", (customer, orders), (ForeignKey("orders", "customer_id", "customer", "id"),))
 
 
@@ -73,7 +82,9 @@ def test_quoted_name_that_is_a_column_stays_a_column(shop):
 
 
 def test_join_marks_fk_and_case_insensitive_names(shop):
-    sql = "select T1.NAME, sum(t2.amount) from Customer as t1 join ORDERS as T2 on t1.id = T2.Customer_ID group by T1.id"
+    sql = (
+        "select T1.NAME, sum(t2.amount) from Customer as t1 join ORDERS as T2 on t1.id = T2.Customer_ID group by T1.id"
+    )
     text, slots = normalize(sql, shop)
     assert text == "SELECT {c0:text}, SUM({c1:number}) FROM {tables} GROUP BY {c2:number:fk}"
     assert Slot("c2", "column", "number", fk=True) in slots
@@ -144,6 +155,7 @@ def test_template_record_roundtrip_and_schema():
 
 
 # ---- the whole Spider training set ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def spider_report(spider):

@@ -17,8 +17,9 @@ def test_unknown_option_names_the_writer_and_its_options():
 
 
 def test_cli_says_error_not_traceback(tmp_path):
-    res = CliRunner().invoke(main, ["generate", "--db", "demo", "--n", "5", "--out", str(tmp_path / "o"),
-                                    "--writer-option", "x=1"])
+    res = CliRunner().invoke(
+        main, ["generate", "--db", "demo", "--n", "5", "--out", str(tmp_path / "o"), "--writer-option", "x=1"]
+    )
     assert res.exit_code == 1 and "Error: question writer 'rule-based' takes no option 'x'" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "o" / "train.jsonl").exists()
 

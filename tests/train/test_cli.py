@@ -77,9 +77,20 @@ def test_selfplay_bad_options(tmp_path):
 
 def test_predict_unknown_model_and_missing_file(tmp_path):
     d = _data(tmp_path)
-    assert "not found" in _err(["predict", "--model", str(tmp_path / "nope"), "--data", str(d / "val.jsonl"),
-                                "--out", str(tmp_path / "p.jsonl")])
-    assert "not found" in _err(["predict", "--model", "x", "--data", str(d / "none.jsonl"), "--out", str(tmp_path / "p")])
+    assert "not found" in _err(
+        [
+            "predict",
+            "--model",
+            str(tmp_path / "nope"),
+            "--data",
+            str(d / "val.jsonl"),
+            "--out",
+            str(tmp_path / "p.jsonl"),
+        ]
+    )
+    assert "not found" in _err(
+        ["predict", "--model", "x", "--data", str(d / "none.jsonl"), "--out", str(tmp_path / "p")]
+    )
 
 
 def test_init_tiny_bad_shape(tmp_path):
@@ -90,13 +101,24 @@ def test_init_tiny_bad_shape(tmp_path):
 @pytest.mark.parametrize("cmd", COMMANDS)
 def test_every_option_is_in_the_cli_reference(cmd):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "train.md").read_text(encoding="utf-8")
-    section = doc[doc.index("### CLI reference"):]
+    section = doc[doc.index("### CLI reference") :]
     assert f"`train {cmd}`" in section
     missing = [p.opts[0] for p in main.commands[cmd].params if p.name != "help" and f"`{p.opts[0]}`" not in section]
     assert not missing, f"docs/train.md CLI reference lacks {missing} of `train {cmd}`"
 
 
 def test_selfplay_positive_sample_needs_samples(tmp_path):
-    out = _err(["selfplay", "--data", str(_data(tmp_path)), "--model", "m", "--out", str(tmp_path / "o"),
-                "--positive", "sample"])
+    out = _err(
+        [
+            "selfplay",
+            "--data",
+            str(_data(tmp_path)),
+            "--model",
+            "m",
+            "--out",
+            str(tmp_path / "o"),
+            "--positive",
+            "sample",
+        ]
+    )
     assert "samples" in out

@@ -33,16 +33,19 @@ def test_shipped_configs_load_and_differ_only_in_scale(name):
     with_preset(dict(cfg.loop, model="m", out="o"), explicit=set(cfg.loop) - {"preset"})  # every loop key is valid
 
 
-@pytest.mark.parametrize("text, error, message", [
-    ("arms = ['sft', 'sfpt']", UnknownNameError, "'spft'"),
-    ("[split]\nkind = 'indomian'", UnknownNameError, "indomain"),
-    ("[loop]\nlerning_rate = 1.0", InputError, "lerning_rate"),
-    ("[split]\ntest_fraction = 1.5", ConfigError, "test_fraction"),
-    ("seeds = []", InputError, "seeds"),
-    ("[smoke]\nbogus = 1", ConfigError, "bogus"),
-    ("[model]\ninit = 'path'", ConfigError, "path"),
-    ("name = ", InputError, "TOML"),
-])
+@pytest.mark.parametrize(
+    "text, error, message",
+    [
+        ("arms = ['sft', 'sfpt']", UnknownNameError, "'spft'"),
+        ("[split]\nkind = 'indomian'", UnknownNameError, "indomain"),
+        ("[loop]\nlerning_rate = 1.0", InputError, "lerning_rate"),
+        ("[split]\ntest_fraction = 1.5", ConfigError, "test_fraction"),
+        ("seeds = []", InputError, "seeds"),
+        ("[smoke]\nbogus = 1", ConfigError, "bogus"),
+        ("[model]\ninit = 'path'", ConfigError, "path"),
+        ("name = ", InputError, "TOML"),
+    ],
+)
 def test_config_mistakes_name_the_key(tmp_path, text, error, message):
     from train.experiment_config import load_experiment
 
@@ -78,7 +81,7 @@ def test_indomain_split_keeps_test_questions_out_of_the_benchmark(tmp_path, data
     assert {e["db_id"] for e in test} == set(manifest["db_ids"]) == {e["db_id"] for e in train}
     assert (out / "split" / "bench" / "database").is_dir()
     assert build_split(cfg, out) == manifest  # cached
-    again = build_split(cfg, tmp_path / "again")
+    build_split(cfg, tmp_path / "again")
     assert json.loads((tmp_path / "again" / "split" / "test.json").read_text()) == test  # seeded, not random
 
 
@@ -91,8 +94,9 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     from train.cli import main
 
     out = tmp_path / "exp"
-    res = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "results.json").read_text())
     schema = json.loads((ROOT / "data_schemas" / "experiment_results.schema.json").read_text())
@@ -107,8 +111,10 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
         assert ("diff_vs_sft" in e) == (arm != "sft")
     # shared stages: the sft arm's model starts selfplay/spin/dpo; vbift's starts vbift+dpo
     run = next((out / "runs").iterdir())
-    starts = {a: json.loads((run / "arms" / a / "selfplay" / "manifest.json").read_text())["inputs"]["start"]
-              for a in ("selfplay", "spin", "dpo", "vbift+dpo")}
+    starts = {
+        a: json.loads((run / "arms" / a / "selfplay" / "manifest.json").read_text())["inputs"]["start"]
+        for a in ("selfplay", "spin", "dpo", "vbift+dpo")
+    }
     assert starts["selfplay"] == starts["spin"] == starts["dpo"] == str((run / "sft" / "model").resolve())
     assert starts["vbift+dpo"] == doc["arms"]["vbift"]["seeds"]["0"]["model"]
     # the equal-compute control trains as many steps as spft (epochs scaled; rounding may add one step)
@@ -123,9 +129,12 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     test = {(e["db_id"], collision_key(e["query"])) for e in json.loads((out / "split" / "test.json").read_text())}
     for f in (run / "spft" / "vbi").glob("iter-*/data/*.jsonl"):
         if f.name in ("train.jsonl", "val.jsonl"):
-            assert all((r["db_id"], collision_key(r["sql"])) not in test for r in map(json.loads, f.read_text().splitlines()))
-    again = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"],
-                               catch_exceptions=False)
+            assert all(
+                (r["db_id"], collision_key(r["sql"])) not in test for r in map(json.loads, f.read_text().splitlines())
+            )
+    again = CliRunner().invoke(
+        main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke"], catch_exceptions=False
+    )
     assert again.exit_code == 0
     doc2 = json.loads((out / "results.json").read_text())
     assert doc2["arms"] == doc["arms"] and doc2["invocations"] == 2
@@ -133,8 +142,11 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     import shutil
 
     shutil.rmtree(run / "arms" / "spin")
-    rep = CliRunner().invoke(main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke",
-                                    "--report-only"], catch_exceptions=False)
+    rep = CliRunner().invoke(
+        main,
+        ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(out), "--smoke", "--report-only"],
+        catch_exceptions=False,
+    )
     assert rep.exit_code == 0 and "**Partial:**" in rep.output and "0: spin" in rep.output
     doc3 = json.loads((out / "results.json").read_text())
     assert "spin" not in doc3["arms"] and doc3["missing"] == [{"seed": 0, "arm": "spin"}]
@@ -213,12 +225,26 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
     cfg = load_experiment(CONFIGS / "tiny-indomain.toml")
 
     def res(arm, seed, correct):
-        return ArmResult(arm=arm, seed=seed, model="m", ex=sum(correct) / len(correct), n=len(correct),
-                         by_hardness={h: {"n": 0, "ex": None} for h in ("easy", "medium", "hard", "extra")},
-                         correct=correct, train_steps=1, gold_failures=0, elapsed_s=60.0)
+        return ArmResult(
+            arm=arm,
+            seed=seed,
+            model="m",
+            ex=sum(correct) / len(correct),
+            n=len(correct),
+            by_hardness={h: {"n": 0, "ex": None} for h in ("easy", "medium", "hard", "extra")},
+            correct=correct,
+            train_steps=1,
+            gold_failures=0,
+            elapsed_s=60.0,
+        )
 
-    results = [res("sft", 0, [1, 0, 0, 0]), res("vbift", 0, [1, 1, 0, 0]), res("spft", 0, [0, 1, 1, 1]),
-               res("vbift", 1, [0, 0, 0, 0]), res("spft", 1, [0, 0, 0, 1])]
+    results = [
+        res("sft", 0, [1, 0, 0, 0]),
+        res("vbift", 0, [1, 1, 0, 0]),
+        res("spft", 0, [0, 1, 1, 1]),
+        res("vbift", 1, [0, 0, 0, 0]),
+        res("spft", 1, [0, 0, 0, 1]),
+    ]
     cs = {(c["arm"], c["against"]): c for c in contrasts(cfg, results)}
     assert set(cs) == {("spft", "vbift"), ("vbift", "sft")}  # no selfplay or vbift+dpo results: no contrast
     c = cs[("spft", "vbift")]
@@ -227,9 +253,18 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
     assert cs[("vbift", "sft")]["seeds"] == [0]
     from train.experiment import aggregate
 
-    doc = {"name": "x", "counts": {"test": 4, "dbs": 1, "train": 9}, "split": {"kind": "indomain"}, "seeds": [0, 1],
-           "commit": "c", "wall_s": 60.0, "hardware": "h", "arms": aggregate(cfg, results),
-           "contrasts": contrasts(cfg, results), "ts": None}
+    doc = {
+        "name": "x",
+        "counts": {"test": 4, "dbs": 1, "train": 9},
+        "split": {"kind": "indomain"},
+        "seeds": [0, 1],
+        "commit": "c",
+        "wall_s": 60.0,
+        "hardware": "h",
+        "arms": aggregate(cfg, results),
+        "contrasts": contrasts(cfg, results),
+        "ts": None,
+    }
     md = results_markdown(doc)
     assert "| `spft` | `vbift` | self-play's effect" in md and "3 / 1" in md
     assert "seed 0 3 min, seed 1 2 min" in md

@@ -40,16 +40,21 @@ def test_prompt_shows_same_database_shots_most_similar_first_and_ends_with_the_s
     c = t.columns[0].name
     sql = f"SELECT {c} FROM {t.name} WHERE {c} IS NOT NULL ORDER BY {c}"
     gen = FakeGenerator(["  Which values are set, in order?\nSQL: SELECT junk"])
-    w = FewShotQuestionWriter(tmp_path / "instruct", generator=gen, examples=_pool(schema), shots=2,
-                              cache_dir=tmp_path / "cache")
+    w = FewShotQuestionWriter(
+        tmp_path / "instruct", generator=gen, examples=_pool(schema), shots=2, cache_dir=tmp_path / "cache"
+    )
     assert w.name == f"few-shot:{tmp_path / 'instruct'}"
     assert w.write_batch([(sql, schema)]) == ["Which values are set, in order?"]
     prompt = gen.prompts[0]
     schema_prompt = PromptBuilder(schema, cache_dir=tmp_path / "cache").build(None, sql).schema_prompt
-    expected = sql2text_fewshot_input(schema_prompt, sql, [
-        (f"SELECT {c} FROM {t.name} ORDER BY {c}", "List them in order."),  # same db, most similar
-        (f"SELECT count(*) FROM {t.name}", "How many rows are there?"),
-    ])
+    expected = sql2text_fewshot_input(
+        schema_prompt,
+        sql,
+        [
+            (f"SELECT {c} FROM {t.name} ORDER BY {c}", "List them in order."),  # same db, most similar
+            (f"SELECT count(*) FROM {t.name}", "How many rows are there?"),
+        ],
+    )
     assert prompt == expected.rstrip() + "\n"  # no tokenizer: no chat template
     assert prompt.startswith(FEWSHOT_INSTRUCTION) and "another database" not in prompt
     assert prompt.rstrip().endswith(f"SQL: {sql}\nquestion:")
@@ -72,7 +77,9 @@ def test_bad_settings_and_bad_example_files_are_clear_errors(tmp_path):
     from train.writer import FewShotQuestionWriter, read_shot_examples
 
     with pytest.raises(ValueError, match="shots must be >= 1"):
-        FewShotQuestionWriter(tmp_path, generator=FakeGenerator(["q"]), examples=[{"db_id": "d", "sql": "s", "question": "q"}], shots=0)
+        FewShotQuestionWriter(
+            tmp_path, generator=FakeGenerator(["q"]), examples=[{"db_id": "d", "sql": "s", "question": "q"}], shots=0
+        )
     with pytest.raises(ValueError, match="no .* examples"):
         FewShotQuestionWriter(tmp_path, generator=FakeGenerator(["q"]), examples=[])
     with pytest.raises(DataNotFoundError, match="not found"):
@@ -97,8 +104,14 @@ def test_registered_as_few_shot_and_writes_with_a_real_model(tiny_model, demo, t
     schema = next(iter(demo.schemas.values()))
     ex = tmp_path / "sql2text.jsonl"
     ex.write_text("".join(json.dumps(r) + "\n" for r in _pool(schema)))
-    w = get_writer("few-shot", path=str(tiny_model), examples_file=str(ex), shots=2, max_new_tokens=8,
-                   cache_dir=str(tmp_path / "c"))
+    w = get_writer(
+        "few-shot",
+        path=str(tiny_model),
+        examples_file=str(ex),
+        shots=2,
+        max_new_tokens=8,
+        cache_dir=str(tmp_path / "c"),
+    )
     items = [(f"SELECT count(*) FROM {t.name}", schema) for t in schema.tables[:2]]
     first = w.write_batch(items)
     assert len(first) == 2 and all(q.strip() and "\n" not in q for q in first)
@@ -120,9 +133,26 @@ def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
     write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), tmp_path / "tokdata")
     tiny = init_tiny(tmp_path / "tokdata", tmp_path / "tiny", TinyConfig(vocab_size=600, seed=0))
     out = tmp_path / "run"
-    cfg = VBIConfig(db="demo", model=str(tiny), out=str(out), iterations=2, writer0="few-shot", fewshot_shots=2,
-                    n=16, val_size=6, epochs=1, learning_rate=3e-3, sql2text_epochs=1, batch_size=8, max_length=320,
-                    max_new_tokens=8, question_max_new_tokens=8, gen_batch_size=8, eval_ex_limit=2, logging_steps=5)
+    cfg = VBIConfig(
+        db="demo",
+        model=str(tiny),
+        out=str(out),
+        iterations=2,
+        writer0="few-shot",
+        fewshot_shots=2,
+        n=16,
+        val_size=6,
+        epochs=1,
+        learning_rate=3e-3,
+        sql2text_epochs=1,
+        batch_size=8,
+        max_length=320,
+        max_new_tokens=8,
+        question_max_new_tokens=8,
+        gen_batch_size=8,
+        eval_ex_limit=2,
+        logging_steps=5,
+    )
     real_verify = vbi.verify
 
     def half_right(examples, preds, data_root, *judge):  # the untrained model solves nothing: force some y+
@@ -135,13 +165,17 @@ def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
     assert not (out / "sql2text-0").exists()
     tiny_path = str(Path(tiny).resolve())
     assert res.rows[0]["writer"] == f"few-shot:{tiny_path}"
-    assert {r["question_writer"] for r in map(json.loads, (out / "iter-0" / "data" / "train.jsonl").read_text().splitlines())} \
-        == {f"few-shot:{tiny_path}"}
+    assert {
+        r["question_writer"]
+        for r in map(json.loads, (out / "iter-0" / "data" / "train.jsonl").read_text().splitlines())
+    } == {f"few-shot:{tiny_path}"}
     s2t = (out / "iter-0" / "sql2text").resolve()
     assert json.loads((s2t / "manifest.json").read_text())["inputs"]["model"] == tiny_path
     assert res.rows[1]["writer"] == f"model:{s2t}"
     state = json.loads((out / "state.json").read_text())
-    assert state["sql2text_fewshot"] is False and state["sql2text_model"] == str((out / "iter-1" / "sql2text").resolve())
+    assert state["sql2text_fewshot"] is False and state["sql2text_model"] == str(
+        (out / "iter-1" / "sql2text").resolve()
+    )
     # the few-shot examples are the real training pairs: the selection split is not among them
     shots = {r["question"] for r in map(json.loads, (out / "real" / "sql2text.jsonl").read_text().splitlines())}
     selection = {r["question"] for r in map(json.loads, (out / "real" / "selection.jsonl").read_text().splitlines())}

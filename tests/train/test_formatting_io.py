@@ -48,8 +48,10 @@ def test_encode_pair_cuts_only_what_does_not_fit():
 
 
 def test_pad_batch_right_and_left():
-    feats = [{"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]},
-             {"input_ids": [4], "attention_mask": [1], "labels": [4]}]
+    feats = [
+        {"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]},
+        {"input_ids": [4], "attention_mask": [1], "labels": [4]},
+    ]
     right = pad_batch(feats, pad_id=9)
     assert right["input_ids"][1] == [4, 9, 9]
     assert right["attention_mask"][1] == [1, 0, 0]

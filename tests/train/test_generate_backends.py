@@ -35,7 +35,9 @@ def test_backend_config_checks_name_the_option():
 
 
 def test_backend_options_cast_and_loop_configs_carry_the_same_fields():
-    cfg = backend_config_from({"backend": "openai", "base_url": "http://h:1/v1", "concurrency": "3", "request_timeout": "2.5"})
+    cfg = backend_config_from(
+        {"backend": "openai", "base_url": "http://h:1/v1", "concurrency": "3", "request_timeout": "2.5"}
+    )
     assert (cfg.concurrency, cfg.request_timeout, cfg.retries) == (3, 2.5, 3)
     with pytest.raises(UnknownNameError, match="base_url"):
         backend_config_from({"base_ulr": "x"})
@@ -68,7 +70,9 @@ def test_stop_strings_cut_and_keep_old_hashes():
 
 # ---- predict --limit, resume (in-process backend, tiny model) -------------------------------------
 
-torch_needed = pytest.mark.skipif(not __import__("importlib").util.find_spec("torch"), reason="needs torch (train extra)")
+torch_needed = pytest.mark.skipif(
+    not __import__("importlib").util.find_spec("torch"), reason="needs torch (train extra)"
+)
 
 
 @torch_needed
@@ -76,12 +80,23 @@ def test_predict_limit_stop_and_resume_after_a_kill(tiny_model, tiny_data, tmp_p
     from train.cli import main
 
     out = tmp_path / "preds.jsonl"
-    args = ["predict", "--model", str(tiny_model), "--data", str(tiny_data / "val.jsonl"), "--out", str(out),
-            "--max-new-tokens", "6"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(tiny_data / "val.jsonl"),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "6",
+    ]
     res = CliRunner().invoke(main, [*args, "--limit", "3"])
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["id"] for r in rows] == ["syn-000024", "syn-000025", "syn-000026"] and {r["backend"] for r in rows} == {"hf"}
+    assert [r["id"] for r in rows] == ["syn-000024", "syn-000025", "syn-000026"] and {r["backend"] for r in rows} == {
+        "hf"
+    }
     assert not partial_path(out).exists()
     assert CliRunner().invoke(main, [*args, "--limit", "0"]).exit_code == 2
 
@@ -101,7 +116,9 @@ def test_predict_limit_stop_and_resume_after_a_kill(tiny_model, tiny_data, tmp_p
     assert all(json.loads(x)["raw"] != "WRITTEN BEFORE THE KILL" for x in out.read_text().splitlines())
 
     # stop strings end the output before them, in the HF backend too
-    res = CliRunner().invoke(main, [*args, "--limit", "3", "--task", "sql2text", "--stop", "e", "--max-new-tokens", "12"])
+    res = CliRunner().invoke(
+        main, [*args, "--limit", "3", "--task", "sql2text", "--stop", "e", "--max-new-tokens", "12"]
+    )
     assert res.exit_code == 0, res.output
     assert all("e" not in json.loads(x)["raw"] for x in out.read_text().splitlines())
 
@@ -135,7 +152,13 @@ def _serve(script: _Script):
                 pass
 
         def do_GET(self):
-            self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "x"} for m in script.models]})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": m, "object": "model", "created": 0, "owned_by": "x"} for m in script.models],
+                },
+            )
 
         def do_POST(self):
             self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -143,8 +166,16 @@ def _serve(script: _Script):
             time.sleep(script.delay)
             if script.status != 200:
                 return self._send(script.status, {"error": {"message": "boom"}})
-            self._send(200, {"id": "c", "object": "text_completion", "created": 0, "model": script.models[0],
-                             "choices": [{"index": 0, "text": "SELECT 1; SELECT 2", "finish_reason": "stop"}]})
+            self._send(
+                200,
+                {
+                    "id": "c",
+                    "object": "text_completion",
+                    "created": 0,
+                    "model": script.models[0],
+                    "choices": [{"index": 0, "text": "SELECT 1; SELECT 2", "finish_reason": "stop"}],
+                },
+            )
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -172,7 +203,9 @@ def _gen(url, **kw):
     from train.openai_backend import OpenAIGenerator
 
     cfg = GenerationBackendConfig(backend="openai", base_url=url, **kw)
-    return OpenAIGenerator(cfg, GenerationOptions(max_new_tokens=4, stop=(";",)), "m", fingerprint="0" * 64, progress=False)
+    return OpenAIGenerator(
+        cfg, GenerationOptions(max_new_tokens=4, stop=(";",)), "m", fingerprint="0" * 64, progress=False
+    )
 
 
 def test_server_answers_in_order_and_stop_is_applied(scripted):
@@ -204,7 +237,9 @@ def test_wrong_model_and_refused_connection(scripted):
     from train.openai_backend import GenerationServerError, ModelNotServedError
 
     _script, url = scripted(models=("someone-else",))
-    with pytest.raises(ModelNotServedError, match="serves 'someone-else', not m .*--served-model-name ckpt-0000000000000000"):
+    with pytest.raises(
+        ModelNotServedError, match="serves 'someone-else', not m .*--served-model-name ckpt-0000000000000000"
+    ):
         _gen(url)
     _script, url = scripted(models=("ckpt-0000000000000000",))  # named by the checkpoint fingerprint: accepted
     assert _gen(url).served_name == "ckpt-0000000000000000"
@@ -214,7 +249,9 @@ def test_wrong_model_and_refused_connection(scripted):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(GenerationServerError, match=r"cannot reach the generation server at http://127.0.0.1:\d+/v1 .*is it running"):
+    with pytest.raises(
+        GenerationServerError, match=r"cannot reach the generation server at http://127.0.0.1:\d+/v1 .*is it running"
+    ):
         _gen(f"http://127.0.0.1:{port}/v1", retries=0)
 
 
@@ -225,9 +262,24 @@ def test_cli_error_for_an_unreachable_server(tiny_model, tiny_data, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    res = CliRunner().invoke(main, ["predict", "--model", str(tiny_model), "--data", str(tiny_data / "val.jsonl"),
-                                    "--out", str(tmp_path / "p.jsonl"), "--backend", "openai",
-                                    "--base-url", f"http://127.0.0.1:{port}/v1", "--retries", "0"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "predict",
+            "--model",
+            str(tiny_model),
+            "--data",
+            str(tiny_data / "val.jsonl"),
+            "--out",
+            str(tmp_path / "p.jsonl"),
+            "--backend",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--retries",
+            "0",
+        ],
+    )
     assert res.exit_code == 1 and "Error: listing the served models: cannot reach" in res.output, res.output
     assert not (tmp_path / "p.jsonl").exists()
 
@@ -261,5 +313,8 @@ def test_spft_passes_the_backend_to_its_selfplay_steps(tmp_path):
 
     cfg = SpftConfig(model="m", out=str(tmp_path), backend="openai", base_url="http://h:1/v1", concurrency=2)
     sp = selfplay_config(cfg, 1, tmp_path / "round-1")
-    assert backend_config_of(sp) == backend_config_of(cfg) == GenerationBackendConfig(
-        backend="openai", base_url="http://h:1/v1", concurrency=2)
+    assert (
+        backend_config_of(sp)
+        == backend_config_of(cfg)
+        == GenerationBackendConfig(backend="openai", base_url="http://h:1/v1", concurrency=2)
+    )

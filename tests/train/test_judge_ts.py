@@ -25,8 +25,18 @@ PREDS = ["SELECT title FROM books WHERE published_year >= 1950", "SELECT count(*
 
 
 def _examples() -> list[dict]:
-    return [{"id": f"v{i}", "db_id": "school_library", "db_path": DB_PATH, "sql": g, "question": f"q{i}",
-             "template_id": f"t{i}", "prompt": f"p{i}"} for i, g in enumerate(GOLDS)]
+    return [
+        {
+            "id": f"v{i}",
+            "db_id": "school_library",
+            "db_path": DB_PATH,
+            "sql": g,
+            "question": f"q{i}",
+            "template_id": f"t{i}",
+            "prompt": f"p{i}",
+        }
+        for i, g in enumerate(GOLDS)
+    ]
 
 
 @pytest.fixture()

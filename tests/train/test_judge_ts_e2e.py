@@ -12,11 +12,48 @@ from click.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--db", "demo", "--rounds", "1", "--iterations", "1", "--n", "24", "--val-size", "8", "--epochs", "1",
-        "--learning-rate", "3e-3", "--sql2text-epochs", "1", "--sql2text-learning-rate", "3e-3", "--batch-size", "8",
-        "--max-length", "256", "--max-new-tokens", "24", "--question-max-new-tokens", "12", "--gen-batch-size", "8",
-        "--eval-ex-limit", "2", "--logging-steps", "5", "--selfplay-learning-rate", "1e-3", "--lambda", "0.5",
-        "--judge", "ts", "--suite-size", "4"]
+ARGS = [
+    "--db",
+    "demo",
+    "--rounds",
+    "1",
+    "--iterations",
+    "1",
+    "--n",
+    "24",
+    "--val-size",
+    "8",
+    "--epochs",
+    "1",
+    "--learning-rate",
+    "3e-3",
+    "--sql2text-epochs",
+    "1",
+    "--sql2text-learning-rate",
+    "3e-3",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "256",
+    "--max-new-tokens",
+    "24",
+    "--question-max-new-tokens",
+    "12",
+    "--gen-batch-size",
+    "8",
+    "--eval-ex-limit",
+    "2",
+    "--logging-steps",
+    "5",
+    "--selfplay-learning-rate",
+    "1e-3",
+    "--lambda",
+    "0.5",
+    "--judge",
+    "ts",
+    "--suite-size",
+    "4",
+]
 
 
 def _lines(path: Path) -> list[dict]:
@@ -51,8 +88,11 @@ def ts_run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train.generate, "predict", partly_right)
-        res = CliRunner().invoke(main, ["spft", "--model", str(tiny), "--out", str(out), "--suite-cache", str(cache),
-                                        *ARGS], catch_exceptions=False)
+        res = CliRunner().invoke(
+            main,
+            ["spft", "--model", str(tiny), "--out", str(out), "--suite-cache", str(cache), *ARGS],
+            catch_exceptions=False,
+        )
     assert res.exit_code == 0, res.output
     return {"out": out, "cache": cache, "output": res.output}
 

@@ -78,7 +78,12 @@ def test_swapping_chosen_and_rejected_flips_margin_sign():
 
 @pytest.mark.parametrize(
     "variant, expected_kept, weight_r0",
-    [("spft", [True, True], 0.0), ("exspin", [True, False], 0.5), ("spin", [True, True], 0.5), ("dpo", [True, True], 0.5)],
+    [
+        ("spft", [True, True], 0.0),
+        ("exspin", [True, False], 0.5),
+        ("spin", [True, True], 0.5),
+        ("dpo", [True, True], 0.5),
+    ],
 )
 def test_variants_weights_and_filtering(variant, expected_kept, weight_r0):
     pc, pr, ref = torch.tensor([-1.0, -1.0]), torch.tensor([-2.0, -2.0]), torch.tensor([-1.5, -1.5])

@@ -82,8 +82,18 @@ def test_labels_mask_prompt_and_padding(tiny_model, tiny_data):
 @pytest.fixture(scope="session")
 def sft_model(tiny_data, tiny_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("sft") / "ckpt"
-    cfg = SFTConfig(data=str(tiny_data), model=str(tiny_model), out=str(out), epochs=2, learning_rate=2e-3,
-                    batch_size=8, max_length=512, max_new_tokens=16, logging_steps=1, eval_ex_limit=4)
+    cfg = SFTConfig(
+        data=str(tiny_data),
+        model=str(tiny_model),
+        out=str(out),
+        epochs=2,
+        learning_rate=2e-3,
+        batch_size=8,
+        max_length=512,
+        max_new_tokens=16,
+        logging_steps=1,
+        eval_ex_limit=4,
+    )
     return cfg, run_sft(cfg)
 
 
@@ -109,8 +119,15 @@ def test_sft_refuses_to_overwrite_and_resumes(sft_model, tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="--resume"):
         run_sft(cfg)
     out = tmp_path / "r"
-    base = dict(data=str(tiny_data), model=cfg.model, out=str(out), learning_rate=1e-3, batch_size=8,
-                max_length=512, eval_ex=False)
+    base = dict(
+        data=str(tiny_data),
+        model=cfg.model,
+        out=str(out),
+        learning_rate=1e-3,
+        batch_size=8,
+        max_length=512,
+        eval_ex=False,
+    )
     first = run_sft(SFTConfig(epochs=1, **base))
     resumed = run_sft(SFTConfig(epochs=2, resume=True, **base))
     m = json.loads((out / "manifest.json").read_text())
@@ -131,6 +148,11 @@ def test_predict_left_padding_matches_unbatched(sft_model, tiny_data, tmp_path):
     from train.io import read_examples
 
     exs = read_examples(tiny_data / "val.jsonl")[:3]
-    single = predict(HFGenerator(model, tok, GenerationOptions(max_new_tokens=12, batch_size=1)), tok, exs,
-                     options=opts, model_id="x")
+    single = predict(
+        HFGenerator(model, tok, GenerationOptions(max_new_tokens=12, batch_size=1)),
+        tok,
+        exs,
+        options=opts,
+        model_id="x",
+    )
     assert [p["raw"] for p in single] == [p["raw"] for p in preds[:3]]

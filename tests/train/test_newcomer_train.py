@@ -33,8 +33,9 @@ def test_ties_follow_the_documented_rule_and_are_named() -> None:
 
 
 @pytest.mark.slow
-def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(tiny_data: Path, tiny_model: Path,
-                                                                         tmp_path: Path) -> None:
+def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(
+    tiny_data: Path, tiny_model: Path, tmp_path: Path
+) -> None:
     pytest.importorskip("torch")
     from train.modeling import load_model, tied_weight_keys
     from train.sft import run_sft
@@ -51,8 +52,18 @@ def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(tiny_data
     handler, log = Collect(logging.WARNING), logging.getLogger("transformers")  # it does not propagate to root
     log.addHandler(handler)
     try:  # load_best_model_at_end reloads the best checkpoint, which lacks the tied lm_head.weight on purpose
-        run_sft(SFTConfig(data=str(tiny_data), model=str(tiny_model), out=str(out), epochs=1, eval_ex_limit=2,
-                          max_new_tokens=8, max_length=512, batch_size=8))
+        run_sft(
+            SFTConfig(
+                data=str(tiny_data),
+                model=str(tiny_model),
+                out=str(out),
+                epochs=1,
+                eval_ex_limit=2,
+                max_new_tokens=8,
+                max_length=512,
+                batch_size=8,
+            )
+        )
     finally:
         log.removeHandler(handler)
     assert not [m for m in messages if "missing keys" in m or "lm_head" in m], messages
@@ -73,11 +84,24 @@ def test_tiny_defaults_bring_the_loss_clearly_down(tiny_data: Path, tiny_model: 
 
     def first_and_last_loss(**kw) -> tuple[float, float]:
         out = tmp_path / f"lr{kw.get('learning_rate')}"
-        run_sft(SFTConfig(data=str(tiny_data), model=str(tiny_model), out=str(out), epochs=3, eval_ex=False,
-                          max_length=512, batch_size=4, logging_steps=1, **kw))
+        run_sft(
+            SFTConfig(
+                data=str(tiny_data),
+                model=str(tiny_model),
+                out=str(out),
+                epochs=3,
+                eval_ex=False,
+                max_length=512,
+                batch_size=4,
+                logging_steps=1,
+                **kw,
+            )
+        )
         import json
 
-        losses = [h["loss"] for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines()) if "loss" in h]
+        losses = [
+            h["loss"] for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines()) if "loss" in h
+        ]
         return losses[0], losses[-1]
 
     first, last = first_and_last_loss(learning_rate=FROM_SCRATCH_DEFAULTS["learning_rate"])  # init-tiny's own
@@ -96,12 +120,26 @@ def test_sft_best_epoch_breaks_ex_ties_by_loss(tiny_data: Path, tiny_model: Path
     from train.sft_config import SFTConfig
 
     out = tmp_path / "ckpt"
-    res = run_sft(SFTConfig(data=str(tiny_data), model=str(tiny_model), out=str(out), epochs=3, eval_ex_limit=2,
-                            max_new_tokens=8, max_length=512, batch_size=8, save_total_limit=1))
+    res = run_sft(
+        SFTConfig(
+            data=str(tiny_data),
+            model=str(tiny_model),
+            out=str(out),
+            epochs=3,
+            eval_ex_limit=2,
+            max_new_tokens=8,
+            max_length=512,
+            batch_size=8,
+            save_total_limit=1,
+        )
+    )
     evals = [h for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines()) if "eval_ex" in h]
     merged = {h["step"]: h for h in evals}
-    losses = {h["step"]: h["eval_loss"] for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines())
-              if "eval_loss" in h}
+    losses = {
+        h["step"]: h["eval_loss"]
+        for h in map(json.loads, (out / "log_history.jsonl").read_text().splitlines())
+        if "eval_loss" in h
+    }
     best_ex = max(h["eval_ex"] for h in evals)
     expected = min((s for s, h in merged.items() if h["eval_ex"] == best_ex), key=lambda s: losses[s])
     assert res.best_checkpoint is not None and res.best_checkpoint.endswith(f"checkpoint-{expected}")

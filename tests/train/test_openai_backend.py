@@ -83,8 +83,21 @@ def server(demo, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", TRANSFORMERS_VERBOSITY="error")
-    cmd = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve", str(served),
-           "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--dtype", "float32"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from transformers.cli.transformers import main; main()",
+        "serve",
+        str(served),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
@@ -135,15 +148,48 @@ def test_predict_cli_against_the_server_and_a_wrong_model(demo, server, tmp_path
 
     data, served = demo
     out = tmp_path / "preds.jsonl"
-    _run(main, ["predict", "--model", served, "--data", data / "val.jsonl", "--out", out, "--max-new-tokens", "16",
-                "--limit", "4", "--backend", "openai", "--base-url", server])
+    _run(
+        main,
+        [
+            "predict",
+            "--model",
+            served,
+            "--data",
+            data / "val.jsonl",
+            "--out",
+            out,
+            "--max-new-tokens",
+            "16",
+            "--limit",
+            "4",
+            "--backend",
+            "openai",
+            "--base-url",
+            server,
+        ],
+    )
     rows = _lines(out)
     assert len(rows) == 4 and {r["backend"] for r in rows} == {"openai"}
 
     other = data  # any other path: the server does not serve it
-    res = CliRunner().invoke(main, ["predict", "--model", str(served), "--data", str(data / "val.jsonl"), "--out",
-                                    str(tmp_path / "x.jsonl"), "--backend", "openai", "--base-url", server,
-                                    "--served-model", str(other)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "predict",
+            "--model",
+            str(served),
+            "--data",
+            str(data / "val.jsonl"),
+            "--out",
+            str(tmp_path / "x.jsonl"),
+            "--backend",
+            "openai",
+            "--base-url",
+            server,
+            "--served-model",
+            str(other),
+        ],
+    )
     assert res.exit_code == 1 and "does not serve --served-model" in res.output, res.output
 
 
@@ -153,9 +199,32 @@ def test_selfplay_with_a_served_opponent(demo, server, tmp_path):
 
     data, served = demo
     sp = tmp_path / "sp"
-    _run(main, ["selfplay", "--data", data, "--model", served, "--out", sp, "--rounds", "1", "--max-length", "512",
-                "--max-new-tokens", "16", "--learning-rate", "1e-3", "--logging-steps", "1",
-                "--backend", "openai", "--base-url", server])
+    _run(
+        main,
+        [
+            "selfplay",
+            "--data",
+            data,
+            "--model",
+            served,
+            "--out",
+            sp,
+            "--rounds",
+            "1",
+            "--max-length",
+            "512",
+            "--max-new-tokens",
+            "16",
+            "--learning-rate",
+            "1e-3",
+            "--logging-steps",
+            "1",
+            "--backend",
+            "openai",
+            "--base-url",
+            server,
+        ],
+    )
     rounds = _lines(sp / "rounds.jsonl")
     assert len(rounds) == 1 and rounds[0]["opponent"] == "m0" and rounds[0]["pairs"] > 0
     m0 = [_lines(p) for p in sorted((sp / "cache").glob("preds-m0-*.jsonl"))]
@@ -177,16 +246,21 @@ def test_question_writer_and_sampling_over_the_server(demo, server, tmp_path):
     _data, served = demo
     schema = next(iter(resolve_benchmark("demo").schemas.values()))
     table = schema.tables[0]
-    items = [(f"SELECT count(*) FROM {table.name}", schema), (f"SELECT {table.columns[0].name} FROM {table.name}", schema)]
+    items = [
+        (f"SELECT count(*) FROM {table.name}", schema),
+        (f"SELECT {table.columns[0].name} FROM {table.name}", schema),
+    ]
     local = get_writer("model", path=str(served), cache_dir=str(tmp_path / "c"), max_new_tokens=12)
-    remote = get_writer("model", path=str(served), cache_dir=str(tmp_path / "c"), max_new_tokens=12,
-                        backend="openai", base_url=server)
+    remote = get_writer(
+        "model", path=str(served), cache_dir=str(tmp_path / "c"), max_new_tokens=12, backend="openai", base_url=server
+    )
     assert remote.write_batch(items) == local.write_batch(items)
     assert remote._generator.backend == "openai"
 
     opts = GenerationOptions(max_new_tokens=12, do_sample=True, temperature=1.0, seed=3)
     gen = load_generator(served, opts, GenerationBackendConfig(backend="openai", base_url=server, concurrency=1))
-    prompt = gen.tokenizer.apply_chat_template([{"role": "user", "content": "SELECT"}], tokenize=False,
-                                               add_generation_prompt=True)
+    prompt = gen.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "SELECT"}], tokenize=False, add_generation_prompt=True
+    )
     first, again = gen.generate([prompt] * 3), gen.generate([prompt] * 3)
     assert len(set(first)) > 1 and first == again

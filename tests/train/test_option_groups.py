@@ -14,7 +14,15 @@ from click.testing import CliRunner
 from evaluation.errors import ConfigError, InputError
 from train.backend_config import BACKEND_FIELDS
 from train.cli import main
-from train.fields import GENERATION_GROUP, LORA_GROUP, OPTIMISER_DEFAULTS, OPTIMISER_GROUP, OPTIMISER_ITEMS, OptimiserOptions, optimiser_of
+from train.fields import (
+    GENERATION_GROUP,
+    LORA_GROUP,
+    OPTIMISER_DEFAULTS,
+    OPTIMISER_GROUP,
+    OPTIMISER_ITEMS,
+    OptimiserOptions,
+    optimiser_of,
+)
 from train.judge_fields import JUDGE_GROUP
 from train.selfplay_config import SelfPlayConfig
 from train.sft_config import SFTConfig
@@ -52,8 +60,13 @@ def test_judge_and_backend_fields_present_everywhere(name):
 
 # every optimiser field of every config, with the stage prefix it has and the kind of training it is
 OPTIMISER_FIELDS = [
-    ("sft", "", "sft"), ("vbi", "", "sft"), ("vbi", "sql2text_", "sft"), ("selfplay", "", "selfplay"),
-    ("spft", "", "sft"), ("spft", "sql2text_", "sft"), ("spft", "selfplay_", "selfplay"),
+    ("sft", "", "sft"),
+    ("vbi", "", "sft"),
+    ("vbi", "sql2text_", "sft"),
+    ("selfplay", "", "selfplay"),
+    ("spft", "", "sft"),
+    ("spft", "sql2text_", "sft"),
+    ("spft", "selfplay_", "selfplay"),
 ]
 
 
@@ -68,7 +81,7 @@ def test_optimiser_fields_come_from_the_group(name, prefix, kind):
         # the group's wording, with only the stage named in between
         head, tail = OPTIMISER_GROUP[key].format(items=OPTIMISER_ITEMS[kind], stage="\0").split("\0")
         text = f.metadata["help"]
-        assert text.startswith(head) and tail in text[len(head):], (name, prefix + key, text)
+        assert text.startswith(head) and tail in text[len(head) :], (name, prefix + key, text)
 
 
 def test_every_unprefixed_config_has_the_whole_group():
@@ -87,20 +100,30 @@ def test_help_shows_one_wording(command):
 
 
 def test_optimiser_of_prefix_falls_back_to_the_shared_knobs():
-    cfg = SpftConfig(model="m", out="o", grad_accum=4, warmup_ratio=0.1, weight_decay=0.01, sql2text_epochs=5.0,
-                     selfplay_learning_rate=3e-4)
+    cfg = SpftConfig(
+        model="m",
+        out="o",
+        grad_accum=4,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        sql2text_epochs=5.0,
+        selfplay_learning_rate=3e-4,
+    )
     assert optimiser_of(cfg, "sql2text_") == OptimiserOptions(5.0, 2e-5, 8, 4, 0.1, 0.01)
     assert optimiser_of(cfg, "selfplay_") == OptimiserOptions(1.0, 3e-4, 4, 4, 0.1, 0.01)
 
 
-@pytest.mark.parametrize("cls,kw,option", [
-    (SFTConfig, {"data": "d", "model": "m", "out": "o", "warmup_ratio": 1.0}, "--warmup-ratio"),
-    (SFTConfig, {"data": "d", "model": "m", "out": "o", "weight_decay": -0.1}, "--weight-decay"),
-    (VBIConfig, {"model": "m", "out": "o", "sql2text_learning_rate": 0.0}, "--sql2text-learning-rate"),
-    (VBIConfig, {"model": "m", "out": "o", "grad_accum": 0}, "--grad-accum"),
-    (SelfPlayConfig, {"data": "d", "out": "o", "model": "m", "epochs": 0.0}, "--epochs"),
-    (SpftConfig, {"model": "m", "out": "o", "selfplay_batch_size": 0}, "--selfplay-batch-size"),
-])
+@pytest.mark.parametrize(
+    "cls,kw,option",
+    [
+        (SFTConfig, {"data": "d", "model": "m", "out": "o", "warmup_ratio": 1.0}, "--warmup-ratio"),
+        (SFTConfig, {"data": "d", "model": "m", "out": "o", "weight_decay": -0.1}, "--weight-decay"),
+        (VBIConfig, {"model": "m", "out": "o", "sql2text_learning_rate": 0.0}, "--sql2text-learning-rate"),
+        (VBIConfig, {"model": "m", "out": "o", "grad_accum": 0}, "--grad-accum"),
+        (SelfPlayConfig, {"data": "d", "out": "o", "model": "m", "epochs": 0.0}, "--epochs"),
+        (SpftConfig, {"model": "m", "out": "o", "selfplay_batch_size": 0}, "--selfplay-batch-size"),
+    ],
+)
 def test_bad_optimiser_values_name_the_option(cls, kw, option):
     with pytest.raises(ConfigError, match=option):
         cls(**kw)
@@ -120,8 +143,18 @@ def test_vbi_stages_get_their_own_optimiser(monkeypatch, tmp_path):
         (Path(cfg.out) / "manifest.json").write_text(json.dumps({"task": cfg.task}))
 
     monkeypatch.setattr(train.sft, "run_sft", fake_run_sft)
-    cfg = VBIConfig(model="m", out=str(tmp_path), epochs=2.0, learning_rate=1e-3, sql2text_epochs=7.0,
-                    sql2text_learning_rate=5e-4, batch_size=16, grad_accum=2, warmup_ratio=0.1, weight_decay=0.01)
+    cfg = VBIConfig(
+        model="m",
+        out=str(tmp_path),
+        epochs=2.0,
+        learning_rate=1e-3,
+        sql2text_epochs=7.0,
+        sql2text_learning_rate=5e-4,
+        batch_size=16,
+        grad_accum=2,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+    )
     for task in ("text2sql", "sql2text"):
         run_sft_stage(cfg, data=tmp_path / "d", model="m", out=tmp_path / task, task=task, k=0)
     assert seen["text2sql"].optimiser() == OptimiserOptions(2.0, 1e-3, 16, 2, 0.1, 0.01)
@@ -131,8 +164,16 @@ def test_vbi_stages_get_their_own_optimiser(monkeypatch, tmp_path):
 def test_spft_selfplay_stage_gets_the_selfplay_knobs(tmp_path):
     from train.spft import selfplay_config
 
-    cfg = SpftConfig(model="m", out=str(tmp_path), selfplay_epochs=2.0, selfplay_learning_rate=3e-4,
-                     selfplay_batch_size=2, grad_accum=3, warmup_ratio=0.2, weight_decay=0.05)
+    cfg = SpftConfig(
+        model="m",
+        out=str(tmp_path),
+        selfplay_epochs=2.0,
+        selfplay_learning_rate=3e-4,
+        selfplay_batch_size=2,
+        grad_accum=3,
+        warmup_ratio=0.2,
+        weight_decay=0.05,
+    )
     sp = selfplay_config(cfg, 0, tmp_path)
     assert sp.optimiser() == OptimiserOptions(2.0, 3e-4, 2, 3, 0.2, 0.05)
 
@@ -141,8 +182,13 @@ def test_training_arguments_read_the_group(tmp_path):
     from train.sft import training_arguments
 
     args = training_arguments(tmp_path, OptimiserOptions(2.0, 1e-3, 4, 2, 0.25, 0.01), seed=0)
-    assert (args.num_train_epochs, args.learning_rate, args.per_device_train_batch_size,
-            args.gradient_accumulation_steps, args.weight_decay) == (2.0, 1e-3, 4, 2, 0.01)
+    assert (
+        args.num_train_epochs,
+        args.learning_rate,
+        args.per_device_train_batch_size,
+        args.gradient_accumulation_steps,
+        args.weight_decay,
+    ) == (2.0, 1e-3, 4, 2, 0.01)
     assert args.warmup_steps == 0.25
 
 
@@ -152,7 +198,8 @@ def test_experiment_sft_section_takes_the_optimiser_group(tmp_path):
 
     loop = SpftConfig(model="m", out="o", epochs=2.0, learning_rate=1e-3, batch_size=32)
     assert sft_optimiser(loop, {"epochs": 4, "batch_size": 8}) == dict(
-        epochs=4.0, learning_rate=1e-3, batch_size=8, grad_accum=1, warmup_ratio=0.0, weight_decay=0.0)
+        epochs=4.0, learning_rate=1e-3, batch_size=8, grad_accum=1, warmup_ratio=0.0, weight_decay=0.0
+    )
     bad = tmp_path / "x.toml"
     bad.write_text('[split]\nkind = "indomain"\n[model]\ninit = "tiny"\n[sft]\nepochs = 1.0\nlora_r = 4\n')
     with pytest.raises(InputError, match="optimiser options only"):

@@ -45,9 +45,11 @@ def test_every_loop_command_refuses_a_corrupt_state(tmp_path, command, demo):
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")  # passes the path check; the state is read before any loading
-    args = {"vbi": ["vbi", "--db", "demo", "--model", str(model), "--out", str(out)],
-            "spft": ["spft", "--db", "demo", "--model", str(model), "--out", str(out)],
-            "selfplay": ["selfplay", "--data", str(data), "--model", str(model), "--out", str(out)]}[command]
+    args = {
+        "vbi": ["vbi", "--db", "demo", "--model", str(model), "--out", str(out)],
+        "spft": ["spft", "--db", "demo", "--model", str(model), "--out", str(out)],
+        "selfplay": ["selfplay", "--data", str(data), "--model", str(model), "--out", str(out)],
+    }[command]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Error: " in res.output and "state.json" in res.output, res.output
     assert (out / "state.json").read_text() == "{oops"  # left as it was
@@ -71,9 +73,28 @@ def test_training_prints_no_log_dicts_and_keeps_them_in_the_run_log(tmp_path):
 
     write_outputs(generate(GenerateConfig(db="demo", n=24, val_size=4, seed=1)), tmp_path / "data")
     tiny = init_tiny(tmp_path / "data", tmp_path / "tiny", TinyConfig(vocab_size=500, seed=0))
-    res = CliRunner().invoke(main, ["sft", "--data", str(tmp_path / "data"), "--model", str(tiny), "--out",
-                                    str(tmp_path / "ck"), "--epochs", "2", "--logging-steps", "1", "--max-length", "256",
-                                    "--max-new-tokens", "8", "--eval-ex-limit", "2"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "sft",
+            "--data",
+            str(tmp_path / "data"),
+            "--model",
+            str(tiny),
+            "--out",
+            str(tmp_path / "ck"),
+            "--epochs",
+            "2",
+            "--logging-steps",
+            "1",
+            "--max-length",
+            "256",
+            "--max-new-tokens",
+            "8",
+            "--eval-ex-limit",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "{'loss'" not in res.output and "'eval_loss'" not in res.output
     rows = [json.loads(x) for x in (tmp_path / "ck" / "trainer_log.jsonl").read_text().splitlines()]

@@ -37,13 +37,72 @@ def pipeline(tmp_path_factory):
     data, tiny, sft, sp = root / "out", root / "tiny", root / "sft", root / "sp"
     _run(synth_main, ["generate", "--db", "demo", "--n", "40", "--out", data, "--seed", "0"])
     _run(train_main, ["init-tiny", "--data", data, "--out", tiny, "--vocab-size", "2000"])
-    _run(train_main, ["sft", "--data", data, "--model", tiny, "--out", sft, "--epochs", "2", "--learning-rate", "3e-3",
-                      "--max-length", "320", "--max-new-tokens", "16", "--eval-ex-limit", "2", "--logging-steps", "5"])
-    _run(train_main, ["predict", "--model", sft, "--data", data / "val.jsonl", "--out", root / "preds.jsonl",
-                      "--max-new-tokens", "16"])
-    _run(train_main, ["selfplay", "--data", data, "--model", sft, "--out", sp, "--rounds", "2", "--loss", "spft",
-                      "--lambda", "0.5", "--learning-rate", "1e-3", "--max-length", "320", "--max-new-tokens", "16",
-                      "--patience", "2", "--logging-steps", "1"])
+    _run(
+        train_main,
+        [
+            "sft",
+            "--data",
+            data,
+            "--model",
+            tiny,
+            "--out",
+            sft,
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "3e-3",
+            "--max-length",
+            "320",
+            "--max-new-tokens",
+            "16",
+            "--eval-ex-limit",
+            "2",
+            "--logging-steps",
+            "5",
+        ],
+    )
+    _run(
+        train_main,
+        [
+            "predict",
+            "--model",
+            sft,
+            "--data",
+            data / "val.jsonl",
+            "--out",
+            root / "preds.jsonl",
+            "--max-new-tokens",
+            "16",
+        ],
+    )
+    _run(
+        train_main,
+        [
+            "selfplay",
+            "--data",
+            data,
+            "--model",
+            sft,
+            "--out",
+            sp,
+            "--rounds",
+            "2",
+            "--loss",
+            "spft",
+            "--lambda",
+            "0.5",
+            "--learning-rate",
+            "1e-3",
+            "--max-length",
+            "320",
+            "--max-new-tokens",
+            "16",
+            "--patience",
+            "2",
+            "--logging-steps",
+            "1",
+        ],
+    )
     return root
 
 
@@ -55,8 +114,22 @@ def test_predictions_are_scored_by_evaluate(pipeline):
     assert [p["id"] for p in preds] == [v["id"] for v in val]
     manifest = json.loads((pipeline / "out" / "manifest.json").read_text())
     db_root = Path(manifest["inputs"]["data_root"]) / "database"
-    _run(eval_main, ["--gold", pipeline / "out" / "val.jsonl", "--pred", pipeline / "preds.jsonl",
-                     "--db-root", db_root, "--report", pipeline / "report.json", "--workers", "1", "--no-progress"])
+    _run(
+        eval_main,
+        [
+            "--gold",
+            pipeline / "out" / "val.jsonl",
+            "--pred",
+            pipeline / "preds.jsonl",
+            "--db-root",
+            db_root,
+            "--report",
+            pipeline / "report.json",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert (pipeline / "report.json").is_file()
 
 
@@ -100,9 +173,32 @@ def test_resume_after_kill_mid_round(pipeline):
     (sp / "pool.json").write_text(json.dumps(pool))
     (sp / "rounds.jsonl").write_text(rounds[0] + "\n")
 
-    _run(train_main, ["selfplay", "--data", pipeline / "out", "--model", pipeline / "sft", "--out", sp, "--rounds", "2",
-                      "--loss", "spft", "--lambda", "0.5", "--learning-rate", "1e-3", "--max-length", "320",
-                      "--max-new-tokens", "16", "--patience", "2"])
+    _run(
+        train_main,
+        [
+            "selfplay",
+            "--data",
+            pipeline / "out",
+            "--model",
+            pipeline / "sft",
+            "--out",
+            sp,
+            "--rounds",
+            "2",
+            "--loss",
+            "spft",
+            "--lambda",
+            "0.5",
+            "--learning-rate",
+            "1e-3",
+            "--max-length",
+            "320",
+            "--max-new-tokens",
+            "16",
+            "--patience",
+            "2",
+        ],
+    )
     again = _lines(sp / "rounds.jsonl")
     assert [r["round"] for r in again] == [1, 2]
     assert again[1]["ref_from_cache"] is True  # opponent log-probs were not recomputed
@@ -116,9 +212,20 @@ def test_dpo_reference_is_the_initial_model_in_every_round(pipeline, tmp_path):
     from train.selfplay import run_selfplay
     from train.selfplay_config import SelfPlayConfig
 
-    res = run_selfplay(SelfPlayConfig(data=str(pipeline / "out"), model=str(pipeline / "sft"), out=str(tmp_path / "r"),
-                                      rounds=2, loss="dpo", lam=0.5, learning_rate=1e-3, max_length=320,
-                                      max_new_tokens=16, patience=2))
+    res = run_selfplay(
+        SelfPlayConfig(
+            data=str(pipeline / "out"),
+            model=str(pipeline / "sft"),
+            out=str(tmp_path / "r"),
+            rounds=2,
+            loss="dpo",
+            lam=0.5,
+            learning_rate=1e-3,
+            max_length=320,
+            max_new_tokens=16,
+            patience=2,
+        )
+    )
     assert len(res.rounds) == 2
     for row in res.rounds:
         assert row["train_pairs"] == row["pairs"]

@@ -85,13 +85,21 @@ def test_pairs_from_several_samples_and_correct_sample_as_positive(data_root):
     exs = _examples()[:2]
     samples = [
         # question 0: one correct sample (not the gold's text), one wrong, one duplicate of the wrong
-        "SELECT COUNT(singer_id) FROM singer", "SELECT count(*) FROM stadium", "SELECT count(*) FROM stadium",
+        "SELECT COUNT(singer_id) FROM singer",
+        "SELECT count(*) FROM stadium",
+        "SELECT count(*) FROM stadium",
         # question 1: all wrong
-        "SELECT name FROM stadium", "SELECT country FROM singer", "",
+        "SELECT name FROM stadium",
+        "SELECT country FROM singer",
+        "",
     ]
     gold_pairs = build_pairs(exs, _preds(samples), data_root, _e(0, 0.1), samples=3)
     assert [(p["id"], p["reward"], p["sample"]) for p in gold_pairs] == [
-        ("syn-000000", 0, 0), ("syn-000000", 1, 1), ("syn-000001", 1, 0), ("syn-000001", 1, 1), ("syn-000001", 1, 2),
+        ("syn-000000", 0, 0),
+        ("syn-000000", 1, 1),
+        ("syn-000001", 1, 0),
+        ("syn-000001", 1, 1),
+        ("syn-000001", 1, 2),
     ]  # the duplicate wrong sample of question 0 is kept once
     assert {p["chosen"] for p in gold_pairs if p["id"] == "syn-000000"} == {"SELECT count(*) FROM singer"}
 
@@ -99,7 +107,9 @@ def test_pairs_from_several_samples_and_correct_sample_as_positive(data_root):
     wrong0 = [p for p in pairs if p["id"] == "syn-000000" and p["reward"] == 1]
     assert [(p["chosen"], p["positive"]) for p in wrong0] == [("SELECT COUNT(singer_id) FROM singer", "sample")]
     # no correct sample for question 1: the gold stays y+
-    assert {(p["chosen"], p["positive"]) for p in pairs if p["id"] == "syn-000001"} == {("SELECT name FROM singer", "gold")}
+    assert {(p["chosen"], p["positive"]) for p in pairs if p["id"] == "syn-000001"} == {
+        ("SELECT name FROM singer", "gold")
+    }
     with pytest.raises(ValueError, match="3 samples"):
         build_pairs(exs, _preds(samples[:5]), data_root, _e(0, 0.1), samples=3)
 
@@ -129,8 +139,13 @@ def test_fingerprint_reads_whole_files(tmp_path):
 
 def test_adapter_fingerprint_covers_its_base(tmp_path):
     base = _write(tmp_path / "base", {"model.safetensors": b"w" * 100, "config.json": b"{}"})
-    adapter = _write(tmp_path / "ad", {"adapter_model.safetensors": b"l" * 10,
-                                      "adapter_config.json": json.dumps({"base_model_name_or_path": str(base)}).encode()})
+    adapter = _write(
+        tmp_path / "ad",
+        {
+            "adapter_model.safetensors": b"l" * 10,
+            "adapter_config.json": json.dumps({"base_model_name_or_path": str(base)}).encode(),
+        },
+    )
     before = checkpoint_fingerprint(adapter)
     (base / "model.safetensors").write_bytes(b"v" * 100)
     assert checkpoint_fingerprint(adapter) != before
@@ -168,8 +183,10 @@ def test_sequence_logps_sums_answer_tokens_only(tiny_model):
     from train.modeling import load_model, load_tokenizer
 
     tok, model = load_tokenizer(tiny_model), load_model(tiny_model, trainable=False)
-    enc = [encode_pair(tok, "-- Question: how many singers?\n", "SELECT count(*) FROM singer", 64).as_dict(),
-           encode_pair(tok, "-- Question: names?\n-- SQL:", "SELECT name FROM singer ORDER BY age", 64).as_dict()]
+    enc = [
+        encode_pair(tok, "-- Question: how many singers?\n", "SELECT count(*) FROM singer", 64).as_dict(),
+        encode_pair(tok, "-- Question: names?\n-- SQL:", "SELECT name FROM singer ORDER BY age", 64).as_dict(),
+    ]
     expected = []
     for e in enc:  # by hand: one row, no padding, log-softmax of every next-token distribution
         ids = torch.tensor([e["input_ids"]])
@@ -177,7 +194,10 @@ def test_sequence_logps_sums_answer_tokens_only(tiny_model):
             logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
         expected.append(sum(logp[t - 1, e["input_ids"][t]].item() for t, lab in enumerate(e["labels"]) if lab != -100))
     assert batched_logps(model, enc, tok.pad_token_id, batch_size=2) == pytest.approx(expected, abs=1e-4)
-    b = {k: torch.tensor(v) for k, v in pad_batch(enc, tok.pad_token_id, keys=("input_ids", "attention_mask", "labels")).items()}
+    b = {
+        k: torch.tensor(v)
+        for k, v in pad_batch(enc, tok.pad_token_id, keys=("input_ids", "attention_mask", "labels")).items()
+    }
     model.train()
     out = sequence_logps(model, b["input_ids"], b["attention_mask"], b["labels"])
     out.sum().backward()  # differentiable through the answer positions

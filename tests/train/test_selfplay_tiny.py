@@ -53,7 +53,9 @@ def lora_runs(small_data, tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("sp-lora")
     kw = dict(patience=2, lora=True, lora_r=4, lora_alpha=8, seed=3)
     # b stops after round 1 (a cheaper twin): its round must equal a's round 1 bit for bit
-    return [run_selfplay(_cfg(small_data, tiny_model, root / name, rounds=n, **kw)) for name, n in (("a", 2), ("b", 1))], root
+    return [
+        run_selfplay(_cfg(small_data, tiny_model, root / name, rounds=n, **kw)) for name, n in (("a", 2), ("b", 1))
+    ], root
 
 
 def test_same_seed_same_result(lora_runs):
@@ -89,17 +91,29 @@ def test_resume_with_other_settings_is_refused(lora_runs, small_data, tiny_model
     _, root = lora_runs
     before = (root / "a" / "rounds.jsonl").read_text()
     with pytest.raises(ConfigError, match=r"loss \(was 'spft', now 'spin'\)"):
-        run_selfplay(_cfg(small_data, tiny_model, root / "a", rounds=3, lora=True, lora_r=4, lora_alpha=8, seed=3,
-                          loss="spin"))
+        run_selfplay(
+            _cfg(small_data, tiny_model, root / "a", rounds=3, lora=True, lora_r=4, lora_alpha=8, seed=3, loss="spin")
+        )
     with pytest.raises(ConfigError, match="started from model:"):
-        run_selfplay(_cfg(small_data, root / "a" / "round-1" / "model", root / "a", rounds=3, lora=True, lora_r=4,
-                          lora_alpha=8, seed=3))
+        run_selfplay(
+            _cfg(
+                small_data,
+                root / "a" / "round-1" / "model",
+                root / "a",
+                rounds=3,
+                lora=True,
+                lora_r=4,
+                lora_alpha=8,
+                seed=3,
+            )
+        )
     assert (root / "a" / "rounds.jsonl").read_text() == before
 
 
 def test_exspin_chain_with_sampled_opponent(small_data, tiny_model, tmp_path):
-    res = run_selfplay(_cfg(small_data, tiny_model, tmp_path / "x", loss="exspin", rounds=2, patience=2, samples=2,
-                            temperature=1.0))
+    res = run_selfplay(
+        _cfg(small_data, tiny_model, tmp_path / "x", loss="exspin", rounds=2, patience=2, samples=2, temperature=1.0)
+    )
     r1, r2 = res.rounds
     assert r1["main"] == r1["opponent"] == r1["reference"] == "m0"
     assert r2["main"] == r2["opponent"] == r2["reference"] == r1["new_model"] == "m1"  # previous round's model
@@ -121,18 +135,32 @@ def test_pool_with_mismatched_tokenizers_is_refused(small_data, tiny_model, tmp_
     tok.save_pretrained(str(other))
     pool_dir = tmp_path / "pool"
     pool_dir.mkdir()
-    (pool_dir / "pool.json").write_text(json.dumps({"version": 1, "models": [
-        {"id": "m0", "path": str(tiny_model), "base_model": str(tiny_model), "adapter": False, "origin": "given"},
-        {"id": "m1", "path": str(other), "base_model": str(other), "adapter": False, "origin": "given"},
-    ]}))
+    (pool_dir / "pool.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "models": [
+                    {
+                        "id": "m0",
+                        "path": str(tiny_model),
+                        "base_model": str(tiny_model),
+                        "adapter": False,
+                        "origin": "given",
+                    },
+                    {"id": "m1", "path": str(other), "base_model": str(other), "adapter": False, "origin": "given"},
+                ],
+            }
+        )
+    )
     cfg = SelfPlayConfig(data=str(small_data), pool=str(pool_dir), out=str(tmp_path / "run"), **FAST)
     with pytest.raises(ConfigError, match="m0 .* and m1 .* use different tokenizers"):
         run_selfplay(cfg)
     assert not (tmp_path / "run" / "pool.json").exists()  # refused before anything was written
 
 
-def test_round_killed_mid_training_resumes_from_its_checkpoint(lora_runs, small_data, tiny_model, tmp_path,
-                                                                monkeypatch):
+def test_round_killed_mid_training_resumes_from_its_checkpoint(
+    lora_runs, small_data, tiny_model, tmp_path, monkeypatch
+):
     """A crash after step 1 of round 1 (checkpoint-1 saved), then the same command: training resumes from
     checkpoint-1 and ends with the weights of the uninterrupted run b."""
     import train.selfplay_trainer as spt
@@ -148,8 +176,18 @@ def test_round_killed_mid_training_resumes_from_its_checkpoint(lora_runs, small_
 
         return Crashing
 
-    cfg = _cfg(small_data, tiny_model, tmp_path / "k", rounds=1, patience=2, lora=True, lora_r=4, lora_alpha=8, seed=3,
-               save_steps=1)
+    cfg = _cfg(
+        small_data,
+        tiny_model,
+        tmp_path / "k",
+        rounds=1,
+        patience=2,
+        lora=True,
+        lora_r=4,
+        lora_alpha=8,
+        seed=3,
+        save_steps=1,
+    )
     monkeypatch.setattr(spt, "make_selfplay_trainer_class", crashing)
     with pytest.raises(RuntimeError, match="killed"):
         run_selfplay(cfg)

@@ -15,10 +15,44 @@ from tests.train.test_vbi import _half_right  # every second y- becomes y+: feed
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--db", "demo", "--iterations", "2", "--n", "24", "--val-size", "6", "--epochs", "1", "--learning-rate", "3e-3",
-        "--sql2text-epochs", "1", "--sql2text-learning-rate", "3e-3", "--batch-size", "8", "--max-length", "256",
-        "--max-new-tokens", "12", "--question-max-new-tokens", "12", "--gen-batch-size", "8", "--eval-ex-limit", "2",
-        "--logging-steps", "5", "--selfplay-learning-rate", "1e-3", "--lambda", "0.5", "--failed-share", "0.5"]
+ARGS = [
+    "--db",
+    "demo",
+    "--iterations",
+    "2",
+    "--n",
+    "24",
+    "--val-size",
+    "6",
+    "--epochs",
+    "1",
+    "--learning-rate",
+    "3e-3",
+    "--sql2text-epochs",
+    "1",
+    "--sql2text-learning-rate",
+    "3e-3",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "256",
+    "--max-new-tokens",
+    "12",
+    "--question-max-new-tokens",
+    "12",
+    "--gen-batch-size",
+    "8",
+    "--eval-ex-limit",
+    "2",
+    "--logging-steps",
+    "5",
+    "--selfplay-learning-rate",
+    "1e-3",
+    "--lambda",
+    "0.5",
+    "--failed-share",
+    "0.5",
+]
 
 
 def _lines(path: Path) -> list[dict]:
@@ -64,8 +98,15 @@ def spft_run(tmp_path_factory):
         iter2 = (out / "vbi" / "iter-2" / "text2sql" / "manifest.json").stat().st_mtime_ns
         res = CliRunner().invoke(main, args + ["--rounds", "2"], catch_exceptions=False)
         assert res.exit_code == 0, res.output
-    return {"out": out, "args": args, "output": res.output, "killed_state": killed_state, "round1_model": round1_model,
-            "iter2": iter2, "tiny": tiny}
+    return {
+        "out": out,
+        "args": args,
+        "output": res.output,
+        "killed_state": killed_state,
+        "round1_model": round1_model,
+        "iter2": iter2,
+        "tiny": tiny,
+    }
 
 
 def test_run_leaves_rounds_final_model_and_manifest(spft_run):
@@ -139,7 +180,9 @@ def test_selfplay_runs_on_the_rounds_test_like_dval(spft_run, tmp_path):
     val = _lines(out / "round-2" / "selfplay-data" / "val.jsonl")
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in val]))
-    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")])
+    res = CliRunner().invoke(
+        synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")]
+    )
     assert res.exit_code == 0, res.output
     assert [b["prompt"] for b in _lines(tmp_path / "p.jsonl")] == [r["prompt"] for r in val]
     for r, its in ((1, (0, 1)), (2, (2, 3))):
@@ -190,8 +233,9 @@ def test_a_kill_inside_round_2_resumes_without_redoing_work(spft_run):
     out = spft_run["out"]
     killed = spft_run["killed_state"]
     assert killed["completed_rounds"] == 1 and killed["vbi"]["completed_iterations"] == 4
-    assert (out / "round-1" / "selfplay" / "round-1" / "model" / "model.safetensors").stat().st_mtime_ns \
-        == spft_run["round1_model"]
+    assert (out / "round-1" / "selfplay" / "round-1" / "model" / "model.safetensors").stat().st_mtime_ns == spft_run[
+        "round1_model"
+    ]
     assert (out / "vbi" / "iter-2" / "text2sql" / "manifest.json").stat().st_mtime_ns == spft_run["iter2"]
     assert json.loads((out / "state.json").read_text())["completed_rounds"] == 2
 
@@ -210,11 +254,14 @@ def test_resume_with_other_parameters_is_refused_and_leaves_the_run_usable(spft_
     assert (out / "state.json").read_bytes() == before
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--preset", "papr"], "did you mean 'paper'"),
-    (["--rounds", "0"], "rounds"),
-    (["--loss", "sptf"], "did you mean 'spft'"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--preset", "papr"], "did you mean 'paper'"),
+        (["--rounds", "0"], "rounds"),
+        (["--loss", "sptf"], "did you mean 'spft'"),
+    ],
+)
 def test_bad_options_are_clear_errors(tmp_path, extra, message):
     from train.cli import main
 

@@ -39,8 +39,9 @@ def test_init_tiny_writes_its_training_defaults(tiny_model: Path) -> None:
     assert training_defaults("Qwen/Qwen2.5-Coder-1.5B-Instruct") == {}  # a hub id has no such file
 
 
-def test_sft_cli_applies_the_defaults_only_to_options_not_given(tiny_model: Path, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sft_cli_applies_the_defaults_only_to_options_not_given(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from train.cli import main
     from train.sft_config import SFTConfig
     from train.tiny import FROM_SCRATCH_DEFAULTS
@@ -90,8 +91,13 @@ def test_library_callers_get_exactly_what_they_pass(tiny_model: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "field"),
-    [("{not json", None), ('{"learning_rate": "fast"}', "learning_rate"), ('{"lr": 0.1}', "lr"),
-     ('{"batch_size": 2.5}', "batch_size"), ("[1, 2]", None)],
+    [
+        ("{not json", None),
+        ('{"learning_rate": "fast"}', "learning_rate"),
+        ('{"lr": 0.1}', "lr"),
+        ('{"batch_size": 2.5}', "batch_size"),
+        ("[1, 2]", None),
+    ],
 )
 def test_a_bad_training_defaults_file_is_named(tmp_path: Path, content: str, field: str | None) -> None:
     from train.tiny import TRAINING_DEFAULTS_FILE, training_defaults
@@ -115,8 +121,17 @@ def test_round_summary_says_tie_where_the_rule_chose(capsys: pytest.CaptureFixtu
     assert (roles.main.id, roles.opponent.id) == ("m2", "m0")
     ties = role_ties(pool, "spft", roles)
     assert ties == {"main": "tie with m0, m1, newest wins", "opponent": "tie with m1, oldest wins"}
-    row = {"round": 1, "main": "m2", "opponent": "m0", "main_val_ex": 0.0, "opponent_val_ex": 0.0, "pairs": 4,
-           "wrong_pairs": 4, "new_model": "m3", "new_val_ex": 0.025}
+    row = {
+        "round": 1,
+        "main": "m2",
+        "opponent": "m0",
+        "main_val_ex": 0.0,
+        "opponent_val_ex": 0.0,
+        "pairs": 4,
+        "wrong_pairs": 4,
+        "new_model": "m3",
+        "new_val_ex": 0.025,
+    }
     _round_line(row, 2, ties)
     line = capsys.readouterr().err
     assert "main m2 (0.000; tie with m0, m1, newest wins) vs opponent m0 (0.000; tie with m1, oldest wins)" in line
@@ -136,9 +151,11 @@ def test_spft_summary_picks_like_final_and_says_tie() -> None:
     from train.cli_spft import tie_note
     from train.vbi import best_on_selection
 
-    rows = [{"round": 1, "stage": "vbi", "model": "m1", "selection_ex": 0.02},
-            {"round": 1, "stage": "selfplay", "model": "m2", "selection_ex": 0.02},
-            {"round": 1, "stage": "vbi", "model": "m0", "selection_ex": 0.0}]
+    rows = [
+        {"round": 1, "stage": "vbi", "model": "m1", "selection_ex": 0.02},
+        {"round": 1, "stage": "selfplay", "model": "m2", "selection_ex": 0.02},
+        {"round": 1, "stage": "vbi", "model": "m0", "selection_ex": 0.0},
+    ]
     best = best_on_selection(rows)
     assert best["model"] == "m2"  # the later of the tied rows, the one final/ gets
     assert tie_note(rows, best) == "; tie with vbi m1, the later wins"
@@ -155,12 +172,28 @@ def test_demo_corpus_loss_falls_with_the_defaults(tmp_path: Path) -> None:
 
     runner = CliRunner()
     data, model, out = tmp_path / "demo", tmp_path / "tiny", tmp_path / "sft"
-    res = runner.invoke(synth_main, ["generate", "--db", "demo", "--n", "300", "--val-size", "40", "--out", str(data),
-                                     "--seed", "0"])
+    res = runner.invoke(
+        synth_main, ["generate", "--db", "demo", "--n", "300", "--val-size", "40", "--out", str(data), "--seed", "0"]
+    )
     assert res.exit_code == 0, res.output
     assert runner.invoke(train_main, ["init-tiny", "--data", str(data), "--out", str(model)]).exit_code == 0
-    res = runner.invoke(train_main, ["sft", "--data", str(data), "--model", str(model), "--out", str(out),
-                                     "--epochs", "1", "--no-eval-ex", "--logging-steps", "5"])
+    res = runner.invoke(
+        train_main,
+        [
+            "sft",
+            "--data",
+            str(data),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--no-eval-ex",
+            "--logging-steps",
+            "5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert "learning_rate" in manifest["inputs"]["training_defaults"]["applied"]

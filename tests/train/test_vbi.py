@@ -50,11 +50,14 @@ def test_template_weights_upweight_shifts_sampling_and_empty_mapping_changes_not
     assert count(_gen(template_weights={rare: 200.0})) > count(base)
 
 
-@pytest.mark.parametrize("weights, message", [
-    ({"tnope": 2.0}, "tnope"),
-    ({"tnope": -1.0}, "finite number >= 0"),
-    ({"tnope": float("inf")}, "finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ({"tnope": 2.0}, "tnope"),
+        ({"tnope": -1.0}, "finite number >= 0"),
+        ({"tnope": float("inf")}, "finite number >= 0"),
+    ],
+)
 def test_template_weights_errors(weights, message):
     with pytest.raises(ConfigError, match=message):
         _gen(template_weights=weights)
@@ -93,7 +96,9 @@ def test_model_writer_inputs_outputs_and_fallback(demo, tmp_path):
     out = w.write_batch([(s, schema) for s in sqls])
     assert out[0] == "How many rows?"
     assert out[1] == get_writer("rule-based").write(sqls[1], schema) and w.fallbacks == 1
-    expected = sql2text_input(PromptBuilder(schema, cache_dir=tmp_path / "cache").build(None, sqls[0]).schema_prompt, sqls[0])
+    expected = sql2text_input(
+        PromptBuilder(schema, cache_dir=tmp_path / "cache").build(None, sqls[0]).schema_prompt, sqls[0]
+    )
     assert gen.prompts[0] == expected.rstrip() + "\n"  # no tokenizer: no chat template
     assert w.write_batch([]) == []
 
@@ -110,16 +115,19 @@ def test_model_writer_is_registered_and_checks_its_path(tmp_path):
 # ---- config, helpers, CLI ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"iterations": 0}, "iterations"),
-    ({"failed_share": 1.0}, "failed_share"),
-    ({"failed_share": -0.1}, "failed_share"),
-    ({"n": 5}, "--val-size"),
-    ({"val_size": 0, "n": 50}, "val_size"),
-    ({"question_max_new_tokens": 4096}, "question_max_new_tokens"),
-    ({"writer0": "rulebased"}, "did you mean 'rule-based'"),
-    ({"selection_size": -1}, "selection_size"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"iterations": 0}, "iterations"),
+        ({"failed_share": 1.0}, "failed_share"),
+        ({"failed_share": -0.1}, "failed_share"),
+        ({"n": 5}, "--val-size"),
+        ({"val_size": 0, "n": 50}, "val_size"),
+        ({"question_max_new_tokens": 4096}, "question_max_new_tokens"),
+        ({"writer0": "rulebased"}, "did you mean 'rule-based'"),
+        ({"selection_size": -1}, "selection_size"),
+    ],
+)
 def test_config_checks_name_the_field(kw, message):
     from train.vbi_config import VBIConfig
 
@@ -131,12 +139,15 @@ def test_failed_templates_and_positive_records_use_only_their_verdicts(demo):
     from train.vbi import failed_templates_of, positive_records
 
     assert failed_templates_of([{"template_id": "ta", "verdict": "y+"}]) == {}
-    assert failed_templates_of([{"template_id": "ta", "verdict": "y-"}] * 2 + [{"template_id": "tb", "verdict": "y-"}]) \
-        == {"ta": 2, "tb": 1}
+    assert failed_templates_of(
+        [{"template_id": "ta", "verdict": "y-"}] * 2 + [{"template_id": "tb", "verdict": "y-"}]
+    ) == {"ta": 2, "tb": 1}
     schema_id = next(iter(demo.schemas))
     table = demo.schemas[schema_id].tables[0].name
-    examples = [{"id": f"e{i}", "db_id": schema_id, "sql": f"SELECT count(*) FROM {table}", "question": f"q{i}"}
-                for i in range(3)]
+    examples = [
+        {"id": f"e{i}", "db_id": schema_id, "sql": f"SELECT count(*) FROM {table}", "question": f"q{i}"}
+        for i in range(3)
+    ]
     verified = [{"id": "e0", "verdict": "y+"}, {"id": "e1", "verdict": "y-"}, {"id": "e2", "verdict": "unjudged"}]
     recs = positive_records(verified, examples, demo.schemas, k=0)
     assert [r["id"] for r in recs] == ["e0"] and recs[0]["source"] == "vbi-iter-0-y+"
@@ -164,7 +175,9 @@ def test_cli_vbi_help_and_errors(tmp_path):
     res = CliRunner().invoke(main, ["vbi", "--help"])
     assert res.exit_code == 0 and "--failed-share" in res.output and "--writer0" in res.output
     assert all(p.help for p in main.commands["vbi"].params if p.name != "help")
-    res = CliRunner().invoke(main, ["vbi", "--db", "demo", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main, ["vbi", "--db", "demo", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1 and res.output.startswith("Error: ") and "nope" in res.output
     res = CliRunner().invoke(main, ["vbi", "--model", "m", "--out", "o", "--iterations", "0"])
     assert res.exit_code == 1 and "iterations" in res.output
@@ -198,17 +211,38 @@ def vbi_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("vbi")
     write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), root / "tokdata")
     tiny = init_tiny(root / "tokdata", root / "tiny", TinyConfig(vocab_size=600, seed=0))
-    common = dict(db="demo", model=str(tiny), out=str(root / "run"), n=24, val_size=6, epochs=1, learning_rate=3e-3,
-                  sql2text_epochs=1, sql2text_learning_rate=3e-3, batch_size=8, max_length=256, max_new_tokens=12,
-                  question_max_new_tokens=12, gen_batch_size=8, eval_ex_limit=2, logging_steps=5,
-                  failed_share=FAILED_SHARE)
+    common = dict(
+        db="demo",
+        model=str(tiny),
+        out=str(root / "run"),
+        n=24,
+        val_size=6,
+        epochs=1,
+        learning_rate=3e-3,
+        sql2text_epochs=1,
+        sql2text_learning_rate=3e-3,
+        batch_size=8,
+        max_length=256,
+        max_new_tokens=12,
+        question_max_new_tokens=12,
+        gen_batch_size=8,
+        eval_ex_limit=2,
+        logging_steps=5,
+        failed_share=FAILED_SHARE,
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(vbi, "verify", _half_right(vbi.verify))
         first = vbi.run_vbi(VBIConfig(iterations=1, **common))
         mtime = (root / "run" / "iter-0" / "text2sql" / "manifest.json").stat().st_mtime_ns
         second = vbi.run_vbi(VBIConfig(iterations=2, **common))  # resumes: iteration 0 is not redone
-    return {"root": root, "out": root / "run", "first": first, "second": second, "mtime": mtime,
-            "config": VBIConfig(iterations=2, **common)}
+    return {
+        "root": root,
+        "out": root / "run",
+        "first": first,
+        "second": second,
+        "mtime": mtime,
+        "config": VBIConfig(iterations=2, **common),
+    }
 
 
 @pytest.mark.slow
@@ -279,7 +313,9 @@ def test_sql2text_model_is_trained_on_real_pairs_first_then_real_plus_y_plus(vbi
     data0 = _lines(out / "sql2text-0" / "data" / "train.jsonl") + _lines(out / "sql2text-0" / "data" / "val.jsonl")
     assert [r["id"] for r in data0] == [r["id"] for r in real_s2t]
     positives = [x["id"] for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
-    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl") + _lines(out / "iter-0" / "sql2text-data" / "val.jsonl")
+    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl") + _lines(
+        out / "iter-0" / "sql2text-data" / "val.jsonl"
+    )
     assert [p["id"] for p in pairs] == [r["id"] for r in real_s2t] + positives
     assert rows[0]["sql2text_pairs"] == len(positives)
     assert json.loads((s2t1 / "manifest.json").read_text())["parameters"]["task"] == "sql2text"
@@ -314,7 +350,9 @@ def test_dval_prompts_equal_build_prompts_output(vbi_run, tmp_path):
     val = _lines(out / "iter-1" / "data" / "val.jsonl")
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in val]))
-    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")])
+    res = CliRunner().invoke(
+        synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out", str(tmp_path / "p.jsonl")]
+    )
     assert res.exit_code == 0, res.output
     built = _lines(tmp_path / "p.jsonl")
     assert [b["prompt"] for b in built] == [r["prompt"] for r in val]
@@ -332,8 +370,11 @@ def test_selection_split_is_in_no_training_data(vbi_run):
     selection = _lines(out / "real" / "selection.jsonl")
     held = {(r["db_id"], r["question"]) for r in selection}
     held_sql = {(r["db_id"], collision_key(r["sql"])) for r in selection}
-    files = [p for p in out.rglob("*.jsonl") if p.parent.name in {"sft-data", "sql2text-data", "data"}
-             and p.name in {"train.jsonl", "val.jsonl"}]
+    files = [
+        p
+        for p in out.rglob("*.jsonl")
+        if p.parent.name in {"sft-data", "sql2text-data", "data"} and p.name in {"train.jsonl", "val.jsonl"}
+    ]
     assert len(files) >= 8
     for f in files:
         for r in _lines(f):
@@ -360,8 +401,15 @@ def test_data_step_is_deterministic(vbi_run, tmp_path):
 
     out, cfg = vbi_run["out"], vbi_run["config"]
     failed = vbi_run["second"].rows[0]["failure_templates"]
-    synthesize(cfg, 1, tmp_path / "data", writer_model=str(out / "iter-0" / "sql2text"), failed_templates=failed,
-               exclude=exclusion_keys(cfg, out / "real"), cache_dir=tmp_path / "cache")
+    synthesize(
+        cfg,
+        1,
+        tmp_path / "data",
+        writer_model=str(out / "iter-0" / "sql2text"),
+        failed_templates=failed,
+        exclude=exclusion_keys(cfg, out / "real"),
+        cache_dir=tmp_path / "cache",
+    )
     for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
         assert (tmp_path / "data" / name).read_bytes() == (out / "iter-1" / "data" / name).read_bytes(), name
 
@@ -399,15 +447,33 @@ def test_dval_prompts_follow_the_loops_prompt_options(tmp_path, demo):
 
     bench = resolve_benchmark("demo")
     raw = bench.train_examples()[:5]
-    records = [{"id": str(i), "db_id": e["db_id"], "question": e["question"], "sql": e["query"]} for i, e in enumerate(raw)]
+    records = [
+        {"id": str(i), "db_id": e["db_id"], "question": e["question"], "sql": e["query"]} for i, e in enumerate(raw)
+    ]
     cfg = VBIConfig(model="m", out="o", k1=2, k2=2, sample_values=0)
     small = test_like(bench, records, tmp_path / "c", cfg.prompt_config())
     default = test_like(bench, records, tmp_path / "c")
     assert all(len(a["prompt"]) < len(b["prompt"]) for a, b in zip(small, default))
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps([{"db_id": r["db_id"], "question": r["question"], "query": r["sql"]} for r in records]))
-    res = CliRunner().invoke(synth_main, ["build-prompts", "--db", "demo", "--data", str(gold), "--out",
-                                          str(tmp_path / "p.jsonl"), "--k1", "2", "--k2", "2", "--sample-values", "0"])
+    res = CliRunner().invoke(
+        synth_main,
+        [
+            "build-prompts",
+            "--db",
+            "demo",
+            "--data",
+            str(gold),
+            "--out",
+            str(tmp_path / "p.jsonl"),
+            "--k1",
+            "2",
+            "--k2",
+            "2",
+            "--sample-values",
+            "0",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert [b["prompt"] for b in _lines(tmp_path / "p.jsonl")] == [r["prompt"] for r in small]
 
@@ -418,11 +484,45 @@ def test_cli_vbi_reports_selection_ex_and_the_chosen_model(vbi_run):
     from train.cli import main
 
     cfg = vbi_run["config"]
-    args = ["vbi", "--db", "demo", "--model", cfg.model, "--out", cfg.out, "--iterations", "2", "--n", "24",
-            "--val-size", "6", "--epochs", "1", "--learning-rate", "0.003", "--sql2text-epochs", "1",
-            "--sql2text-learning-rate", "0.003", "--batch-size", "8", "--max-length", "256", "--max-new-tokens", "12",
-            "--question-max-new-tokens", "12", "--gen-batch-size", "8", "--eval-ex-limit", "2", "--logging-steps", "5",
-            "--failed-share", str(FAILED_SHARE)]
+    args = [
+        "vbi",
+        "--db",
+        "demo",
+        "--model",
+        cfg.model,
+        "--out",
+        cfg.out,
+        "--iterations",
+        "2",
+        "--n",
+        "24",
+        "--val-size",
+        "6",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "0.003",
+        "--sql2text-epochs",
+        "1",
+        "--sql2text-learning-rate",
+        "0.003",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "256",
+        "--max-new-tokens",
+        "12",
+        "--question-max-new-tokens",
+        "12",
+        "--gen-batch-size",
+        "8",
+        "--eval-ex-limit",
+        "2",
+        "--logging-steps",
+        "5",
+        "--failed-share",
+        str(FAILED_SHARE),
+    ]
     res = CliRunner().invoke(main, args)  # everything is done: it only reports
     assert res.exit_code == 0, res.output
     assert "iteration 1: D_val EX" in res.output and "selection EX" in res.output

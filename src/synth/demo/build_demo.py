@@ -148,10 +148,50 @@ def school_library(rng: random.Random) -> DatabaseSpec:
         (29, "Gardens of Stone", 3, "History", 2010, 274, 1),
         (30, "A Year of Small Poems", 8, "Poetry", 2021, 77, 0),
     )
-    first = ("Emma", "Liam", "Olivia", "Noah", "Ava", "Ethan", "Sofia", "Lucas", "Mia", "Mason",
-             "Zara", "Omar", "Hannah", "Leo", "Grace", "Kofi", "Yuki", "Diego", "Nora", "Arjun")
-    last = ("Smith", "Johnson", "Brown", "Garcia", "Miller", "Davis", "Lopez", "Wilson", "Anderson",
-            "Thomas", "Khan", "Haddad", "Schmidt", "Rossi", "Kim", "Mensah", "Sato", "Ramirez", "Berg", "Patel")
+    first = (
+        "Emma",
+        "Liam",
+        "Olivia",
+        "Noah",
+        "Ava",
+        "Ethan",
+        "Sofia",
+        "Lucas",
+        "Mia",
+        "Mason",
+        "Zara",
+        "Omar",
+        "Hannah",
+        "Leo",
+        "Grace",
+        "Kofi",
+        "Yuki",
+        "Diego",
+        "Nora",
+        "Arjun",
+    )
+    last = (
+        "Smith",
+        "Johnson",
+        "Brown",
+        "Garcia",
+        "Miller",
+        "Davis",
+        "Lopez",
+        "Wilson",
+        "Anderson",
+        "Thomas",
+        "Khan",
+        "Haddad",
+        "Schmidt",
+        "Rossi",
+        "Kim",
+        "Mensah",
+        "Sato",
+        "Ramirez",
+        "Berg",
+        "Patel",
+    )
     students = tuple(
         (
             i + 1,
@@ -289,12 +329,15 @@ def city_transit(rng: random.Random) -> DatabaseSpec:
         10: (7, 6),
     }
     line_stops = tuple(
-        (line_id, station_id, order + 1)
-        for line_id, stops in routes.items()
-        for order, station_id in enumerate(stops)
+        (line_id, station_id, order + 1) for line_id, stops in routes.items() for order, station_id in enumerate(stops)
     )
-    models = {"Metro": ("Metropolis 9000", 900), "Bus": ("Citaro G", 140), "Tram": ("Avenio M", 220),
-              "Rail": ("Coradia Link", 400), "Ferry": ("Harbour Cat", 250)}
+    models = {
+        "Metro": ("Metropolis 9000", 900),
+        "Bus": ("Citaro G", 140),
+        "Tram": ("Avenio M", 220),
+        "Rail": ("Coradia Link", 400),
+        "Ferry": ("Harbour Cat", 250),
+    }
     vehicles = []
     for i in range(15):
         line = lines[i % len(lines)]
@@ -412,12 +455,60 @@ def clinic(rng: random.Random) -> DatabaseSpec:
         (11, "Dr. Mei Ling", "Emergency Physician", 6, "2022-08-01", 150000.0),
         (12, "Dr. Ben Carter", "General Practitioner", 3, "2023-02-20", 118000.0),
     )
-    first = ("Alice", "Bruno", "Carmen", "David", "Elena", "Farid", "Gloria", "Hugo", "Irene", "Jonas",
-             "Kira", "Luis", "Marta", "Nils", "Olga", "Pablo", "Queenie", "Rahul", "Sina", "Tariq",
-             "Uma", "Victor", "Wanda", "Xavier", "Yara")
-    last = ("Adams", "Baker", "Costa", "Dunn", "Evans", "Fischer", "Gomez", "Hughes", "Ito", "Jensen",
-            "Kowalski", "Lee", "Moreau", "Nash", "Olsen", "Perez", "Quinn", "Rao", "Silva", "Tran",
-            "Usman", "Vega", "Weber", "Young", "Zimmer")
+    first = (
+        "Alice",
+        "Bruno",
+        "Carmen",
+        "David",
+        "Elena",
+        "Farid",
+        "Gloria",
+        "Hugo",
+        "Irene",
+        "Jonas",
+        "Kira",
+        "Luis",
+        "Marta",
+        "Nils",
+        "Olga",
+        "Pablo",
+        "Queenie",
+        "Rahul",
+        "Sina",
+        "Tariq",
+        "Uma",
+        "Victor",
+        "Wanda",
+        "Xavier",
+        "Yara",
+    )
+    last = (
+        "Adams",
+        "Baker",
+        "Costa",
+        "Dunn",
+        "Evans",
+        "Fischer",
+        "Gomez",
+        "Hughes",
+        "Ito",
+        "Jensen",
+        "Kowalski",
+        "Lee",
+        "Moreau",
+        "Nash",
+        "Olsen",
+        "Perez",
+        "Quinn",
+        "Rao",
+        "Silva",
+        "Tran",
+        "Usman",
+        "Vega",
+        "Weber",
+        "Young",
+        "Zimmer",
+    )
     cities = ("Springfield", "Riverton", "Lake View", "Fairmont")
     insurers = ("Blue Shield", "Acme Health", "CareFirst Plus", None)
     patients = tuple(
@@ -458,8 +549,15 @@ def clinic(rng: random.Random) -> DatabaseSpec:
                 status,
             )
         )
-    medications = (("Amoxicillin", 500), ("Ibuprofen", 400), ("Lisinopril", 10), ("Metformin", 850),
-                   ("Cetirizine", 10), ("Paracetamol", 500), ("Atorvastatin", 20))
+    medications = (
+        ("Amoxicillin", 500),
+        ("Ibuprofen", 400),
+        ("Lisinopril", 10),
+        ("Metformin", 850),
+        ("Cetirizine", 10),
+        ("Paracetamol", 500),
+        ("Atorvastatin", 20),
+    )
     completed = [a[0] for a in appointments if a[6] == "completed"]
     prescriptions = []
     for i in range(30):
@@ -550,141 +648,319 @@ PAIRS: tuple[Pair, ...] = (
     # school_library — train
     Pair(_T, _SL, "List the titles of all books.", "SELECT title FROM books"),
     Pair(_T, _SL, "What are the names and countries of all authors?", "SELECT name, country FROM authors"),
-    Pair(_T, _SL, "Which books belong to the 'Science Fiction' genre?",
-         "SELECT title FROM books WHERE genre = 'Science Fiction'"),
-    Pair(_T, _SL, "How many books were published after 2010?",
-         "SELECT COUNT(*) FROM books WHERE published_year > 2010"),
-    Pair(_T, _SL, "What is the average number of pages of poetry books?",
-         "SELECT AVG(pages) FROM books WHERE genre = 'Poetry'"),
-    Pair(_T, _SL, "For each genre, how many books are there?",
-         "SELECT genre, COUNT(*) FROM books GROUP BY genre"),
-    Pair(_T, _SL, "Show the titles of the three longest books.",
-         "SELECT title FROM books ORDER BY pages DESC LIMIT 3"),
-    Pair(_T, _SL, "List each book title with the name of its author.",
-         "SELECT T1.title, T2.name FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.author_id"),
-    Pair(_T, _SL, "Which students borrowed a book written by an author from Nigeria? Give first and last names.",
-         "SELECT DISTINCT T1.first_name, T1.last_name FROM students AS T1 JOIN loans AS T2 ON T1.student_id = T2.student_id "
-         "JOIN books AS T3 ON T2.book_id = T3.book_id JOIN authors AS T4 ON T3.author_id = T4.author_id "
-         "WHERE T4.country = 'Nigeria'"),
-    Pair(_T, _SL, "Which books have never been borrowed?",
-         "SELECT title FROM books WHERE book_id NOT IN (SELECT book_id FROM loans)"),
-    Pair(_T, _SL, "Which authors have written more than two books?",
-         "SELECT T2.name FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.author_id "
-         "GROUP BY T1.author_id HAVING COUNT(*) > 2"),
-    Pair(_T, _SL, "Which loans have not been returned yet? Give the loan ids and loan dates.",
-         "SELECT loan_id, loan_date FROM loans WHERE return_date IS NULL"),
-    Pair(_T, _SL, "Find the titles of books that start with 'The'.",
-         "SELECT title FROM books WHERE title LIKE 'The %'"),
-    Pair(_T, _SL, "Which loans were made between 2024-03-01 and 2024-05-31?",
-         "SELECT loan_id FROM loans WHERE loan_date BETWEEN '2024-03-01' AND '2024-05-31'"),
+    Pair(
+        _T,
+        _SL,
+        "Which books belong to the 'Science Fiction' genre?",
+        "SELECT title FROM books WHERE genre = 'Science Fiction'",
+    ),
+    Pair(
+        _T, _SL, "How many books were published after 2010?", "SELECT COUNT(*) FROM books WHERE published_year > 2010"
+    ),
+    Pair(
+        _T,
+        _SL,
+        "What is the average number of pages of poetry books?",
+        "SELECT AVG(pages) FROM books WHERE genre = 'Poetry'",
+    ),
+    Pair(_T, _SL, "For each genre, how many books are there?", "SELECT genre, COUNT(*) FROM books GROUP BY genre"),
+    Pair(_T, _SL, "Show the titles of the three longest books.", "SELECT title FROM books ORDER BY pages DESC LIMIT 3"),
+    Pair(
+        _T,
+        _SL,
+        "List each book title with the name of its author.",
+        "SELECT T1.title, T2.name FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.author_id",
+    ),
+    Pair(
+        _T,
+        _SL,
+        "Which students borrowed a book written by an author from Nigeria? Give first and last names.",
+        "SELECT DISTINCT T1.first_name, T1.last_name FROM students AS T1 JOIN loans AS T2 ON T1.student_id = T2.student_id "
+        "JOIN books AS T3 ON T2.book_id = T3.book_id JOIN authors AS T4 ON T3.author_id = T4.author_id "
+        "WHERE T4.country = 'Nigeria'",
+    ),
+    Pair(
+        _T,
+        _SL,
+        "Which books have never been borrowed?",
+        "SELECT title FROM books WHERE book_id NOT IN (SELECT book_id FROM loans)",
+    ),
+    Pair(
+        _T,
+        _SL,
+        "Which authors have written more than two books?",
+        "SELECT T2.name FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.author_id "
+        "GROUP BY T1.author_id HAVING COUNT(*) > 2",
+    ),
+    Pair(
+        _T,
+        _SL,
+        "Which loans have not been returned yet? Give the loan ids and loan dates.",
+        "SELECT loan_id, loan_date FROM loans WHERE return_date IS NULL",
+    ),
+    Pair(
+        _T, _SL, "Find the titles of books that start with 'The'.", "SELECT title FROM books WHERE title LIKE 'The %'"
+    ),
+    Pair(
+        _T,
+        _SL,
+        "Which loans were made between 2024-03-01 and 2024-05-31?",
+        "SELECT loan_id FROM loans WHERE loan_date BETWEEN '2024-03-01' AND '2024-05-31'",
+    ),
     # school_library — dev
     Pair(_D, _SL, "How many students are in grade 10?", "SELECT COUNT(*) FROM students WHERE grade = 10"),
-    Pair(_D, _SL, "What is the title of the most recently published book?",
-         "SELECT title FROM books ORDER BY published_year DESC LIMIT 1"),
-    Pair(_D, _SL, "List the titles of books borrowed by students in grade 12.",
-         "SELECT DISTINCT T3.title FROM students AS T1 JOIN loans AS T2 ON T1.student_id = T2.student_id "
-         "JOIN books AS T3 ON T2.book_id = T3.book_id WHERE T1.grade = 12"),
-    Pair(_D, _SL, "Which genres have both books published before 2000 and books published after 2015?",
-         "SELECT genre FROM books WHERE published_year < 2000 INTERSECT "
-         "SELECT genre FROM books WHERE published_year > 2015"),
-    Pair(_D, _SL, "Which students have no e-mail address? Give their first names.",
-         "SELECT first_name FROM students WHERE email IS NULL"),
-    Pair(_D, _SL, "What is the maximum number of pages for each genre?",
-         "SELECT genre, MAX(pages) FROM books GROUP BY genre"),
-    Pair(_D, _SL, "Which countries have authors of books that were borrowed at least once?",
-         "SELECT DISTINCT country FROM authors WHERE author_id IN "
-         "(SELECT T1.author_id FROM books AS T1 JOIN loans AS T2 ON T1.book_id = T2.book_id)"),
+    Pair(
+        _D,
+        _SL,
+        "What is the title of the most recently published book?",
+        "SELECT title FROM books ORDER BY published_year DESC LIMIT 1",
+    ),
+    Pair(
+        _D,
+        _SL,
+        "List the titles of books borrowed by students in grade 12.",
+        "SELECT DISTINCT T3.title FROM students AS T1 JOIN loans AS T2 ON T1.student_id = T2.student_id "
+        "JOIN books AS T3 ON T2.book_id = T3.book_id WHERE T1.grade = 12",
+    ),
+    Pair(
+        _D,
+        _SL,
+        "Which genres have both books published before 2000 and books published after 2015?",
+        "SELECT genre FROM books WHERE published_year < 2000 INTERSECT "
+        "SELECT genre FROM books WHERE published_year > 2015",
+    ),
+    Pair(
+        _D,
+        _SL,
+        "Which students have no e-mail address? Give their first names.",
+        "SELECT first_name FROM students WHERE email IS NULL",
+    ),
+    Pair(
+        _D,
+        _SL,
+        "What is the maximum number of pages for each genre?",
+        "SELECT genre, MAX(pages) FROM books GROUP BY genre",
+    ),
+    Pair(
+        _D,
+        _SL,
+        "Which countries have authors of books that were borrowed at least once?",
+        "SELECT DISTINCT country FROM authors WHERE author_id IN "
+        "(SELECT T1.author_id FROM books AS T1 JOIN loans AS T2 ON T1.book_id = T2.book_id)",
+    ),
     # city_transit — train
     Pair(_T, _CT, "List the names of all lines.", "SELECT line_name FROM lines"),
-    Pair(_T, _CT, "Which stations are in the 'Old Town' district?",
-         "SELECT station_name FROM stations WHERE district = 'Old Town'"),
+    Pair(
+        _T,
+        _CT,
+        "Which stations are in the 'Old Town' district?",
+        "SELECT station_name FROM stations WHERE district = 'Old Town'",
+    ),
     Pair(_T, _CT, "How many stations have an elevator?", "SELECT COUNT(*) FROM stations WHERE has_elevator = 1"),
-    Pair(_T, _CT, "What is the average length in kilometres of metro lines?",
-         "SELECT AVG(length_km) FROM lines WHERE mode = 'Metro'"),
+    Pair(
+        _T,
+        _CT,
+        "What is the average length in kilometres of metro lines?",
+        "SELECT AVG(length_km) FROM lines WHERE mode = 'Metro'",
+    ),
     Pair(_T, _CT, "How many lines are there of each mode?", "SELECT mode, COUNT(*) FROM lines GROUP BY mode"),
-    Pair(_T, _CT, "Which lines opened before 2005-01-01?",
-         "SELECT line_name FROM lines WHERE opened_date < '2005-01-01'"),
-    Pair(_T, _CT, "List the stations served by the Red Line in stop order.",
-         "SELECT T3.station_name FROM lines AS T1 JOIN line_stops AS T2 ON T1.line_id = T2.line_id "
-         "JOIN stations AS T3 ON T2.station_id = T3.station_id WHERE T1.line_name = 'Red Line' ORDER BY T2.stop_order"),
-    Pair(_T, _CT, "Which stations are served by more than two lines?",
-         "SELECT T2.station_name FROM line_stops AS T1 JOIN stations AS T2 ON T1.station_id = T2.station_id "
-         "GROUP BY T1.station_id HAVING COUNT(*) > 2"),
-    Pair(_T, _CT, "What is the total number of passengers carried by vehicles of each line? Give the line name.",
-         "SELECT T3.line_name, SUM(T1.passengers) FROM trips AS T1 JOIN vehicles AS T2 ON T1.vehicle_id = T2.vehicle_id "
-         "JOIN lines AS T3 ON T2.line_id = T3.line_id GROUP BY T3.line_id"),
-    Pair(_T, _CT, "Which stations are not on any line?",
-         "SELECT station_name FROM stations WHERE station_id NOT IN (SELECT station_id FROM line_stops)"),
-    Pair(_T, _CT, "Which districts have stations in zone 1 or stations in zone 3?",
-         "SELECT district FROM stations WHERE zone = 1 UNION SELECT district FROM stations WHERE zone = 3"),
-    Pair(_T, _CT, "Show the five trips with the most passengers.",
-         "SELECT trip_id, passengers FROM trips ORDER BY passengers DESC LIMIT 5"),
-    Pair(_T, _CT, "Which stations have names containing 'Park'?",
-         "SELECT station_name FROM stations WHERE station_name LIKE '%Park%'"),
+    Pair(
+        _T, _CT, "Which lines opened before 2005-01-01?", "SELECT line_name FROM lines WHERE opened_date < '2005-01-01'"
+    ),
+    Pair(
+        _T,
+        _CT,
+        "List the stations served by the Red Line in stop order.",
+        "SELECT T3.station_name FROM lines AS T1 JOIN line_stops AS T2 ON T1.line_id = T2.line_id "
+        "JOIN stations AS T3 ON T2.station_id = T3.station_id WHERE T1.line_name = 'Red Line' ORDER BY T2.stop_order",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "Which stations are served by more than two lines?",
+        "SELECT T2.station_name FROM line_stops AS T1 JOIN stations AS T2 ON T1.station_id = T2.station_id "
+        "GROUP BY T1.station_id HAVING COUNT(*) > 2",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "What is the total number of passengers carried by vehicles of each line? Give the line name.",
+        "SELECT T3.line_name, SUM(T1.passengers) FROM trips AS T1 JOIN vehicles AS T2 ON T1.vehicle_id = T2.vehicle_id "
+        "JOIN lines AS T3 ON T2.line_id = T3.line_id GROUP BY T3.line_id",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "Which stations are not on any line?",
+        "SELECT station_name FROM stations WHERE station_id NOT IN (SELECT station_id FROM line_stops)",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "Which districts have stations in zone 1 or stations in zone 3?",
+        "SELECT district FROM stations WHERE zone = 1 UNION SELECT district FROM stations WHERE zone = 3",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "Show the five trips with the most passengers.",
+        "SELECT trip_id, passengers FROM trips ORDER BY passengers DESC LIMIT 5",
+    ),
+    Pair(
+        _T,
+        _CT,
+        "Which stations have names containing 'Park'?",
+        "SELECT station_name FROM stations WHERE station_name LIKE '%Park%'",
+    ),
     # city_transit — dev
     Pair(_D, _CT, "What is the largest vehicle capacity?", "SELECT MAX(capacity) FROM vehicles"),
-    Pair(_D, _CT, "List the models of vehicles assigned to the Airport Link.",
-         "SELECT T1.model FROM vehicles AS T1 JOIN lines AS T2 ON T1.line_id = T2.line_id "
-         "WHERE T2.line_name = 'Airport Link'"),
-    Pair(_D, _CT, "Which trips had a delay between 5 and 10 minutes?",
-         "SELECT trip_id FROM trips WHERE delay_minutes BETWEEN 5 AND 10"),
-    Pair(_D, _CT, "Which districts have stations without an elevator but no station in zone 3?",
-         "SELECT district FROM stations WHERE has_elevator = 0 EXCEPT SELECT district FROM stations WHERE zone = 3"),
-    Pair(_D, _CT, "How many trips were made on 2024-03-05?",
-         "SELECT COUNT(*) FROM trips WHERE trip_date = '2024-03-05'"),
-    Pair(_D, _CT, "Which modes have an average trip delay above 5 minutes?",
-         "SELECT T3.mode FROM trips AS T1 JOIN vehicles AS T2 ON T1.vehicle_id = T2.vehicle_id "
-         "JOIN lines AS T3 ON T2.line_id = T3.line_id GROUP BY T3.mode HAVING AVG(T1.delay_minutes) > 5"),
-    Pair(_D, _CT, "Which lines stop at Central Station?",
-         "SELECT line_name FROM lines WHERE line_id IN (SELECT T1.line_id FROM line_stops AS T1 "
-         "JOIN stations AS T2 ON T1.station_id = T2.station_id WHERE T2.station_name = 'Central Station')"),
+    Pair(
+        _D,
+        _CT,
+        "List the models of vehicles assigned to the Airport Link.",
+        "SELECT T1.model FROM vehicles AS T1 JOIN lines AS T2 ON T1.line_id = T2.line_id "
+        "WHERE T2.line_name = 'Airport Link'",
+    ),
+    Pair(
+        _D,
+        _CT,
+        "Which trips had a delay between 5 and 10 minutes?",
+        "SELECT trip_id FROM trips WHERE delay_minutes BETWEEN 5 AND 10",
+    ),
+    Pair(
+        _D,
+        _CT,
+        "Which districts have stations without an elevator but no station in zone 3?",
+        "SELECT district FROM stations WHERE has_elevator = 0 EXCEPT SELECT district FROM stations WHERE zone = 3",
+    ),
+    Pair(
+        _D, _CT, "How many trips were made on 2024-03-05?", "SELECT COUNT(*) FROM trips WHERE trip_date = '2024-03-05'"
+    ),
+    Pair(
+        _D,
+        _CT,
+        "Which modes have an average trip delay above 5 minutes?",
+        "SELECT T3.mode FROM trips AS T1 JOIN vehicles AS T2 ON T1.vehicle_id = T2.vehicle_id "
+        "JOIN lines AS T3 ON T2.line_id = T3.line_id GROUP BY T3.mode HAVING AVG(T1.delay_minutes) > 5",
+    ),
+    Pair(
+        _D,
+        _CT,
+        "Which lines stop at Central Station?",
+        "SELECT line_name FROM lines WHERE line_id IN (SELECT T1.line_id FROM line_stops AS T1 "
+        "JOIN stations AS T2 ON T1.station_id = T2.station_id WHERE T2.station_name = 'Central Station')",
+    ),
     # clinic — train
     Pair(_T, _CL, "List the names of all departments.", "SELECT name FROM departments"),
     Pair(_T, _CL, "Which patients live in 'Lake View'?", "SELECT full_name FROM patients WHERE city = 'Lake View'"),
     Pair(_T, _CL, "How many doctors earn more than 150000?", "SELECT COUNT(*) FROM doctors WHERE salary > 150000"),
-    Pair(_T, _CL, "What is the average fee of completed appointments?",
-         "SELECT AVG(fee) FROM appointments WHERE status = 'completed'"),
-    Pair(_T, _CL, "How many doctors work in each department? Give department names.",
-         "SELECT T2.name, COUNT(*) FROM doctors AS T1 JOIN departments AS T2 ON T1.department_id = T2.department_id "
-         "GROUP BY T1.department_id"),
-    Pair(_T, _CL, "Which doctors were hired after 2015-01-01?",
-         "SELECT full_name FROM doctors WHERE hire_date > '2015-01-01'"),
-    Pair(_T, _CL, "Which doctors had more than four appointments?",
-         "SELECT T2.full_name FROM appointments AS T1 JOIN doctors AS T2 ON T1.doctor_id = T2.doctor_id "
-         "GROUP BY T1.doctor_id HAVING COUNT(*) > 4"),
-    Pair(_T, _CL, "List the medications prescribed in appointments with cardiology doctors.",
-         "SELECT DISTINCT T1.medication FROM prescriptions AS T1 JOIN appointments AS T2 "
-         "ON T1.appointment_id = T2.appointment_id JOIN doctors AS T3 ON T2.doctor_id = T3.doctor_id "
-         "JOIN departments AS T4 ON T3.department_id = T4.department_id WHERE T4.name = 'Cardiology'"),
+    Pair(
+        _T,
+        _CL,
+        "What is the average fee of completed appointments?",
+        "SELECT AVG(fee) FROM appointments WHERE status = 'completed'",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "How many doctors work in each department? Give department names.",
+        "SELECT T2.name, COUNT(*) FROM doctors AS T1 JOIN departments AS T2 ON T1.department_id = T2.department_id "
+        "GROUP BY T1.department_id",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Which doctors were hired after 2015-01-01?",
+        "SELECT full_name FROM doctors WHERE hire_date > '2015-01-01'",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Which doctors had more than four appointments?",
+        "SELECT T2.full_name FROM appointments AS T1 JOIN doctors AS T2 ON T1.doctor_id = T2.doctor_id "
+        "GROUP BY T1.doctor_id HAVING COUNT(*) > 4",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "List the medications prescribed in appointments with cardiology doctors.",
+        "SELECT DISTINCT T1.medication FROM prescriptions AS T1 JOIN appointments AS T2 "
+        "ON T1.appointment_id = T2.appointment_id JOIN doctors AS T3 ON T2.doctor_id = T3.doctor_id "
+        "JOIN departments AS T4 ON T3.department_id = T4.department_id WHERE T4.name = 'Cardiology'",
+    ),
     Pair(_T, _CL, "Which patients have no insurance?", "SELECT full_name FROM patients WHERE insurance IS NULL"),
-    Pair(_T, _CL, "Which patients have never had an appointment?",
-         "SELECT full_name FROM patients WHERE patient_id NOT IN (SELECT patient_id FROM appointments)"),
-    Pair(_T, _CL, "Who are the three highest paid doctors?",
-         "SELECT full_name, salary FROM doctors ORDER BY salary DESC LIMIT 3"),
-    Pair(_T, _CL, "Which patients were born between 1960-01-01 and 1980-12-31?",
-         "SELECT full_name, birth_date FROM patients WHERE birth_date BETWEEN '1960-01-01' AND '1980-12-31'"),
-    Pair(_T, _CL, "Which cities have female patients and also male patients?",
-         "SELECT city FROM patients WHERE gender = 'F' INTERSECT SELECT city FROM patients WHERE gender = 'M'"),
-    Pair(_T, _CL, "Which appointments were for some kind of pain? Give the dates and reasons.",
-         "SELECT appointment_date, reason FROM appointments WHERE reason LIKE '%pain%'"),
+    Pair(
+        _T,
+        _CL,
+        "Which patients have never had an appointment?",
+        "SELECT full_name FROM patients WHERE patient_id NOT IN (SELECT patient_id FROM appointments)",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Who are the three highest paid doctors?",
+        "SELECT full_name, salary FROM doctors ORDER BY salary DESC LIMIT 3",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Which patients were born between 1960-01-01 and 1980-12-31?",
+        "SELECT full_name, birth_date FROM patients WHERE birth_date BETWEEN '1960-01-01' AND '1980-12-31'",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Which cities have female patients and also male patients?",
+        "SELECT city FROM patients WHERE gender = 'F' INTERSECT SELECT city FROM patients WHERE gender = 'M'",
+    ),
+    Pair(
+        _T,
+        _CL,
+        "Which appointments were for some kind of pain? Give the dates and reasons.",
+        "SELECT appointment_date, reason FROM appointments WHERE reason LIKE '%pain%'",
+    ),
     # clinic — dev
     Pair(_D, _CL, "What is the highest fee charged for an appointment?", "SELECT MAX(fee) FROM appointments"),
-    Pair(_D, _CL, "List the names of patients who saw Dr. Linda Chow.",
-         "SELECT DISTINCT T1.full_name FROM patients AS T1 JOIN appointments AS T2 ON T1.patient_id = T2.patient_id "
-         "JOIN doctors AS T3 ON T2.doctor_id = T3.doctor_id WHERE T3.full_name = 'Dr. Linda Chow'"),
-    Pair(_D, _CL, "What is the average salary of doctors in each department?",
-         "SELECT T2.name, AVG(T1.salary) FROM doctors AS T1 JOIN departments AS T2 ON T1.department_id = T2.department_id "
-         "GROUP BY T2.name"),
-    Pair(_D, _CL, "Which doctors work in departments on the second floor?",
-         "SELECT full_name FROM doctors WHERE department_id IN (SELECT department_id FROM departments WHERE floor = 2)"),
-    Pair(_D, _CL, "How many appointments are still scheduled?",
-         "SELECT COUNT(*) FROM appointments WHERE status = 'scheduled'"),
-    Pair(_D, _CL, "Which medications were prescribed for longer than 20 days?",
-         "SELECT DISTINCT medication FROM prescriptions WHERE days > 20"),
-    Pair(_D, _CL, "Which departments have doctors that had appointments in March 2024?",
-         "SELECT DISTINCT T3.name FROM appointments AS T1 JOIN doctors AS T2 ON T1.doctor_id = T2.doctor_id "
-         "JOIN departments AS T3 ON T2.department_id = T3.department_id "
-         "WHERE T1.appointment_date BETWEEN '2024-03-01' AND '2024-03-31'"),
+    Pair(
+        _D,
+        _CL,
+        "List the names of patients who saw Dr. Linda Chow.",
+        "SELECT DISTINCT T1.full_name FROM patients AS T1 JOIN appointments AS T2 ON T1.patient_id = T2.patient_id "
+        "JOIN doctors AS T3 ON T2.doctor_id = T3.doctor_id WHERE T3.full_name = 'Dr. Linda Chow'",
+    ),
+    Pair(
+        _D,
+        _CL,
+        "What is the average salary of doctors in each department?",
+        "SELECT T2.name, AVG(T1.salary) FROM doctors AS T1 JOIN departments AS T2 ON T1.department_id = T2.department_id "
+        "GROUP BY T2.name",
+    ),
+    Pair(
+        _D,
+        _CL,
+        "Which doctors work in departments on the second floor?",
+        "SELECT full_name FROM doctors WHERE department_id IN (SELECT department_id FROM departments WHERE floor = 2)",
+    ),
+    Pair(
+        _D,
+        _CL,
+        "How many appointments are still scheduled?",
+        "SELECT COUNT(*) FROM appointments WHERE status = 'scheduled'",
+    ),
+    Pair(
+        _D,
+        _CL,
+        "Which medications were prescribed for longer than 20 days?",
+        "SELECT DISTINCT medication FROM prescriptions WHERE days > 20",
+    ),
+    Pair(
+        _D,
+        _CL,
+        "Which departments have doctors that had appointments in March 2024?",
+        "SELECT DISTINCT T3.name FROM appointments AS T1 JOIN doctors AS T2 ON T1.doctor_id = T2.doctor_id "
+        "JOIN departments AS T3 ON T2.department_id = T3.department_id "
+        "WHERE T1.appointment_date BETWEEN '2024-03-01' AND '2024-03-31'",
+    ),
 )
 
 
@@ -810,7 +1086,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out_dir", nargs="?", default=str(DEFAULT_OUT), help="where to write (default: this package)")
     args = parser.parse_args(argv)
     counts = build(args.out_dir)
-    print(f"wrote {counts['databases']} databases, {counts['train']} train and {counts['dev']} dev pairs to {args.out_dir}")
+    print(
+        f"wrote {counts['databases']} databases, {counts['train']} train and {counts['dev']} dev pairs to {args.out_dir}"
+    )
     return 0
 
 

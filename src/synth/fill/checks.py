@@ -62,7 +62,9 @@ def probes(ast: exp.Expression) -> tuple[Probe, ...]:
     for sel in top_selects(ast):
         if sel.args.get("group") is not None and _has_aggregate(sel):
             base = _bare(sel, exp.Literal.number(1))
-            base.set("having", exp.Having(this=exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))
+            base.set(
+                "having", exp.Having(this=exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+            )
             out.append(("degenerate_group", f"SELECT NOT EXISTS ({base.sql(dialect='sqlite')})"))
         where = sel.args.get("where")
         if where is not None and (where.find(exp.Literal) is not None or where.find(exp.Subquery) is not None):

@@ -155,7 +155,10 @@ def plan_template(text: str) -> Plan:
             link(node.this, _single_output(node.args["query"]))
         elif isinstance(node, exp.EQ):
             a, b = node.this, node.expression
-            link(a if isinstance(a, exp.Column) else _single_output(a), b if isinstance(b, exp.Column) else _single_output(b))
+            link(
+                a if isinstance(a, exp.Column) else _single_output(a),
+                b if isinstance(b, exp.Column) else _single_output(b),
+            )
 
     values, between = [], []
     for ph in ast.walk(bfs=False):

@@ -32,9 +32,7 @@ class GenerateConfig:
 
     Fields with a ``help`` text are the command's options (:mod:`synth.cli_generate`)."""
 
-    db: str = _option(
-        "spider", "'demo' (bundled), 'spider' (under the data root) or a folder in Spider layout."
-    )
+    db: str = _option("spider", "'demo' (bundled), 'spider' (under the data root) or a folder in Spider layout.")
     """``demo``, ``spider`` (under the data root) or a path to a folder in Spider layout."""
     n: int = _option(3000, "Verified examples to make (train + val).")
     """Verified examples to produce in total (train + val)."""
@@ -75,16 +73,13 @@ class GenerateConfig:
         "uniform", "Draw databases uniformly, or weighted by their number of tables.", choices=DB_SAMPLING
     )
     """``uniform`` over databases, or ``tables``: weight a database by its number of tables."""
-    prompts: bool = _option(
-        True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts"
-    )
+    prompts: bool = _option(True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts")
     """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
         None,
-        "Cache for template extraction and prompt-builder indexes (never changes the output). "
-        "Default: <out>/.cache.",
+        "Cache for template extraction and prompt-builder indexes (never changes the output). Default: <out>/.cache.",
     )
     """Cache folder: template extraction results (``templates/``, see :mod:`synth.templates.cache`)
     and prompt-builder value indexes. ``None``: templates are not cached and the value indexes use

@@ -71,9 +71,7 @@ class CandidateSampler:
         self.fill_config = config.fill_config if config.fill_config is not None else FillConfig()
         self._cum_templates = _cumulative(template_sampling_weights(self.templates, config.template_weights))
         db_weights = (
-            [len(schemas[d].tables) for d in self.db_ids]
-            if config.db_sampling == "tables"
-            else [1] * len(self.db_ids)
+            [len(schemas[d].tables) for d in self.db_ids] if config.db_sampling == "tables" else [1] * len(self.db_ids)
         )
         self._cum_dbs = _cumulative(db_weights)
         self._dbs: dict[str, ReadOnlyDatabase] = {}

@@ -195,7 +195,11 @@ def select_schema(
     if required is not None:
         keep |= {t for t in required.tables if t in order}
     matches = list(matches)
-    anchors = [n for n in ranked if n in keep and (scores.tables.get(n, 0.0) >= RELEVANT or (required and n in required.tables))]
+    anchors = [
+        n
+        for n in ranked
+        if n in keep and (scores.tables.get(n, 0.0) >= RELEVANT or (required and n in required.tables))
+    ]
     if len(anchors) > 1:
         for fk in schema.join_path(anchors) or []:
             keep |= {fk.table.lower(), fk.ref_table.lower()}

@@ -33,7 +33,8 @@ def example_evidence(ex: dict, data_path: Path) -> str | None:
     if not isinstance(ev, str):
         raise InputError(
             f"entry {ex['_index']}: 'evidence' must be a string, got {type(ev).__name__}",
-            path=data_path, field="evidence",
+            path=data_path,
+            field="evidence",
         )
     return ev if ev.strip() else None
 
@@ -75,9 +76,7 @@ def build_prompt_records(
             builders[db_id] = PromptBuilder(schema, config, cache_dir)
         question = ex.get("question")
         if not isinstance(question, str):
-            raise InputError(
-                f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question"
-            )
+            raise InputError(f"entry {ex['_index']} lacks a string 'question'", path=data_path, field="question")
         evidence = example_evidence(ex, data_path) if use_evidence else None
         built = builders[db_id].build(question, ex["query"] if gold else None, evidence=evidence)
         record = {

@@ -81,11 +81,7 @@ def serialize_schema(
                 line += f"; values: {', '.join(shown)}"
             lines.append(line)
     kept = {t.lower() for t in selection.tables}
-    fks = [
-        fk
-        for fk in schema.foreign_keys
-        if fk.table.lower() in kept and fk.ref_table.lower() in kept
-    ]
+    fks = [fk for fk in schema.foreign_keys if fk.table.lower() in kept and fk.ref_table.lower() in kept]
     if fks:
         lines.append("foreign keys:")
         lines.extend(f"  {fk.table}.{fk.column} = {fk.ref_table}.{fk.ref_column}" for fk in fks)

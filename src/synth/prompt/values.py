@@ -253,7 +253,9 @@ class ValueIndex:
                 add(self.terms[candidates[pos]], float(sim))
         return out
 
-    def coarse(self, question: str, top_n: int = 50, config: RetrievalConfig = RetrievalConfig()) -> list[tuple[int, float]]:
+    def coarse(
+        self, question: str, top_n: int = 50, config: RetrievalConfig = RetrievalConfig()
+    ) -> list[tuple[int, float]]:
         """BM25 top ``top_n`` documents as ``(doc id, score)``, best first, ties by doc id."""
         qterms = self.query_terms(question, config)
         if not qterms or not len(self.values):
@@ -336,4 +338,3 @@ def select_matches(matches: Iterable[ValueMatch], max_per_column: int, max_total
         if len(out) >= max_total:
             break
     return tuple(out)
-

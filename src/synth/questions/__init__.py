@@ -109,5 +109,7 @@ def _check_options(name: str, factory: WriterFactory, kwargs: dict) -> None:
     takes = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = sorted(set(kwargs) - set(takes))
     if unknown:
-        raise ConfigError(f"question writer '{name}' takes no option {', '.join(map(repr, unknown))} "
-                          f"(--writer-option); it takes: {', '.join(takes) or 'none'}")
+        raise ConfigError(
+            f"question writer '{name}' takes no option {', '.join(map(repr, unknown))} "
+            f"(--writer-option); it takes: {', '.join(takes) or 'none'}"
+        )

@@ -385,7 +385,7 @@ def _cond(node: exp.Expression, ctx: _Ctx, article: bool, negated: bool = False,
         if cls in (exp.EQ, exp.NEQ) and not literal:
             word += " equal to"
         if negated:
-            word = word[len("is not"):].join(("is", "")) if word.startswith("is not") else "is not" + word[2:]
+            word = word[len("is not") :].join(("is", "")) if word.startswith("is not") else "is not" + word[2:]
         return f"{_subject(node.this, ctx, article)} {word} {_value(right, ctx)}"
     if isinstance(node, (exp.Like, exp.ILike)):
         pattern = _value(node.expression, ctx)
@@ -580,7 +580,8 @@ def _bridge_target(table: Table | None, scope: _Scope, entity: Table | None) -> 
     if entity is not None:
         taken.add(entity.name.lower())
     targets = {
-        fk.ref_table.lower() for fk in schema.foreign_keys
+        fk.ref_table.lower()
+        for fk in schema.foreign_keys
         if fk.table.lower() == table.name.lower() and fk.ref_table.lower() not in taken
     }
     if len(targets) == 1:
@@ -605,8 +606,11 @@ def _count_table(scope: _Scope, exclude: set[str], entity_group: bool) -> Table 
 
     def outgoing(t: Table) -> int:
         return sum(
-            1 for fk in schema.foreign_keys
-            if fk.table.lower() == t.name.lower() and fk.ref_table.lower() in names and fk.ref_table.lower() != t.name.lower()
+            1
+            for fk in schema.foreign_keys
+            if fk.table.lower() == t.name.lower()
+            and fk.ref_table.lower() in names
+            and fk.ref_table.lower() != t.name.lower()
         )
 
     best = max(outgoing(t) for t in candidates)
@@ -734,8 +738,7 @@ def _select_np(sel: exp.Select, schema: Schema, parent: _Scope | None) -> _NP:
                 return _NP(f"the {_count_phrase(unwrapped[0], ctx)}", quals, how_many=" ".join([how_many, *quals]))
         head = items_text
         if not only_count:
-            ents = _entities(main, superlative=superlative, limit=limit, ordered=order is not None,
-                             all_rows=all_rows)
+            ents = _entities(main, superlative=superlative, limit=limit, ordered=order is not None, all_rows=all_rows)
             head = f"{items_text} {of_word} {ents}"
         elif limit is not None:
             quals.append(f"(at most {limit})")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from evaluation.hardness import LEVELS, hardness
 from synth.schema import Schema
@@ -51,9 +50,7 @@ def extract_templates(examples: Iterable[dict], schemas: Mapping[str, Schema]) -
         seen = sources.setdefault(text, [])
         if len(seen) < MAX_EXAMPLES and sql not in seen:
             seen.append(sql)
-    templates = [
-        Template(template_id(text), text, slots[text], n, tuple(sources[text])) for text, n in counts.items()
-    ]
+    templates = [Template(template_id(text), text, slots[text], n, tuple(sources[text])) for text, n in counts.items()]
     templates.sort(key=lambda t: (-t.frequency, t.id))
     dist = {k: levels[k] for k in (*LEVELS, "unknown") if levels[k] or k in LEVELS}
     return ExtractionReport(tuple(templates), total, tuple(failures), dist)

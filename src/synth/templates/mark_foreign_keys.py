@@ -43,12 +43,21 @@ def mark_foreign_keys(expression: exp.Expression, schema: Schema) -> exp.Express
 
     def consider(a: exp.Expression | None, b: exp.Expression | None) -> None:
         ka, kb = _key(a) if a is not None else None, _key(b) if b is not None else None
-        if ka and kb and ka != kb and frozenset({ka, kb}) in declared and (ka, kb) not in pairs and (kb, ka) not in pairs:
+        if (
+            ka
+            and kb
+            and ka != kb
+            and frozenset({ka, kb}) in declared
+            and (ka, kb) not in pairs
+            and (kb, ka) not in pairs
+        ):
             pairs.append((ka, kb))
 
     for eq in expression.find_all(exp.EQ):
         a, b = eq.this, eq.expression
-        consider(a if isinstance(a, exp.Column) else single_output(a), b if isinstance(b, exp.Column) else single_output(b))
+        consider(
+            a if isinstance(a, exp.Column) else single_output(a), b if isinstance(b, exp.Column) else single_output(b)
+        )
     for in_ in expression.find_all(exp.In):
         consider(in_.this, single_output(in_.args.get("query")))
     for setop in expression.find_all(exp.SetOperation):

@@ -88,4 +88,3 @@ def render_template(expression: exp.Expression) -> tuple[str, tuple[Slot, ...]]:
     text = _TOKEN.sub(sub, sql)
     slots.sort(key=lambda s: (s.kind != "column", int(s.name[1:])))
     return text, tuple(slots)
-

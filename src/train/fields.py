@@ -40,6 +40,18 @@ def lora_options_of(cfg):
     return LoraOptions(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, tuple(cfg.lora_targets))
 
 
+def synthesis_field(name: str, note: str = ""):
+    """A ``synth generate`` option that a training loop passes on to its synthesis, declared once: help
+    text and default are :class:`synth.generation.GenerateConfig`'s field ``name`` (``note`` adds a
+    sentence), so ``train vbi --timeout`` and ``synth generate --timeout`` cannot drift apart."""
+    import dataclasses
+
+    from synth.generation.config import GenerateConfig  # light: no pipeline, no sqlglot
+
+    f = {f.name: f for f in dataclasses.fields(GenerateConfig)}[name]
+    return help_field(f.metadata["help"] + note, f.default)
+
+
 #: The generation option group (decoding inside a training command), declared once: name -> (help text,
 #: default); ``{use}`` says what the command generates. Where generation runs is the backend group
 #: (``train.backend_config``).

@@ -10,7 +10,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import backend_field
-from train.fields import check_optimiser, generation_field, lora_field, optimiser_field
+from train.fields import check_optimiser, generation_field, lora_field, optimiser_field, synthesis_field
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
 
@@ -121,8 +121,9 @@ class VBIConfig:
     lora_alpha: int = lora_field("lora_alpha")
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
-    timeout: float = _h("Per-query execution limit in seconds during synthesis.", 2.0)
-    max_attempts_factor: float = _h("Synthesis attempt budget = n x this factor.", 20.0)
+    # synthesis options passed on to `synth generate` (help text and defaults are GenerateConfig's)
+    timeout: float = synthesis_field("timeout_s", " Each iteration's synthesis (`synth generate --timeout`).")
+    max_attempts_factor: float = synthesis_field("max_attempts_factor", " Each iteration's synthesis.")
     judge: str = judge_field("judge", "y+ / y- on D_val")
     suite_size: int = judge_field("suite_size")
     suite_cache: str | None = judge_field("suite_cache")

@@ -204,3 +204,29 @@ def test_experiment_sft_section_takes_the_optimiser_group(tmp_path):
     bad.write_text('[split]\nkind = "indomain"\n[model]\ninit = "tiny"\n[sft]\nepochs = 1.0\nlora_r = 4\n')
     with pytest.raises(InputError, match="optimiser options only"):
         load_experiment(bad)
+
+
+def test_synthesis_fields_are_generate_configs():
+    """The loop's synthesis options mean and default what `synth generate`'s do (declared there)."""
+    from synth.generation import GenerateConfig
+
+    gen = _fields(GenerateConfig)
+    for name in ("vbi", "spft"):
+        fields = _fields(CONFIGS[name])
+        for ours, theirs in (("timeout", "timeout_s"), ("max_attempts_factor", "max_attempts_factor")):
+            assert fields[ours].default == gen[theirs].default
+            assert fields[ours].metadata["help"].startswith(gen[theirs].metadata["help"])
+
+
+def test_prompt_knobs_default_to_the_prompt_builders():
+    """D_val prompts must equal `synth build-prompts` output, so the loop's prompt defaults are the builder's."""
+    from synth.prompt import PromptConfig
+
+    built = PromptConfig()
+    for name in ("vbi", "spft"):
+        fields = _fields(CONFIGS[name])
+        assert (fields["k1"].default, fields["k2"].default, fields["sample_values"].default) == (
+            built.k1,
+            built.k2,
+            built.sample_values,
+        )

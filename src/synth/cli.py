@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from synth import cli_generate, cli_prompt, cli_roles
+
 
 @click.group(help="Synthesize verified text-to-SQL data and build prompts from SQLite databases.")
 @click.version_option(package_name="spft-sql")
@@ -11,11 +13,12 @@ def main() -> None:
     pass
 
 
-# Command modules register themselves on `main`; each owns its own concern. Imported last so that
-# they can import `main` from here.
-from synth import cli_generate, cli_prompt, cli_roles  # noqa: E402,F401
+main.add_command(cli_generate.generate)
+main.add_command(cli_generate.validate)
+main.add_command(cli_generate.templates)
+main.add_command(cli_prompt.prompt)
+main.add_command(cli_prompt.build_prompts)
+main.add_command(cli_roles.roles)
 
-if __name__ == "__main__":  # `python -m synth.cli`: run the canonical module's group, where commands registered
-    from synth.cli import main as _main
-
-    _main()
+if __name__ == "__main__":  # `python -m synth.cli`
+    main()

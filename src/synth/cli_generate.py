@@ -12,7 +12,6 @@ import click
 
 from evaluation.cli_errors import friendly_errors
 from evaluation.cli_options import config_options, field_option
-from synth.cli import main
 from synth.generation import GenerateConfig
 
 #: What only the command line needs on top of the GenerateConfig fields (help and defaults live there).
@@ -27,7 +26,7 @@ _db_option = field_option(GenerateConfig, "db")
 _data_root_option = field_option(GenerateConfig, "data_root", **_OVERRIDES["data_root"])
 
 
-@main.command()
+@click.command(name="generate")
 @config_options(GenerateConfig, fields=("db", "n"))
 @click.option("--out", "out", type=_DIR, required=True, help="Output folder.")
 @config_options(GenerateConfig, exclude=("db", "n"), overrides=_OVERRIDES)
@@ -80,7 +79,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, object]:
     return out
 
 
-@main.command()
+@click.command(name="validate")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--schema", default=None, help="Schema name to check against (default: chosen by file name).")
 @click.option("--max-problems", type=int, default=50, show_default=True, help="Stop listing after this many.")
@@ -105,7 +104,7 @@ def validate(path, schema, max_problems) -> None:
     click.echo(f"ok: {checked}")
 
 
-@main.command()
+@click.command(name="templates")
 @_db_option
 @_data_root_option
 @click.option("--top", type=int, default=20, show_default=True, help="Templates to list.")

@@ -11,7 +11,6 @@ import click
 from evaluation.cli_errors import friendly_errors
 from evaluation.errors import DataNotFoundError
 from evaluation.fileio import write_atomic
-from synth.cli import main
 from synth.prompt import PromptBuilder, PromptConfig
 from synth.prompt.records import build_prompt_records  # noqa: F401  - the library behind build-prompts
 from synth.sources import Benchmark, load_examples, resolve_benchmark
@@ -78,7 +77,7 @@ def _run(db, data_root, cache_dir, k1, k2, full_schema, sample_values) -> Prompt
     return PromptRun(db, data_root, cache_dir, config)
 
 
-@main.command()
+@click.command(name="prompt")
 @prompt_options
 @click.option("--db-id", required=True, help="Database id, e.g. concert_singer.")
 @click.option("--question", required=True, help="The natural-language question.")
@@ -101,7 +100,7 @@ def prompt(db, data_root, cache_dir, k1, k2, full_schema, sample_values, db_id, 
         click.echo(f"--   {m.table}.{m.column} = {m.value!r}  (score {m.score:.2f})", err=True)
 
 
-@main.command(name="build-prompts")
+@click.command(name="build-prompts")
 @prompt_options
 @click.option(
     "--data",

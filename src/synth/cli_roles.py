@@ -7,7 +7,6 @@ import json
 import click
 
 from evaluation.cli_errors import friendly_errors
-from synth.cli import main
 from synth.roles import ColumnProfile, format_roles, infer_roles
 from synth.sources import resolve_benchmark
 
@@ -22,7 +21,7 @@ def database_roles(db: str, db_id: str, data_root: str | None = None) -> dict[tu
     return infer_roles(schema, bench.db_path(db_id))
 
 
-@main.command()
+@click.command(name="roles")
 @click.option("--db", default="spider", show_default=True, help="demo, spider, bird, or a folder in Spider layout.")
 @click.option(
     "--data-root", default=None, help="Folder holding benchmarks (default: $SPFT_DATA_ROOT or ~/.cache/spft-sql/data)."

@@ -11,24 +11,13 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from evaluation.cli_options import config_options as _config_options
 from train.backend_config import GenerationBackendConfig
+from train.cli_common import config_options, given_options
+from train.cli_experiment import experiment_cmd
+from train.cli_spft import spft_cmd
+from train.cli_vbi import vbi_cmd
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig
-
-RENAMES = {"lam": "lambda"}
-
-
-def config_options(cls: type):
-    """Decorator adding one click option per field of a config dataclass (in field order)."""
-    return _config_options(cls, renames=RENAMES)
-
-
-def given_options(ctx: click.Context, kw: dict[str, Any]) -> set[str]:
-    """Names of the options the user set (command line, environment, a default map), not click's defaults."""
-    from click.core import ParameterSource
-
-    return {name for name in kw if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
 
 
 @click.group(help="Fine-tune text-to-SQL models: tiny test models, SFT, prediction and SPFT-SQL self-play.")
@@ -37,8 +26,8 @@ def main() -> None:
     pass
 
 
-@main.command(
-    "init-tiny",
+@click.command(
+    name="init-tiny",
     help="Create a tiny random Qwen2 model + BPE tokenizer trained on DATA's text (for tests/CPU smoke runs).",
 )
 @click.option("--data", required=True, type=click.Path(), help="Folder with train.jsonl and val.jsonl.")
@@ -69,7 +58,9 @@ def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int
     )
 
 
-@main.command("sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val.")
+@click.command(
+    name="sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val."
+)
 @config_options(SFTConfig)
 @click.pass_context
 @friendly_errors
@@ -84,8 +75,8 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     click.echo(f"best model written to {res.out} (D_val EX {res.val_ex}, best metric {res.best_metric})")
 
 
-@main.command(
-    "predict", help="Greedy (or sampled) generation for every example of a JSONL file; writes predictions JSONL."
+@click.command(
+    name="predict", help="Greedy (or sampled) generation for every example of a JSONL file; writes predictions JSONL."
 )
 @click.option("--model", required=True, help="Hub id or local folder (full model or LoRA adapter).")
 @click.option(
@@ -146,8 +137,8 @@ def predict_cmd(
     click.echo(f"{len(preds)} predictions written to {out}")
 
 
-@main.command(
-    "selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable."
+@click.command(
+    name="selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable."
 )
 @config_options(SelfPlayConfig)
 @friendly_errors
@@ -165,10 +156,13 @@ def selfplay_cmd(**kw: Any) -> None:
     )
 
 
-from train import cli_experiment, cli_spft, cli_vbi  # noqa: E402,F401  - register vbi / spft / experiment on `main`
+main.add_command(init_tiny_cmd)
+main.add_command(sft_cmd)
+main.add_command(predict_cmd)
+main.add_command(selfplay_cmd)
+main.add_command(experiment_cmd)
+main.add_command(spft_cmd)
+main.add_command(vbi_cmd)
 
-if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch): run the canonical
-    # module's group, where command modules such as cli_vbi registered themselves.
-    from train.cli import main as _main
-
-    _main()
+if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch)
+    main()

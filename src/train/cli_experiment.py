@@ -5,11 +5,10 @@ from __future__ import annotations
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli import main
 
 
-@main.command(
-    "experiment",
+@click.command(
+    name="experiment",
     help="Run SPFT-SQL's comparison arms (sft, vbift, spft, selfplay, spin, dpo, vbift+dpo) from a TOML config "
     "over its seeds; writes OUT/results.json, results.md and results.png. Cached and resumable: rerun the same "
     "command after a kill. See experiments/*.toml and docs/results.md.",

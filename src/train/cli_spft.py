@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli import config_options, main
+from train.cli_common import config_options
 from train.spft_config import SpftConfig
 from train.vbi import best_on_selection
 
 
-@main.command(
-    "spft",
+@click.command(
+    name="spft",
     help="The SPFT-SQL loop in one command: real + synthetic VBI-FT iterations, then self-play with the "
     "error-driven loss, for --rounds rounds (the self-play main starts the next round); the model returned "
     "in OUT/final/ is the best on a held-out selection split of the real pairs. Resumable after a kill.",

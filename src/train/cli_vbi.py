@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli import config_options, main
+from train.cli_common import config_options
 from train.vbi_config import VBIConfig
 
 
-@main.command(
-    "vbi",
+@click.command(
+    name="vbi",
     help="Verification-based iterative fine-tuning (SPFT-SQL §3.1): synthesize, SFT text-to-SQL, verify on D_val, "
     "SFT SQL-to-Text on the verified pairs, upweight failed templates; every iteration's model joins OUT/pool.json "
     "(for `train selfplay --pool OUT`). Resumable.",

@@ -124,9 +124,9 @@ def test_config_options_generic_rules():
     assert runner.invoke(cmd, ["--name", "n", "--kind", "z"]).exit_code == 2
 
 
-@pytest.mark.parametrize("module", ["synth.cli_generate", "train.cli"])
+@pytest.mark.parametrize("module", ["synth.cli_generate", "train.cli_common"])
 def test_one_config_options_helper(module):
-    """The helper is defined once (evaluation.cli_options); train.cli keeps only its rename table."""
+    """The helper is defined once (evaluation.cli_options); train.cli_common keeps only its rename table."""
     import importlib
     import inspect
 

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.console import echo
+from evaluation.hardness import LEVELS as HARDNESS  # Spider hardness levels, one definition
 from train.experiment_config import ExperimentConfig
 from train.fields import optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
@@ -61,7 +62,6 @@ from train.io import read_jsonl, write_json, write_jsonl
 RESULTS_FORMAT = "1"
 #: [split] keys that change no training computation, left out of a seed's cache key
 TRAINING_NEUTRAL_SPLIT_KEYS = frozenset({"suite_size"})
-HARDNESS = ("easy", "medium", "hard", "extra")
 
 #: the paper's rows, for reference only (SPFT-SQL Tables 1-3, Spider dev EX, Qwen2.5-Coder-7B)
 PAPER_ROWS = {

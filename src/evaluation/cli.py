@@ -6,6 +6,7 @@ Ctrl-C ends it with ``Aborted`` and exit code 130, writing nothing (:mod:`evalua
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import click
 
 from evaluation.cli_errors import friendly_errors
 from evaluation.executor import Limits
+from evaluation.runner import EVAL_TIMEOUT_S, VES_TIMERS, EvalConfig
+
+#: the options' defaults are EvalConfig's (one place): the library call and the command agree
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(EvalConfig) if f.default is not dataclasses.MISSING}
 
 
 class _ScoreOrSubcommand(click.Command):
@@ -43,7 +48,13 @@ class _ScoreOrSubcommand(click.Command):
 
 
 @click.command(name="evaluate", cls=_ScoreOrSubcommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--metric", "metric", default="ex", show_default=True, help="Comma-separated metrics: ex, ts, ves.")
+@click.option(
+    "--metric",
+    "metric",
+    default=",".join(_DEFAULTS["metrics"]),
+    show_default=True,
+    help="Comma-separated metrics: ex, ts, ves.",
+)
 @click.option(
     "--gold",
     "gold",
@@ -68,7 +79,7 @@ class _ScoreOrSubcommand(click.Command):
 @click.option(
     "--compare",
     type=click.Choice(["spider", "bird"]),
-    default="spider",
+    default=_DEFAULTS["compare"],
     show_default=True,
     help="spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.",
 )
@@ -79,15 +90,17 @@ class _ScoreOrSubcommand(click.Command):
     default=None,
     help="TS: folder of <db_id>/*.sqlite test-suite databases.",
 )
-@click.option("--ves-repeats", type=int, default=100, show_default=True, help="VES: timed runs per query.")
+@click.option(
+    "--ves-repeats", type=int, default=_DEFAULTS["ves_repeats"], show_default=True, help="VES: timed runs per query."
+)
 @click.option(
     "--ves-timer",
-    type=click.Choice(["wall", "steps"]),
-    default="wall",
+    type=click.Choice(list(VES_TIMERS)),
+    default=_DEFAULTS["ves_timer"],
     show_default=True,
     help="VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).",
 )
-@click.option("--timeout", "timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
+@click.option("--timeout", "timeout", type=float, default=EVAL_TIMEOUT_S, show_default=True, help="Seconds per query.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Write report JSON here.")
 @click.option(
     "--details",
@@ -96,7 +109,13 @@ class _ScoreOrSubcommand(click.Command):
     default=None,
     help="Write one JSON line per item here (id, db_id, hardness, verdicts).",
 )
-@click.option("--workers", type=int, default=0, show_default=True, help="Processes (0 = all CPUs, 1 = in-process).")
+@click.option(
+    "--workers",
+    type=int,
+    default=_DEFAULTS["workers"],
+    show_default=True,
+    help="Processes (0 = all CPUs, 1 = in-process).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option(
     "--only-predicted",

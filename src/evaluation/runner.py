@@ -67,6 +67,11 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
 VES_TIMERS = ("wall", "steps")
 
 
+#: Seconds per query when scoring (``evaluate --timeout``'s default): gold queries of BIRD-size
+#: databases may run long; synthesis and training signals use tighter limits of their own.
+EVAL_TIMEOUT_S = 30.0
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Everything that decides a verdict and what is scored; recorded in the report.
@@ -82,7 +87,7 @@ class EvalConfig:
     keep_distinct: bool = False  # spider only: keep DISTINCT instead of stripping it from both
     suite_dir: Path | None = None  # TS: <suite_dir>/<db_id>/*.sqlite
     ves_repeats: int = 100
-    limits: Limits = field(default_factory=Limits)  # --timeout is limits.timeout_s
+    limits: Limits = field(default_factory=lambda: Limits(timeout_s=EVAL_TIMEOUT_S))  # --timeout: limits.timeout_s
     workers: int = 0  # 0 = os.cpu_count(); 1 = in-process
     flag_ambiguous: bool = True
     ves_timer: str = "wall"  # one of VES_TIMERS

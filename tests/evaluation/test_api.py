@@ -236,3 +236,17 @@ def test_every_public_name_resolves_and_modules_stay_modules() -> None:
 
 def test_package_is_marked_typed() -> None:
     assert (SRC / "evaluation" / "py.typed").is_file()
+
+
+def test_command_defaults_are_the_library_configs():
+    """`evaluate`'s option defaults come from EvalConfig (issue 12: defaults in one place); the
+    library call and the command score with the same time limit unless told otherwise."""
+    from evaluation.cli import main
+    from evaluation.runner import EvalConfig
+
+    defaults = {p.name: p.default for p in main.params}
+    lib = EvalConfig(db_root=Path("."))
+    assert defaults["metric"] == ",".join(lib.metrics)
+    assert defaults["compare"] == lib.compare and defaults["ves_repeats"] == lib.ves_repeats
+    assert defaults["ves_timer"] == lib.ves_timer and defaults["workers"] == lib.workers
+    assert defaults["timeout"] == lib.limits.timeout_s == 30.0

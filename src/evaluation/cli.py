@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from evaluation.cli_errors import friendly_errors
+from evaluation.cli_suite import build_suite_command
 from evaluation.executor import Limits
 from evaluation.runner import EVAL_TIMEOUT_S, VES_TIMERS, EvalConfig
 
@@ -182,7 +183,5 @@ def main(
     if details_path is not None:
         report.write_details(details_path)
 
-
-from evaluation.cli_suite import build_suite_command  # noqa: E402  (registered on the group above)
 
 main.add_command(build_suite_command)

@@ -185,3 +185,7 @@ def main(
 
 
 main.add_command(build_suite_command)
+
+
+if __name__ == "__main__":  # `python -m evaluation.cli`, like the other two CLIs
+    main()

@@ -120,7 +120,7 @@ def predict_cmd(
     limit: int | None,
     **backend: Any,
 ) -> None:
-    from train.generate import GenerationOptions, predict_file
+    from train.decoding import GenerationOptions, predict_file
 
     opts = GenerationOptions(
         max_new_tokens=max_new_tokens,

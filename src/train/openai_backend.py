@@ -25,7 +25,7 @@ from typing import Any
 
 from evaluation.errors import SpftError
 from train.backend_config import GenerationBackendConfig
-from train.generate import cut_at_stop
+from train.decoding import cut_at_stop
 
 #: hex digits of the checkpoint fingerprint a served model name may carry instead of the path
 FINGERPRINT_CHARS = 16
@@ -140,7 +140,7 @@ def served_model_ids(cfg: GenerationBackendConfig, client: Any = None) -> list[s
 
 
 class OpenAIGenerator:
-    """:class:`train.generate.Generator` over ``/v1/completions`` of an OpenAI-compatible server."""
+    """:class:`train.decoding.Generator` over ``/v1/completions`` of an OpenAI-compatible server."""
 
     backend = "openai"
 

@@ -61,14 +61,14 @@ def _free() -> None:
 
 
 def _load_for_inference(entry: PoolEntry):
-    from train.generate import load_inference_model
+    from train.decoding import load_inference_model
 
     return load_inference_model(entry.path)
 
 
 def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
     """Greedy decoding for EX scoring (``samples == 1``); sampling at ``cfg.temperature`` for k > 1 draws."""
-    from train.generate import GenerationOptions
+    from train.decoding import GenerationOptions
 
     sampled = samples > 1
     return GenerationOptions(
@@ -80,7 +80,7 @@ def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
     )
 
 
-def generate_sql(
+def decode_sql(
     entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, cache: Path, *, samples: int = 1
 ) -> list[dict]:
     """Predictions of one pool model, ``samples`` per example (in example order, field ``sample``).
@@ -89,7 +89,7 @@ def generate_sql(
     second round with the same opponent does not generate again.
     """
     from train.backend_config import backend_config_of
-    from train.generate import load_generator, predict
+    from train.decoding import load_generator, predict
 
     backend = backend_config_of(cfg)  # checked before the cache: a bad --backend/--base-url fails at once
     opts = generation_options(cfg, samples)
@@ -125,7 +125,7 @@ def score_pool(pool: Pool, val: list[dict], val_hash: str, data_root: Path, cfg:
 
     for e in pool.entries:
         if not e.scored_on(val_hash):
-            preds = generate_sql(e, val, cfg, cache)
+            preds = decode_sql(e, val, cfg, cache)
             pool = pool.with_score(
                 e.id, ex_accuracy(judge_predictions(val, [p["sql"] for p in preds], data_root)), val_hash
             )
@@ -473,7 +473,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         main, opponent, ref = roles.main, roles.opponent, roles.reference
         ties = role_ties(pool, cfg.loss, roles, used_opponents=state["used_opponents"], previous=state.get("latest"))
         state.setdefault("initial_model", main.id)
-        preds = generate_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
+        preds = decode_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
         before = judge.counters()
         pairs = build_pairs(
             pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive, judge=judge

@@ -105,7 +105,7 @@ def make_sft_trainer_class():
         def evaluate(self, *args, **kwargs):
             metrics = super().evaluate(*args, **kwargs)
             if self.ex_examples:
-                from train.generate import HFGenerator, predict
+                from train.decoding import HFGenerator, predict
                 from train.scoring import ex_accuracy, judge_predictions
 
                 model = self.accelerator.unwrap_model(self.model)
@@ -145,7 +145,7 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
 
     from transformers import set_seed
 
-    from train.generate import GenerationOptions
+    from train.decoding import GenerationOptions
     from train.manifest import file_inputs, write_manifest
     from train.modeling import check_compatible, load_model, load_tokenizer, share_like_other_outputs
 

@@ -392,7 +392,7 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
     out = {name: read_jsonl(path) for name, (_ex, path) in sets.items() if path.is_file()}
     if todo:
         from train.backend_config import backend_config_of
-        from train.generate import GenerationOptions, load_generator, predict
+        from train.decoding import GenerationOptions, load_generator, predict
 
         opts = GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed)
         gen = load_generator(model, opts, backend_config_of(cfg), if_not_served="local")

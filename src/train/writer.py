@@ -12,7 +12,7 @@ The model input is ``sql2text_input(schema_prompt, sql)`` -- the project's one f
 schema prompt comes from synth's prompt builder with the SQL and no question
 (:func:`sql2text_schema_prompt`); ``train vbi`` builds the SQL-to-Text training data with the same
 function, so training and writing see the same inputs. Generation goes through
-:func:`train.generate.load_generator` (in-process, left padding, greedy: deterministic; or an
+:func:`train.decoding.load_generator` (in-process, left padding, greedy: deterministic; or an
 OpenAI-compatible server serving the same checkpoint: ``--writer-option backend=openai
 --writer-option base_url=http://HOST:PORT/v1``). An empty generation
 (a barely trained model may stop at once) is replaced by the rule-based question for that SQL, and
@@ -29,7 +29,7 @@ from typing import Any
 from synth.questions import register_writer
 from synth.schema import Schema
 from train.backend_config import GenerationBackendConfig, backend_config_from
-from train.generate import GenerationOptions, Generator
+from train.decoding import GenerationOptions, Generator
 
 WRITER_NAME = "model"
 DEFAULT_OPTIONS = GenerationOptions(max_new_tokens=64, batch_size=8)
@@ -61,7 +61,7 @@ class ModelQuestionWriter:
 
     The model is loaded on the first call (constructing the writer is cheap, so ``get_writer``
     fails fast on a wrong path without loading anything). ``generator`` + ``tokenizer`` may be
-    given instead of loading (tests, or any other :class:`train.generate.Generator`); ``backend``
+    given instead of loading (tests, or any other :class:`train.decoding.Generator`); ``backend``
     says where a loaded model generates (default: in this process).
     """
 
@@ -94,7 +94,7 @@ class ModelQuestionWriter:
         """Questions that came from the rule-based writer because the model's output was empty."""
 
     def _load(self) -> None:
-        from train.generate import load_generator
+        from train.decoding import load_generator
 
         gen = load_generator(self.path, self.options, self.backend)
         self._generator, self._tokenizer = gen, gen.tokenizer

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from train.decoding import GenerationOptions, extract_sql
 from train.formatting import IGNORE_INDEX, encode_pair, model_input, pad_batch, target_text
-from train.generate import GenerationOptions, extract_sql
 from train.io import read_examples, split_paths
 from train.pool import Pool, PoolEntry, load_pool, save_pool
 

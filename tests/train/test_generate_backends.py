@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.backend_config import BACKEND_FIELDS, GenerationBackendConfig, backend_config_from, backend_config_of
-from train.generate import GenerationOptions, cut_at_stop, partial_path
+from train.decoding import GenerationOptions, cut_at_stop, partial_path
 
 
 def test_backend_config_checks_name_the_option():
@@ -287,9 +287,9 @@ def test_cli_error_for_an_unreachable_server(tiny_model, tiny_data, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    from train import backend_config, generate
+    from train import backend_config, decoding
 
-    assert doctest.testmod(generate).failed == 0
+    assert doctest.testmod(decoding).failed == 0
     if __import__("importlib").util.find_spec("openai"):
         from train import openai_backend
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from evaluation.errors import ConfigError, DataNotFoundError  # noqa: E402
-from train.generate import GenerationOptions, HFGenerator, predict, predict_file, render_inputs  # noqa: E402
+from train.decoding import GenerationOptions, HFGenerator, predict, predict_file, render_inputs  # noqa: E402
 from train.modeling import LoraOptions, check_compatible, load_model, load_tokenizer  # noqa: E402
 from train.sft import encode_examples, run_sft  # noqa: E402
 from train.sft_config import SFTConfig  # noqa: E402

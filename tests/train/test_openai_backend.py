@@ -126,7 +126,7 @@ def server(demo, tmp_path_factory):
 
 def test_greedy_over_the_server_equals_in_process(demo, server):
     from train.backend_config import GenerationBackendConfig
-    from train.generate import GenerationOptions, load_generator, predict
+    from train.decoding import GenerationOptions, load_generator, predict
     from train.io import read_examples
 
     data, served = demo
@@ -241,7 +241,7 @@ def test_question_writer_and_sampling_over_the_server(demo, server, tmp_path):
     from synth.questions import get_writer
     from synth.sources import resolve_benchmark
     from train.backend_config import GenerationBackendConfig
-    from train.generate import GenerationOptions, load_generator
+    from train.decoding import GenerationOptions, load_generator
 
     _data, served = demo
     schema = next(iter(resolve_benchmark("demo").schemas.values()))

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from evaluation.executor import ReadOnlyDatabase
-from evaluation.sql_analysis import limit_value
+from evaluation.sql_analysis import limit_value, try_parse
 
 FLAGS = ("limit_without_order", "limit_ties", "order_ties")
 
@@ -36,9 +36,8 @@ def ambiguity_flags(
     if "limit" not in low and "order" not in low:
         return ()  # neither LIMIT nor ORDER BY anywhere: nothing to flag, no parse needed
     if tree is None:
-        try:
-            tree = sqlglot.parse_one(gold_sql, read="sqlite")
-        except (sqlglot.errors.SqlglotError, RecursionError):
+        tree = try_parse(gold_sql)
+        if tree is None:
             return ()
     if not isinstance(tree, exp.Select):
         return ()

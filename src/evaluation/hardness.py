@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-from evaluation.sql_analysis import leftmost_select
+from evaluation.sql_analysis import SqlAnalysisError, leftmost_select, parse_sql
 
 LEVELS = ("easy", "medium", "hard", "extra")
 
@@ -126,8 +126,8 @@ def _agg_units(e: exp.Expression) -> int:
 
 def hardness_counts(sql: str | exp.Expression) -> HardnessCounts:
     """Count the official components of ``sql`` (text, or a tree already parsed with the sqlite
-    dialect — only read); raises ``sqlglot`` errors on unparsable SQL."""
-    tree = sql if isinstance(sql, exp.Expression) else sqlglot.parse_one(sql, read="sqlite")
+    dialect — only read); raises :class:`~evaluation.sql_analysis.SqlAnalysisError` on unparsable SQL."""
+    tree = sql if isinstance(sql, exp.Expression) else parse_sql(sql)
     component2 = 1 if isinstance(_strip(tree), (exp.Union, exp.Except, exp.Intersect)) else 0
     sel = leftmost_select(tree)
     if sel is None:
@@ -183,5 +183,5 @@ def hardness(sql: str | exp.Expression | None) -> str:
         return "unknown"
     try:
         return hardness_counts(sql).level
-    except (sqlglot.errors.SqlglotError, RecursionError):
+    except (SqlAnalysisError, sqlglot.errors.SqlglotError, RecursionError):
         return "unknown"

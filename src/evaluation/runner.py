@@ -22,7 +22,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
@@ -31,6 +30,7 @@ from evaluation.ex import GoldCache, check_mode, prepare_pair
 from evaluation.executor import Limits
 from evaluation.hardness import hardness
 from evaluation.inputs import Pair
+from evaluation.sql_analysis import try_parse
 from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
 
 METRICS = ("ex", "ts", "ves")
@@ -186,10 +186,7 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
 
     def tree(sql: str) -> exp.Expression | None:
         if sql not in trees:
-            try:
-                trees[sql] = sqlglot.parse_one(sql, read="sqlite")
-            except (sqlglot.errors.SqlglotError, RecursionError):
-                trees[sql] = None
+            trees[sql] = try_parse(sql)
         return trees[sql]
 
     needs_main = _needs_main(config)

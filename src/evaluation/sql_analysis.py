@@ -149,6 +149,22 @@ def parse_sql(sql: str) -> exp.Expression:
     return tree
 
 
+def try_parse(sql: str) -> exp.Expression | None:
+    """:func:`parse_sql`, or ``None`` when the SQL cannot be parsed (also when it nests too deep for
+    the parser): for readers that skip what they cannot read -- hardness, ambiguity flags, suite
+    neighbours, quality checks.
+
+    >>> try_parse("SELECT name FROM singer;").sql()
+    'SELECT name FROM singer'
+    >>> try_parse("SELEC name FROM") is None
+    True
+    """
+    try:
+        return parse_sql(sql)
+    except (SqlAnalysisError, RecursionError):
+        return None
+
+
 def _strip_parens(node: exp.Expression) -> exp.Expression:
     while isinstance(node, exp.Paren):
         node = node.this

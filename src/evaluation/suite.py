@@ -46,7 +46,7 @@ from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 from evaluation.fileio import write_atomic
 from evaluation.inputs import load_gold
 from evaluation.provenance import package_versions, sha256_file
-from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse
+from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse, try_parse
 
 __all__ = [
     "Column",
@@ -562,9 +562,8 @@ def _mutations(
 
 def neighbours(sql: str, tables: Sequence[Table], *, limit: int = 60) -> list[str]:
     """Mutations of ``sql`` (deduplicated, without the gold itself), at most ``limit``, in tree order."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except (sqlglot.errors.SqlglotError, RecursionError):
+    tree = try_parse(sql)
+    if tree is None:
         return []
     kinds: dict[str, dict[str, list[str]]] = {}
     for t in tables:

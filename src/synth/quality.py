@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from evaluation.hardness import LEVELS, hardness
+from evaluation.sql_analysis import try_parse
 from synth.roles import ColumnProfile
 from synth.schema import Schema
 from synth.templates.model import TemplateError
@@ -168,8 +169,6 @@ def semantic_failures(items: Iterable[tuple[str, str]], database: Callable[[str]
     """How many of ``(db_id, sql)`` fail each check of :mod:`synth.fill.checks` when executed
     (``database(db_id)``: an open :class:`~evaluation.executor.ReadOnlyDatabase`, or ``None`` to
     skip). ``checked`` counts the queries that executed with a non-empty result."""
-    import sqlglot
-    from sqlglot.errors import SqlglotError
 
     from synth.fill.checks import failed_row_check, probes, row_checks
 
@@ -181,9 +180,8 @@ def semantic_failures(items: Iterable[tuple[str, str]], database: Callable[[str]
         res = db.execute(sql)
         if not res.ok or not res.rows:
             continue
-        try:
-            tree = sqlglot.parse_one(sql, read="sqlite")
-        except SqlglotError:
+        tree = try_parse(sql)
+        if tree is None:
             continue
         out["checked"] += 1
         for name in row_checks(tree):

@@ -11,11 +11,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from evaluation.sql_analysis import enclosing_selects, from_sources, leftmost_select
+from evaluation.sql_analysis import SqlAnalysisError, enclosing_selects, from_sources, leftmost_select, parse_sql
 from synth.templates.drop_from_clause import TABLES
 from synth.templates.mark_foreign_keys import single_output
 from synth.templates.model import PLACEHOLDER, TemplateError
@@ -96,9 +94,9 @@ def scope_selects(ast: exp.Expression) -> list[exp.Select]:
 def plan_template(text: str) -> Plan:
     """Parse and analyse a template text; raises :class:`TemplateError` on a malformed template."""
     try:
-        ast = sqlglot.parse_one(to_sql(text), read="sqlite")
-    except SqlglotError as e:
-        raise TemplateError("bad_template", str(e).splitlines()[0][:200]) from None
+        ast = parse_sql(to_sql(text))
+    except SqlAnalysisError as e:
+        raise TemplateError("bad_template", e.detail) from None
     types: dict[str, str] = {}
     fk: set[str] = set()
     fk_partner: dict[str, str] = {}

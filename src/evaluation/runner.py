@@ -263,7 +263,7 @@ def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) ->
     return out
 
 
-def _merge_ts(
+def merge_ts(
     db_id: str, suite_size: int, shard_outcomes: list[MetricVerdict | None], config: EvalConfig
 ) -> MetricVerdict:
     """One TS verdict from the outcomes of the shards (in suite order): the first failure wins."""
@@ -419,7 +419,7 @@ def evaluate_pairs(
             if r.skipped:
                 continue
             shards = ts.get(item_id, {})
-            v = _merge_ts(r.db_id, len(suites[r.db_id]), [shards[k] for k in sorted(shards)], config)
+            v = merge_ts(r.db_id, len(suites[r.db_id]), [shards[k] for k in sorted(shards)], config)
             main[item_id] = replace(r, verdicts={**r.verdicts, "ts": v})
     for p in pairs:  # a blank prediction keeps its official verdict, but is marked (it "matches" empty golds)
         r = main[p.id]

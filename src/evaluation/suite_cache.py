@@ -266,7 +266,7 @@ def ts_verdicts(
     not depend on which predictions it judges. Item ids must be unique.
     """
     from evaluation.inputs import Pair
-    from evaluation.runner import EvalConfig, _merge_ts, ts_task
+    from evaluation.runner import EvalConfig, merge_ts, ts_task
 
     if len({it.id for it in items}) != len(items):
         raise ConfigError("ts_verdicts: item ids must be unique")
@@ -292,5 +292,5 @@ def ts_verdicts(
         pairs = [Pair(it.id, db_id, it.gold_sql, it.pred_sql) for it in group]
         outcome = ts_task(pairs, suite.paths, config)
         for it in group:
-            out[it.id] = _merge_ts(db_id, len(suite.files), [outcome[it.id]], config)
+            out[it.id] = merge_ts(db_id, len(suite.files), [outcome[it.id]], config)
     return out, suites

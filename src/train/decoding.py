@@ -87,10 +87,10 @@ class HFGenerator:
 
     def close(self) -> None:
         """Drop the model (frees accelerator memory between the stages of a loop)."""
-        from train.selfplay import _free
+        from train.modeling import free_memory
 
         self.model = None
-        _free()
+        free_memory()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         import torch

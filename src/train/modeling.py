@@ -61,7 +61,21 @@ def is_adapter(model: str | Path) -> bool:
     return (Path(model) / "adapter_config.json").is_file()
 
 
-def _check_exists(model: str | Path) -> None:
+def free_memory() -> None:
+    """Give back what a finished stage held (Python garbage, CUDA's cached blocks) before the next loads a model."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def check_model_exists(model: str | Path) -> None:
     if is_local(model) and not Path(str(model)).expanduser().is_dir():
         raise DataNotFoundError(
             f"model path '{model}' not found (give a local checkpoint folder or a hub id like "
@@ -76,7 +90,7 @@ def _check_exists(model: str | Path) -> None:
 def load_tokenizer(model: str | Path, *, padding_side: str = "right") -> Any:
     from transformers import AutoTokenizer
 
-    _check_exists(model)
+    check_model_exists(model)
     try:
         tok = AutoTokenizer.from_pretrained(str(model))
     except (OSError, ValueError) as e:
@@ -106,7 +120,7 @@ def load_model(
     """A causal LM ready to train (``trainable``) or to generate (eval mode, adapters merged)."""
     from transformers import AutoModelForCausalLM
 
-    _check_exists(model)
+    check_model_exists(model)
     dtype = dtype or pick_dtype(device)
     try:
         if is_adapter(model):

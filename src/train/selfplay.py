@@ -13,7 +13,6 @@ the best round.
 
 from __future__ import annotations
 
-import gc
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from train.io import (
     write_jsonl,
 )
 from train.manifest import config_dict
+from train.modeling import free_memory
 from train.pool import POOL_FILE, Pool, PoolEntry, load_pool, new_pool, save_pool
 from train.runstate import save_state
 from train.selfplay_config import SelfPlayConfig
@@ -47,17 +47,6 @@ class SelfPlayResult:
     best: PoolEntry
     rounds: list[dict[str, Any]]
     stopped_early: bool
-
-
-def _free() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _load_for_inference(entry: PoolEntry):
@@ -212,7 +201,7 @@ def reference_logps(ref: PoolEntry, encoded: list[dict], cfg: SelfPlayConfig, ca
         chosen = batched_logps(model, [e["chosen"] for e in encoded], tok.pad_token_id, cfg.gen_batch_size)
         rejected = batched_logps(model, [e["rejected"] for e in encoded], tok.pad_token_id, cfg.gen_batch_size)
         del model
-        _free()
+        free_memory()
         return chosen, rejected
 
     return cached_reference_logps(cache, hash_records(encoded), checkpoint_fingerprint(ref.path), compute)
@@ -261,7 +250,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     write_jsonl(round_dir / "log_history.jsonl", history)
     margins = [m for m, _, _ in trainer.step_stats]
     del trainer, model
-    _free()
+    free_memory()
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed to resume this round; the model is saved
     return {
         "train_loss": getattr(out, "training_loss", None),
@@ -408,7 +397,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     """Run (or resume) self-play in ``cfg.out``; returns the best model after rollback."""
     from train.losses import get_variant
     from train.manifest import file_inputs
-    from train.modeling import _check_exists, base_model_of, is_adapter, load_tokenizer
+    from train.modeling import base_model_of, check_model_exists, is_adapter, load_tokenizer
     from train.plot import plot_rounds
     from train.roles import pick_roles, role_ties
     from train.scoring import judge_delta, make_judge
@@ -433,7 +422,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     else:
         pool = load_pool(cfg.pool) if cfg.pool else new_pool(str(cfg.model))
         for e in pool.entries:
-            _check_exists(e.path)
+            check_model_exists(e.path)
         check_same_tokenizer(pool.entries)
     out.mkdir(parents=True, exist_ok=True)
     state.update(config=config_dict(cfg), data_hash=data_hash, start=_start_of(cfg))

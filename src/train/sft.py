@@ -130,13 +130,13 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
     ``training_defaults``: what ``train sft`` took from the model's ``training_defaults.json``
     (``train.tiny.AppliedDefaults.record``), recorded in the manifest; the values are already in ``cfg``.
     """
-    from train.modeling import _check_exists
+    from train.modeling import check_model_exists
 
     t0 = time.time()
     train_path, val_path = split_paths(cfg.data)
     train_ex, val_ex = read_examples(train_path), read_examples(val_path)
     data_root = data_root_for(cfg.data, cfg.data_root)
-    _check_exists(cfg.model)  # a wrong path fails before transformers is imported
+    check_model_exists(cfg.model)  # a wrong path fails before transformers is imported
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     resume = last_checkpoint(ckpt_dir) if cfg.resume else None

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from evaluation.console import echo
 from train.backend_config import BACKEND_FIELDS
 from train.io import (
     checkpoint_fingerprint,
@@ -54,15 +55,14 @@ from train.spft_config import SpftConfig
 from train.vbi import (
     LOG_FILE,
     REAL_DIR,
-    _echo,
-    _rel,
-    _run_parameters,
     best_on_selection,
     check_judge_resume,
     initial_state,
     iter_dir,
+    loop_parameters,
     predict_cached,
     prepare_real,
+    relative_to_run,
     run_iteration,
     save_pool_relative,
     train_sql2text0,
@@ -90,7 +90,7 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
     allowed = (
         "only --rounds, --patience, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
     )
-    state = load_state(out, parameters=_run_parameters(cfg, RESUMABLE_CHANGES), allowed=allowed)
+    state = load_state(out, parameters=loop_parameters(cfg, RESUMABLE_CHANGES), allowed=allowed)
     check_judge_resume(out, state, cfg, allowed)
     return state
 
@@ -188,7 +188,7 @@ def _write_final(out: Path, best: Mapping[str, Any]) -> dict[str, Any]:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(best["path"], tmp, ignore=shutil.ignore_patterns("checkpoints"))
     scores = {k: best[k] for k in ("round", "stage", "model", "origin", "dval_ex", "selection_ex")}
-    scores["source_path"] = _rel(Path(best["path"]), out)
+    scores["source_path"] = relative_to_run(Path(best["path"]), out)
     write_json(tmp / "scores.json", scores)
     shutil.rmtree(final, ignore_errors=True)
     tmp.replace(final)
@@ -217,24 +217,24 @@ def _judged_rows(out: Path, state: Mapping[str, Any]) -> list[dict[str, Any]]:
 def run_spft(cfg: SpftConfig) -> SpftResult:
     """Run (or resume) the loop in ``cfg.out``; returns the model chosen on the selection split."""
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import _check_exists
+    from train.modeling import check_model_exists
     from train.selfplay import run_selfplay
 
     t0 = time.time()
     out = Path(cfg.out)
-    _check_exists(cfg.model)
-    _check_exists(cfg.effective_sql2text_model)
+    check_model_exists(cfg.model)
+    check_model_exists(cfg.effective_sql2text_model)
     state = _load_state(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
     real_dir, vbi_out = out / REAL_DIR, out / "vbi"
     vbi_out.mkdir(exist_ok=True)
-    _echo(f"[spft] real pairs -> {real_dir}")
+    echo(f"[spft] real pairs -> {real_dir}")
     real_manifest = prepare_real(cfg, real_dir, vbi_out / "cache")
     data_root = data_root_for(real_dir)
     selection = read_jsonl(real_dir / "selection.jsonl")
     if state is None:
         state = {
-            "parameters": _run_parameters(cfg, RESUMABLE_CHANGES),
+            "parameters": loop_parameters(cfg, RESUMABLE_CHANGES),
             "completed_rounds": 0,
             "phase": "vbi",
             "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)),
@@ -278,7 +278,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             save_state(out, state)
 
         # self-play over the round's pool, on the round's D_val
-        _echo(f"[spft round {r}/{cfg.rounds}] self-play ({cfg.loss}, {cfg.selfplay_rounds} step(s))")
+        echo(f"[spft round {r}/{cfg.rounds}] self-play ({cfg.loss}, {cfg.selfplay_rounds} step(s))")
         sp_data = folder / "selfplay-data"
         if not (sp_data / "manifest.json").is_file():
             val = []
@@ -329,9 +329,9 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         write_jsonl(out / ROUNDS_FILE, rows)
         plot_spft_rounds(rows, out / "rounds.png")
         save_state(out, state)
-        _echo(
+        echo(
             f"[spft round {r}/{cfg.rounds}] best selection EX {best_round:.3f}; next round starts from "
-            f"{_rel(Path(new_main.path), out)}"
+            f"{relative_to_run(Path(new_main.path), out)}"
         )
 
     best = best_on_selection(rows)
@@ -369,7 +369,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             **({"judge": judge.summary(_judged_rows(out, state))} if judge.is_ts else {}),
         },
     )
-    _echo(
+    echo(
         f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
         f"selection EX {scores['selection_ex']})"
     )

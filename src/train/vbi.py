@@ -77,11 +77,6 @@ def iter_dir(out: Path, k: int) -> Path:
     return out / f"iter-{k}"
 
 
-def _echo(message: str) -> None:
-    """One progress line on stderr (stage, round, iteration): long runs say where they are."""
-    echo(message)
-
-
 # ---- real pairs (once per run) ---------------------------------------------------------------
 
 
@@ -455,7 +450,7 @@ def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
     from train.fields import optimiser_of
-    from train.selfplay import _free
+    from train.modeling import free_memory
     from train.sft import run_sft
     from train.sft_config import SFTConfig
 
@@ -486,7 +481,7 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 resume=True,
             )
         )
-        _free()
+        free_memory()
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
@@ -497,7 +492,7 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
     if cfg.writer0 == "rule-based":
         return None
     if cfg.writer0 == "few-shot":
-        _echo(
+        echo(
             f"[vbi] SQL-to-Text 0: {cfg.effective_sql2text_model} prompted with {cfg.fewshot_shots} real "
             "(SQL -> question) pairs per question (few-shot, not fine-tuned)"
         )
@@ -505,7 +500,7 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
     folder = out / SQL2TEXT0_DIR
     records = read_jsonl(real_dir / "sql2text.jsonl")
     data = write_sql2text_data(records, folder / "data", data_root_for(real_dir))
-    _echo(
+    echo(
         f"[vbi] SQL-to-Text 0: fine-tuning {cfg.effective_sql2text_model} on {len(records)} real (SQL -> question) pairs"
     )
     run_sft_stage(cfg, data=data, model=cfg.effective_sql2text_model, out=folder / "model", task="sql2text", k=0)
@@ -520,7 +515,7 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
 RESUMABLE_CHANGES = ("iterations", "out", "gen_batch_size", "logging_steps", "suite_cache", *BACKEND_FIELDS)
 
 
-def _run_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
+def loop_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
     from train.runstate import run_parameters
 
     return run_parameters(cfg, resumable)
@@ -536,7 +531,7 @@ def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
         "failed_templates": None,
         "synthetic_files": [],
         "positive_files": [],
-        "parameters": _run_parameters(cfg),
+        "parameters": loop_parameters(cfg),
     }
 
 
@@ -545,7 +540,7 @@ def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
     from train.runstate import load_state as load
 
     allowed = "only --iterations, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
-    state = load(out, parameters=_run_parameters(cfg), allowed=allowed)
+    state = load(out, parameters=loop_parameters(cfg), allowed=allowed)
     check_judge_resume(out, state, cfg, allowed)
     return state
 
@@ -566,7 +561,7 @@ def check_judge_resume(out: Path, state: Mapping[str, Any] | None, cfg: Any, all
         )
 
 
-def _rel(path: Path, out: Path) -> str:
+def relative_to_run(path: Path, out: Path) -> str:
     try:
         return path.resolve().relative_to(out.resolve()).as_posix()
     except ValueError:
@@ -624,7 +619,7 @@ def run_iteration(
     # few-shot until the first SQL-to-Text fine-tuning: the instruction model shown real pairs (never selection)
     fewshot = str((real_dir / "sql2text.jsonl").resolve()) if state.get("sql2text_fewshot") else None
     kind = "rule-based" if writer_model is None else "few-shot SQL-to-Text model" if fewshot else "SQL-to-Text model"
-    _echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples (writer: {kind})")
+    echo(f"{tag} synthesize {cfg.n} + {cfg.effective_val_size} examples (writer: {kind})")
     t = time.time()
     data_manifest = synthesize(
         cfg,
@@ -643,9 +638,9 @@ def run_iteration(
 
     # 2. SFT text-to-SQL on real + synthetic pairs
     synthetic_files = (
-        [*state["synthetic_files"], _rel(it / "data" / "train.jsonl", out)]
+        [*state["synthetic_files"], relative_to_run(it / "data" / "train.jsonl", out)]
         if cfg.accumulate
-        else [_rel(it / "data" / "train.jsonl", out)]
+        else [relative_to_run(it / "data" / "train.jsonl", out)]
     )
     real_train = read_jsonl(real_dir / "train.jsonl") if cfg.real_data else []
     synthetic = _concat(out, synthetic_files)
@@ -658,7 +653,7 @@ def run_iteration(
     )
     start = state["text2sql_model"] if cfg.continue_training else cfg.model
     t2s = it / "text2sql"
-    _echo(f"{tag} SFT text-to-SQL on {len(real_train)} real + {len(synthetic)} synthetic pairs")
+    echo(f"{tag} SFT text-to-SQL on {len(real_train)} real + {len(synthetic)} synthetic pairs")
     t = time.time()
     sft_manifest = run_sft_stage(cfg, data=it / "sft-data", model=start, out=t2s, task="text2sql", k=k)
     timings["sft_text2sql_s"] = round(time.time() - t, 3)
@@ -696,14 +691,14 @@ def run_iteration(
     # 4. SQL-to-Text on the real pairs + all y+ so far
     records = positive_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache, prompt_config=cfg.prompt_config())
     write_jsonl(it / "positives.jsonl", records)
-    positive_files = [*state["positive_files"], _rel(it / "positives.jsonl", out)]
+    positive_files = [*state["positive_files"], relative_to_run(it / "positives.jsonl", out)]
     s2t_trained = None
     t = time.time()
     if records:
         s2t_records = read_jsonl(real_dir / "sql2text.jsonl") + _concat(out, positive_files)
         s2t_data = write_sql2text_data(s2t_records, it / "sql2text-data", data_root)
         s2t_start = (state["sql2text_model"] if cfg.continue_training else None) or cfg.effective_sql2text_model
-        _echo(f"{tag} SFT SQL-to-Text on {len(s2t_records)} pairs ({len(records)} new y+)")
+        echo(f"{tag} SFT SQL-to-Text on {len(s2t_records)} pairs ({len(records)} new y+)")
         run_sft_stage(cfg, data=s2t_data, model=s2t_start, out=it / "sql2text", task="sql2text", k=k)
         s2t_trained = str((it / "sql2text").resolve())
     timings["sft_sql2text_s"] = round(time.time() - t, 3)
@@ -729,8 +724,8 @@ def run_iteration(
         "train_examples": len(train_ex),
         "val_examples": len(val_ex),
         "templates_used": counts.get("templates_used"),
-        "text2sql_start": _rel(Path(start), out) if Path(start).exists() else start,
-        "text2sql_model": _rel(t2s, out),
+        "text2sql_start": relative_to_run(Path(start), out) if Path(start).exists() else start,
+        "text2sql_model": relative_to_run(t2s, out),
         "pool_id": entry.id,
         "sft_val_ex": sft_manifest.get("results", {}).get("val_ex"),
         "val_ex": round(val_ex_score, 6),
@@ -741,7 +736,7 @@ def run_iteration(
         "unjudged": verdicts[UNJUDGED],
         "failure_templates": failures,
         "sql2text_pairs": len(records),
-        "sql2text_model": _rel(Path(s2t_trained), out) if s2t_trained else None,
+        "sql2text_model": relative_to_run(Path(s2t_trained), out) if s2t_trained else None,
         "timings": timings,
         "elapsed_s": round(time.time() - t0, 3),
     }
@@ -754,7 +749,7 @@ def run_iteration(
             suites=sorted(judge.last_suites),
         )
         judged_by = f" (judge ts: {row['judge']['flips']} EX-correct turned y-)"
-    _echo(
+    echo(
         f"{tag} D_val EX {val_ex_score:.3f}, selection EX "
         f"{'-' if selection_ex is None else f'{selection_ex:.3f}'}, y+ {verdicts[POSITIVE]}, y- {verdicts[NEGATIVE]}"
         f"{judged_by}"
@@ -782,14 +777,14 @@ def best_on_selection(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
 def run_vbi(cfg: VBIConfig) -> VBIResult:
     """Run (or resume) ``cfg.iterations`` iterations in ``cfg.out``."""
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import _check_exists
+    from train.modeling import check_model_exists
     from train.runstate import save_state
     from train.scoring import make_judge
 
     t0 = time.time()
     out = Path(cfg.out)
-    _check_exists(cfg.model)
-    _check_exists(cfg.effective_sql2text_model)
+    check_model_exists(cfg.model)
+    check_model_exists(cfg.effective_sql2text_model)
     state = load_state(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
     real_dir = out / REAL_DIR
@@ -850,7 +845,7 @@ def save_pool_relative(out: Path, pool: Pool) -> None:
     from dataclasses import replace
 
     def rel(e: PoolEntry) -> PoolEntry:
-        base = e.base_model if e.adapter else _rel(Path(e.base_model), out)
-        return replace(e, path=_rel(Path(e.path), out), base_model=base)
+        base = e.base_model if e.adapter else relative_to_run(Path(e.base_model), out)
+        return replace(e, path=relative_to_run(Path(e.path), out), base_model=base)
 
     save_pool(out, Pool(tuple(rel(e) for e in pool.entries)))

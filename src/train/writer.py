@@ -79,9 +79,9 @@ class ModelQuestionWriter:
         p = Path(str(path)).expanduser()
         self.path = str(p.resolve()) if p.exists() else str(path)
         if generator is None:
-            from train.modeling import _check_exists
+            from train.modeling import check_model_exists
 
-            _check_exists(self.path)
+            check_model_exists(self.path)
         self.name = f"{WRITER_NAME}:{self.path}"
         self.options = options
         self.backend = backend or GenerationBackendConfig()

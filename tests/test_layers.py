@@ -1,0 +1,42 @@
+"""The shape docs/architecture.md promises, checked on the source (AST, no imports): the layers point
+down (evaluation <- synth <- train), and no module imports another module's private name."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+LAYER = {"evaluation": 0, "synth": 1, "train": 2}
+
+
+def _imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """(module, imported names, line) of every import in ``path``, function-level ones included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, [a.name for a in node.names], node.lineno))
+        elif isinstance(node, ast.Import):
+            out += [(a.name, [], node.lineno) for a in node.names]
+    return out
+
+
+FILES = sorted(p for pkg in LAYER for p in (SRC / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_point_down_and_take_no_private_names(path: Path) -> None:
+    own = LAYER[path.relative_to(SRC).parts[0]]
+    for module, names, line in _imports(path):
+        top = module.split(".")[0]
+        if top not in LAYER:
+            continue
+        assert LAYER[top] <= own, f"{path.relative_to(SRC)}:{line} imports {module} (a higher layer)"
+        private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+        assert not private, f"{path.relative_to(SRC)}:{line} imports private {private} from {module}"
+
+
+def test_the_scan_sees_the_packages() -> None:
+    assert len(FILES) > 100 and any(m == "evaluation.console" for m, _, _ in _imports(SRC / "train" / "vbi.py"))

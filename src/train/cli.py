@@ -16,6 +16,7 @@ from train.cli_common import config_options, given_options
 from train.cli_experiment import experiment_cmd
 from train.cli_spft import spft_cmd
 from train.cli_vbi import vbi_cmd
+from train.fields import GENERATION_GROUP
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig
 
@@ -90,8 +91,20 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     type=click.Choice(["text2sql", "sql2text"]),
     help="What to generate.",
 )
-@click.option("--batch-size", default=8, show_default=True, help="Prompts per generation batch (left-padded).")
-@click.option("--max-new-tokens", default=256, show_default=True, help="Maximum generated tokens.")
+@click.option(
+    "--gen-batch-size",
+    "--batch-size",
+    "batch_size",
+    default=GENERATION_GROUP["gen_batch_size"][1],
+    show_default=True,
+    help="Prompts per generation batch (left-padded); --batch-size is the same option.",
+)
+@click.option(
+    "--max-new-tokens",
+    default=GENERATION_GROUP["max_new_tokens"][1],
+    show_default=True,
+    help="Most tokens generated per output.",
+)
 @click.option("--do-sample/--greedy", default=False, show_default=True, help="Sample instead of greedy decoding.")
 @click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
 @click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling threshold.")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli_common import config_options
+from train.cli_common import config_options, given_options
 from train.spft_config import SpftConfig
 from train.vbi import best_on_selection
 
@@ -23,13 +23,10 @@ from train.vbi import best_on_selection
 @click.pass_context
 @friendly_errors
 def spft_cmd(ctx: click.Context, **kw: Any) -> None:
-    from click.core import ParameterSource
-
     from train.spft import run_spft
     from train.spft_config import with_preset
 
-    explicit = {name for name in kw if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-    res = run_spft(with_preset(kw, explicit))
+    res = run_spft(with_preset(kw, given_options(ctx, kw)))  # what the user set wins over the preset
     for r in sorted({row["round"] for row in res.rows}):
         rows = [row for row in res.rows if row["round"] == r]
         best = best_on_selection(rows)

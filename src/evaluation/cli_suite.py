@@ -63,12 +63,18 @@ from evaluation.suite import SuiteConfig, build_suite, format_suite_table
 @click.option(
     "--compare",
     type=click.Choice(["spider", "bird"]),
-    default="spider",
+    default=SuiteConfig.compare,
     show_default=True,
     help="The comparison `evaluate` will use; a neighbour is killed when it is judged wrong.",
 )
 @click.option("--keep-distinct", is_flag=True, help="Spider mode: do not strip DISTINCT before executing.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes over databases (1 = in-process).")
+@click.option(
+    "--workers",
+    type=int,
+    default=SuiteConfig.workers,
+    show_default=True,
+    help="Processes over databases (1 = in-process).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @friendly_errors
 def build_suite_command(

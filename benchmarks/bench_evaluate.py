@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation.inputs import Pair
-from evaluation.runner import EvalConfig, evaluate_pairs
+from evaluation.inputs import Item
+from evaluation.runner import EvalConfig, evaluate_items
 
 
 def main() -> int:
@@ -43,14 +43,14 @@ def main() -> int:
     dev = json.loads((spider / "dev.json").read_text())
     if args.ts_suite:
         return bench_ts(spider, dev, args.ts_suite, args.workers or os.cpu_count() or 1)
-    pairs = [Pair(str(i), ex["db_id"], ex["query"], ex["query"]) for i, ex in enumerate(dev)]
+    pairs = [Item(str(i), ex["db_id"], ex["query"], ex["query"]) for i, ex in enumerate(dev)]
     config = EvalConfig(
         db_root=spider / "database", metrics=("ex",), workers=args.workers, flag_ambiguous=not args.no_flags
     )
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        results = evaluate_pairs(pairs, config)
+        results = evaluate_items(pairs, config)
         times.append(time.perf_counter() - t0)
     judged = [r for r in results if not r.skipped]
     correct = sum(bool(r.verdicts["ex"].correct) for r in judged)
@@ -83,7 +83,7 @@ def build_suite(src: Path, dst_dir: Path, n: int, seed: int = 0) -> list[Path]:
 
 def bench_ts(spider: Path, dev: list[dict], n: int, workers: int) -> int:
     db_id = "concert_singer"
-    pairs = [Pair(str(i), db_id, ex["query"], ex["query"]) for i, ex in enumerate(dev) if ex["db_id"] == db_id]
+    pairs = [Item(str(i), db_id, ex["query"], ex["query"]) for i, ex in enumerate(dev) if ex["db_id"] == db_id]
     with tempfile.TemporaryDirectory(prefix="spft-ts-bench-", dir="/tmp") as tmp:
         t0 = time.perf_counter()
         build_suite(spider / "database" / db_id / f"{db_id}.sqlite", Path(tmp) / db_id, n)
@@ -100,7 +100,7 @@ def bench_ts(spider: Path, dev: list[dict], n: int, workers: int) -> int:
                 db_root=spider / "database", metrics=("ts",), suite_dir=Path(tmp), workers=w, flag_ambiguous=False
             )
             t0 = time.perf_counter()
-            results = evaluate_pairs(pairs, config)
+            results = evaluate_items(pairs, config)
             took = time.perf_counter() - t0
             ok = sum(bool(r.verdicts["ts"].correct) for r in results)
             sizes = {r.verdicts["ts"].extra.get("suite_size") for r in results}

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation.inputs import load_pairs
-from evaluation.runner import EvalConfig, evaluate_pairs
+from evaluation.inputs import load_items
+from evaluation.runner import EvalConfig, evaluate_items
 from evaluation.suite import SuiteConfig, build_suite, format_suite_table
 
 
@@ -42,9 +42,9 @@ def main() -> int:
         gold_pred.write_text("".join(" ".join(d["query"].split()) + "\n" for d in json.loads(dev.read_text())))
         config = EvalConfig(db_root=db_root, metrics=("ex", "ts"), suite_dir=out, workers=a.workers)
         missing = lambda g: not config.db_path(g.db_id).is_file()  # noqa: E731
-        pairs = load_pairs(dev, gold_pred, unjudgeable=missing).pairs
+        pairs = load_items(dev, gold_pred, unjudgeable=missing).items
         t0 = time.perf_counter()
-        results = evaluate_pairs(pairs, config)
+        results = evaluate_items(pairs, config)
         judged = [r for r in results if r.verdicts["ts"].correct is not None]
         ok = sum(1 for r in judged if r.verdicts["ts"].correct)
         print(f"gold-vs-gold TS: {ok}/{len(judged)} in {time.perf_counter() - t0:.1f} s")

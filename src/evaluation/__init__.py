@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evaluation.api import check_folders, evaluate, load_inputs
     from evaluation.errors import ConfigError, DataNotFoundError, InputError, SpftError, UnknownNameError
-    from evaluation.ex import GoldCache, PairVerdict, exec_match, prepare_pair
+    from evaluation.ex import ExVerdict, GoldCache, exec_match, prepare_item
     from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, execute
-    from evaluation.inputs import Pair, Paired, load_pairs
+    from evaluation.inputs import Item, LoadedItems, load_items
     from evaluation.report import Report, build_report, format_table
-    from evaluation.runner import EvalConfig, ItemResult, MetricVerdict, evaluate_pairs, parse_metrics
+    from evaluation.runner import EvalConfig, ItemResult, MetricVerdict, evaluate_items, parse_metrics
     from evaluation.sql_analysis import SqlAnalysisError
     from evaluation.suite import SuiteConfig, build_suite
 
@@ -29,22 +29,22 @@ _EXPORTS: dict[str, str] = {
     "EvalConfig": "evaluation.runner",
     "ItemResult": "evaluation.runner",
     "MetricVerdict": "evaluation.runner",
-    "evaluate_pairs": "evaluation.runner",
+    "evaluate_items": "evaluation.runner",
     "parse_metrics": "evaluation.runner",
     "Report": "evaluation.report",
     "build_report": "evaluation.report",
     "format_table": "evaluation.report",
-    "Pair": "evaluation.inputs",
-    "Paired": "evaluation.inputs",
-    "load_pairs": "evaluation.inputs",
+    "Item": "evaluation.inputs",
+    "LoadedItems": "evaluation.inputs",
+    "load_items": "evaluation.inputs",
     "ReadOnlyDatabase": "evaluation.executor",
     "ExecResult": "evaluation.executor",
     "Limits": "evaluation.executor",
     "execute": "evaluation.executor",
     "GoldCache": "evaluation.ex",
-    "PairVerdict": "evaluation.ex",
+    "ExVerdict": "evaluation.ex",
     "exec_match": "evaluation.ex",
-    "prepare_pair": "evaluation.ex",
+    "prepare_item": "evaluation.ex",
     "SqlAnalysisError": "evaluation.sql_analysis",
     "SuiteConfig": "evaluation.suite",
     "build_suite": "evaluation.suite",
@@ -65,9 +65,9 @@ __all__ = [
     "ItemResult",
     "Limits",
     "MetricVerdict",
-    "Pair",
-    "PairVerdict",
-    "Paired",
+    "Item",
+    "ExVerdict",
+    "LoadedItems",
     "ReadOnlyDatabase",
     "Report",
     "SpftError",
@@ -78,14 +78,14 @@ __all__ = [
     "build_suite",
     "check_folders",
     "evaluate",
-    "evaluate_pairs",
+    "evaluate_items",
     "exec_match",
     "execute",
     "format_table",
     "load_inputs",
-    "load_pairs",
+    "load_items",
     "parse_metrics",
-    "prepare_pair",
+    "prepare_item",
 ]
 
 

@@ -4,7 +4,7 @@ The ``evaluate`` command is a thin click layer over this module: it builds an
 :class:`~evaluation.runner.EvalConfig` from its options, prints the warnings and the table and
 writes the files that :class:`~evaluation.report.Report` holds. A caller that wants to see the
 pairing (its warnings, the amount of work) before scoring calls :func:`load_inputs` first and
-passes the result as ``pairs``::
+passes the result as ``items``::
 
     config = EvalConfig(db_root=Path("spider/database"), metrics="ex,ts", suite_dir=Path("suites"))
     report = evaluate("spider/dev.json", "preds.jsonl", config)
@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError
-from evaluation.inputs import GoldRecord, Pair, Paired, load_pairs
+from evaluation.inputs import GoldRecord, Item, LoadedItems, load_items
 from evaluation.report import Report, build_report
-from evaluation.runner import EvalConfig, evaluate_pairs
+from evaluation.runner import EvalConfig, evaluate_items
 
 __all__ = ["check_folders", "evaluate", "load_inputs"]
 
@@ -34,7 +34,7 @@ def check_folders(db_root: Path, suite_dir: Path | None = None) -> None:
         raise DataNotFoundError(f"--suite-dir {suite_dir}: not a directory")
 
 
-def load_inputs(gold: str | Path, pred: str | Path, config: EvalConfig) -> Paired:
+def load_inputs(gold: str | Path, pred: str | Path, config: EvalConfig) -> LoadedItems:
     """Read gold and predictions and pair them (by id, or by line position for plain text).
 
     For EX/VES a gold item whose database file is missing may lack a prediction (it becomes a
@@ -47,7 +47,7 @@ def load_inputs(gold: str | Path, pred: str | Path, config: EvalConfig) -> Paire
         def missing_db(g: GoldRecord) -> bool:
             return not config.db_path(g.db_id).is_file()
 
-    return load_pairs(gold, pred, unjudgeable=missing_db, only_predicted=config.only_predicted)
+    return load_items(gold, pred, unjudgeable=missing_db, only_predicted=config.only_predicted)
 
 
 def evaluate(
@@ -55,36 +55,36 @@ def evaluate(
     pred: str | Path | None,
     config: EvalConfig,
     *,
-    pairs: Paired | Sequence[Pair] | None = None,
+    items: LoadedItems | Sequence[Item] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Score the predictions ``pred`` against ``gold`` under ``config``.
 
-    ``gold``/``pred`` are file paths (recorded in the report with their sha256). ``pairs``: the
-    pairs already loaded (:func:`load_inputs`, or plain :class:`~evaluation.inputs.Pair` items, when
+    ``gold``/``pred`` are file paths (recorded in the report with their sha256). ``items``: the
+    items already loaded (:func:`load_inputs`, or plain :class:`~evaluation.inputs.Item` objects, when
     the paths may be ``None``) instead of reading the files again. ``progress(n)`` is called as work
     finishes, with the units done (:func:`evaluation.runner.work_units` counts them in advance).
     Raises :class:`~evaluation.errors.SpftError` for bad inputs or folders; never prints.
     """
     check_folders(config.db_root, config.suite_dir)
-    if pairs is None:
+    if items is None:
         if gold is None or pred is None:
-            raise TypeError("evaluate: give the gold and prediction paths, or the loaded pairs")
-        pairs = load_inputs(gold, pred, config)
-    elif not isinstance(pairs, Paired):
-        pairs = Paired(tuple(pairs), "by_id", ())
+            raise TypeError("evaluate: give the gold and prediction paths, or the loaded items")
+        items = load_inputs(gold, pred, config)
+    elif not isinstance(items, LoadedItems):
+        items = LoadedItems(tuple(items), "by_id", ())
     t0 = time.perf_counter()
-    results = evaluate_pairs(pairs.pairs, config, progress=progress)
+    results = evaluate_items(items.items, config, progress=progress)
     seconds = time.perf_counter() - t0
     data = build_report(
         results,
         config,
         gold_path=gold,
         pred_path=pred,
-        pairing=pairs.pairing,
-        warnings=pairs.warnings,
+        pairing=items.pairing,
+        warnings=items.warnings,
         seconds=seconds,
-        gold_items=pairs.gold_items,
-        only_predicted=pairs.only_predicted,
+        gold_items=items.gold_items,
+        only_predicted=items.only_predicted,
     )
     return Report(data, tuple(results))

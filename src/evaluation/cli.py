@@ -166,15 +166,15 @@ def main(
     paired = load_inputs(gold, pred, config)
     for w in paired.warnings:  # before the progress bar: they are about the inputs
         click.echo(f"Warning: {w}", err=True)
-    total = work_units(paired.pairs, config)  # items, plus (item, suite file) runs for TS
+    total = work_units(paired.items, config)  # items, plus (item, suite file) runs for TS
     if not no_progress and total >= 200:
         from tqdm import tqdm
 
         unit = "run" if "ts" in metrics else "q"
         with tqdm(total=total, file=sys.stderr, unit=unit, desc="evaluate") as bar:
-            report = evaluate(gold, pred, config, pairs=paired, progress=bar.update)
+            report = evaluate(gold, pred, config, items=paired, progress=bar.update)
     else:
-        report = evaluate(gold, pred, config, pairs=paired)
+        report = evaluate(gold, pred, config, items=paired)
     for w in report.warnings[len(paired.warnings) :]:
         click.echo(f"Warning: {w}", err=True)
     click.echo(report.table())

@@ -17,7 +17,7 @@ from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 
 
 @dataclass(frozen=True)
-class PreparedPair:
+class PreparedItem:
     """The SQL that is actually executed, after the official rewrites, and how to compare."""
 
     gold_sql: str
@@ -27,7 +27,7 @@ class PreparedPair:
 
 
 @dataclass(frozen=True)
-class PairVerdict:
+class ExVerdict:
     """Whether the prediction's result matches the gold result, with both results kept.
 
     ``reason`` is one of: ``match``, ``mismatch``, ``pred_error``, ``pred_timeout``,
@@ -46,7 +46,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def prepare_pair(gold_sql: str, pred_sql: str, *, mode: str = "spider", keep_distinct: bool = False) -> PreparedPair:
+def prepare_item(gold_sql: str, pred_sql: str, *, mode: str = "spider", keep_distinct: bool = False) -> PreparedItem:
     """Apply the official pre-execution rewrites of ``mode`` to both queries."""
     check_mode(mode)
     if mode == "spider":
@@ -54,18 +54,18 @@ def prepare_pair(gold_sql: str, pred_sql: str, *, mode: str = "spider", keep_dis
         if not keep_distinct:
             gold_sql, pred_sql = remove_distinct(gold_sql), remove_distinct(pred_sql)
         ordered = order_matters(gold_sql)
-        return PreparedPair(replace_cur_year(gold_sql), replace_cur_year(pred_sql), mode, ordered)
-    return PreparedPair(gold_sql, pred_sql, mode, False)
+        return PreparedItem(replace_cur_year(gold_sql), replace_cur_year(pred_sql), mode, ordered)
+    return PreparedItem(gold_sql, pred_sql, mode, False)
 
 
-def judge(gold: ExecResult, pred: ExecResult, *, mode: str, ordered: bool) -> PairVerdict:
+def judge(gold: ExecResult, pred: ExecResult, *, mode: str, ordered: bool) -> ExVerdict:
     """Compare two finished executions."""
     if not gold.ok:
-        return PairVerdict(False, gold, pred, "gold_failed")
+        return ExVerdict(False, gold, pred, "gold_failed")
     if not pred.ok:
-        return PairVerdict(False, gold, pred, f"pred_{pred.status}")
+        return ExVerdict(False, gold, pred, f"pred_{pred.status}")
     ok = results_match(gold.rows, pred.rows, mode=mode, ordered=ordered)
-    return PairVerdict(ok, gold, pred, "match" if ok else "mismatch")
+    return ExVerdict(ok, gold, pred, "match" if ok else "mismatch")
 
 
 def exec_match(
@@ -76,13 +76,13 @@ def exec_match(
     mode: str = "spider",
     keep_distinct: bool = False,
     limits: Limits = Limits(),
-) -> PairVerdict:
+) -> ExVerdict:
     """Run gold and prediction on one database (read-only, bounded) and compare the results.
 
     A missing ``db_path`` raises :class:`~evaluation.errors.DataNotFoundError`; SQL errors,
     timeouts and oversized results make the verdict incorrect (``reason`` says which).
     """
-    pair = prepare_pair(gold_sql, pred_sql, mode=mode, keep_distinct=keep_distinct)
+    pair = prepare_item(gold_sql, pred_sql, mode=mode, keep_distinct=keep_distinct)
     with ReadOnlyDatabase(db_path, limits) as db:
         gold = db.execute(pair.gold_sql)
         pred = db.execute(pair.pred_sql)
@@ -114,7 +114,7 @@ class GoldCache:
             self.results[key] = self.db(path).execute(sql)
         return self.results[key]
 
-    def verdict(self, path: Path, pair: PreparedPair) -> PairVerdict:
+    def verdict(self, path: Path, pair: PreparedItem) -> ExVerdict:
         """:func:`judge` of a prepared pair on ``path``: the gold from the cache, the prediction run now."""
         gold = self.gold(path, pair.gold_sql)
         pred = self.db(path).execute(pair.pred_sql)

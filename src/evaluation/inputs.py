@@ -43,8 +43,8 @@ class PredRecord:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """One item to evaluate."""
+class Item:
+    """One item to evaluate: a gold query and the prediction for it, on one database."""
 
     id: str
     db_id: str
@@ -53,11 +53,13 @@ class Pair:
 
 
 @dataclass(frozen=True)
-class Paired:
-    pairs: tuple[Pair, ...]
+class LoadedItems:
+    """The items of a gold file and a prediction file, paired by id or by position."""
+
+    items: tuple[Item, ...]
     pairing: str  # "by_id" | "by_position"
     warnings: tuple[str, ...]
-    gold_items: int = -1  # gold records read (-1: same as len(pairs)); fewer pairs with only_predicted
+    gold_items: int = -1  # gold records read (-1: same as len(items)); fewer items with only_predicted
     only_predicted: bool = False
 
 
@@ -182,7 +184,7 @@ def pair_up(
     *,
     unjudgeable: Callable[[GoldRecord], bool] | None = None,
     only_predicted: bool = False,
-) -> Paired:
+) -> LoadedItems:
     """Join gold and predictions; every gold needs exactly one prediction and vice versa.
 
     ``unjudgeable(g)`` (optional) marks gold items that cannot be scored anyway (their database file
@@ -207,7 +209,7 @@ def pair_up(
                 f"{len(gold) - len(kept)} of the {len(gold)} in {gold_path} are left out"
             )
         paired = pair_up(kept, gold_path, preds, pred_path, pred_format, unjudgeable=unjudgeable)
-        return Paired(paired.pairs, paired.pairing, (*warnings, *paired.warnings), len(gold), True)
+        return LoadedItems(paired.items, paired.pairing, (*warnings, *paired.warnings), len(gold), True)
     if pred_format == "spider_text":
         if len(preds) != len(gold):
             raise InputError(
@@ -219,8 +221,8 @@ def pair_up(
             f"{pred_path}: plain-text predictions are paired with the gold by line position; "
             "use JSONL with ids to pair by id"
         )
-        pairs = tuple(Pair(g.id, g.db_id, g.sql, p.sql) for g, p in zip(gold, preds, strict=True))
-        return Paired(pairs, "by_position", tuple(warnings))
+        pairs = tuple(Item(g.id, g.db_id, g.sql, p.sql) for g, p in zip(gold, preds, strict=True))
+        return LoadedItems(pairs, "by_position", tuple(warnings))
     by_id = {p.id: p for p in preds}
     gold_ids = {g.id for g in gold}
     missing = [g.id for g in gold if g.id not in by_id]
@@ -254,17 +256,17 @@ def pair_up(
                 line=p.line,
                 field="db_id",
             )
-        pairs.append(Pair(g.id, g.db_id, g.sql, p.sql))
-    return Paired(tuple(pairs), "by_id", tuple(warnings))
+        pairs.append(Item(g.id, g.db_id, g.sql, p.sql))
+    return LoadedItems(tuple(pairs), "by_id", tuple(warnings))
 
 
-def load_pairs(
+def load_items(
     gold_path: str | Path,
     pred_path: str | Path,
     *,
     unjudgeable: Callable[[GoldRecord], bool] | None = None,
     only_predicted: bool = False,
-) -> Paired:
+) -> LoadedItems:
     gold, _ = load_gold(gold_path)
     preds, fmt = load_predictions(pred_path)
     return pair_up(gold, gold_path, preds, pred_path, fmt, unjudgeable=unjudgeable, only_predicted=only_predicted)

@@ -26,10 +26,10 @@ from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
 from evaluation.errors import ConfigError, DataNotFoundError, UnknownNameError
-from evaluation.ex import GoldCache, check_mode, prepare_pair
+from evaluation.ex import GoldCache, check_mode, prepare_item
 from evaluation.executor import Limits
 from evaluation.hardness import hardness
-from evaluation.inputs import Pair
+from evaluation.inputs import Item
 from evaluation.sql_analysis import try_parse
 from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
 
@@ -177,7 +177,7 @@ def _as_metric(v) -> MetricVerdict:
     )
 
 
-def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
+def evaluate_task(items: Sequence[Item], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
     """Evaluate items (normally of one database) sequentially with one gold cache."""
     cache = GoldCache(config.limits)
     trees: dict[str, exp.Expression | None] = {}  # one sqlglot parse per gold text (hardness + flags)
@@ -201,7 +201,7 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
                 verdicts = {m: MetricVerdict(None, "skipped") for m in config.metrics}
                 out.append(ItemResult(it.id, it.db_id, level, verdicts, (), f"database file not found: {db_path}"))
                 continue
-            pair = prepare_pair(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
+            pair = prepare_item(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
             verdicts: dict[str, MetricVerdict] = {}
             flags: tuple[str, ...] = ()
             ex = None
@@ -239,7 +239,7 @@ def evaluate_task(items: Sequence[Pair], config: EvalConfig, timer: Timer = wall
     return out
 
 
-def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) -> dict[str, MetricVerdict | None]:
+def ts_task(items: Sequence[Item], suite: Sequence[Path], config: EvalConfig) -> dict[str, MetricVerdict | None]:
     """TS on one shard of a suite: per item id, the first failing verdict (``None``: matched on all).
 
     Gold results are cached per (suite file, gold SQL) for the whole task.
@@ -248,7 +248,7 @@ def ts_task(items: Sequence[Pair], suite: Sequence[Path], config: EvalConfig) ->
     out: dict[str, MetricVerdict | None] = {}
     try:
         for it in items:
-            pair = prepare_pair(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
+            pair = prepare_item(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
             out[it.id] = None
             for path in suite:
                 v = cache.verdict(path, pair)
@@ -278,15 +278,15 @@ def merge_ts(
     return MetricVerdict(True, "match", "ok", "ok", "", {"suite_size": suite_size})
 
 
-def split_tasks(pairs: Iterable[Pair], size: int = _TASK_SIZE) -> list[list[Pair]]:
+def split_tasks(pairs: Iterable[Item], size: int = _TASK_SIZE) -> list[list[Item]]:
     """Group by database, keep identical gold queries together, cut into tasks of about ``size``."""
-    by_db: dict[str, list[Pair]] = {}
+    by_db: dict[str, list[Item]] = {}
     for p in pairs:
         by_db.setdefault(p.db_id, []).append(p)
-    tasks: list[list[Pair]] = []
+    tasks: list[list[Item]] = []
     for db_id in sorted(by_db):
         items = sorted(by_db[db_id], key=lambda p: p.gold_sql)
-        cur: list[Pair] = []
+        cur: list[Item] = []
         for p in items:
             if len(cur) >= size and cur[-1].gold_sql != p.gold_sql:
                 tasks.append(cur)
@@ -302,7 +302,7 @@ def split_tasks(pairs: Iterable[Pair], size: int = _TASK_SIZE) -> list[list[Pair
 class _Task:
     """Items of one database; ``suite`` non-empty: a TS task over that shard of the suite."""
 
-    items: tuple[Pair, ...]
+    items: tuple[Item, ...]
     suite: tuple[Path, ...] = ()
     shard: int = 0
 
@@ -315,14 +315,14 @@ def _needs_main(config: EvalConfig) -> bool:
     return "ex" in config.metrics or "ves" in config.metrics
 
 
-def _suites(pairs: Iterable[Pair], config: EvalConfig) -> dict[str, list[Path]]:
+def _suites(pairs: Iterable[Item], config: EvalConfig) -> dict[str, list[Path]]:
     """Suite files per db id (empty list: no suite) — only when TS is asked for."""
     if "ts" not in config.metrics:
         return {}
     return {db_id: config.suite_paths(db_id) for db_id in sorted({p.db_id for p in pairs})}
 
 
-def check_suites(pairs: Sequence[Pair], config: EvalConfig) -> None:
+def check_suites(pairs: Sequence[Item], config: EvalConfig) -> None:
     """TS with a suite folder that holds no suite for any evaluated database is a mistake (a wrong or
     empty ``--suite-dir``), not an all-``-`` report: raise, naming the folder and what was expected."""
     suites = _suites(pairs, config)
@@ -335,11 +335,11 @@ def check_suites(pairs: Sequence[Pair], config: EvalConfig) -> None:
         )
 
 
-def _ts_skipped(pair: Pair, config: EvalConfig) -> bool:
+def _ts_skipped(pair: Item, config: EvalConfig) -> bool:
     return _needs_main(config) and not config.db_path(pair.db_id).is_file()
 
 
-def plan_tasks(pairs: Sequence[Pair], config: EvalConfig, workers: int) -> list[_Task]:
+def plan_tasks(pairs: Sequence[Item], config: EvalConfig, workers: int) -> list[_Task]:
     """Main tasks (hardness, EX, VES) and TS tasks, sharded over suite files when needed for balance."""
     chunks = split_tasks(pairs)
     tasks = [_Task(tuple(c)) for c in chunks]
@@ -359,7 +359,7 @@ def plan_tasks(pairs: Sequence[Pair], config: EvalConfig, workers: int) -> list[
     return tasks
 
 
-def work_units(pairs: Sequence[Pair], config: EvalConfig) -> int:
+def work_units(pairs: Sequence[Item], config: EvalConfig) -> int:
     """What ``progress`` counts up to: one per item, plus one per (item, suite file) for TS."""
     suites = _suites(pairs, config)
     return len(pairs) + sum(len(suites.get(p.db_id, ())) for p in pairs if not _ts_skipped(p, config))
@@ -371,8 +371,8 @@ def _run_task(task: _Task, config: EvalConfig, timer: Timer):
     return evaluate_task(task.items, config, timer)
 
 
-def evaluate_pairs(
-    pairs: Sequence[Pair],
+def evaluate_items(
+    pairs: Sequence[Item],
     config: EvalConfig,
     *,
     timer: Timer | None = None,

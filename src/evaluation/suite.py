@@ -19,7 +19,7 @@ build them. For each ``db_id`` of a gold file:
 
 The output is the layout ``evaluate --suite-dir`` reads: ``OUT/<db_id>/NN_*.sqlite`` (``00_original``
 first, then the kept candidates in greedy order, so TS fails fast), plus ``OUT/manifest.json``.
-A verdict "killed" is the evaluator's own: :func:`~evaluation.ex.prepare_pair` + :func:`~evaluation.ex.judge`.
+A verdict "killed" is the evaluator's own: :func:`~evaluation.ex.prepare_item` + :func:`~evaluation.ex.judge`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import sqlglot
 from sqlglot import exp
 
 from evaluation.errors import ConfigError, DataNotFoundError
-from evaluation.ex import check_mode, judge, prepare_pair
+from evaluation.ex import check_mode, judge, prepare_item
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
 from evaluation.fileio import write_atomic
 from evaluation.inputs import load_gold
@@ -682,7 +682,7 @@ def _killed(
     """Indexes of the neighbours whose verdict against their gold is "not correct" on ``db``."""
     out = set()
     for i, (g, n) in enumerate(nbrs):
-        pair = prepare_pair(g, n, mode=config.compare, keep_distinct=config.keep_distinct)
+        pair = prepare_item(g, n, mode=config.compare, keep_distinct=config.keep_distinct)
         if not judge(golds[g], db.execute(pair.pred_sql), mode=pair.mode, ordered=pair.ordered).correct:
             out.add(i)
     return out
@@ -691,7 +691,7 @@ def _killed(
 def _run_golds(db: ReadOnlyDatabase, golds: Sequence[str], config: SuiteConfig) -> dict[str, ExecResult]:
     out = {}
     for g in golds:
-        pair = prepare_pair(g, g, mode=config.compare, keep_distinct=config.keep_distinct)
+        pair = prepare_item(g, g, mode=config.compare, keep_distinct=config.keep_distinct)
         out[g] = db.execute(pair.gold_sql)
     return out
 

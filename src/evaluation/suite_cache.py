@@ -265,7 +265,7 @@ def ts_verdicts(
     that database); a caller judging only some predictions passes all of its golds, so the suite does
     not depend on which predictions it judges. Item ids must be unique.
     """
-    from evaluation.inputs import Pair
+    from evaluation.inputs import Item
     from evaluation.runner import EvalConfig, merge_ts, ts_task
 
     if len({it.id for it in items}) != len(items):
@@ -289,7 +289,7 @@ def ts_verdicts(
             workers=1,
             flag_ambiguous=False,
         )
-        pairs = [Pair(it.id, db_id, it.gold_sql, it.pred_sql) for it in group]
+        pairs = [Item(it.id, db_id, it.gold_sql, it.pred_sql) for it in group]
         outcome = ts_task(pairs, suite.paths, config)
         for it in group:
             out[it.id] = merge_ts(db_id, len(suite.files), [outcome[it.id]], config)

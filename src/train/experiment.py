@@ -216,12 +216,12 @@ def build_test_suite(cfg: ExperimentConfig, out: Path) -> Path | None:
 
 def test_suite_verdicts(tests: Sequence[Mapping[str, Any]], sqls: Sequence[str], suite: Path) -> list[bool]:
     """TS per test item through ``evaluation`` (the same runner as ``evaluate --metric ts``)."""
-    from evaluation.inputs import Pair
-    from evaluation.runner import EvalConfig, evaluate_pairs
+    from evaluation.inputs import Item
+    from evaluation.runner import EvalConfig, evaluate_items
 
     db_root = (suite.parent / "bench" / "database").resolve()
-    pairs = [Pair(str(t["id"]), t["db_id"], t["sql"], sql) for t, sql in zip(tests, sqls, strict=True)]
-    items = evaluate_pairs(pairs, EvalConfig(db_root=db_root, metrics=("ts",), suite_dir=suite, workers=1))
+    pairs = [Item(str(t["id"]), t["db_id"], t["sql"], sql) for t, sql in zip(tests, sqls, strict=True)]
+    items = evaluate_items(pairs, EvalConfig(db_root=db_root, metrics=("ts",), suite_dir=suite, workers=1))
     return [bool(r.verdicts["ts"].correct) if "ts" in r.verdicts else False for r in items]
 
 
@@ -696,7 +696,7 @@ CONTRASTS = (
 
 
 def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[str, Any]]:
-    """Paired differences between the arms the paper's ablations compare (over the seeds both have):
+    """LoadedItems differences between the arms the paper's ablations compare (over the seeds both have):
     mean with a bootstrap interval over questions, and the questions one arm gets right and the other
     wrong (summed over seeds) -- at a small scale, where intervals are wide, the raw wins and losses
     show what the mean hides."""
@@ -764,7 +764,7 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
     if doc.get("contrasts"):
         lines += [
             "",
-            "Paired contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
+            "LoadedItems contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
             "questions one arm gets right and the other wrong, summed over seeds):",
             "",
             "| arm | vs | measures | Δ EX [95% CI] | wins / losses | seeds |",

@@ -61,7 +61,7 @@ class Encoded:
         return {"input_ids": self.input_ids, "labels": self.labels, "attention_mask": [1] * len(self.input_ids)}
 
 
-def encode_pair(tokenizer: Any, prompt_text: str, answer_text: str, max_length: int) -> Encoded:
+def encode_prompt_answer(tokenizer: Any, prompt_text: str, answer_text: str, max_length: int) -> Encoded:
     """Tokenize prompt and answer separately (so the boundary is exact) and mask the prompt.
 
     The answer ends with the EOS token so the model learns to stop. When too long, the prompt is cut

@@ -126,12 +126,12 @@ def judge_predictions(
 
     With a ``ts`` ``judge`` the EX-correct predictions are judged again on the suite of their database
     (:func:`_ts_rejudge`); ``None`` or ``ex``: EX alone, as before."""
-    from evaluation.ex import GoldCache, prepare_pair
+    from evaluation.ex import GoldCache, prepare_item
 
     out = []
     with GoldCache(limits) as cache:
         for ex, sql in zip(examples, pred_sqls, strict=True):
-            v = cache.verdict(db_path_of(ex, data_root), prepare_pair(ex["sql"], sql or ""))
+            v = cache.verdict(db_path_of(ex, data_root), prepare_item(ex["sql"], sql or ""))
             correct = None if v.reason == "gold_failed" else bool(v.correct)
             out.append(Judged(str(ex["id"]), correct, v.reason))
     if judge is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.formatting import encode_pair, pad_batch, render_prompt
+from train.formatting import encode_prompt_answer, pad_batch, render_prompt
 
 
 def encode_pairs(tokenizer: Any, pairs: list[dict[str, Any]], max_length: int) -> list[dict[str, Any]]:
@@ -17,8 +17,8 @@ def encode_pairs(tokenizer: Any, pairs: list[dict[str, Any]], max_length: int) -
     out = []
     for p in pairs:
         prompt = render_prompt(tokenizer, p["prompt"])
-        c = encode_pair(tokenizer, prompt, p["chosen"], max_length)
-        r = encode_pair(tokenizer, prompt, p["rejected"], max_length)
+        c = encode_prompt_answer(tokenizer, prompt, p["chosen"], max_length)
+        r = encode_prompt_answer(tokenizer, prompt, p["rejected"], max_length)
         out.append({"chosen": c.as_dict(), "rejected": r.as_dict(), "reward": float(p["reward"])})
     return out
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError
 from train.fields import OptimiserOptions
-from train.formatting import CausalLMCollator, encode_pair, model_input, render_prompt, target_text
+from train.formatting import CausalLMCollator, encode_prompt_answer, model_input, render_prompt, target_text
 from train.io import data_root_for, read_examples, read_jsonl, split_paths, write_jsonl
 from train.sft_config import SFTConfig
 
@@ -32,7 +32,7 @@ class SFTResult:
 
 def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], task: str, max_length: int) -> list[dict]:
     return [
-        encode_pair(
+        encode_prompt_answer(
             tokenizer, render_prompt(tokenizer, model_input(ex, task)), target_text(ex, task), max_length
         ).as_dict()
         for ex in examples

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import evaluation
-from evaluation import EvalConfig, Limits, Pair, Report, evaluate
+from evaluation import EvalConfig, Item, Limits, Report, evaluate
 from evaluation.errors import ConfigError, DataNotFoundError, SpftError, UnknownNameError
 from evaluation.runner import work_units
 
@@ -106,12 +106,12 @@ def test_library_call_returns_the_report_the_command_writes(files, spider_root: 
 
 def test_loaded_pairs_and_progress(spider_root: Path) -> None:
     pairs = [
-        Pair(str(i), "concert_singer", "SELECT count(*) FROM singer", sql)
+        Item(str(i), "concert_singer", "SELECT count(*) FROM singer", sql)
         for i, sql in enumerate(["SELECT count(*) FROM singer", "SELECT 1", "SELECT count(*) FROM stadium"])
     ]
     config = EvalConfig(db_root=spider_root / "database", workers=1)
     done: list[int] = []
-    report = evaluate(None, None, config, pairs=pairs, progress=done.append)
+    report = evaluate(None, None, config, items=pairs, progress=done.append)
     assert [r.verdicts["ex"].correct for r in report.items] == [True, False, False]
     assert sum(done) == work_units(pairs, config) == 3
     assert report.as_dict()["inputs"]["gold"] is None and report.warnings == ()

@@ -22,8 +22,8 @@ from sqlglot import exp
 
 from evaluation import compare
 from evaluation.compare import remove_distinct, result_eq
-from evaluation.inputs import Pair
-from evaluation.runner import EvalConfig, evaluate_pairs
+from evaluation.inputs import Item
+from evaluation.runner import EvalConfig, evaluate_items
 from tests.evaluation import official_reference as official
 
 
@@ -99,7 +99,7 @@ def mutations(gold: str, other_gold: str) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _dev_mutations(spider_root: Path, step: int) -> list[tuple[Pair, bool, str]]:
+def _dev_mutations(spider_root: Path, step: int) -> list[tuple[Item, bool, str]]:
     dev = json.loads((spider_root / "dev.json").read_text())
     by_db: dict[str, list[int]] = {}
     for i, ex in enumerate(dev):
@@ -113,7 +113,7 @@ def _dev_mutations(spider_root: Path, step: int) -> list[tuple[Pair, bool, str]]
         same = by_db[db_id]
         other = dev[same[(same.index(i) + 1) % len(same)]]["query"]
         for k, (kind, sql, keep) in enumerate(mutations(ex["query"], other)):
-            out.append((Pair(f"{i}-{k}-{kind}-{int(keep)}", db_id, ex["query"], sql), keep, kind))
+            out.append((Item(f"{i}-{k}-{kind}-{int(keep)}", db_id, ex["query"], sql), keep, kind))
     return out
 
 
@@ -124,7 +124,7 @@ def test_mutated_dev_predictions_get_the_official_verdicts(spider_root: Path) ->
     for keep in (False, True):
         pairs = [p for p, k, _ in items if k is keep]
         config = EvalConfig(db_root=db_root, keep_distinct=keep, workers=2, flag_ambiguous=False)
-        for r in evaluate_pairs(pairs, config):
+        for r in evaluate_items(pairs, config):
             ours[r.id] = r.verdicts["ex"].correct
     cache: dict = {}
     disagreements = []

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from evaluation.errors import ConfigError, UnknownNameError
-from evaluation.inputs import Pair
-from evaluation.runner import EvalConfig, evaluate_pairs, parse_metrics, split_tasks
+from evaluation.inputs import Item
+from evaluation.runner import EvalConfig, evaluate_items, parse_metrics, split_tasks
 from evaluation.ves import clean_outliers, rves_reward, time_ratio, ves_score
 
 
 def test_gold_vs_gold_is_perfect_on_every_present_dev_db(spider_root: Path) -> None:
     dev = json.loads((spider_root / "dev.json").read_text())
-    pairs = [Pair(str(i), ex["db_id"], ex["query"], ex["query"]) for i, ex in enumerate(dev)]
+    pairs = [Item(str(i), ex["db_id"], ex["query"], ex["query"]) for i, ex in enumerate(dev)]
     config = EvalConfig(db_root=spider_root / "database", metrics=("ex",), workers=2)
-    results = evaluate_pairs(pairs, config)
+    results = evaluate_items(pairs, config)
     assert [r.id for r in results] == [p.id for p in pairs]
     judged = [r for r in results if not r.skipped]
     skipped = [r for r in results if r.skipped]
@@ -30,7 +30,7 @@ def test_gold_vs_gold_is_perfect_on_every_present_dev_db(spider_root: Path) -> N
     bad = [(r.id, r.verdicts["ex"].status) for r in judged if not r.verdicts["ex"].correct]
     assert bad == []
     # bird semantics too
-    bird = evaluate_pairs(pairs[:200], EvalConfig(db_root=spider_root / "database", compare="bird", workers=1))
+    bird = evaluate_items(pairs[:200], EvalConfig(db_root=spider_root / "database", compare="bird", workers=1))
     assert all(r.verdicts["ex"].correct for r in bird)
 
 
@@ -52,12 +52,12 @@ def suite(spider_root: Path, tmp_path: Path) -> Path:
 def test_test_suite_catches_a_lucky_prediction(spider_root: Path, suite: Path) -> None:
     gold = "SELECT name FROM singer WHERE age > 45"  # original: Joe Sharp (52) only
     pairs = [
-        Pair("lucky", "concert_singer", gold, "SELECT name FROM singer WHERE age > 50"),
-        Pair("right", "concert_singer", gold, "SELECT name FROM singer WHERE 45 < age"),
-        Pair("nosuite", "pets_1", "SELECT count(*) FROM pets", "SELECT count(*) FROM pets"),
+        Item("lucky", "concert_singer", gold, "SELECT name FROM singer WHERE age > 50"),
+        Item("right", "concert_singer", gold, "SELECT name FROM singer WHERE 45 < age"),
+        Item("nosuite", "pets_1", "SELECT count(*) FROM pets", "SELECT count(*) FROM pets"),
     ]
     config = EvalConfig(db_root=spider_root / "database", metrics=("ex", "ts"), suite_dir=suite, workers=1)
-    r = {x.id: x for x in evaluate_pairs(pairs, config)}
+    r = {x.id: x for x in evaluate_items(pairs, config)}
     assert r["lucky"].verdicts["ex"].correct is True
     assert r["lucky"].verdicts["ts"].correct is False
     assert r["lucky"].verdicts["ts"].extra["failed_on"] == "mutated.sqlite"
@@ -87,16 +87,16 @@ def fixed_timer(db, sql: str) -> float:
 
 def test_ves_with_injected_timings(spider_root: Path) -> None:
     pairs = [
-        Pair(
+        Item(
             "fast",
             "concert_singer",
             "SELECT count(*) FROM singer WHERE age > 30",
             "SELECT count(*) FROM singer WHERE Age > 30",
         ),
-        Pair("wrong", "concert_singer", "SELECT count(*) FROM singer", "SELECT count(*) FROM singer WHERE Age > 99"),
+        Item("wrong", "concert_singer", "SELECT count(*) FROM singer", "SELECT count(*) FROM singer WHERE Age > 99"),
     ]
     config = EvalConfig(db_root=spider_root / "database", metrics=("ves",), ves_repeats=5, workers=1)
-    r = evaluate_pairs(pairs, config, timer=fixed_timer)
+    r = evaluate_items(pairs, config, timer=fixed_timer)
     fast, wrong = (x.verdicts["ves"] for x in r)
     assert fast.extra == {"time_ratio": 4.0, "score": 200.0, "reward": 1.25}
     assert wrong.correct is False and wrong.extra == {"time_ratio": 0.0, "score": 0.0, "reward": 0.0}
@@ -142,13 +142,13 @@ def test_gold_runs_once_per_db(spider_root: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(executor.ReadOnlyDatabase, "execute", spy)
     gold = "SELECT count(*) FROM singer"
-    pairs = [Pair(str(i), "concert_singer", gold, f"SELECT count(*) FROM singer WHERE {i} = {i}") for i in range(5)]
-    evaluate_pairs(pairs, EvalConfig(db_root=spider_root / "database", workers=1, flag_ambiguous=False))
+    pairs = [Item(str(i), "concert_singer", gold, f"SELECT count(*) FROM singer WHERE {i} = {i}") for i in range(5)]
+    evaluate_items(pairs, EvalConfig(db_root=spider_root / "database", workers=1, flag_ambiguous=False))
     assert calls.count(gold) == 1 and len(calls) == 6
 
 
 def test_split_tasks_keeps_same_gold_together() -> None:
-    pairs = [Pair(str(i), "a", f"g{i % 3}", "p") for i in range(200)] + [Pair("b0", "b", "g", "p")]
+    pairs = [Item(str(i), "a", f"g{i % 3}", "p") for i in range(200)] + [Item("b0", "b", "g", "p")]
     tasks = split_tasks(pairs, size=10)
     for t in tasks:
         assert len({p.db_id for p in t}) == 1
@@ -191,9 +191,9 @@ def test_ts_is_sharded_over_suite_files_with_gold_cached(wide_suite, monkeypatch
     root, suite = wide_suite
     gold = "SELECT name FROM person WHERE age > 40"
     pairs = [
-        Pair("same", "people", gold, "SELECT name FROM person WHERE 40 < age"),
-        Pair("lucky", "people", gold, "SELECT name FROM person WHERE age >= 41"),
-        Pair("wrong", "people", gold, "SELECT name FROM person"),
+        Item("same", "people", gold, "SELECT name FROM person WHERE 40 < age"),
+        Item("lucky", "people", gold, "SELECT name FROM person WHERE age >= 41"),
+        Item("wrong", "people", gold, "SELECT name FROM person"),
     ]
     config = EvalConfig(db_root=root, metrics=("ex", "ts"), suite_dir=suite, workers=1, flag_ambiguous=False)
     tasks = plan_tasks(pairs, config, workers=3)
@@ -210,7 +210,7 @@ def test_ts_is_sharded_over_suite_files_with_gold_cached(wide_suite, monkeypatch
 
     monkeypatch.setattr(executor.ReadOnlyDatabase, "execute", spy)
     done: list[int] = []
-    r = {x.id: x for x in evaluate_pairs(pairs, config, progress=done.append)}
+    r = {x.id: x for x in evaluate_items(pairs, config, progress=done.append)}
     assert sum(done) == work_units(pairs, config)
     gold_runs = Counter(name for name, sql in calls if sql == gold)
     assert gold_runs == Counter({"people.sqlite": 1, **{f"s{k:02d}.sqlite": 1 for k in range(7)}})
@@ -228,5 +228,5 @@ def test_ts_is_sharded_over_suite_files_with_gold_cached(wide_suite, monkeypatch
     }
     assert r["wrong"].verdicts["ts"].extra["failed_on"] == "s00.sqlite"  # the first failing file in suite order
     monkeypatch.undo()
-    pooled = evaluate_pairs(pairs, replace(config, workers=2))
+    pooled = evaluate_items(pairs, replace(config, workers=2))
     assert [x.to_json() for x in pooled] == [r[p.id].to_json() for p in pairs]

@@ -8,7 +8,7 @@ import pytest
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from train.decoding import GenerationOptions, extract_sql
-from train.formatting import IGNORE_INDEX, encode_pair, model_input, pad_batch, target_text
+from train.formatting import IGNORE_INDEX, encode_prompt_answer, model_input, pad_batch, target_text
 from train.io import read_examples, split_paths
 from train.pool import Pool, PoolEntry, load_pool, save_pool
 
@@ -23,13 +23,13 @@ class CharTok:
 
 
 def test_encode_pair_masks_prompt_and_appends_eos():
-    enc = encode_pair(CharTok(), "abc", "XY", max_length=100)
+    enc = encode_prompt_answer(CharTok(), "abc", "XY", max_length=100)
     assert enc.input_ids == [97, 98, 99, 88, 89, 0]
     assert enc.labels == [IGNORE_INDEX] * 3 + [88, 89, 0]
 
 
 def test_encode_pair_cuts_prompt_from_the_left_and_keeps_answer():
-    enc = encode_pair(CharTok(), "abcdef", "XY", max_length=5)
+    enc = encode_prompt_answer(CharTok(), "abcdef", "XY", max_length=5)
     assert enc.input_ids == [101, 102, 88, 89, 0]  # 'e', 'f' kept: the end of the prompt
     assert enc.labels[:2] == [IGNORE_INDEX] * 2
 
@@ -37,14 +37,18 @@ def test_encode_pair_cuts_prompt_from_the_left_and_keeps_answer():
 @pytest.mark.parametrize("max_length", [9, 10, 12, 13, 100])
 def test_encode_pair_keeps_a_prompt_that_fits_whole(max_length):
     """Regression: a prompt longer than half the room was cut to (room - len) tokens by a negative slice."""
-    enc = encode_pair(CharTok(), "abcdef", "XY", max_length=max_length)
+    enc = encode_prompt_answer(CharTok(), "abcdef", "XY", max_length=max_length)
     assert enc.input_ids == [97, 98, 99, 100, 101, 102, 88, 89, 0]
 
 
 def test_encode_pair_cuts_only_what_does_not_fit():
-    enc = encode_pair(CharTok(), "abcdef", "XY", max_length=7)
+    enc = encode_prompt_answer(CharTok(), "abcdef", "XY", max_length=7)
     assert enc.input_ids == [99, 100, 101, 102, 88, 89, 0]
-    assert encode_pair(CharTok(), "abcdef", "WXYZ", max_length=3).input_ids == [87, 88, 89]  # answer alone too long
+    assert encode_prompt_answer(CharTok(), "abcdef", "WXYZ", max_length=3).input_ids == [
+        87,
+        88,
+        89,
+    ]  # answer alone too long
 
 
 def test_pad_batch_right_and_left():

@@ -178,14 +178,14 @@ def test_resume_conflicts_name_what_changed(tmp_path):
 
 def test_sequence_logps_sums_answer_tokens_only(tiny_model):
     torch = pytest.importorskip("torch")
-    from train.formatting import encode_pair, pad_batch
+    from train.formatting import encode_prompt_answer, pad_batch
     from train.logprobs import batched_logps, sequence_logps
     from train.modeling import load_model, load_tokenizer
 
     tok, model = load_tokenizer(tiny_model), load_model(tiny_model, trainable=False)
     enc = [
-        encode_pair(tok, "-- Question: how many singers?\n", "SELECT count(*) FROM singer", 64).as_dict(),
-        encode_pair(tok, "-- Question: names?\n-- SQL:", "SELECT name FROM singer ORDER BY age", 64).as_dict(),
+        encode_prompt_answer(tok, "-- Question: how many singers?\n", "SELECT count(*) FROM singer", 64).as_dict(),
+        encode_prompt_answer(tok, "-- Question: names?\n-- SQL:", "SELECT name FROM singer ORDER BY age", 64).as_dict(),
     ]
     expected = []
     for e in enc:  # by hand: one row, no padding, log-softmax of every next-token distribution

@@ -93,6 +93,25 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
+def json_text(obj: Any, *, sort_keys: bool = False) -> str:
+    """The project's one JSON document layout: two-space indent, UTF-8 kept (no ``\\u`` escapes), a
+    trailing newline; ``sort_keys`` for files compared byte for byte (``synth generate``'s manifest);
+    values JSON cannot hold (paths, dates) as their ``str``.
+
+    >>> print(json_text({"b": 1, "a": "é"}, sort_keys=True), end="")
+    {
+      "a": "é",
+      "b": 1
+    }
+    """
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=sort_keys, default=str) + "\n"
+
+
+def write_json(path: str | Path, obj: Any, *, sort_keys: bool = False) -> Path:
+    """:func:`json_text` of ``obj`` written atomically: a reader never sees half a file, a kill never leaves one."""
+    return write_atomic(path, json_text(obj, sort_keys=sort_keys))
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for each non-blank line of a JSON Lines file (1-based numbers).
 

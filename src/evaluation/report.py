@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.fileio import write_atomic
+from evaluation.fileio import write_atomic, write_json
 from evaluation.hardness import LEVELS
 from evaluation.provenance import file_info, package_versions
 from evaluation.runner import EMPTY, EvalConfig, ItemResult
@@ -169,7 +169,7 @@ def _pct(x: float | None, metric: str) -> str:
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:
-    write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    write_json(path, obj)
 
 
 def write_details(path: str | Path, results: Sequence[ItemResult]) -> None:

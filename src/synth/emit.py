@@ -13,7 +13,6 @@ UTF-8, keys in the order of the first record. The manifest is a nested object an
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import threading
@@ -24,6 +23,7 @@ import polars as pl
 
 from evaluation import provenance
 from evaluation.errors import SpftError
+from evaluation.fileio import json_text
 from evaluation.fileio import stage as _stage
 from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: synth's callers)
 
@@ -60,7 +60,7 @@ def ndjson_bytes(records: Sequence[Mapping], schema: Mapping[str, pl.DataType] |
 
 def json_bytes(obj: object) -> bytes:
     """A JSON document as bytes: sorted keys, two-space indent, trailing newline (stable diffs)."""
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return json_text(obj, sort_keys=True).encode("utf-8")
 
 
 class OutputWriteError(SpftError):

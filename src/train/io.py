@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import DataNotFoundError, InputError
-from evaluation.fileio import iter_jsonl_objects, write_atomic
+from evaluation.fileio import iter_jsonl_objects, write_atomic, write_json  # noqa: F401  (write_json: train's callers)
 from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: train's callers)
 
 REQUIRED_FIELDS = ("id", "db_id", "sql")
@@ -132,11 +132,6 @@ def checkpoint_fingerprint(path: str | Path) -> str:
         if base and Path(base).expanduser().resolve() != p.resolve():
             h.update(f"base:{checkpoint_fingerprint(base)}\n".encode())
     return h.hexdigest()
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Atomic: a reader never sees half a file, a kill never leaves one."""
-    write_atomic(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

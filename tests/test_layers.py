@@ -40,3 +40,13 @@ def test_imports_point_down_and_take_no_private_names(path: Path) -> None:
 
 def test_the_scan_sees_the_packages() -> None:
     assert len(FILES) > 100 and any(m == "evaluation.console" for m, _, _ in _imports(SRC / "train" / "vbi.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_library_code_shows_bars_only_through_the_console_module(path: Path) -> None:
+    """tqdm is imported by evaluation.console (and CLI modules) only: one place decides where bars go."""
+    rel = path.relative_to(SRC)
+    if rel.as_posix() == "evaluation/console.py" or rel.name.startswith("cli"):
+        return
+    for module, _, line in _imports(path):
+        assert module.split(".")[0] != "tqdm", f"{rel}:{line} imports {module}; use evaluation.console.progress_bar"

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -296,8 +295,7 @@ def predict_file(
     killed run started again with the same model, settings and backend continues after what was
     written; ``OUT`` appears, whole, at the end, and the partial file is removed.
     """
-    from tqdm.auto import tqdm
-
+    from evaluation.console import progress_bar
     from train.io import read_examples, write_jsonl
 
     if limit is not None and limit < 1:
@@ -316,9 +314,7 @@ def predict_file(
         with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished chunk
             f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in preds))
             chunk = max(4 * options.batch_size, 64)  # not tied to --concurrency: sampled output stays the same
-            with tqdm(
-                total=len(examples), initial=len(preds), desc="predict", unit="example", file=sys.stderr, disable=None
-            ) as bar:
+            with progress_bar(total=len(examples), initial=len(preds), desc="predict", unit="example") as bar:
                 for start in range(len(preds), len(examples), chunk):
                     rows = predict(
                         generator,

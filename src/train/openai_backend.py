@@ -17,7 +17,6 @@ asked of the server: the trainer computes them locally.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -188,15 +187,14 @@ class OpenAIGenerator:
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         """Completions in prompt order; the first failing request cancels the rest and is raised."""
-        from tqdm.auto import tqdm
+        from evaluation.console import progress_bar
 
         outs: list[str | None] = [None] * len(prompts)
-        bar = tqdm(
+        bar = progress_bar(
             total=len(prompts),
             desc=f"generate ({self.cfg.base_url})",
             unit="prompt",
-            file=sys.stderr,
-            disable=not self.progress or None,
+            show=None if self.progress else False,
             leave=False,
         )
         pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)

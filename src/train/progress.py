@@ -11,7 +11,6 @@ per log call (appended, so a resumed stage keeps its history).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +31,15 @@ class StageProgress(_callback_base()):  # type: ignore[misc]
         self.bar: Any = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from tqdm import tqdm
+        from evaluation.console import progress_bar
 
-        self.bar = tqdm(
+        self.bar = progress_bar(
             total=state.max_steps or None,
             initial=state.global_step,
             desc=self.desc,
             unit="step",
-            file=sys.stderr,
+            show=self.show,
             leave=False,
-            dynamic_ncols=True,
-            disable=None if self.show is None else not self.show,
         )
 
     def on_step_end(self, args, state, control, **kwargs):

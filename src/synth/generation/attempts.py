@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -59,7 +58,7 @@ def sample_accepted(
     progress: bool | None,
 ) -> tuple[list[Candidate], dict, Counter]:
     """Attempts in order until ``n`` are accepted or the budget is spent; counts every rejection."""
-    from tqdm import tqdm
+    from evaluation.console import progress_bar
 
     db_paths = {d: bench.db_path(d) for d in db_ids}
     sub_schemas = {d: schemas[d] for d in db_ids}
@@ -70,14 +69,7 @@ def sample_accepted(
     attempts = 0
     checkpoints = [0]  # accepted count after every CHECK_EVERY attempts
     stalled = ""
-    bar = tqdm(
-        total=config.n,
-        desc="verified",
-        unit="ex",
-        file=sys.stderr,
-        disable=None if progress is None else not progress,
-        leave=False,
-    )
+    bar = progress_bar(total=config.n, desc="verified", unit="ex", show=progress, leave=False)
     sampler = CandidateSampler(sub_schemas, db_paths, templates, db_ids, config)
     stream: Iterator[Candidate] = iter(())
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -173,11 +172,9 @@ def _write_questions(
 
 def _bar(items: Sequence, desc: str, unit: str, progress: bool | None):
     """``items`` wrapped in a tqdm bar on stderr (``progress`` as in :func:`generate`)."""
-    from tqdm import tqdm
+    from evaluation.console import progress_bar
 
-    return tqdm(
-        items, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=None if progress is None else not progress
-    )
+    return progress_bar(items, desc=desc, unit=unit, show=progress, leave=False)
 
 
 def _build_prompts(

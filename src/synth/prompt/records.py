@@ -7,7 +7,6 @@ writes for the same db_id and question (SPFT-SQL's D_val must look like the test
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -58,12 +57,12 @@ def build_prompt_records(
     columns are always kept (``PromptConfig.keep_sql_items``), as ``synth generate`` does for
     synthetic training data; the default builds test-like prompts from the question alone.
     """
-    from tqdm import tqdm
+    from evaluation.console import progress_bar
 
     builders: dict[str, PromptBuilder] = {}
     skipped: Counter = Counter()
     records = []
-    for ex in tqdm(examples, desc="prompts", unit="q", disable=not progress, file=sys.stderr):
+    for ex in progress_bar(examples, desc="prompts", unit="q", show=bool(progress)):
         db_id = ex["db_id"]
         try:
             schema = bench.schema(db_id)

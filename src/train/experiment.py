@@ -56,7 +56,7 @@ from typing import Any
 from evaluation.console import echo
 from evaluation.hardness import LEVELS as HARDNESS  # Spider hardness levels, one definition
 from train.experiment_config import ExperimentConfig
-from train.fields import optimiser_of
+from train.fields import lora_fields_of, optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
 
 RESULTS_FORMAT = "1"
@@ -340,10 +340,34 @@ class SeedRun:
         prepare_real(self.loop_config(), real_dir, self.dir / "spft" / "vbi" / "cache")
         return real_dir
 
-    def sft_model(self) -> str:
-        from train.io import data_root_for
+    def _sft_on_real(self, out: Path, optimiser: Mapping[str, Any]) -> None:
+        """SFT of the base model on the real pairs in ``OUT/sft/data`` (best epoch by selection EX): the
+        one training recipe of the ``sft`` and ``sft-steps`` arms, which differ only in ``optimiser``."""
         from train.sft import run_sft
         from train.sft_config import SFTConfig
+
+        lc = self.loop_config()
+        run_sft(
+            SFTConfig(
+                data=str(self.dir / "sft" / "data"),
+                model=self.base_model(),
+                out=str(out),
+                task="text2sql",
+                **optimiser,
+                max_length=lc.max_length,
+                seed=self.seed,
+                **lora_fields_of(lc),
+                eval_ex_limit=lc.eval_ex_limit,
+                max_new_tokens=lc.max_new_tokens,
+                gen_batch_size=lc.gen_batch_size,
+                logging_steps=lc.logging_steps,
+                save_total_limit=1,
+                resume=True,
+            )
+        )
+
+    def sft_model(self) -> str:
+        from train.io import data_root_for
         from train.vbi import write_sft_data
 
         out = self.dir / "sft"
@@ -358,28 +382,7 @@ class SeedRun:
                 {},
             )
             _echo(f"seed {self.seed}: SFT on the real training pairs")
-            run_sft(
-                SFTConfig(
-                    data=str(out / "data"),
-                    model=self.base_model(),
-                    out=str(out / "model"),
-                    task="text2sql",
-                    **sft_optimiser(lc, self.cfg.sft),
-                    max_length=lc.max_length,
-                    seed=self.seed,
-                    lora=lc.lora,
-                    lora_r=lc.lora_r,
-                    lora_alpha=lc.lora_alpha,
-                    lora_dropout=lc.lora_dropout,
-                    lora_targets=tuple(lc.lora_targets),
-                    eval_ex_limit=lc.eval_ex_limit,
-                    max_new_tokens=lc.max_new_tokens,
-                    gen_batch_size=lc.gen_batch_size,
-                    logging_steps=lc.logging_steps,
-                    save_total_limit=1,
-                    resume=True,
-                )
-            )
+            self._sft_on_real(out / "model", sft_optimiser(lc, self.cfg.sft))
         return str((out / "model").resolve())
 
     def spft_run(self) -> Path:
@@ -453,11 +456,7 @@ class SeedRun:
                 gen_batch_size=lc.gen_batch_size,
                 patience=rounds,
                 seed=self.seed,
-                lora=lc.lora,
-                lora_r=lc.lora_r,
-                lora_alpha=lc.lora_alpha,
-                lora_dropout=lc.lora_dropout,
-                lora_targets=tuple(lc.lora_targets),
+                **lora_fields_of(lc),
                 logging_steps=lc.logging_steps,
             )
         )
@@ -498,43 +497,18 @@ class SeedRun:
         optimizer steps as the ``spft`` arm took in all (its SFT and self-play steps), the epochs
         scaled from the ``sft`` arm's steps per epoch; best epoch by selection EX as ``sft``. A gain of
         ``spft`` over this arm is not merely more training. Decided from training counts only."""
-        from train.sft import run_sft
-        from train.sft_config import SFTConfig
-
         out = self.dir / "arms" / "sft-steps" / "model"
         if not (out / "manifest.json").is_file():
             self.sft_model()
             base_steps = _steps_of_sft(self.dir / "sft" / "model")
             _, target = self.arm_model("spft")
-            lc = self.loop_config()
-            optimiser = sft_optimiser(lc, self.cfg.sft)
+            optimiser = sft_optimiser(self.loop_config(), self.cfg.sft)
             optimiser["epochs"] = round(optimiser["epochs"] * target / base_steps, 4)
             _echo(
                 f"seed {self.seed}: sft-steps: SFT on the real training pairs for {target} steps "
                 f"({optimiser['epochs']:g} epochs; sft took {base_steps})"
             )
-            run_sft(
-                SFTConfig(
-                    data=str(self.dir / "sft" / "data"),
-                    model=self.base_model(),
-                    out=str(out),
-                    task="text2sql",
-                    **optimiser,
-                    max_length=lc.max_length,
-                    seed=self.seed,
-                    lora=lc.lora,
-                    lora_r=lc.lora_r,
-                    lora_alpha=lc.lora_alpha,
-                    lora_dropout=lc.lora_dropout,
-                    lora_targets=tuple(lc.lora_targets),
-                    eval_ex_limit=lc.eval_ex_limit,
-                    max_new_tokens=lc.max_new_tokens,
-                    gen_batch_size=lc.gen_batch_size,
-                    logging_steps=lc.logging_steps,
-                    save_total_limit=1,
-                    resume=True,
-                )
-            )
+            self._sft_on_real(out, optimiser)
         return str(out.resolve()), _steps_of_sft(out)
 
     def run_arm(self, arm: str, tests: list[dict[str, Any]]) -> ArmResult:

@@ -31,6 +31,11 @@ def lora_field(name: str):
     return help_field(text, default)
 
 
+def lora_fields_of(cfg) -> dict[str, Any]:
+    """The LoRA group's values of ``cfg``, to pass on to a stage's config (``SFTConfig(**lora_fields_of(cfg))``)."""
+    return {name: tuple(getattr(cfg, name)) if name == "lora_targets" else getattr(cfg, name) for name in LORA_GROUP}
+
+
 def lora_options_of(cfg):
     """``train.modeling.LoraOptions`` from a config's LoRA fields, or ``None`` without ``--lora``."""
     if not getattr(cfg, "lora", False):

@@ -98,7 +98,7 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
     from train.backend_config import BACKEND_FIELDS
-    from train.fields import optimiser_of
+    from train.fields import lora_fields_of, optimiser_of
     from train.selfplay_config import SelfPlayConfig
 
     return SelfPlayConfig(
@@ -115,11 +115,7 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         gen_batch_size=cfg.gen_batch_size,
         patience=cfg.selfplay_rounds,
         seed=cfg.seed + r,
-        lora=cfg.lora,
-        lora_r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        lora_targets=tuple(cfg.lora_targets),
+        **lora_fields_of(cfg),
         logging_steps=cfg.logging_steps,
         judge=cfg.judge,
         suite_size=cfg.suite_size,

@@ -449,7 +449,7 @@ def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: 
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
-    from train.fields import optimiser_of
+    from train.fields import lora_fields_of, optimiser_of
     from train.modeling import free_memory
     from train.sft import run_sft
     from train.sft_config import SFTConfig
@@ -467,11 +467,7 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 **asdict(optimiser),
                 max_length=cfg.max_length,
                 seed=cfg.iteration_seed(k),
-                lora=cfg.lora,
-                lora_r=cfg.lora_r,
-                lora_alpha=cfg.lora_alpha,
-                lora_dropout=cfg.lora_dropout,
-                lora_targets=tuple(cfg.lora_targets),
+                **lora_fields_of(cfg),
                 eval_ex=text2sql,
                 eval_ex_limit=cfg.eval_ex_limit,
                 max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,

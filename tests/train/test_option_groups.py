@@ -230,3 +230,17 @@ def test_prompt_knobs_default_to_the_prompt_builders():
             built.k2,
             built.sample_values,
         )
+
+
+def test_lora_fields_pass_the_group_on():
+    from train.fields import lora_fields_of
+
+    cfg = SpftConfig(model="m", out="o", lora=True, lora_r=4, lora_targets=["q_proj"])
+    assert lora_fields_of(cfg) == {
+        "lora": True,
+        "lora_r": 4,
+        "lora_alpha": 32,
+        "lora_dropout": 0.05,
+        "lora_targets": ("q_proj",),
+    }
+    assert SFTConfig(data="d", model="m", out="o", **lora_fields_of(cfg)).lora_options().r == 4

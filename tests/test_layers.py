@@ -50,3 +50,42 @@ def test_library_code_shows_bars_only_through_the_console_module(path: Path) -> 
         return
     for module, _, line in _imports(path):
         assert module.split(".")[0] != "tqdm", f"{rel}:{line} imports {module}; use evaluation.console.progress_bar"
+
+
+def _calls_sqlite_connect(path: Path) -> list[int]:
+    """Lines of ``sqlite3.connect(...)`` calls (``import sqlite3 as x`` too) and of ``from sqlite3 import
+    connect`` in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {"sqlite3"} | {
+        a.asname
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for a in n.names
+        if a.name == "sqlite3" and a.asname
+    }
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect":
+            if isinstance(node.func.value, ast.Name) and node.func.value.id in names:
+                out.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "sqlite3":
+            out += [node.lineno for a in node.names if a.name in ("connect", "*")]
+    return out
+
+
+ALL_FILES = sorted(SRC.rglob("*.py"))
+
+
+def test_the_connect_scan_finds_the_executors_calls() -> None:
+    assert _calls_sqlite_connect(SRC / "evaluation" / "executor.py")
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_only_the_executor_opens_sqlite(path: Path) -> None:
+    """evaluation/executor.py is the one place that opens SQLite: ReadOnlyDatabase for untrusted SQL,
+    connect_readonly / connect_writable for the project's own."""
+    rel = path.relative_to(SRC)
+    if rel.as_posix() == "evaluation/executor.py":
+        return
+    lines = _calls_sqlite_connect(path)
+    assert not lines, f"{rel}:{lines[0]} opens SQLite; use evaluation.executor (ReadOnlyDatabase, connect_readonly)"

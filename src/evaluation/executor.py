@@ -20,6 +20,10 @@ Every query we run comes from a model or a sampler, so the executor assumes the 
 
 SQL errors never raise: they are results with ``status == "error"``. A missing database file
 raises :class:`~evaluation.errors.DataNotFoundError`.
+
+This module is the only one that opens SQLite (``tests/test_layers.py`` checks it). SQL the project
+writes itself goes through :func:`connect_readonly` (reading schemas and values, checking built
+databases) and :func:`connect_writable` (building suite and demo databases).
 """
 
 from __future__ import annotations
@@ -85,7 +89,11 @@ class Limits:
 
 @dataclass(frozen=True)
 class ExecResult:
-    """Outcome of one query. ``rows`` is empty unless ``status == "ok"``."""
+    """Outcome of running one query: an execution, not a verdict. ``rows`` is empty unless ``status == "ok"``.
+
+    Judging compares two of these (the gold's and the prediction's) into an
+    :class:`evaluation.verdict.Verdict`; :class:`evaluation.runner.ItemResult` holds one verdict per metric.
+    """
 
     status: str  # "ok" | "error" | "timeout" | "too_large"
     rows: tuple[tuple, ...]
@@ -129,11 +137,39 @@ def _lenient_text(b: bytes) -> str:
 _heap_limit_bytes = 0  # process-wide SQLite setting; only ever raised, never lowered below a caller's need
 
 
-def _connect(db_path: Path, limits: Limits) -> sqlite3.Connection:
-    global _heap_limit_bytes
+def _readonly_uri(db_path: Path) -> str:
+    """``file:`` URI opening an existing file read-only (``mode=ro``); a missing file is an error here."""
     if not db_path.is_file():
         raise DataNotFoundError(f"database file not found: {db_path}")
-    uri = f"file:{quote(str(db_path.resolve()))}?mode=ro"
+    return f"file:{quote(str(db_path.resolve()))}?mode=ro"
+
+
+def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
+    """A plain read-only connection (``mode=ro`` URI, sqlite3's defaults otherwise) for SQL this project
+    writes itself: reading a schema, streaming a column's distinct values into the prompt's value
+    index, checking a generated or demo database.
+
+    Not :class:`ReadOnlyDatabase`: these callers run many small statements of their own, stream result
+    sets that the row cap would refuse (a million values on the large BIRD database) and handle
+    ``sqlite3`` errors themselves. Never pass it model or user SQL.
+    """
+    return sqlite3.connect(_readonly_uri(Path(db_path)), uri=True)
+
+
+def connect_writable(db_path: str | Path, *, isolation_level: str | None = "") -> sqlite3.Connection:
+    """A read-write connection (the file is created when missing) for code that builds databases:
+    the random test-suite databases (``evaluation.suite``) and the bundled demo corpus.
+
+    ``isolation_level`` is sqlite3's: ``""`` (its default, implicit transactions) or ``None``
+    (autocommit, the caller issues ``BEGIN``/``COMMIT``). Not :class:`ReadOnlyDatabase`, which refuses
+    every write by design; only SQL written by this project runs here.
+    """
+    return sqlite3.connect(db_path, isolation_level=isolation_level)
+
+
+def _connect(db_path: Path, limits: Limits) -> sqlite3.Connection:
+    global _heap_limit_bytes
+    uri = _readonly_uri(db_path)
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA query_only = ON")

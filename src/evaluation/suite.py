@@ -24,7 +24,6 @@ A verdict "killed" is the evaluator's own: :func:`~evaluation.ex.prepare_item` +
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -42,10 +41,10 @@ from sqlglot import exp
 
 from evaluation.errors import ConfigError, DataNotFoundError
 from evaluation.ex import check_mode, judge, prepare_item
-from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
-from evaluation.fileio import write_atomic
+from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, connect_readonly, connect_writable
 from evaluation.inputs import load_gold
-from evaluation.provenance import package_versions, sha256_file
+from evaluation.provenance import file_info, package_versions
+from evaluation.run_record import build_record, write_record
 from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse, try_parse
 
 __all__ = [
@@ -373,7 +372,7 @@ def generate_database(
     null_p: float = 0.1,
 ) -> Path:
     """Write one random database with the original schema to ``path`` (which must not exist)."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = connect_writable(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("BEGIN")
@@ -444,7 +443,7 @@ def check_database(path: Path, tables: Sequence[Table]) -> list[str]:
     """Constraint violations of a generated database (empty: valid): PK unique and not NULL,
     NOT NULL, foreign-key references, and every value of the column's kind."""
     bad: list[str] = []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_readonly(path)
     py = {"int": (int,), "float": (int, float), "str": (str,)}
     try:
         for t in tables:
@@ -767,6 +766,9 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
 
 # ---------------------------------------------------------------- all databases
 
+#: Identifies the layout of ``OUT/manifest.json``; bump when a field changes meaning.
+MANIFEST_FORMAT = "spft-sql/suite-manifest/1"
+
 
 def _versions() -> dict:
     return package_versions(["sqlglot", "spft-sql"], sqlite=True)
@@ -839,26 +841,32 @@ def build_suite(
                 raise
     seconds = time.perf_counter() - t0
     ordered = [reps[d] for d in todo]
-    manifest = {
-        "command": "evaluate build-suite",
-        "inputs": {
-            "gold": {"path": str(gold), "format": fmt, "sha256": sha256_file(gold), "items": len(records)},
+    manifest = build_record(
+        format=MANIFEST_FORMAT,
+        command="evaluate build-suite",
+        created=True,
+        inputs={
+            "gold": dict(file_info(gold, resolve=False), format=fmt, items=len(records)),
             "db_root": str(db_root),
         },
-        "parameters": asdict(config),
-        "seed": config.seed,
-        "versions": _versions(),
-        "counts": {
+        parameters=config,
+        seed=config.seed,
+        versions=_versions(),
+        counts={
             "overall": _overall(ordered),
             "missing_db_ids": missing,
             "per_db": {
                 r.db_id: {k: v for k, v in r.to_json().items() if k not in ("db_id", "seconds")} for r in ordered
             },
         },
-        "timings": {"total_s": round(seconds, 3), "per_db_s": {r.db_id: r.seconds for r in ordered}},
-        "outputs": {f"{r.db_id}/{name}": sha256_file(out / r.db_id / name) for r in ordered for name in r.files},
-    }
-    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        timings={"total_s": round(seconds, 3), "per_db_s": {r.db_id: r.seconds for r in ordered}},
+        outputs={
+            f"{r.db_id}/{name}": {k: v for k, v in file_info(out / r.db_id / name, size=True).items() if k != "path"}
+            for r in ordered
+            for name in r.files
+        },
+    )
+    write_record(out / "manifest.json", manifest)
     return manifest
 
 

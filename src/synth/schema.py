@@ -24,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
+from evaluation.executor import connect_readonly
 
 #: Spider's coarse column types; every column gets exactly one.
 COLUMN_TYPES = ("text", "number", "time", "boolean", "others")
@@ -287,8 +288,7 @@ def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"database file not found: {path}")
-    uri = f"file:{path.resolve()}?mode=ro"
-    con = sqlite3.connect(uri, uri=True)
+    con = connect_readonly(path)
     try:
         names = [
             r[0]

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from evaluation.errors import SpftError
+from evaluation.executor import connect_readonly, connect_writable
 from evaluation.fileio import write_atomic
 from synth.schema import natural_name, sqlite_type_to_column_type
 
@@ -987,7 +988,7 @@ def write_sqlite(spec: DatabaseSpec, path: Path) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        con = sqlite3.connect(tmp)
+        con = connect_writable(tmp)
         try:
             con.execute("PRAGMA foreign_keys = ON")
             for table in spec.tables:
@@ -1045,8 +1046,7 @@ def tables_json_entry(spec: DatabaseSpec) -> dict:
 def check_pairs(pairs: Sequence[Pair], db_paths: dict[str, Path]) -> None:
     """Run every gold query read-only; each must succeed and return at least one row."""
     for i, pair in enumerate(pairs, start=1):
-        uri = f"file:{db_paths[pair.db_id].resolve()}?mode=ro"
-        con = sqlite3.connect(uri, uri=True)
+        con = connect_readonly(db_paths[pair.db_id])
         try:
             rows = con.execute(pair.query).fetchall()
         except sqlite3.Error as e:

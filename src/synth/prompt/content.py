@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.errors import DataNotFoundError, InputError
+from evaluation.executor import connect_readonly
 from evaluation.fileio import open_atomic
 from synth.prompt.values import ValueIndex
 from synth.schema import Schema
@@ -87,7 +88,7 @@ def _q(name: str) -> str:
 def _connect(db_path: Path) -> sqlite3.Connection:
     if not db_path.is_file():
         raise DataNotFoundError(f"database file not found: {db_path}")
-    con = sqlite3.connect(f"file:{db_path.resolve()}?mode=ro", uri=True)
+    con = connect_readonly(db_path)
     con.text_factory = lambda b: b.decode("utf-8", "replace")  # some Spider files hold invalid UTF-8
     return con
 

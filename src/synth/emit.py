@@ -6,8 +6,9 @@ old file or the new one. :func:`write_all` stages every file first and only then
 manifest last, so a run either replaces its outputs or leaves the folder as it was.
 
 JSONL rows are written with polars (``DataFrame.write_ndjson``): one compact JSON object per line,
-UTF-8, keys in the order of the first record. The manifest is a nested object and is written with
-:mod:`json` (sorted keys, two-space indent) for the same atomicity.
+UTF-8, keys in the order of the first record. The manifest is the run record of
+:mod:`evaluation.run_record` (``synth.generation.output.build_manifest``), staged here with the other
+files and written with sorted keys.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import polars as pl
 
 from evaluation import provenance
 from evaluation.errors import SpftError
-from evaluation.fileio import json_text
 from evaluation.fileio import stage as _stage
 from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: synth's callers)
 
@@ -56,11 +56,6 @@ def ndjson_bytes(records: Sequence[Mapping], schema: Mapping[str, pl.DataType] |
     else:
         df = pl.DataFrame(list(records), infer_schema_length=None)
     return df.write_ndjson().encode("utf-8")
-
-
-def json_bytes(obj: object) -> bytes:
-    """A JSON document as bytes: sorted keys, two-space indent, trailing newline (stable diffs)."""
-    return json_text(obj, sort_keys=True).encode("utf-8")
 
 
 class OutputWriteError(SpftError):

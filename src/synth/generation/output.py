@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evaluation.run_record import build_record, record_bytes
 from synth import emit
 from synth.generation.config import GenerateConfig
 
@@ -32,8 +33,8 @@ class GenerateResult:
             "train.jsonl": emit.ndjson_bytes(self.train, emit.EXAMPLE_SCHEMA),
             "val.jsonl": emit.ndjson_bytes(self.val, emit.EXAMPLE_SCHEMA),
         }
-        manifest = dict(self.manifest, outputs=emit.output_info(data))
-        data["manifest.json"] = emit.json_bytes(manifest)
+        manifest = dict(self.manifest, outputs=emit.output_info(data))  # the record's last key
+        data["manifest.json"] = record_bytes(manifest, sort_keys=True)
         return data
 
 
@@ -75,13 +76,15 @@ def build_manifest(
     cache_state: str,
     cache_key: str,
 ) -> dict:
-    """The run manifest (``manifest.json`` less ``outputs``, which :meth:`GenerateResult.files` adds)."""
+    """The run manifest (``manifest.json`` less ``outputs``, which :meth:`GenerateResult.files` adds): the
+    run record of :mod:`evaluation.run_record` (no ``created``: two runs with the same inputs and seed
+    differ only in ``timings`` and ``cache``) with synthesis's own section, ``cache``."""
     from synth.templates import cache as template_cache
 
-    return {
-        "format": MANIFEST_FORMAT,
-        "command": "synth generate",
-        "inputs": {
+    return build_record(
+        format=MANIFEST_FORMAT,
+        command="synth generate",
+        inputs={
             "benchmark": bench.name,
             "root": bench.root.resolve().as_posix(),
             "data_root": bench.data_root.resolve().as_posix(),
@@ -90,21 +93,23 @@ def build_manifest(
             "db_ids": list(db_ids),
             "missing_db_ids": list(missing),
         },
-        "parameters": config.to_dict(),
-        "seed": config.seed,
-        "versions": dict(
+        parameters=config.to_dict(),
+        seed=config.seed,
+        versions=dict(
             emit.package_versions(), templates_code=template_cache.code_version(), **_component_versions(config)
         ),
-        "counts": counts,
+        counts=counts,
         # Facts of this run, not of its inputs: the only manifest fields that may differ between
         # two runs with the same inputs and seed.
-        "timings": {k: round(v, 4) for k, v in timings.items()},
-        "cache": {
-            "dir": Path(config.cache_dir).resolve().as_posix() if config.cache_dir is not None else None,
-            "templates": cache_state,
-            "templates_key": cache_key,
+        timings={k: round(v, 4) for k, v in timings.items()},
+        sections={
+            "cache": {
+                "dir": Path(config.cache_dir).resolve().as_posix() if config.cache_dir is not None else None,
+                "templates": cache_state,
+                "templates_key": cache_key,
+            }
         },
-    }
+    )
 
 
 def write_outputs(result: GenerateResult, out_dir: str | Path) -> list[Path]:

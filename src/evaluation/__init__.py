@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evaluation.api import check_folders, evaluate, load_inputs
     from evaluation.errors import ConfigError, DataNotFoundError, InputError, SpftError, UnknownNameError
-    from evaluation.ex import ExVerdict, GoldCache, exec_match, prepare_item
+    from evaluation.ex import GoldCache, exec_match, prepare_item
     from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, execute
     from evaluation.inputs import Item, LoadedItems, load_items
     from evaluation.report import Report, build_report, format_table
-    from evaluation.runner import EvalConfig, ItemResult, MetricVerdict, evaluate_items, parse_metrics
+    from evaluation.runner import EvalConfig, ItemResult, evaluate_items, parse_metrics
     from evaluation.sql_analysis import SqlAnalysisError
     from evaluation.suite import SuiteConfig, build_suite
+    from evaluation.verdict import Verdict
 
 #: Public name -> the module that defines it (imported lazily by :func:`__getattr__`).
 _EXPORTS: dict[str, str] = {
@@ -28,7 +29,6 @@ _EXPORTS: dict[str, str] = {
     "check_folders": "evaluation.api",
     "EvalConfig": "evaluation.runner",
     "ItemResult": "evaluation.runner",
-    "MetricVerdict": "evaluation.runner",
     "evaluate_items": "evaluation.runner",
     "parse_metrics": "evaluation.runner",
     "Report": "evaluation.report",
@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "Limits": "evaluation.executor",
     "execute": "evaluation.executor",
     "GoldCache": "evaluation.ex",
-    "ExVerdict": "evaluation.ex",
+    "Verdict": "evaluation.verdict",
     "exec_match": "evaluation.ex",
     "prepare_item": "evaluation.ex",
     "SqlAnalysisError": "evaluation.sql_analysis",
@@ -64,9 +64,7 @@ __all__ = [
     "InputError",
     "ItemResult",
     "Limits",
-    "MetricVerdict",
     "Item",
-    "ExVerdict",
     "LoadedItems",
     "ReadOnlyDatabase",
     "Report",
@@ -74,6 +72,7 @@ __all__ = [
     "SqlAnalysisError",
     "SuiteConfig",
     "UnknownNameError",
+    "Verdict",
     "build_report",
     "build_suite",
     "check_folders",

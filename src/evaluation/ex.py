@@ -14,6 +14,7 @@ from types import TracebackType
 from evaluation.compare import MODES, order_matters, postprocess, remove_distinct, replace_cur_year, results_match
 from evaluation.errors import UnknownNameError
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase
+from evaluation.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -24,20 +25,6 @@ class PreparedItem:
     pred_sql: str
     mode: str
     ordered: bool
-
-
-@dataclass(frozen=True)
-class ExVerdict:
-    """Whether the prediction's result matches the gold result, with both results kept.
-
-    ``reason`` is one of: ``match``, ``mismatch``, ``pred_error``, ``pred_timeout``,
-    ``pred_too_large``, ``gold_failed`` (the gold itself did not run: never counted correct).
-    """
-
-    correct: bool
-    gold: ExecResult
-    pred: ExecResult
-    reason: str
 
 
 def check_mode(mode: str) -> str:
@@ -58,14 +45,22 @@ def prepare_item(gold_sql: str, pred_sql: str, *, mode: str = "spider", keep_dis
     return PreparedItem(gold_sql, pred_sql, mode, False)
 
 
-def judge(gold: ExecResult, pred: ExecResult, *, mode: str, ordered: bool) -> ExVerdict:
-    """Compare two finished executions."""
+def judge(gold: ExecResult, pred: ExecResult, *, mode: str, ordered: bool) -> Verdict:
+    """Compare two finished executions: the EX :class:`~evaluation.verdict.Verdict`.
+
+    ``reason`` is ``match``, ``mismatch``, ``pred_error``, ``pred_timeout``, ``pred_too_large`` or
+    ``gold_failed`` (the gold itself did not run: never counted correct); both executor statuses and
+    the first error message are kept, the rows are not.
+    """
+    message = (pred.message if not pred.ok else gold.message if not gold.ok else "")[:300]
     if not gold.ok:
-        return ExVerdict(False, gold, pred, "gold_failed")
-    if not pred.ok:
-        return ExVerdict(False, gold, pred, f"pred_{pred.status}")
-    ok = results_match(gold.rows, pred.rows, mode=mode, ordered=ordered)
-    return ExVerdict(ok, gold, pred, "match" if ok else "mismatch")
+        reason, correct = "gold_failed", False
+    elif not pred.ok:
+        reason, correct = f"pred_{pred.status}", False
+    else:
+        correct = results_match(gold.rows, pred.rows, mode=mode, ordered=ordered)
+        reason = "match" if correct else "mismatch"
+    return Verdict(correct, reason, pred.status, gold.status, message)
 
 
 def exec_match(
@@ -76,7 +71,7 @@ def exec_match(
     mode: str = "spider",
     keep_distinct: bool = False,
     limits: Limits = Limits(),
-) -> ExVerdict:
+) -> Verdict:
     """Run gold and prediction on one database (read-only, bounded) and compare the results.
 
     A missing ``db_path`` raises :class:`~evaluation.errors.DataNotFoundError`; SQL errors,
@@ -114,7 +109,7 @@ class GoldCache:
             self.results[key] = self.db(path).execute(sql)
         return self.results[key]
 
-    def verdict(self, path: Path, pair: PreparedItem) -> ExVerdict:
+    def verdict(self, path: Path, pair: PreparedItem) -> Verdict:
         """:func:`judge` of a prepared pair on ``path``: the gold from the cache, the prediction run now."""
         gold = self.gold(path, pair.gold_sql)
         pred = self.db(path).execute(pair.pred_sql)

@@ -31,6 +31,7 @@ from evaluation.executor import Limits
 from evaluation.hardness import hardness
 from evaluation.inputs import Item
 from evaluation.sql_analysis import try_parse
+from evaluation.verdict import Verdict
 from evaluation.ves import Timer, measure_ratio, rves_reward, ves_score, wall_timer
 
 METRICS = ("ex", "ts", "ves")
@@ -125,34 +126,15 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class MetricVerdict:
-    """Per item and metric. ``correct`` is ``None`` when the metric could not be judged."""
-
-    correct: bool | None
-    status: str  # match | mismatch | pred_error | pred_timeout | pred_too_large | gold_failed | no_suite | skipped
-    pred_status: str = ""  # an executor status, or EMPTY for a blank prediction
-    gold_status: str = ""
-    message: str = ""
-    extra: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        d = {"correct": self.correct, "status": self.status}
-        if self.pred_status:
-            d["pred_status"] = self.pred_status
-        if self.gold_status:
-            d["gold_status"] = self.gold_status
-        if self.message:
-            d["message"] = self.message
-        d.update(self.extra)
-        return d
-
-
-@dataclass(frozen=True)
 class ItemResult:
+    """The record of one item over all metrics, not a verdict: a :class:`~evaluation.verdict.Verdict` per
+    metric (each compares the gold's and the prediction's :class:`~evaluation.executor.ExecResult`),
+    the gold's hardness and ambiguity flags, or why the item was skipped."""
+
     id: str
     db_id: str
     hardness: str
-    verdicts: dict[str, MetricVerdict]
+    verdicts: dict[str, Verdict]
     ambiguity: tuple[str, ...] = ()
     skipped: str = ""  # non-empty: why the item was not evaluated (missing database)
 
@@ -165,16 +147,6 @@ class ItemResult:
         if self.skipped:
             d["skipped"] = self.skipped
         return d
-
-
-def _as_metric(v) -> MetricVerdict:
-    return MetricVerdict(
-        v.correct,
-        v.reason,
-        v.pred.status,
-        v.gold.status,
-        (v.pred.message if not v.pred.ok else v.gold.message if not v.gold.ok else "")[:300],
-    )
 
 
 def evaluate_task(items: Sequence[Item], config: EvalConfig, timer: Timer = wall_timer) -> list[ItemResult]:
@@ -198,11 +170,11 @@ def evaluate_task(items: Sequence[Item], config: EvalConfig, timer: Timer = wall
             level = hard_cache[it.gold_sql]
             db_path = config.db_path(it.db_id)
             if needs_main and not db_path.is_file():
-                verdicts = {m: MetricVerdict(None, "skipped") for m in config.metrics}
+                verdicts = {m: Verdict(None, "skipped") for m in config.metrics}
                 out.append(ItemResult(it.id, it.db_id, level, verdicts, (), f"database file not found: {db_path}"))
                 continue
             pair = prepare_item(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
-            verdicts: dict[str, MetricVerdict] = {}
+            verdicts: dict[str, Verdict] = {}
             flags: tuple[str, ...] = ()
             ex = None
             if needs_main:
@@ -213,20 +185,21 @@ def evaluate_task(items: Sequence[Item], config: EvalConfig, timer: Timer = wall
                         flag_cache[pair.gold_sql] = ambiguity_flags(pair.gold_sql, cache.db(db_path), t)
                     flags = flag_cache[pair.gold_sql]
             if "ex" in config.metrics:
-                verdicts["ex"] = _as_metric(ex)
+                assert ex is not None
+                verdicts["ex"] = ex
             if "ts" in config.metrics:
-                verdicts["ts"] = MetricVerdict(None, "no_suite")  # replaced by the TS tasks' outcome
+                verdicts["ts"] = Verdict(None, "no_suite")  # replaced by the TS tasks' outcome
             if "ves" in config.metrics:
                 assert ex is not None
                 if ex.correct:
                     ratio = measure_ratio(cache.db(db_path), pair.gold_sql, pair.pred_sql, config.ves_repeats, timer)
                 else:
                     ratio = 0.0
-                verdicts["ves"] = MetricVerdict(
+                verdicts["ves"] = Verdict(
                     ex.correct,
                     ex.reason,
-                    ex.pred.status,
-                    ex.gold.status,
+                    ex.pred_status,
+                    ex.gold_status,
                     extra={
                         "time_ratio": ratio,
                         "score": ves_score(ratio, ex.correct),
@@ -239,13 +212,13 @@ def evaluate_task(items: Sequence[Item], config: EvalConfig, timer: Timer = wall
     return out
 
 
-def ts_task(items: Sequence[Item], suite: Sequence[Path], config: EvalConfig) -> dict[str, MetricVerdict | None]:
+def ts_task(items: Sequence[Item], suite: Sequence[Path], config: EvalConfig) -> dict[str, Verdict | None]:
     """TS on one shard of a suite: per item id, the first failing verdict (``None``: matched on all).
 
     Gold results are cached per (suite file, gold SQL) for the whole task.
     """
     cache = GoldCache(config.limits)
-    out: dict[str, MetricVerdict | None] = {}
+    out: dict[str, Verdict | None] = {}
     try:
         for it in items:
             pair = prepare_item(it.gold_sql, it.pred_sql, mode=config.compare, keep_distinct=config.keep_distinct)
@@ -253,29 +226,22 @@ def ts_task(items: Sequence[Item], suite: Sequence[Path], config: EvalConfig) ->
             for path in suite:
                 v = cache.verdict(path, pair)
                 if not v.correct:
-                    m = _as_metric(v)
-                    out[it.id] = MetricVerdict(
-                        False, m.status, m.pred_status, m.gold_status, m.message, {"failed_on": path.name}
-                    )
+                    out[it.id] = replace(v, extra={"failed_on": path.name})
                     break
     finally:
         cache.close()
     return out
 
 
-def merge_ts(
-    db_id: str, suite_size: int, shard_outcomes: list[MetricVerdict | None], config: EvalConfig
-) -> MetricVerdict:
+def merge_ts(db_id: str, suite_size: int, shard_outcomes: list[Verdict | None], config: EvalConfig) -> Verdict:
     """One TS verdict from the outcomes of the shards (in suite order): the first failure wins."""
     if suite_size == 0:
         assert config.suite_dir is not None
-        return MetricVerdict(None, "no_suite", message=f"no test suite: {config.suite_dir / db_id}/*.sqlite")
+        return Verdict(None, "no_suite", message=f"no test suite: {config.suite_dir / db_id}/*.sqlite")
     for v in shard_outcomes:
         if v is not None:
-            return MetricVerdict(
-                v.correct, v.status, v.pred_status, v.gold_status, v.message, {"suite_size": suite_size, **v.extra}
-            )
-    return MetricVerdict(True, "match", "ok", "ok", "", {"suite_size": suite_size})
+            return replace(v, extra={"suite_size": suite_size, **v.extra})
+    return Verdict(True, "match", "ok", "ok", "", {"suite_size": suite_size})
 
 
 def split_tasks(pairs: Iterable[Item], size: int = _TASK_SIZE) -> list[list[Item]]:
@@ -388,7 +354,7 @@ def evaluate_items(
     check_suites(pairs, config)
     tasks = plan_tasks(pairs, config, workers)
     main: dict[str, ItemResult] = {}
-    ts: dict[str, dict[int, MetricVerdict | None]] = {}
+    ts: dict[str, dict[int, Verdict | None]] = {}
 
     def collect(task: _Task, out) -> None:
         if task.suite:

@@ -259,7 +259,7 @@ def ts_verdicts(
     compare: str = "spider",
     keep_distinct: bool = False,
 ) -> tuple[dict[str, Any], dict[str, CachedSuite]]:
-    """TS verdict (:class:`evaluation.runner.MetricVerdict`) per item id, and the suite used per db_id.
+    """TS verdict (:class:`evaluation.verdict.Verdict`) per item id, and the suite used per db_id.
 
     ``golds[db_id]`` are the queries the suite of ``db_id`` is built for (default: the items' golds of
     that database); a caller judging only some predictions passes all of its golds, so the suite does

@@ -7,32 +7,26 @@ The training signals (VBI-FT's y+/y-, self-play's R) may be judged by a :class:`
 ``--judge ts``: a prediction EX-correct on its database must also agree with the gold on every
 database of a test suite built for the judged examples (:mod:`evaluation.suite_cache`). EX-wrong
 predictions stay wrong without running the suite: the original database is the suite's first file.
+
+A judged prediction is an :class:`evaluation.verdict.Verdict`, in the order of the examples; ``correct``
+is None when the gold itself failed, and under ``--judge ts`` its ``extra`` holds ``ex_correct`` (what EX
+alone said) and, for an EX-correct prediction the suite rejected, ``failed_on`` (the suite file).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from evaluation.executor import Limits
 from evaluation.suite_cache import check_judge
+from evaluation.verdict import Verdict
 from train.io import db_path_of
 
 DEFAULT_LIMITS = Limits(timeout_s=5.0, max_rows=100_000)
-
-
-@dataclass(frozen=True)
-class Judged:
-    """One prediction judged against its gold: ``correct`` is None when the gold itself failed."""
-
-    id: str
-    correct: bool | None
-    reason: str
-    ex_correct: bool | None = None  # --judge ts: the EX verdict on the one database (None under ex)
-    failed_on: str = ""  # --judge ts: the suite file where an EX-correct prediction first disagreed
 
 
 @dataclass
@@ -118,22 +112,22 @@ def judge_predictions(
     *,
     limits: Limits = DEFAULT_LIMITS,
     judge: Judge | None = None,
-) -> list[Judged]:
+) -> list[Verdict]:
     """As :func:`evaluation.ex.exec_match` per pair, through :class:`evaluation.ex.GoldCache`: one
     connection per database file and each gold query run once per file (``k`` samples of a question,
     or a D_val scored for every pool model, would otherwise reopen the database and rerun the gold
     for every prediction).
 
     With a ``ts`` ``judge`` the EX-correct predictions are judged again on the suite of their database
-    (:func:`_ts_rejudge`); ``None`` or ``ex``: EX alone, as before."""
+    (:func:`_ts_rejudge`); ``None`` or ``ex``: EX alone, as before. One verdict per example, in order;
+    ``correct`` is None when the gold failed (``reason`` ``gold_failed``)."""
     from evaluation.ex import GoldCache, prepare_item
 
     out = []
     with GoldCache(limits) as cache:
         for ex, sql in zip(examples, pred_sqls, strict=True):
             v = cache.verdict(db_path_of(ex, data_root), prepare_item(ex["sql"], sql or ""))
-            correct = None if v.reason == "gold_failed" else bool(v.correct)
-            out.append(Judged(str(ex["id"]), correct, v.reason))
+            out.append(_unjudged_if_gold_failed(v))
     if judge is not None:
         judge.verdicts += len(out)
         if judge.is_ts:
@@ -145,10 +139,10 @@ def _ts_rejudge(
     examples: Sequence[dict[str, Any]],
     pred_sqls: Sequence[str],
     data_root: Path,
-    ex: list[Judged],
+    ex: list[Verdict],
     judge: Judge,
     limits: Limits,
-) -> list[Judged]:
+) -> list[Verdict]:
     """EX verdicts -> TS verdicts. A suite is built (or reused) per database for *all* the examples'
     golds of that database, so it does not depend on the predictions; only EX-correct ones are run on it.
     A gold that fails on a suite database leaves the item unjudged (``gold_failed``), as on the original."""
@@ -169,14 +163,19 @@ def _ts_rejudge(
     for i, j in enumerate(ex):
         v = verdicts.get(str(i))
         if v is None:  # EX-wrong or unjudged: the original database is the suite's first file
-            out.append(Judged(j.id, j.correct, j.reason, j.correct))
+            out.append(replace(j, extra={**j.extra, "ex_correct": j.correct}))
             continue
-        correct = None if v.status == "gold_failed" else bool(v.correct)
-        out.append(Judged(j.id, correct, v.status, True, v.extra.get("failed_on", "")))
-        judge.flips += correct is False
+        v = _unjudged_if_gold_failed(v)
+        out.append(replace(v, extra={**v.extra, "ex_correct": True}))
+        judge.flips += v.correct is False
     judge.ts_runs += len(items)
     judge.ts_s += time.perf_counter() - t0
     return out
+
+
+def _unjudged_if_gold_failed(v: Verdict) -> Verdict:
+    """A training signal cannot be judged on a gold that does not run: ``correct`` None, not False."""
+    return replace(v, correct=None if v.reason == "gold_failed" else bool(v.correct))
 
 
 def _db_id(example: dict[str, Any], data_root: Path) -> str:
@@ -184,11 +183,11 @@ def _db_id(example: dict[str, Any], data_root: Path) -> str:
     return str(example.get("db_id") or db_path_of(example, data_root).stem)
 
 
-def ex_accuracy(judged: Sequence[Judged]) -> float:
+def ex_accuracy(judged: Sequence[Verdict]) -> float:
     """Share of examples judged correct (gold failures count as wrong: the data is bad, not the model)."""
     return sum(1 for j in judged if j.correct) / len(judged) if judged else 0.0
 
 
-def reward(j: Judged) -> int | None:
+def reward(j: Verdict) -> int | None:
     """SPFT-SQL eq. 2: 1 if the execution result differs from the gold one, else 0."""
     return None if j.correct is None else (0 if j.correct else 1)

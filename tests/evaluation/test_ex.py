@@ -156,19 +156,20 @@ CASES = [
 @pytest.mark.parametrize("title,gold,pred,mode,keep,expected", CASES, ids=[c[0] for c in CASES])
 def test_verdicts_on_dev_pairs(cs, title, gold, pred, mode, keep, expected) -> None:
     v = exec_match(cs, gold, pred, mode=mode, keep_distinct=keep)
-    assert v.gold.ok, v.gold.message
+    assert v.gold_status == "ok", v.message
     assert v.correct is expected, title
     assert v.reason == ("match" if expected else "mismatch")
 
 
 def test_pred_error_is_incorrect_not_raised(cs) -> None:
     v = exec_match(cs, "SELECT count(*) FROM singer", "SELECT count(*) FROM singers")
-    assert not v.correct and v.reason == "pred_error" and "no such table" in v.pred.message
+    assert not v.correct and v.reason == "pred_error" and "no such table" in v.message
+    assert (v.pred_status, v.gold_status) == ("error", "ok")
 
 
 def test_failed_gold_never_counts_correct(cs) -> None:
     v = exec_match(cs, "SELECT nope FROM singer", "SELECT nope FROM singer")
-    assert not v.correct and v.reason == "gold_failed"
+    assert v.correct is False and v.reason == "gold_failed" and v.gold_status == "error"
 
 
 def test_pred_timeout(cs) -> None:

@@ -27,7 +27,7 @@ def test_gold_vs_gold_is_perfect_on_every_present_dev_db(spider_root: Path) -> N
     judged = [r for r in results if not r.skipped]
     skipped = [r for r in results if r.skipped]
     assert len(judged) == 972 and {r.db_id for r in skipped} == {"wta_1"} and len(skipped) == 62
-    bad = [(r.id, r.verdicts["ex"].status) for r in judged if not r.verdicts["ex"].correct]
+    bad = [(r.id, r.verdicts["ex"].reason) for r in judged if not r.verdicts["ex"].correct]
     assert bad == []
     # bird semantics too
     bird = evaluate_items(pairs[:200], EvalConfig(db_root=spider_root / "database", compare="bird", workers=1))
@@ -64,7 +64,7 @@ def test_test_suite_catches_a_lucky_prediction(spider_root: Path, suite: Path) -
     assert r["right"].verdicts["ts"].correct is True and r["right"].verdicts["ts"].extra["suite_size"] == 2
     # no suite: reported, never replaced by the EX verdict
     assert r["nosuite"].verdicts["ex"].correct is True
-    assert r["nosuite"].verdicts["ts"].correct is None and r["nosuite"].verdicts["ts"].status == "no_suite"
+    assert r["nosuite"].verdicts["ts"].correct is None and r["nosuite"].verdicts["ts"].reason == "no_suite"
 
     from evaluation.report import build_report
 

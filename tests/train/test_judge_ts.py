@@ -50,8 +50,9 @@ def test_ex_correct_prediction_is_ts_wrong(cache: str) -> None:
     judge = Judge("ts", suite_cache=cache)
     ts = judge_predictions(_examples(), PREDS, DEMO, judge=judge)
     assert [j.correct for j in ts] == [False, True]
-    assert [j.ex_correct for j in ts] == [True, True]
-    assert ts[0].reason == "mismatch" and ts[0].failed_on not in ("", "00_original.sqlite")
+    assert [j.extra["ex_correct"] for j in ts] == [True, True]
+    assert ts[0].reason == "mismatch" and ts[0].extra["failed_on"] not in ("", "00_original.sqlite")
+    assert "failed_on" not in ts[1].extra
     assert (judge.flips, judge.ts_runs, judge.verdicts) == (1, 2, 2)
 
 

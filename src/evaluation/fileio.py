@@ -1,11 +1,12 @@
-"""Atomic file writes and JSON Lines reading: the one copy every layer uses.
+"""Atomic file writes, JSON and JSON Lines writing and reading: the one copy every layer uses.
 
 Writes go to a temporary file in the destination folder (same filesystem, so :func:`os.replace` is
 atomic), are fsynced, then moved into place: a reader sees the old file or the new one, and a crash,
 full disk or Ctrl-C never leaves half a file or a stray temporary file behind. Files get mode
 ``0o644`` (``mkstemp``'s ``0o600`` would hide outputs from other users).
 
-JSON Lines are read line by line (split on ``\\n`` only, so a raw U+2028 inside a string stays in its
+JSON Lines are written by :func:`jsonl_text` / :func:`write_jsonl` (``synth generate``'s outputs are the
+one exception: ``synth.emit`` writes them with polars, for typed columns) and read line by line (split on ``\\n`` only, so a raw U+2028 inside a string stays in its
 line); blank lines are skipped and every error names ``file:line``.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -110,6 +111,23 @@ def json_text(obj: Any, *, sort_keys: bool = False) -> str:
 def write_json(path: str | Path, obj: Any, *, sort_keys: bool = False) -> Path:
     """:func:`json_text` of ``obj`` written atomically: a reader never sees half a file, a kill never leaves one."""
     return write_atomic(path, json_text(obj, sort_keys=sort_keys))
+
+
+def jsonl_text(rows: Iterable[Any]) -> str:
+    """The project's one JSON Lines layout: one value per line, UTF-8 kept (no ``\\u`` escapes), default
+    separators, keys in the rows' order, ``\\n`` after every line (``""`` for no rows); values JSON cannot
+    hold (paths, dates) as their ``str``.
+
+    >>> print(jsonl_text([{"b": 1, "a": "é"}, [1, None]]), end="")
+    {"b": 1, "a": "é"}
+    [1, null]
+    """
+    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Any]) -> Path:
+    """:func:`jsonl_text` of ``rows`` written atomically (all lines or the old file); returns ``path``."""
+    return write_atomic(path, jsonl_text(rows))
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

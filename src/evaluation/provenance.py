@@ -2,20 +2,74 @@
 versions of the software that shaped it, and when. ``synth generate``'s manifest, every ``train``
 manifest, ``evaluate``'s report and ``evaluate build-suite``'s manifest read these, so two of them
 never disagree about how a file was hashed or a version was read. Bottom layer: no torch.
+
+It is also the one module that hashes (``tests/test_layers.py`` keeps ``hashlib`` out of the others):
+cache and identity keys -- template ids, suite fingerprints, experiment and split keys, decoding
+settings -- are :func:`digest` of text parts or :func:`json_digest` of canonical JSON. Their values
+name folders and decide splits, so ``tests/test_keys.py`` pins each one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import platform
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 #: recorded for a package that is asked for but not installed (``missing="record"``)
 NOT_INSTALLED = "not installed"
+
+
+def digest_iter(
+    parts: Iterable[str | bytes],
+    *,
+    algorithm: str = "sha256",
+    length: int | None = None,
+    digest_size: int | None = None,
+) -> str:
+    """Hex digest of ``parts`` hashed in order, as if concatenated (``str`` as UTF-8), read one part at a
+    time (records, file chunks: never all in memory). ``length`` keeps the first hex digits of the
+    digest; ``digest_size`` is blake2's own output size in bytes (a different hash, not a truncation).
+    ``algorithm`` is a :mod:`hashlib` name; keys that began with sha1 or blake2b keep them.
+
+    >>> digest_iter(["ab", b"c"]) == digest("abc")
+    True
+    """
+    h = hashlib.new(algorithm, **({} if digest_size is None else {"digest_size": digest_size}))
+    for part in parts:
+        h.update(part.encode("utf-8") if isinstance(part, str) else part)
+    return h.hexdigest()[:length]
+
+
+def digest(
+    *parts: str | bytes, algorithm: str = "sha256", length: int | None = None, digest_size: int | None = None
+) -> str:
+    """The project's one recipe for cache and identity keys: the hex digest of ``parts`` (see
+    :func:`digest_iter` for the options).
+
+    >>> digest("abc", length=12)
+    'ba7816bf8f01'
+    >>> digest("abc", algorithm="blake2b", digest_size=4)
+    '63906248'
+    """
+    return digest_iter(parts, algorithm=algorithm, length=length, digest_size=digest_size)
+
+
+def json_digest(
+    obj: Any, *, length: int | None = None, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None
+) -> str:
+    """SHA-256 of ``obj`` as canonical JSON: ``json.dumps(obj, sort_keys=True)`` (``default=str`` turns
+    values JSON cannot hold into text), so equal dicts give equal keys whatever their key order.
+
+    >>> json_digest({"b": 1, "a": 2}) == json_digest({"a": 2, "b": 1}) == digest('{"a": 2, "b": 1}')
+    True
+    """
+    return digest(json.dumps(obj, sort_keys=True, ensure_ascii=ensure_ascii, default=default), length=length)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -24,16 +78,13 @@ def sha256_bytes(data: bytes) -> str:
     >>> sha256_bytes(b"")[:12]
     'e3b0c44298fc'
     """
-    return hashlib.sha256(data).hexdigest()
+    return digest(data)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks (model weights and databases do not fit in one read)."""
-    h = hashlib.sha256()
     with Path(path).open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return digest_iter(iter(lambda: f.read(chunk), b""))
 
 
 def package_versions(names: Iterable[str], *, missing: str = "record", sqlite: bool = False) -> dict[str, str]:

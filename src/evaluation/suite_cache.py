@@ -27,7 +27,6 @@ first failure in suite order wins, ``00_original`` first), no second comparator.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -37,7 +36,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError, InputError, UnknownNameError
 from evaluation.executor import Limits
-from evaluation.provenance import sha256_file
+from evaluation.provenance import json_digest, sha256_file
 
 __all__ = [
     "DEFAULT_SUITE_CACHE",
@@ -112,7 +111,7 @@ def suite_fingerprint(db_sha256: str, golds: Sequence[str], config: Any) -> str:
         "golds": sorted(set(golds)),
         "suite": _suite_parameters(config),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return json_digest(payload)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import click
 
 from evaluation.cli_errors import friendly_errors
 from evaluation.errors import DataNotFoundError
-from evaluation.fileio import write_atomic
+from evaluation.fileio import write_jsonl
 from synth.prompt import PromptBuilder, PromptConfig
 from synth.prompt.records import build_prompt_records  # noqa: F401  - the library behind build-prompts
 from synth.sources import Benchmark, load_examples, resolve_benchmark
@@ -140,7 +139,7 @@ def build_prompts(db, data_root, cache_dir, k1, k2, full_schema, sample_values, 
     records, skipped = build_prompt_records(
         bench, examples, run.config, run.cache_dir, data_path, progress=True, use_evidence=use_evidence
     )
-    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_jsonl(out, records)
     click.echo(f"wrote {len(records)} prompt records to {out}", err=True)
     if skipped:
         detail = ", ".join(f"{d} ({n})" for d, n in sorted(skipped.items()))

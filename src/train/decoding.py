@@ -8,7 +8,6 @@ its generator with :func:`load_generator`, so the backend is one config field ev
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,8 @@ from typing import Any, Protocol
 
 from evaluation.console import echo
 from evaluation.errors import ConfigError
+from evaluation.fileio import jsonl_text
+from evaluation.provenance import json_digest
 from train.backend_config import GenerationBackendConfig
 from train.formatting import model_input, render_prompt
 
@@ -55,7 +56,7 @@ class GenerationOptions:
         else:
             d["stop"] = list(d["stop"])
         d["model"] = model_id
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return json_digest(d, length=16)
 
 
 class Generator(Protocol):
@@ -312,7 +313,7 @@ def predict_file(
         if len(preds) < len(examples):
             generator = load_generator(model, options, backend, progress=False)
         with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished chunk
-            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in preds))
+            f.write(jsonl_text(preds))
             chunk = max(4 * options.batch_size, 64)  # not tied to --concurrency: sampled output stays the same
             with progress_bar(total=len(examples), initial=len(preds), desc="predict", unit="example") as bar:
                 for start in range(len(preds), len(examples), chunk):
@@ -324,7 +325,7 @@ def predict_file(
                         model_id=str(model),
                         task=task,
                     )
-                    f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                    f.write(jsonl_text(rows))
                     f.flush()
                     os.fsync(f.fileno())
                     preds.extend(rows)

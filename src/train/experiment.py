@@ -40,7 +40,6 @@ steps of every text-to-SQL training stage behind an arm's model (equal-compute c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -55,6 +54,7 @@ from typing import Any
 
 from evaluation.console import echo
 from evaluation.hardness import LEVELS as HARDNESS  # Spider hardness levels, one definition
+from evaluation.provenance import digest, json_digest
 from train.experiment_config import ExperimentConfig
 from train.fields import lora_fields_of, optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
@@ -95,16 +95,14 @@ def sft_optimiser(loop: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return json_digest(obj, length=12, default=str)
 
 
 # ---- the split ---------------------------------------------------------------------------------
 
 
 def _key(seed: int, ex: Mapping[str, Any]) -> str:
-    return hashlib.sha256(
-        f"spft-sql/experiment/{seed}/{ex['db_id']}/{ex.get('question')}/{ex['query']}".encode()
-    ).hexdigest()
+    return digest(f"spft-sql/experiment/{seed}/{ex['db_id']}/{ex.get('question')}/{ex['query']}")
 
 
 def _clean(ex: Mapping[str, Any]) -> dict[str, Any]:
@@ -576,9 +574,7 @@ def baseline_questions(records: Sequence[Mapping[str, Any]], n: int, seed: int) 
         return list(records)
     rank = sorted(
         range(len(records)),
-        key=lambda i: hashlib.sha256(
-            f"spft-sql/baselines/{seed}/{records[i]['db_id']}/{records[i]['question']}/{i}".encode()
-        ).hexdigest(),
+        key=lambda i: digest(f"spft-sql/baselines/{seed}/{records[i]['db_id']}/{records[i]['question']}/{i}"),
     )
     keep = set(rank[:n])
     return [r for i, r in enumerate(records) if i in keep]

@@ -7,15 +7,20 @@ Examples are the records ``synth generate`` writes (``out/train.jsonl``, ``out/v
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation.errors import DataNotFoundError, InputError
-from evaluation.fileio import iter_jsonl_objects, write_atomic, write_json  # noqa: F401  (write_json: train's callers)
-from evaluation.provenance import sha256_bytes, sha256_file  # noqa: F401  (re-exported: train's callers)
+from evaluation.fileio import (  # noqa: F401  (write_json, write_jsonl: train's callers)
+    iter_jsonl_objects,
+    jsonl_text,
+    write_atomic,
+    write_json,
+    write_jsonl,
+)
+from evaluation.provenance import digest, digest_iter, sha256_bytes, sha256_file  # noqa: F401  (sha256_*: train's callers)
 
 REQUIRED_FIELDS = ("id", "db_id", "sql")
 
@@ -85,11 +90,7 @@ def db_path_of(example: dict[str, Any], data_root: Path) -> Path:
 
 def hash_records(records: Iterable[dict[str, Any]]) -> str:
     """Order-sensitive hash of records (canonical JSON), used to key caches and manifests."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    return digest_iter(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
 
 
 #: files of a checkpoint folder that define what it computes (weights, configs, tokenizer, template)
@@ -116,13 +117,13 @@ def checkpoint_fingerprint(path: str | Path) -> str:
     p = Path(path).expanduser()
     if not p.is_dir():
         return sha256_bytes(f"hub:{path}".encode())
-    h = hashlib.sha256()
     files = sorted(
         f for f in p.iterdir() if f.is_file() and f.suffix in FINGERPRINT_SUFFIXES and f.name not in FINGERPRINT_SKIP
     )
+    lines = []  # one per file: name, size and content hash (file hashes: evaluation.provenance.sha256_file)
     for f in files:
         st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{_file_digest(str(f.resolve()), st.st_size, st.st_mtime_ns)}\n".encode())
+        lines.append(f"{f.name}:{st.st_size}:{_file_digest(str(f.resolve()), st.st_size, st.st_mtime_ns)}\n")
     adapter_cfg = p / "adapter_config.json"
     if adapter_cfg.is_file():
         try:
@@ -130,17 +131,12 @@ def checkpoint_fingerprint(path: str | Path) -> str:
         except json.JSONDecodeError:
             base = None
         if base and Path(base).expanduser().resolve() != p.resolve():
-            h.update(f"base:{checkpoint_fingerprint(base)}\n".encode())
-    return h.hexdigest()
-
-
-def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-    write_atomic(Path(path), text.encode("utf-8"))
+            lines.append(f"base:{checkpoint_fingerprint(base)}\n")
+    return digest(*lines)
 
 
 def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
     """Rewrite-with-append, atomic (logs are small: one line per round)."""
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    write_atomic(path, (old + json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+    write_atomic(path, old + jsonl_text([row]))

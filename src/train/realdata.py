@@ -17,13 +17,13 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError, DataNotFoundError
+from evaluation.provenance import digest
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RealSplit:
 
 def _split_key(ex: Mapping[str, Any], seed: int) -> str:
     text = f"spft-sql/selection/{seed}/{ex['db_id']}/{ex.get('question', '')}/{ex['query']}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest(text)
 
 
 def default_selection_size(n_pairs: int) -> int:

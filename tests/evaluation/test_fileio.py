@@ -118,3 +118,35 @@ def test_missing_file_raises_at_call_not_at_first_next(tmp_path: Path):
             fn(tmp_path / "nope.jsonl")
         with pytest.raises(DataNotFoundError, match="file not found"):
             fn(tmp_path)  # a folder is not a JSONL file
+
+
+def test_jsonl_text_is_the_layout_every_writer_had(tmp_path: Path):
+    """train.io.write_jsonl, evaluate --details, build-prompts and the decoding partial file wrote
+    ``json.dumps(row, ensure_ascii=False) + "\\n"`` per row; the one writer keeps those bytes."""
+    import json
+
+    from evaluation.fileio import jsonl_text, write_jsonl
+
+    rows = [{"b": 1, "a": 'é \u2028 "q"'}, {"x": [1, 2.5, None], "y": {"z": True}}, "text", 3]
+    want = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    assert jsonl_text(rows) == want and jsonl_text([]) == ""
+    assert (
+        jsonl_text(iter([{"p": tmp_path}])) == json.dumps({"p": str(tmp_path)}) + "\n"
+    )  # str of what JSON cannot hold
+    out = tmp_path / "sub" / "rows.jsonl"
+    assert write_jsonl(out, iter(rows)) == out
+    assert out.read_bytes() == want.encode("utf-8")
+    assert [v for _, v in iter_jsonl(out)] == rows
+    assert stat.S_IMODE(os.stat(out).st_mode) == fileio.FILE_MODE
+
+
+def test_train_and_report_write_jsonl_through_fileio(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from evaluation import report
+    from train import io
+
+    assert io.write_jsonl is fileio.write_jsonl
+    rows = [{"id": "é", "ex": {"correct": True}}, {"id": 2, "ex": None}]
+    report.write_details(tmp_path / "items.jsonl", [SimpleNamespace(to_json=lambda r=r: r) for r in rows])
+    assert (tmp_path / "items.jsonl").read_text(encoding="utf-8") == fileio.jsonl_text(rows)

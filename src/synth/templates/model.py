@@ -14,11 +14,11 @@ The same source column always maps to the same column slot (``{c1:number}`` may 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
 from evaluation.errors import SpftError
+from evaluation.provenance import digest
 
 SLOT_KINDS = ("column", "value")
 
@@ -117,7 +117,7 @@ class ExtractionReport:
 
 def template_id(text: str) -> str:
     """Stable id: ``t`` + the first 10 hex digits of the text's SHA-1."""
-    return "t" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    return "t" + digest(text, algorithm="sha1", length=10)
 
 
 def _slot_order(name: str) -> tuple[int, int]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.fileio import write_atomic, write_json
+from evaluation.fileio import write_jsonl
 from evaluation.hardness import LEVELS
 from evaluation.provenance import file_info, package_versions
+from evaluation.run_record import build_record, write_record
 from evaluation.runner import EMPTY, EvalConfig, ItemResult
 from evaluation.ves import machine_info
 
+#: Identifies the report layout; bump when a field changes meaning.
+REPORT_FORMAT = "spft-sql/eval-report/1"
 COLUMNS = (*LEVELS, "all")
 _TITLES = {"ex": "EXECUTION ACCURACY", "ts": "TEST-SUITE ACCURACY", "ves": "VALID EFFICIENCY SCORE"}
 
@@ -40,7 +42,7 @@ def _score_metric(results: Sequence[ItemResult], metric: str) -> dict:
             entry["score"] = (sum(r.verdicts[metric].extra["score"] for r in items) / n) if n else None
             entry["rves"] = (100 * sum(r.verdicts[metric].extra["reward"] for r in items) / n) if n else None
         out[level] = entry
-    statuses = Counter(r.verdicts[metric].status for r in results if metric in r.verdicts)
+    statuses = Counter(r.verdicts[metric].reason for r in results if metric in r.verdicts)
     return {"by_hardness": out, "statuses": dict(sorted(statuses.items()))}
 
 
@@ -56,7 +58,9 @@ def build_report(
     gold_items: int | None = None,
     only_predicted: bool = False,
 ) -> dict:
-    """The JSON report (see ``data_schemas/eval_report.schema.json``).
+    """The JSON report (see ``data_schemas/eval_report.schema.json``): the run record of
+    :mod:`evaluation.run_record` (``config`` field by field as its parameters; no ``created``, so two
+    reports of the same inputs differ only in ``seconds``) with the report's own sections.
 
     ``gold_items``/``only_predicted``: the gold file's size when only the predicted ids were scored.
     """
@@ -75,24 +79,18 @@ def build_report(
             f"scored by the official rules, under which {lucky} of them count as correct (an empty query "
             "matches any gold whose result is empty)"
         )
-    report: dict = {
-        "config": {
-            "metrics": list(config.metrics),
-            "compare": config.compare,
-            "keep_distinct": config.keep_distinct,
-            "db_root": str(config.db_root),
-            "suite_dir": str(config.suite_dir) if config.suite_dir else None,
-            "timeout_s": config.limits.timeout_s,
-            "max_rows": config.limits.max_rows,
-            "max_memory_mb": config.limits.max_memory_mb,
-        },
-        "inputs": {
+    report = build_record(
+        format=REPORT_FORMAT,
+        command="evaluate",
+        inputs={
             "gold": _file_info(gold_path),
             "pred": _file_info(pred_path),
             "pairing": pairing,
             "only_predicted": only_predicted,
         },
-        "counts": {
+        parameters=config,
+        versions=package_versions(["sqlglot"], sqlite=True),
+        counts={
             "items": len(results),
             "gold_items": gold_items if gold_items is not None and gold_items >= 0 else len(results),
             "empty_predictions": len(empty),
@@ -100,15 +98,27 @@ def build_report(
             "skipped_missing_db": len(skipped),
             "missing_db_ids": missing,
             "hardness": dict(Counter(_level_of(r) for r in results)),
-            "gold_failed": sum(1 for r in results if any(v.status == "gold_failed" for v in r.verdicts.values())),
+            "gold_failed": sum(1 for r in results if any(v.reason == "gold_failed" for v in r.verdicts.values())),
         },
-        "ambiguous_gold": dict(Counter(f for r in results for f in r.ambiguity)),
-        "scores": {m: _score_metric(results, m) for m in config.metrics},
-        "warnings": warnings,
-        "versions": package_versions(["sqlglot"], sqlite=True),
-    }
+        sections={
+            # what decides a verdict, flat (the layout of reports before the run record; kept for their readers)
+            "config": {
+                "metrics": list(config.metrics),
+                "compare": config.compare,
+                "keep_distinct": config.keep_distinct,
+                "db_root": str(config.db_root),
+                "suite_dir": str(config.suite_dir) if config.suite_dir else None,
+                "timeout_s": config.limits.timeout_s,
+                "max_rows": config.limits.max_rows,
+                "max_memory_mb": config.limits.max_memory_mb,
+            },
+            "ambiguous_gold": dict(Counter(f for r in results for f in r.ambiguity)),
+            "scores": {m: _score_metric(results, m) for m in config.metrics},
+            "warnings": warnings,
+        },
+    )
     if "ts" in config.metrics:
-        no_suite = [r for r in results if r.verdicts.get("ts") and r.verdicts["ts"].status == "no_suite"]
+        no_suite = [r for r in results if r.verdicts.get("ts") and r.verdicts["ts"].reason == "no_suite"]
         ids = sorted({r.db_id for r in no_suite})
         report["scores"]["ts"]["no_suite"] = {"items": len(no_suite), "db_ids": ids}
         if no_suite:
@@ -168,12 +178,8 @@ def _pct(x: float | None, metric: str) -> str:
     return f"{x:.1f}" if metric == "ves" else f"{100 * x:.1f}"
 
 
-def write_json_atomic(path: str | Path, obj: dict) -> None:
-    write_json(path, obj)
-
-
 def write_details(path: str | Path, results: Sequence[ItemResult]) -> None:
-    write_atomic(path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in results))
+    write_jsonl(path, (r.to_json() for r in results))
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,7 @@ class Report:
 
     def write(self, path: str | Path) -> None:
         """Write the JSON report to ``path`` atomically."""
-        write_json_atomic(path, self.data)
+        write_record(path, self.data)
 
     def write_details(self, path: str | Path) -> None:
         """Write one JSON line per item to ``path`` atomically."""

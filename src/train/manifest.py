@@ -1,16 +1,18 @@
-"""Run manifests: what went in (with hashes), the parameters, seed, versions, hardware, counts, timings."""
+"""Train manifests: what went in (with hashes), the parameters, seed, versions, hardware, counts, timings,
+results -- the run record of :mod:`evaluation.run_record` with a train run's own sections."""
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 from pathlib import Path
 from typing import Any
 
-from evaluation.provenance import file_info, package_versions, utc_timestamp
-from train.io import write_json
+from evaluation.provenance import file_info, package_versions
+from evaluation.run_record import build_record, write_record
 
 MANIFEST_FORMAT = "spft-sql/train-manifest/1"
+#: ``train vbi``'s synthesized data of one iteration (``iter-G/data/manifest.json``, :func:`train.vbi.synthesize`).
+VBI_DATA_FORMAT = "spft-sql/vbi-data-manifest/1"
 PACKAGES = ("spft-sql", "torch", "transformers", "peft", "accelerate", "tokenizers", "trl")
 
 
@@ -42,11 +44,6 @@ def file_inputs(paths: dict[str, str | Path]) -> dict[str, dict[str, str]]:
     return {k: file_info(p) for k, p in paths.items()}
 
 
-def config_dict(config: Any) -> dict[str, Any]:
-    d = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
-
-
 def write_manifest(
     path: str | Path,
     *,
@@ -58,18 +55,19 @@ def write_manifest(
     timings: dict[str, float] | None = None,
     results: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "command": command,
-        "created": utc_timestamp(),
-        "inputs": inputs,
-        "parameters": config_dict(config),
-        "seed": seed,
-        "versions": versions(),
-        "hardware": hardware(),
-        "counts": counts or {},
-        "timings": timings or {},
-        "results": results or {},
-    }
-    write_json(path, manifest)
+    """Write ``path``: the run record (``config`` field by field as its parameters, stamped ``created``)
+    with ``hardware`` and ``results``. Returns the manifest."""
+    manifest = build_record(
+        format=MANIFEST_FORMAT,
+        command=command,
+        created=True,
+        inputs=inputs,
+        parameters=config,
+        seed=seed,
+        versions=versions(),
+        counts=counts or {},
+        timings=timings or {},
+        sections={"hardware": hardware(), "results": results or {}},
+    )
+    write_record(path, manifest)
     return manifest

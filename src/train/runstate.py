@@ -21,7 +21,7 @@ STATE_FILE = "state.json"
 
 def run_parameters(config: Any, resumable: Collection[str] = ()) -> dict[str, Any]:
     """The config's fields as JSON values, without those a resume may change."""
-    from train.manifest import config_dict
+    from evaluation.run_record import config_dict
 
     return {k: v for k, v in config_dict(config).items() if k not in set(resumable)}
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from evaluation.console import echo
 from evaluation.errors import ConfigError
+from evaluation.run_record import config_dict
 from train.io import (
     checkpoint_fingerprint,
     data_root_for,
@@ -31,7 +32,6 @@ from train.io import (
     write_json,
     write_jsonl,
 )
-from train.manifest import config_dict
 from train.modeling import free_memory
 from train.pool import POOL_FILE, Pool, PoolEntry, load_pool, new_pool, save_pool
 from train.runstate import save_state
@@ -183,7 +183,11 @@ def build_pairs(
                 "positive": source,
             }
             if ts:
-                pair.update(ex_reward=None if j.ex_correct is None else int(not j.ex_correct), failed_on=j.failed_on)
+                ex_correct = j.extra["ex_correct"]
+                pair.update(
+                    ex_reward=None if ex_correct is None else int(not ex_correct),
+                    failed_on=j.extra.get("failed_on", ""),
+                )
             pairs.append(pair)
     return pairs
 

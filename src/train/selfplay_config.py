@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
+from evaluation.run_record import config_dict
 from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import (
     OptimiserOptions,
@@ -18,7 +19,6 @@ from train.fields import (
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
-from train.manifest import config_dict
 from train.modeling import LoraOptions
 
 PAIR_SPLITS = ("val", "train")

@@ -229,13 +229,16 @@ def synthesize(
 ) -> dict[str, Any]:
     """Iteration ``k``'s ``train.jsonl`` / ``val.jsonl`` / ``templates.jsonl`` / ``manifest.json`` in
     ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest."""
+    from evaluation.run_record import build_record, write_record
     from synth.generation import generate, normalize_sql, split_val
     from synth.sources import resolve_benchmark
+    from train.manifest import VBI_DATA_FORMAT, versions
     from train.realdata import collision_key
 
     manifest_path = data_dir / "manifest.json"
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
     total = cfg.n + cfg.effective_val_size
     n_failed_requested = round(cfg.failed_share * total) if failed_templates else 0
     main_cfg = synth_config(
@@ -286,10 +289,12 @@ def synthesize(
     write_jsonl(data_dir / "train.jsonl", train)
     write_jsonl(data_dir / "val.jsonl", val)
     write_jsonl(data_dir / "templates.jsonl", list(main.templates))
-    manifest = {
-        "command": "train vbi: synthesize",
-        "inputs": dict(main.manifest["inputs"], data_root=str(bench.data_root.resolve())),
-        "parameters": {
+    manifest = build_record(
+        format=VBI_DATA_FORMAT,
+        command="train vbi: synthesize",
+        created=True,
+        inputs=dict(main.manifest["inputs"], data_root=str(bench.data_root.resolve())),
+        parameters={
             "iteration": k,
             "n": cfg.n,
             "val_size": cfg.effective_val_size,
@@ -303,7 +308,9 @@ def synthesize(
             "gold_prompts": cfg.gold_prompts,
             "seed": cfg.iteration_seed(k),
         },
-        "counts": {
+        seed=cfg.iteration_seed(k),
+        versions=dict(main.manifest["versions"], **versions()),  # synth's (templates code, prompt format) + train's
+        counts={
             "frequency_drawn": drawn["frequency"],
             "failed_template_drawn": drawn["failed_templates"],
             "failed_template_requested": n_failed_requested,
@@ -313,9 +320,10 @@ def synthesize(
             "val": len(val),
             "templates_used": len({r["template_id"] for r in records}),
         },
-        "generate": {"frequency": main.manifest, "failed_templates": failed_manifest},
-    }
-    write_json(manifest_path, manifest)
+        timings={"total_s": round(time.perf_counter() - t0, 3)},
+        sections={"generate": {"frequency": main.manifest, "failed_templates": failed_manifest}},
+    )
+    write_record(manifest_path, manifest)
     return manifest
 
 
@@ -376,7 +384,7 @@ def verify(
             "reason": j.reason,
         }
         if ts:
-            row.update(ex_verdict=_verdict(j.ex_correct), failed_on=j.failed_on)
+            row.update(ex_verdict=_verdict(j.extra["ex_correct"]), failed_on=j.extra.get("failed_on", ""))
         rows.append(row)
     return rows
 

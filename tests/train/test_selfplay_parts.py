@@ -168,7 +168,7 @@ def test_config_checks_name_the_fields(tmp_path):
 
 
 def test_resume_conflicts_name_what_changed(tmp_path):
-    from train.manifest import config_dict
+    from evaluation.run_record import config_dict
 
     saved = config_dict(_cfg(tmp_path, loss="spft", lam=0.1))
     assert _cfg(tmp_path, rounds=9, patience=3).resume_conflicts(saved) == []  # going on longer is fine

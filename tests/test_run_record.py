@@ -1,0 +1,168 @@
+"""One run record (issue 12): every manifest -- ``synth generate``, a train run, ``evaluate``'s report,
+``evaluate build-suite``, ``train vbi``'s synthesized data -- is built by ``evaluation.run_record`` and
+starts with the same keys in the same order; ``synth validate`` accepts each against its schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from evaluation.run_record import REQUIRED_KEYS, SKELETON_KEYS, build_record, config_dict, record_bytes, write_record
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "data_schemas"
+
+
+# ---- the skeleton ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Limits:
+    timeout_s: float = 1.0
+    dirs: tuple[Path, ...] = (Path("a"), Path("b"))
+
+
+@dataclass
+class _Config:
+    out: Path = Path("runs/x")
+    targets: tuple[str, ...] = ("q", "v")
+    limits: _Limits = field(default_factory=_Limits)
+
+
+def test_config_dict_is_json_ready_at_any_depth():
+    assert config_dict(_Config()) == {
+        "out": "runs/x",
+        "targets": ["q", "v"],
+        "limits": {"timeout_s": 1.0, "dirs": ["a", "b"]},
+    }
+    assert config_dict({"n": (1, 2)}) == {"n": [1, 2]}
+
+
+def test_record_keys_come_in_one_order_and_optional_ones_only_when_given():
+    common = dict(format="spft-sql/x/1", command="x", inputs={}, parameters={}, versions={"python": "3"}, counts={})
+    bare = build_record(**common)
+    assert list(bare) == list(REQUIRED_KEYS)
+    full = build_record(
+        **common, seed=3, timings={"total_s": 1.0}, created=True, sections={"b": 1, "a": 2}, outputs={"f": {}}
+    )
+    assert list(full) == [*SKELETON_KEYS, "b", "a", "outputs"]
+    assert full["created"].endswith("+00:00") and full["seed"] == 3
+    with pytest.raises(ValueError, match="skeleton"):
+        build_record(**common, sections={"versions": {}})
+
+
+def test_the_writer_is_atomic_json_in_record_order(tmp_path):
+    rec = build_record(format="spft-sql/x/1", command="x", inputs={}, parameters={}, versions={}, counts={"é": 1})
+    path = write_record(tmp_path / "m.json", rec)
+    assert path.read_bytes() == record_bytes(rec) and "é" in path.read_text(encoding="utf-8")
+    assert list(json.loads(path.read_text(encoding="utf-8"))) == list(rec)
+    assert json.loads(record_bytes(rec, sort_keys=True)) == rec
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("name", ["manifest", "train_manifest", "eval_report"])
+def test_every_record_schema_requires_the_skeleton(name):
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+    assert set(REQUIRED_KEYS) <= set(schema["required"])
+
+
+# ---- the five writers ------------------------------------------------------------------------------
+
+
+def _tiny_db(root: Path) -> Path:
+    (root / "shop").mkdir(parents=True)
+    con = sqlite3.connect(root / "shop" / "shop.sqlite")
+    con.executescript(
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, price REAL);"
+        "INSERT INTO item VALUES (1, 'pen', 1.5), (2, 'cup', 3.0), (3, 'box', 3.0);"
+    )
+    con.commit()
+    con.close()
+    return root
+
+
+def _synth_generate(tmp_path: Path) -> tuple[dict, Path]:
+    from synth.generation import GenerateConfig, generate, write_outputs
+
+    res = generate(GenerateConfig(db="demo", n=12, val_size=2, prompts=False))
+    write_outputs(res, tmp_path / "gen")
+    return res.manifest, tmp_path / "gen" / "manifest.json"
+
+
+def _train_run(tmp_path: Path) -> tuple[dict, Path]:
+    from train.manifest import file_inputs, write_manifest
+
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"a": 1}\n', encoding="utf-8")
+    path = tmp_path / "sft" / "manifest.json"
+    m = write_manifest(
+        path,
+        command="train sft",
+        config=_Config(),
+        inputs={"data": file_inputs({"train": data})},
+        seed=0,
+        counts={"train_examples": 1},
+        timings={"total_s": 0.1},
+        results={"val_ex": 0.5},
+    )
+    return m, path
+
+
+def _evaluate(tmp_path: Path) -> tuple[dict, Path]:
+    from evaluation import EvalConfig, evaluate
+    from evaluation.inputs import Item
+
+    db_root = _tiny_db(tmp_path / "db")
+    items = [Item("1", "shop", "SELECT name FROM item WHERE price > 2", "SELECT name FROM item WHERE price >= 3")]
+    report = evaluate(None, None, EvalConfig(db_root=db_root, workers=1), items=items)
+    report.write(tmp_path / "report.json")
+    return report.as_dict(), tmp_path / "report.json"
+
+
+def _build_suite(tmp_path: Path) -> tuple[dict, Path]:
+    from evaluation.suite import SuiteConfig, build_suite
+
+    db_root = _tiny_db(tmp_path / "sdb")
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"db_id": "shop", "query": "SELECT name FROM item WHERE price > 2"}]))
+    m = build_suite(db_root, gold, tmp_path / "suite", SuiteConfig(size=3, candidates=4))
+    return m, tmp_path / "suite" / "manifest.json"
+
+
+def _vbi_synthesize(tmp_path: Path) -> tuple[dict, Path]:
+    from train.vbi import synthesize
+    from train.vbi_config import VBIConfig
+
+    cfg = VBIConfig(db="demo", model="m", out=str(tmp_path / "vbi"), n=8, val_size=2)
+    m = synthesize(cfg, 0, tmp_path / "data", writer_model=None, failed_templates=None, exclude=set(), cache_dir=None)
+    return m, tmp_path / "data" / "manifest.json"
+
+
+WRITERS = {
+    "synth generate": _synth_generate,
+    "train sft": _train_run,
+    "evaluate": _evaluate,
+    "evaluate build-suite": _build_suite,
+    "train vbi: synthesize": _vbi_synthesize,
+}
+
+
+@pytest.mark.parametrize("command", list(WRITERS))
+def test_every_writer_builds_the_skeleton_and_its_file_validates(command, tmp_path):
+    from synth.validate import validate_file
+
+    manifest, path = WRITERS[command](tmp_path)
+    on_disk = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest["command"] == on_disk["command"] == command
+    assert manifest["format"].startswith("spft-sql/")
+    assert set(REQUIRED_KEYS) <= set(on_disk)
+    skeleton = [k for k in manifest if k in SKELETON_KEYS]
+    assert skeleton == [k for k in SKELETON_KEYS if k in manifest]  # the one order
+    assert list(manifest)[: len(skeleton)] == skeleton  # the writer's own sections come after it
+    if command != "synth generate":  # written sorted (its bytes are compared); the others in record order
+        assert list(on_disk) == list(manifest)
+    _, problems = validate_file(path, "eval_report" if command == "evaluate" else None)
+    assert not problems, [str(p) for p in problems]

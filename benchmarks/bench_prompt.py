@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.schema import schema_from_sqlite
 from synth.prompt import PromptBuilder, PromptConfig
 from synth.prompt.content import load_content
 from synth.prompt.gold import sql_items
 from synth.prompt.text import STOP_WORDS, tokenize
-from synth.schema import schema_from_sqlite
 from synth.sources import load_examples, resolve_benchmark
 
 

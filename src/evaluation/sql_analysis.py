@@ -25,10 +25,9 @@ scope, "this SELECT's own columns, not its subqueries'" is sqlglot's
 :func:`~sqlglot.optimizer.scope.walk_in_scope` (:func:`columns_in_scope`). An unqualified column
 belongs to the first table in FROM order that has it.
 
-**Schema.** ``evaluation`` cannot import ``synth``, so the schema is anything with
-``has_table(name)`` and ``table(name)`` returning an object with ``name`` and ``columns`` (each with
-``name``) — ``synth.schema.Schema`` is one — or a plain mapping ``{table: [columns]}``;
-:func:`ensure_schema` normalises either once at the boundary (as sqlglot's ``ensure_schema``).
+**Schema.** Resolution reads the one schema model, :class:`evaluation.schema.Schema` (names matched
+case-insensitively); callers may pass a plain mapping ``{table: [columns]}`` instead, which
+:func:`ensure_schema` turns into one once at the boundary (as sqlglot's ``ensure_schema``).
 
 >>> p = parse('SELECT "Name" FROM singer WHERE Country = "France"', {"singer": ["Name", "Country"]})
 >>> p.columns, p.literals
@@ -39,9 +38,8 @@ belongs to the first table in FROM order that has it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import sqlglot
 from sqlglot import exp
@@ -49,6 +47,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import walk_in_scope
 
 from evaluation.errors import SpftError
+from evaluation.schema import Schema
 
 #: ``Column.meta`` key holding the ``(table, column)`` a mention resolved to, spelled as the schema does.
 SOURCE = "spft_source"
@@ -74,62 +73,15 @@ class SqlAnalysisError(SpftError):
 # ---- schema ----------------------------------------------------------------------------------------
 
 
-class ColumnLike(Protocol):
-    name: str
-
-
-class TableLike(Protocol):
-    name: str
-
-    @property
-    def columns(self) -> Sequence[ColumnLike]: ...
-
-
-@runtime_checkable
-class SchemaLike(Protocol):
-    """What resolution reads of a schema; ``synth.schema.Schema`` satisfies it (case-insensitive)."""
-
-    def has_table(self, name: str) -> bool: ...
-
-    def table(self, name: str) -> TableLike: ...
-
-
-@dataclass(frozen=True)
-class _Column:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Table:
-    name: str
-    columns: tuple[_Column, ...]
-
-
-class MappingSchema:
-    """``{table: [column, ...]}`` as a :class:`SchemaLike` (names matched case-insensitively)."""
-
-    def __init__(self, tables: Mapping[str, Iterable[str]]) -> None:
-        self._tables = {
-            str(t).lower(): _Table(str(t), tuple(_Column(str(c)) for c in cols)) for t, cols in tables.items()
-        }
-
-    def has_table(self, name: str) -> bool:
-        return name.lower() in self._tables
-
-    def table(self, name: str) -> _Table:
-        try:
-            return self._tables[name.lower()]
-        except KeyError:
-            raise SqlAnalysisError("unknown_table", name) from None
-
-
-def ensure_schema(schema: SchemaLike | Mapping[str, Iterable[str]]) -> SchemaLike:
-    """A :class:`SchemaLike` for ``schema`` (returned as is) or for a ``{table: [columns]}`` mapping."""
-    if isinstance(schema, SchemaLike):
+def ensure_schema(schema: Schema | Mapping[str, Iterable[str]]) -> Schema:
+    """``schema`` itself, or :meth:`Schema.from_mapping` of a ``{table: [columns]}`` mapping."""
+    if isinstance(schema, Schema):
         return schema
     if isinstance(schema, Mapping):
-        return MappingSchema(schema)
-    raise TypeError(f"schema: expected a mapping {{table: [columns]}} or a schema object, got {type(schema).__name__}")
+        return Schema.from_mapping(schema)
+    raise TypeError(
+        f"schema: expected a mapping {{table: [columns]}} or an evaluation.schema.Schema, got {type(schema).__name__}"
+    )
 
 
 # ---- parsing and shared tree helpers ---------------------------------------------------------------
@@ -253,7 +205,7 @@ def columns_in_scope(node: exp.Expression) -> list[exp.Column]:
 # ---- resolution -------------------------------------------------------------------------------------
 
 
-def sources(select: exp.Select, schema: SchemaLike, strict: bool = False) -> dict[str, str | None]:
+def sources(select: exp.Select, schema: Schema, strict: bool = False) -> dict[str, str | None]:
     """Lower-cased alias or table name -> the schema's table name, for ``select``'s own FROM/JOIN.
 
     A table is reachable by its alias and by its own name. A derived table's alias maps to ``None``
@@ -280,7 +232,7 @@ def sources(select: exp.Select, schema: SchemaLike, strict: bool = False) -> dic
     return out
 
 
-def _column_of(schema: SchemaLike, table: str, name: str) -> tuple[str, str] | None:
+def _column_of(schema: Schema, table: str, name: str) -> tuple[str, str] | None:
     low = name.lower()
     for c in schema.table(table).columns:
         if c.name.lower() == low:
@@ -288,7 +240,7 @@ def _column_of(schema: SchemaLike, table: str, name: str) -> tuple[str, str] | N
     return None
 
 
-def resolve_column(column: exp.Column, schema: SchemaLike, strict: bool = False) -> tuple[str, str] | None:
+def resolve_column(column: exp.Column, schema: Schema, strict: bool = False) -> tuple[str, str] | None:
     """``(table, column)`` as the schema spells them, or ``None`` when no table in scope has it.
 
     A qualifier is looked up innermost first; the first SELECT that knows it decides. With
@@ -315,7 +267,7 @@ def resolve_column(column: exp.Column, schema: SchemaLike, strict: bool = False)
     return None
 
 
-def is_spider_string(column: exp.Column, schema: SchemaLike, strict: bool = False) -> bool:
+def is_spider_string(column: exp.Column, schema: Schema, strict: bool = False) -> bool:
     """True when ``column`` is really one of Spider's double-quoted strings (module docstring rule)."""
     ident = column.this
     if column.table or not isinstance(ident, exp.Identifier) or not ident.quoted:
@@ -323,7 +275,7 @@ def is_spider_string(column: exp.Column, schema: SchemaLike, strict: bool = Fals
     return resolve_column(column, schema, strict) is None and column.name.lower() not in select_aliases(column)
 
 
-def resolve_quotes(tree: exp.Expression, schema: SchemaLike, strict: bool = False) -> exp.Expression:
+def resolve_quotes(tree: exp.Expression, schema: Schema, strict: bool = False) -> exp.Expression:
     """Replace, in place, each of Spider's double-quoted strings by a string literal; returns ``tree``."""
     for col in list(tree.find_all(exp.Column)):
         if is_spider_string(col, schema, strict):
@@ -347,7 +299,7 @@ class ParsedSQL:
         return column.meta.get(SOURCE) if isinstance(column, exp.Column) else None
 
 
-def parse(sql: str, schema: SchemaLike | Mapping[str, Iterable[str]]) -> ParsedSQL:
+def parse(sql: str, schema: Schema | Mapping[str, Iterable[str]]) -> ParsedSQL:
     """Parse ``sql``, resolve Spider's double quotes and every column against ``schema`` (leniently:
     unknown names stay unresolved). Raises :class:`SqlAnalysisError` ``parse_error`` only."""
     schema = ensure_schema(schema)

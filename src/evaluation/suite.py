@@ -45,15 +45,14 @@ from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, connect_re
 from evaluation.inputs import load_gold
 from evaluation.provenance import file_info, package_versions
 from evaluation.run_record import build_record, write_record
-from evaluation.sql_analysis import MappingSchema, SchemaLike, SqlAnalysisError, ensure_schema, parse, try_parse
+from evaluation.schema import Column, Schema, Table, schema_from_database
+from evaluation.schema import quote_identifier as q
+from evaluation.sql_analysis import SqlAnalysisError, ensure_schema, parse, try_parse
 
 __all__ = [
-    "Column",
-    "Table",
     "SuiteConfig",
     "DbSuite",
-    "read_schema",
-    "schema_of",
+    "view_and_index_sql",
     "gold_literals",
     "value_pools",
     "generate_database",
@@ -69,47 +68,7 @@ ORIGINAL_NAME = "00_original.sqlite"
 
 
 # ---------------------------------------------------------------- schema
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    decl_type: str
-    notnull: bool
-    pk: int  # 1-based position in the primary key, 0 = not in it
-    kind: str  # "int" | "float" | "str": the Python type its values have (observed, else declared)
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    sql: str  # the original CREATE TABLE statement
-    columns: tuple[Column, ...]
-    fks: tuple[tuple[str, str, str], ...]  # (column, referenced table, referenced column), resolved
-
-    @property
-    def pk(self) -> tuple[str, ...]:
-        return tuple(c.name for c in sorted((c for c in self.columns if c.pk), key=lambda c: c.pk))
-
-    def column(self, name: str) -> Column | None:
-        for c in self.columns:
-            if c.name.lower() == name.lower():
-                return c
-        return None
-
-
-def q(name: str) -> str:
-    """An identifier quoted for SQLite."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _declared_kind(decl: str) -> str:
-    d = decl.upper()
-    if "INT" in d:
-        return "int"
-    if any(k in d for k in ("REAL", "FLOA", "DOUB", "NUM", "DEC")):
-        return "float"
-    return "str"
+# The tables, keys and value kinds come from evaluation.schema.schema_from_database (the one model).
 
 
 def _rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
@@ -119,48 +78,10 @@ def _rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
     return r.rows
 
 
-def read_schema(db: ReadOnlyDatabase) -> tuple[list[Table], list[str]]:
-    """Tables in creation order, and the other ``CREATE`` statements (views, indexes) to replay."""
+def view_and_index_sql(db: ReadOnlyDatabase) -> list[str]:
+    """The ``CREATE`` statements of views and indexes, in creation order, replayed on each generated database."""
     master = _rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
-    names = [n for t, n, _ in master if t == "table" and not n.startswith("sqlite_")]
-    by_lower = {n.lower(): n for n in names}
-    tables = []
-    raw_fks: dict[str, list[tuple]] = {}
-    for t, name, sql in master:
-        if t != "table" or name.startswith("sqlite_"):
-            continue
-        cols = []
-        for _cid, cname, ctype, notnull, _dflt, pk in _rows(db, f"SELECT * FROM pragma_table_info({_lit(name)})"):
-            kinds = {
-                type(v).__name__
-                for (v,) in _rows(db, f"SELECT {q(cname)} FROM {q(name)} WHERE {q(cname)} IS NOT NULL LIMIT 200")
-            }
-            kind = _declared_kind(ctype or "")
-            if kinds and kinds <= {"int", "float", "str"}:
-                kind = "str" if "str" in kinds else "float" if "float" in kinds else "int"
-            cols.append(Column(cname, ctype or "", bool(notnull), int(pk), kind))
-        raw_fks[name] = list(_rows(db, f'SELECT "from", "table", "to" FROM pragma_foreign_key_list({_lit(name)})'))
-        tables.append(Table(name, sql, tuple(cols), ()))
-    by_name = {t.name: t for t in tables}
-    out = []
-    for t in tables:
-        fks = []
-        for frm, ref, to in raw_fks[t.name]:
-            parent = by_name.get(by_lower.get((ref or "").lower(), ""))
-            child = t.column(frm or "")
-            if parent is None or child is None:
-                continue  # a foreign key to a missing table/column (Spider has some): no constraint to keep
-            pcol = parent.column(to) if to else (parent.column(parent.pk[0]) if len(parent.pk) == 1 else None)
-            if pcol is None:
-                continue
-            fks.append((child.name, parent.name, pcol.name))
-        out.append(Table(t.name, t.sql, t.columns, tuple(sorted(set(fks)))))
-    others = [sql for t, n, sql in master if t in ("view", "index") and not n.startswith("sqlite_")]
-    return out, others
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+    return [sql for t, n, sql in master if t in ("view", "index") and not n.startswith("sqlite_")]
 
 
 # ---------------------------------------------------------------- values
@@ -203,12 +124,7 @@ def _literal_value(lit: exp.Literal) -> list:
     return [int(f), f] if f.is_integer() else [f]
 
 
-def schema_of(tables: Sequence[Table]) -> MappingSchema:
-    """The tables read by :func:`read_schema` as the schema :mod:`evaluation.sql_analysis` resolves against."""
-    return MappingSchema({t.name: [c.name for c in t.columns] for t in tables})
-
-
-def gold_literals(sqls: Sequence[str], schema: SchemaLike | Mapping[str, Iterable[str]]) -> dict[str, list]:
+def gold_literals(sqls: Sequence[str], schema: Schema | Mapping[str, Iterable[str]]) -> dict[str, list]:
     """Literals of the gold queries: values that sit exactly on the golds' boundaries.
 
     Keys: ``"*"`` (all literals) and the lower-cased name of each column a literal is compared
@@ -246,12 +162,10 @@ class Pools:
     compared: tuple = ()  # the literals the golds compare with this very column, and their neighbours
 
 
-def value_pools(
-    db: ReadOnlyDatabase, tables: Sequence[Table], literals: dict[str, list]
-) -> dict[tuple[str, str], Pools]:
+def value_pools(db: ReadOnlyDatabase, schema: Schema, literals: dict[str, list]) -> dict[tuple[str, str], Pools]:
     """Per (table, column): where generated values come from."""
     pools = {}
-    for t in tables:
+    for t in schema.tables:
         for c in t.columns:
             vals = tuple(
                 v
@@ -262,23 +176,22 @@ def value_pools(
             )
             vals = tuple(v for v in vals if isinstance(v, (int, float, str)))
             pert: list = []
-            if c.kind in ("int", "float"):
+            if c.value_kind in ("int", "float"):
                 nums = [v for v in vals if isinstance(v, (int, float))]
                 if nums:
                     lo, hi = min(nums), max(nums)
                     pert += [lo - 1, hi + 1, 0]
                     for v in nums[:: max(1, len(nums) // 10)]:
-                        pert += _near_numbers(v, c.kind)
+                        pert += _near_numbers(v, c.value_kind)
                 else:
                     pert += [0, 1, 2, -1, 100]
-                if c.kind == "int":
+                if c.value_kind == "int":
                     pert = [int(v) for v in pert]
-                num = [v for v in literals["*"] if isinstance(v, float if c.kind == "float" else int)]
-                mine = [
-                    v for v in literals.get(c.name.lower(), []) if isinstance(v, float if c.kind == "float" else int)
-                ]
-                lit = [x for v in num for x in (v, *_near_numbers(v, c.kind))]
-                near = [x for v in mine for x in (v, *_near_numbers(v, c.kind))]
+                num_type = float if c.value_kind == "float" else int
+                num = [v for v in literals["*"] if isinstance(v, num_type)]
+                mine = [v for v in literals.get(c.name.lower(), []) if isinstance(v, num_type)]
+                lit = [x for v in num for x in (v, *_near_numbers(v, c.value_kind))]
+                near = [x for v in mine for x in (v, *_near_numbers(v, c.value_kind))]
             else:
                 strs = [v for v in vals if isinstance(v, str)]
                 for v in strs[:: max(1, len(strs) // 10)]:
@@ -302,9 +215,9 @@ def value_pools(
 def _storable(c: Column) -> Callable[[object], bool]:
     """Whether SQLite stores a value in ``c`` with the column's kind: a text column declared with
     numeric affinity (``DATETIME``, ``NUMERIC``) would turn ``'1990'`` into an integer."""
-    d = c.decl_type.upper()
+    d = c.declared_type.upper()
     text_affinity = any(k in d for k in ("CHAR", "CLOB", "TEXT")) or d == "" or "BLOB" in d
-    if c.kind != "str" or text_affinity:
+    if c.value_kind != "str" or text_affinity:
         return lambda v: True
 
     def keep(v: object) -> bool:
@@ -318,7 +231,7 @@ def _storable(c: Column) -> Callable[[object], bool]:
 
 
 def _draw(rng: random.Random, c: Column, pools: Pools, null_p: float):
-    if not c.notnull and not c.pk and rng.random() < null_p:
+    if not c.not_null and not c.is_primary_key and rng.random() < null_p:
         return None
     r = rng.random()
     if pools.compared and r < 0.3:
@@ -335,23 +248,24 @@ def _draw(rng: random.Random, c: Column, pools: Pools, null_p: float):
 # ---------------------------------------------------------------- database generation
 
 
-def _table_order(tables: Sequence[Table]) -> tuple[list[Table], set[tuple[str, str]]]:
+def _table_order(schema: Schema) -> tuple[list[Table], set[tuple[str, str]]]:
     """Parents before children; FK edges that close a cycle are deferred (filled after all inserts)."""
     done: list[Table] = []
     placed: set[str] = set()
     deferred: set[tuple[str, str]] = set()
-    left = list(tables)
+    left = list(schema.tables)
     while left:
         for t in left:
-            if all(p in placed or p == t.name for _, p, _ in t.fks):
+            if all(fk.ref_table in placed or fk.ref_table == t.name for fk in schema.foreign_keys_from(t.name)):
                 break
         else:  # a cycle: take the first remaining table, defer its edges to unplaced tables
             t = left[0]
-            deferred |= {(t.name, c) for c, p, _ in t.fks if p not in placed and p != t.name}
+            fks = schema.foreign_keys_from(t.name)
+            deferred |= {(t.name, fk.column) for fk in fks if fk.ref_table not in placed and fk.ref_table != t.name}
         left.remove(t)
         placed.add(t.name)
         done.append(t)
-    deferred |= {(t.name, c) for t in tables for c, p, _ in t.fks if p == t.name}  # self references
+    deferred |= {(fk.table, fk.column) for fk in schema.foreign_keys if fk.ref_table == fk.table}  # self references
     return done, deferred
 
 
@@ -363,7 +277,7 @@ def _distinct(conn: sqlite3.Connection, table: str, col: str) -> list:
 
 def generate_database(
     path: Path,
-    tables: Sequence[Table],
+    schema: Schema,
     extra_sql: Sequence[str],
     pools: dict[tuple[str, str], Pools],
     rng: random.Random,
@@ -376,11 +290,12 @@ def generate_database(
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("BEGIN")
-        for t in tables:
+        for t in schema.tables:
             conn.execute(t.sql)
-        order, deferred = _table_order(tables)
+        order, deferred = _table_order(schema)
         for t in order:
-            fk_of = {c: (p, pc) for c, p, pc in t.fks if (t.name, c) not in deferred}
+            fks = schema.foreign_keys_from(t.name)
+            fk_of = {fk.column: (fk.ref_table, fk.ref_column) for fk in fks if (t.name, fk.column) not in deferred}
             parent_vals = {c: _distinct(conn, p, pc) for c, (p, pc) in fk_of.items()}
             n = rng.randint(1, max_rows)
             cols = [c.name for c in t.columns]
@@ -391,15 +306,15 @@ def generate_database(
                     for c in t.columns:
                         if c.name in fk_of:
                             vals = parent_vals[c.name]
-                            if not c.notnull and not c.pk and rng.random() < null_p / 2:
+                            if not c.not_null and not c.is_primary_key and rng.random() < null_p / 2:
                                 row.append(None)
                             else:
                                 row.append(rng.choice(vals) if vals else None)
                         elif (t.name, c.name) in deferred:
-                            row.append(None if not c.notnull else _draw(rng, c, pools[(t.name, c.name)], 0))
+                            row.append(None if not c.not_null else _draw(rng, c, pools[(t.name, c.name)], 0))
                         else:
                             row.append(_draw(rng, c, pools[(t.name, c.name)], null_p))
-                    if any(v is None for v, c in zip(row, t.columns) if c.pk or c.notnull):
+                    if any(v is None for v, c in zip(row, t.columns) if c.is_primary_key or c.not_null):
                         continue  # SQLite allows NULL in non-INTEGER primary keys; we do not
                     try:
                         conn.execute("SAVEPOINT r")
@@ -410,15 +325,13 @@ def generate_database(
                         conn.execute("ROLLBACK TO r")
                         conn.execute("RELEASE r")
         for tname, cname in sorted(deferred):  # cycle and self references: point at real rows now
-            t = next(x for x in tables if x.name == tname)
-            c = t.column(cname)
-            assert c is not None
-            p, pc = next((p, pc) for cc, p, pc in t.fks if cc == cname)
+            c = schema.table(tname).column(cname)
+            p, pc = next((fk.ref_table, fk.ref_column) for fk in schema.foreign_keys_from(tname) if fk.column == cname)
             vals = _distinct(conn, p, pc)
             for (rowid,) in conn.execute(f"SELECT rowid FROM {q(tname)} ORDER BY rowid").fetchall():
                 v = (
                     None
-                    if (not c.notnull and (not vals or rng.random() < 0.3))
+                    if (not c.not_null and (not vals or rng.random() < 0.3))
                     else (rng.choice(vals) if vals else None)
                 )
                 try:
@@ -439,30 +352,31 @@ def generate_database(
     return path
 
 
-def check_database(path: Path, tables: Sequence[Table]) -> list[str]:
+def check_database(path: Path, schema: Schema) -> list[str]:
     """Constraint violations of a generated database (empty: valid): PK unique and not NULL,
     NOT NULL, foreign-key references, and every value of the column's kind."""
     bad: list[str] = []
     conn = connect_readonly(path)
     py = {"int": (int,), "float": (int, float), "str": (str,)}
     try:
-        for t in tables:
+        for t in schema.tables:
             cols = [c.name for c in t.columns]
             rows = conn.execute(f"SELECT {', '.join(map(q, cols))} FROM {q(t.name)}").fetchall()
-            if t.pk:
-                idx = [cols.index(k) for k in t.pk]
+            pk = t.primary_key
+            if pk:
+                idx = [cols.index(k) for k in pk]
                 keys = [tuple(r[i] for i in idx) for r in rows]
                 if any(v is None for k in keys for v in k):
-                    bad.append(f"{t.name}: NULL in primary key {t.pk}")
+                    bad.append(f"{t.name}: NULL in primary key {pk}")
                 if len(set(keys)) != len(keys):
-                    bad.append(f"{t.name}: duplicate primary key {t.pk}")
+                    bad.append(f"{t.name}: duplicate primary key {pk}")
             for i, c in enumerate(t.columns):
-                if c.notnull and any(r[i] is None for r in rows):
+                if c.not_null and any(r[i] is None for r in rows):
                     bad.append(f"{t.name}.{c.name}: NULL in a NOT NULL column")
-                wrong = [r[i] for r in rows if r[i] is not None and not isinstance(r[i], py[c.kind])]
+                wrong = [r[i] for r in rows if r[i] is not None and not isinstance(r[i], py[c.value_kind])]
                 if wrong:
-                    bad.append(f"{t.name}.{c.name}: {wrong[0]!r} is not of kind {c.kind}")
-            for cname, p, pc in t.fks:
+                    bad.append(f"{t.name}.{c.name}: {wrong[0]!r} is not of kind {c.value_kind}")
+            for cname, p, pc in ((fk.column, fk.ref_table, fk.ref_column) for fk in schema.foreign_keys_from(t.name)):
                 parent = {v for (v,) in conn.execute(f"SELECT {q(pc)} FROM {q(p)}")}
                 parent |= {str(v) for v in parent}
                 i = cols.index(cname)
@@ -559,16 +473,16 @@ def _mutations(
     return out
 
 
-def neighbours(sql: str, tables: Sequence[Table], *, limit: int = 60) -> list[str]:
+def neighbours(sql: str, schema: Schema, *, limit: int = 60) -> list[str]:
     """Mutations of ``sql`` (deduplicated, without the gold itself), at most ``limit``, in tree order."""
     tree = try_parse(sql)
     if tree is None:
         return []
     kinds: dict[str, dict[str, list[str]]] = {}
-    for t in tables:
+    for t in schema.tables:
         d: dict[str, list[str]] = {"_all": [c.name.lower() for c in t.columns]}
         for c in t.columns:
-            d.setdefault(c.kind, []).append(c.name)
+            d.setdefault(c.value_kind, []).append(c.name)
         kinds[t.name.lower()] = d
     base = tree.sql(dialect="sqlite")
     seen = {base}
@@ -707,15 +621,16 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
     (tmp / "candidates").mkdir(parents=True)
     try:
         with ReadOnlyDatabase(db_path, limits) as orig:
-            tables, extra = read_schema(orig)
+            schema = schema_from_database(orig, db_id)
+            extra = view_and_index_sql(orig)
             gold_res = _run_golds(orig, golds, config)
             ok_golds = [g for g in golds if gold_res[g].ok]
             rep.golds_failed_on_original = len(golds) - len(ok_golds)
-            nbrs = [(g, n) for g in ok_golds for n in neighbours(g, tables, limit=config.max_neighbours)]
+            nbrs = [(g, n) for g in ok_golds for n in neighbours(g, schema, limit=config.max_neighbours)]
             rep.neighbours = len(nbrs)
             killed_orig = _killed(gold_res, nbrs, orig, config)
             rep.killed_by_original = len(killed_orig)
-            pools = value_pools(orig, tables, gold_literals(ok_golds, schema_of(tables)))
+            pools = value_pools(orig, schema, gold_literals(ok_golds, schema))
         rest = [i for i in range(len(nbrs)) if i not in killed_orig]
         rest_nbrs = [nbrs[i] for i in rest]
         kills: list[frozenset[int]] = []
@@ -723,9 +638,9 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
         for k in range(config.candidates if rest else 0):
             rng = random.Random(f"{config.seed}:{db_id}:{k}")
             path = tmp / "candidates" / f"g{k:03d}.sqlite"
-            generate_database(path, tables, extra, pools, rng, max_rows=config.max_rows)
+            generate_database(path, schema, extra, pools, rng, max_rows=config.max_rows)
             rep.candidates += 1
-            if check_database(path, tables):
+            if check_database(path, schema):
                 rep.dropped_invalid += 1
                 path.unlink()
                 continue

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from evaluation.schema import Schema
     from synth.fill import FillConfig
     from synth.generation import (
         GenerateConfig,
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     )
     from synth.prompt import PromptBuilder, PromptConfig
     from synth.questions import QuestionWriter, get_writer, register_writer
-    from synth.schema import Schema
     from synth.sources import Benchmark, resolve_benchmark
     from synth.validate import validate_path
 
@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "QuestionWriter": "synth.questions",
     "get_writer": "synth.questions",
     "register_writer": "synth.questions",
-    "Schema": "synth.schema",
+    "Schema": "evaluation.schema",
     "Benchmark": "synth.sources",
     "resolve_benchmark": "synth.sources",
     "validate_path": "synth.validate",

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from evaluation.hardness import LEVELS, hardness
+from evaluation.schema import Schema
 from evaluation.sql_analysis import try_parse
 from synth.roles import ColumnProfile
-from synth.schema import Schema
 from synth.templates.model import TemplateError
 from synth.templates.pipeline import parse_sql
 from synth.templates.qualify_columns import SOURCE, qualify_columns

@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from synth.schema import Column, Schema
+from evaluation.schema import Column, Schema
 
 ROLES = ("key", "constant", "boolean", "date", "measure", "text", "category", "name")
 

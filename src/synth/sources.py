@@ -29,7 +29,7 @@ from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from evaluation.fileio import iter_jsonl
-from synth.schema import (
+from evaluation.schema import (
     Schema,
     read_description_dir,
     schema_from_sqlite,

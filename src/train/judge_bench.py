@@ -31,7 +31,8 @@ def mutated_predictions(
 ) -> dict[str, list[tuple[dict[str, Any], str]]]:
     """``{"single": [(example, pred_sql)], "double": [...]}`` for examples with ``db_id`` and ``sql``."""
     from evaluation.executor import ReadOnlyDatabase
-    from evaluation.suite import neighbours, read_schema
+    from evaluation.schema import schema_from_database
+    from evaluation.suite import neighbours
 
     tables_of: dict[str, Any] = {}
     out: dict[str, list[tuple[dict[str, Any], str]]] = {"single": [], "double": []}
@@ -39,7 +40,7 @@ def mutated_predictions(
         db = ex["db_id"]
         if db not in tables_of:
             with ReadOnlyDatabase(db_root / db / f"{db}.sqlite") as conn:
-                tables_of[db] = read_schema(conn)[0]
+                tables_of[db] = schema_from_database(conn)
         singles = neighbours(ex["sql"], tables_of[db], limit=per_gold)
         out["single"].extend((ex, s) for s in singles)
         seen = {ex["sql"], *singles}

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.schema import Schema
 from synth.questions import register_writer
-from synth.schema import Schema
 from train.backend_config import GenerationBackendConfig, backend_config_from
 from train.decoding import GenerationOptions, Generator
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import doctest
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from sqlglot import exp
 
 from evaluation import sql_analysis as sa
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from evaluation.sql_analysis import (
     SOURCE,
     UNREADABLE_LIMIT,
@@ -175,34 +175,30 @@ def test_parse_errors() -> None:
 # ---- schema forms --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Col:
-    name: str
+def _full_schema() -> Schema:
+    """SCHEMA built the way the readers build it (natural names, types, keys), not from a mapping."""
+    tables = tuple(
+        Table(
+            t,
+            t,
+            tuple(
+                Column(t, c, c.lower(), "number" if c.endswith("ID") else "text", i == 0) for i, c in enumerate(cols)
+            ),
+        )
+        for t, cols in SCHEMA.items()
+    )
+    return Schema("concert_singer", tables, (ForeignKey("singer_in_concert", "Singer_ID", "singer", "Singer_ID"),))
 
 
-@dataclass(frozen=True)
-class _Tab:
-    name: str
-    columns: tuple[_Col, ...]
-
-
-class _ObjSchema:
-    def __init__(self, tables: dict[str, list[str]]) -> None:
-        self._t = {k.lower(): _Tab(k, tuple(_Col(c) for c in v)) for k, v in tables.items()}
-
-    def has_table(self, name: str) -> bool:
-        return name.lower() in self._t
-
-    def table(self, name: str) -> _Tab:
-        return self._t[name.lower()]
-
-
-def test_a_mapping_and_a_schema_object_read_alike() -> None:
+def test_a_mapping_and_the_schema_model_read_alike() -> None:
     sql = 'SELECT T1."name", count(*) FROM singer AS T1 JOIN singer_in_concert AS T2 WHERE country = "France"'
-    obj = _ObjSchema(SCHEMA)
-    assert ensure_schema(obj) is obj
-    assert parse(sql, obj).columns == parse(sql, SCHEMA).columns
-    assert parse(sql, obj).tables == ("singer", "singer_in_concert")
+    full = _full_schema()
+    assert ensure_schema(full) is full
+    mapped = ensure_schema(SCHEMA)
+    assert isinstance(mapped, Schema) and mapped.column("SINGER", "name").name == "Name"
+    assert [[c.name for c in t.columns] for t in mapped.tables] == list(SCHEMA.values())
+    assert parse(sql, full).columns == parse(sql, SCHEMA).columns == (("singer", "Name"), ("singer", "Country"))
+    assert parse(sql, full).tables == ("singer", "singer_in_concert")
     with pytest.raises(TypeError, match="schema"):
         ensure_schema(["singer"])  # type: ignore[arg-type]
 

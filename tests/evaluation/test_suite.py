@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from evaluation.cli import main
 from evaluation.executor import ReadOnlyDatabase
+from evaluation.schema import schema_from_database
 from evaluation.suite import (
     ORIGINAL_NAME,
     SuiteConfig,
@@ -21,9 +22,8 @@ from evaluation.suite import (
     generate_database,
     gold_literals,
     neighbours,
-    read_schema,
-    schema_of,
     value_pools,
+    view_and_index_sql,
 )
 
 FIXTURE_SQL = """
@@ -54,9 +54,9 @@ def fixture_root(tmp_path: Path) -> Path:
 
 def _generate(db_path: Path, out: Path, k: int, golds=("SELECT name FROM parent WHERE score > 2",)) -> Path:
     with ReadOnlyDatabase(db_path) as db:
-        tables, extra = read_schema(db)
-        pools = value_pools(db, tables, gold_literals(list(golds), schema_of(tables)))
-    return generate_database(out, tables, extra, pools, random.Random(k), max_rows=12), tables
+        schema, extra = schema_from_database(db), view_and_index_sql(db)
+        pools = value_pools(db, schema, gold_literals(list(golds), schema))
+    return generate_database(out, schema, extra, pools, random.Random(k), max_rows=12), schema
 
 
 def test_generated_databases_keep_pk_fk_not_null_and_types(fixture_root: Path, tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_check_database_reports_violations(fixture_root: Path, tmp_path: Path) -
 
 def test_neighbours_cover_the_mutation_kinds(spider_root: Path) -> None:
     with ReadOnlyDatabase(spider_root / "database" / "concert_singer" / "concert_singer.sqlite") as db:
-        tables, _ = read_schema(db)
+        tables = schema_from_database(db)
     gold = "SELECT name FROM singer WHERE age > 20 AND country = 'France' ORDER BY age DESC LIMIT 3"
     out = neighbours(gold, tables)
     expected = [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.schema import sqlite_type_to_column_type
 from synth.demo import build_demo
-from synth.schema import sqlite_type_to_column_type
 from synth.sources import DEMO_ROOT, resolve_benchmark
 
 DB_IDS = ("city_transit", "clinic", "school_library")

@@ -12,11 +12,11 @@ from sqlglot import exp
 
 from evaluation.errors import ConfigError
 from evaluation.executor import ReadOnlyDatabase
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from synth.fill import FillConfig, FillError, ValueSampler, fill_template, table_weight
 from synth.fill.joins import with_same_name_joins
 from synth.fill.render import build_from
 from synth.fill.values import literal
-from synth.schema import Column, ForeignKey, Schema, Table
 from synth.templates import Template, extract_templates
 from synth.templates.qualify_columns import SOURCE, qualify_columns
 

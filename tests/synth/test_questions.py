@@ -13,6 +13,7 @@ import pytest
 
 import synth.questions as questions
 from evaluation.errors import ConfigError, InputError, UnknownNameError
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from synth.questions import (
     QuestionWriter,
     RuleBasedWriter,
@@ -23,7 +24,6 @@ from synth.questions import (
     writer_names,
 )
 from synth.questions.rule_based import VERBS, RenderError
-from synth.schema import Column, ForeignKey, Schema, Table
 
 
 def _table(name: str, natural: str, *cols: tuple[str, str, str, bool]) -> Table:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from evaluation.schema import Column, Schema, Table
 from synth.prompt.gold import sql_items
 from synth.questions.rule_based import RuleBasedWriter
-from synth.schema import Column, Schema, Table
 from synth.templates import normalize
 
 SINGER = Table(

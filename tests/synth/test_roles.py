@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from synth.cli import main
 from synth.roles import ColumnProfile, ColumnStats, accepts, classify, infer_roles, is_id_name
-from synth.schema import Column, ForeignKey, Schema, Table
 
 
 def _stats(**kw) -> ColumnStats:

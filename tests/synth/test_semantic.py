@@ -10,13 +10,13 @@ import pytest
 import sqlglot
 
 from evaluation.executor import ReadOnlyDatabase
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from synth.fill import FillConfig, FillError, ValueSampler, fill_template
 from synth.fill.checks import failed_row_check, probes, row_checks
 from synth.fill.plan import plan_template
 from synth.generation import GenerateConfig, generate
 from synth.quality import measure, patterns_of, resolved_tree
 from synth.roles import accepts, infer_roles
-from synth.schema import Column, ForeignKey, Schema, Table
 from synth.sources import resolve_benchmark
 from synth.templates import Template, extract_templates
 from synth.templates.qualify_columns import SOURCE

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 import synth.templates.pipeline as pipeline_module
-from synth.schema import Column, ForeignKey, Schema, Table
+from evaluation.schema import Column, ForeignKey, Schema, Table
 from synth.templates import Slot, Template, extract_templates, normalize, slots_of, template_id
 from synth.templates.model import TemplateError
 

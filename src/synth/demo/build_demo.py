@@ -31,7 +31,7 @@ from pathlib import Path
 from evaluation.errors import SpftError
 from evaluation.executor import connect_readonly, connect_writable
 from evaluation.fileio import write_atomic
-from synth.schema import natural_name, sqlite_type_to_column_type
+from evaluation.schema import natural_name, sqlite_type_to_column_type
 
 SEED = 20250101
 DEFAULT_OUT = Path(__file__).resolve().parent

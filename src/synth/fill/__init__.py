@@ -42,6 +42,7 @@ from sqlglot import exp
 
 from evaluation.errors import ConfigError
 from evaluation.hardness import hardness
+from evaluation.schema import Column, Schema
 from synth.fill import checks
 from synth.fill.choose import Profiles, choose_columns, table_weight
 from synth.fill.errors import FillError
@@ -50,7 +51,6 @@ from synth.fill.plan import Plan, plan_template, scope_of, scope_selects, slot_o
 from synth.fill.render import build_from, column_expr
 from synth.fill.values import ValueSampler, as_number, literal
 from synth.roles import infer_roles
-from synth.schema import Column, Schema
 from synth.templates.drop_from_clause import FROM_KEY
 from synth.templates.model import Template, TemplateError
 

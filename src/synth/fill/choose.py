@@ -24,11 +24,11 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
+from evaluation.schema import Column, Schema
 from synth.fill.errors import FillError
 from synth.fill.index import SchemaIndex, schema_index
 from synth.fill.plan import Plan
 from synth.roles import ColumnProfile, accepts
-from synth.schema import Column, Schema
 
 Profiles = Mapping[tuple[str, str], ColumnProfile]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from synth.schema import COLUMN_TYPES, Column, Schema
+from evaluation.schema import COLUMN_TYPES, Column, Schema
 
 Key = tuple[str, str]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
+from evaluation.schema import ForeignKey, Schema
 from synth.roles import is_id_name
-from synth.schema import ForeignKey, Schema
 
 
 def same_name_joins(schema: Schema) -> tuple[ForeignKey, ...]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 from sqlglot.tokens import Tokenizer
 
-from synth.schema import Column, ForeignKey
+from evaluation.schema import Column, ForeignKey
 
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEYWORDS = frozenset(k for k in Tokenizer.KEYWORDS if " " not in k)

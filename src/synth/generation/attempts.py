@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from evaluation.schema import Schema
 from synth.generation.config import GenerateConfig, NotEnoughExamplesError
 from synth.generation.pool import candidates_parallel
 from synth.generation.sampling import Candidate, CandidateSampler
-from synth.schema import Schema
 from synth.sources import Benchmark
 
 #: Attempts between two checks of :func:`out_of_reach` (and progress-bar updates).

@@ -10,13 +10,13 @@ from typing import Any
 
 from evaluation.errors import ConfigError, InputError, SpftError
 from evaluation.executor import ReadOnlyDatabase
+from evaluation.schema import Schema
 from synth.generation.attempts import sample_accepted
 from synth.generation.config import GenerateConfig, NotEnoughExamplesError
 from synth.generation.extraction_report import failure_reasons
 from synth.generation.output import GenerateResult, build_manifest, hardness_report
 from synth.generation.sampling import Candidate, template_sampling_weights
 from synth.generation.split import split_val
-from synth.schema import Schema
 from synth.sources import Benchmark, resolve_benchmark
 
 

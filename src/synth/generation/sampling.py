@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.executor import Limits, ReadOnlyDatabase
+from evaluation.schema import Schema
 from synth.generation.config import GenerateConfig
 from synth.generation.dedup import normalize_sql
-from synth.schema import Schema
 
 
 @dataclass(frozen=True)

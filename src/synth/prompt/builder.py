@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evaluation.errors import ConfigError, DataNotFoundError
+from evaluation.schema import Schema
 from synth.prompt.content import SAMPLES_PER_COLUMN, DatabaseContent, load_content
 from synth.prompt.filtering import (
     LexicalScorer,
@@ -19,7 +20,6 @@ from synth.prompt.format import sql2text_input, text2sql_input
 from synth.prompt.gold import sql_items
 from synth.prompt.serialize import PROMPT_FORMAT_VERSION, serialize_schema
 from synth.prompt.values import RetrievalConfig, ValueMatch
-from synth.schema import Schema
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ values dominate index size and would be truncated in a prompt anyway.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -31,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation import provenance  # not `digest` itself: this module's functions name theirs `digest`
 from evaluation.errors import DataNotFoundError, InputError
 from evaluation.executor import connect_readonly
 from evaluation.fileio import open_atomic
+from evaluation.schema import Schema
 from synth.prompt.values import ValueIndex
-from synth.schema import Schema
 
 CACHE_VERSION = 1
 MAX_VALUE_CHARS = 80
@@ -65,20 +65,19 @@ def fingerprint(db_path: str | Path) -> dict[str, object]:
         if not p.exists():
             continue
         st = p.stat()
-        h = hashlib.sha256()
         with open(p, "rb") as f:
-            h.update(f.read(_HASHED_BYTES))
+            head = f.read(_HASHED_BYTES)
             if st.st_size > 2 * _HASHED_BYTES:
                 f.seek(-_HASHED_BYTES, os.SEEK_END)
-            h.update(f.read())
-        out[f"file{suffix}"] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
+            ends = provenance.digest(head, f.read())
+        out[f"file{suffix}"] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": ends}
     return out
 
 
 def schema_digest(schema: Schema) -> str:
     """What the index depends on from the schema: tables, columns and their types."""
     items = [[t.name, [[c.name, c.type] for c in t.columns]] for t in schema.tables]
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+    return provenance.json_digest(items, length=16)  # lists only: sort_keys changes nothing
 
 
 def _q(name: str) -> str:
@@ -152,7 +151,7 @@ def read_content(db_path: str | Path, schema: Schema) -> DatabaseContent:
 def cache_path(db_path: str | Path, cache_dir: str | Path) -> Path:
     """One cache file per database *path*: ``<stem>-<hash of the absolute path>.npz``."""
     resolved = str(Path(db_path).resolve())
-    return Path(cache_dir) / f"{Path(db_path).stem}-{hashlib.sha1(resolved.encode()).hexdigest()[:12]}.npz"
+    return Path(cache_dir) / f"{Path(db_path).stem}-{provenance.digest(resolved, algorithm='sha1', length=12)}.npz"
 
 
 def _meta(content: DatabaseContent, digest: str) -> dict:

@@ -20,10 +20,10 @@ from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
+from evaluation.schema import Schema, natural_name
 from synth.prompt.gold import SqlItems
 from synth.prompt.text import STOP_WORDS, stem, tokenize
 from synth.prompt.values import ValueMatch
-from synth.schema import Schema, natural_name
 
 #: Name tokens that say little about *which* table is meant.
 GENERIC_NAME_TOKENS = frozenset({"id", "name", "code", "type", "detail", "details", "info"})

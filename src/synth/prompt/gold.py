@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evaluation.schema import Schema
 from evaluation.sql_analysis import SqlAnalysisError, parse
-from synth.schema import Schema
 
 
 @dataclass(frozen=True)

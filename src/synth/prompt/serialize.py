@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from evaluation.schema import Schema, natural_name
 from synth.prompt.filtering import SchemaSelection
 from synth.prompt.values import ValueMatch
-from synth.schema import Schema, natural_name
 
 PROMPT_FORMAT_VERSION = "1.1"
 

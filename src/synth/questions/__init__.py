@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from evaluation.errors import ConfigError, UnknownNameError
+from evaluation.schema import Schema
 from synth.questions.rule_based import RuleBasedWriter
-from synth.schema import Schema
 
 __all__ = [
     "QuestionWriter",

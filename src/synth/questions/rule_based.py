@@ -22,7 +22,7 @@ gold items read it: Spider's double-quoted strings are strings unless they name 
 and every column mention knows its schema column. Anything the rules do not know is rendered from
 its SQL text, so valid SQL always yields a question.
 
->>> from synth.schema import Column, Schema, Table
+>>> from evaluation.schema import Column, Schema, Table
 >>> singer = Table("singer", "singer", (Column("singer", "Name", "name", "text"),
 ...                                     Column("singer", "Age", "age", "number")))
 >>> w = RuleBasedWriter(vary_verbs=False)
@@ -32,7 +32,6 @@ its SQL text, so valid SQL always yields a question.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +39,9 @@ from sqlglot import exp
 
 from evaluation import sql_analysis
 from evaluation.errors import InputError
+from evaluation.provenance import digest
+from evaluation.schema import Column, Schema, Table, natural_name
 from synth.questions.english import finish_sentence, join_list, plural, singular
-from synth.schema import Column, Schema, Table, natural_name
 
 #: Imperative verbs; one is picked per SQL (stable hash) when ``vary_verbs`` is on.
 VERBS = ("Find", "List", "Show", "Return", "Give")
@@ -86,8 +86,8 @@ class RuleBasedWriter:
 
 
 def _pick_verb(sql: str) -> str:
-    digest = hashlib.blake2b(" ".join(sql.split()).encode("utf-8"), digest_size=4).digest()
-    return VERBS[int.from_bytes(digest, "big") % len(VERBS)]
+    key = digest(" ".join(sql.split()), algorithm="blake2b", digest_size=4)
+    return VERBS[int(key, 16) % len(VERBS)]
 
 
 # ---- scopes: which tables a SELECT sees, and how its names resolve -------------------------------

@@ -15,7 +15,6 @@ mismatching entry is ignored (and replaced on the next save): a cache never chan
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -25,7 +24,8 @@ from pathlib import Path
 import evaluation.hardness
 import evaluation.sql_analysis
 from evaluation.fileio import write_atomic
-from synth.schema import Schema
+from evaluation.provenance import digest, digest_iter
+from evaluation.schema import Schema
 from synth.templates.model import ExtractionReport, Template
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,12 @@ def code_version() -> str:
     """12 hex digits identifying the template code: its module sources and the sqlglot version."""
     import sqlglot
 
-    h = hashlib.sha256(f"sqlglot={sqlglot.__version__}\n".encode())
     paths = sorted(Path(__file__).resolve().parent.glob("*.py"))
     paths += [Path(m.__file__).resolve() for m in (evaluation.sql_analysis, evaluation.hardness)]
+    parts = [f"sqlglot={sqlglot.__version__}\n"]
     for path in paths:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:12]
+        parts += [path.name, b"\0", path.read_bytes(), b"\0"]
+    return digest(*parts, length=12)
 
 
 def _schema_payload(schema: Schema) -> list:
@@ -57,15 +57,18 @@ def _schema_payload(schema: Schema) -> list:
 
 def cache_key(examples: Iterable[Mapping], schemas: Mapping[str, Schema]) -> str:
     """SHA-256 over the training SQL, the schemas and :func:`code_version` (see module docstring)."""
-    h = hashlib.sha256(f"{CACHE_FORMAT}\ncode={code_version()}\n".encode())
+    return digest_iter(_key_lines(examples, schemas))
+
+
+def _key_lines(examples: Iterable[Mapping], schemas: Mapping[str, Schema]) -> Iterable[str]:
+    yield f"{CACHE_FORMAT}\ncode={code_version()}\n"
     for position, ex in enumerate(examples, start=1):
         sql = ex.get("query") or ex.get("sql") or ex.get("SQL") or ""
         row = [ex.get("_index", position), ex.get("db_id", ""), sql]
-        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
-    h.update(b"schemas\n")
+        yield json.dumps(row, ensure_ascii=False) + "\n"
+    yield "schemas\n"
     for db_id in sorted(schemas):
-        h.update(json.dumps(_schema_payload(schemas[db_id]), ensure_ascii=False).encode("utf-8") + b"\n")
-    return h.hexdigest()
+        yield json.dumps(_schema_payload(schemas[db_id]), ensure_ascii=False) + "\n"
 
 
 def entry_path(cache_dir: str | Path, key: str) -> Path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.schema import Schema
 from evaluation.sql_analysis import from_sources
-from synth.schema import Schema
 from synth.templates.model import TemplateError
 
 TABLES = "__tables"

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from evaluation.hardness import LEVELS, hardness
-from synth.schema import Schema
+from evaluation.schema import Schema
 from synth.templates.model import ExtractionReport, Slot, Template, TemplateError, template_id
 from synth.templates.pipeline import normalize_tree, parse_sql
 

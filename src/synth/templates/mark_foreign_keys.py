@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from synth.schema import Schema
+from evaluation.schema import Schema
 from synth.templates.qualify_columns import SOURCE
 
 FK_PAIRS = "spft_fk_pairs"

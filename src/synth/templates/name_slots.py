@@ -11,7 +11,7 @@ import re
 
 from sqlglot import exp
 
-from synth.schema import Schema
+from evaluation.schema import Schema
 from synth.templates.drop_from_clause import TABLES
 from synth.templates.mark_foreign_keys import FK_PAIRS
 from synth.templates.model import Slot

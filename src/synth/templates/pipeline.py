@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from evaluation import sql_analysis
-from synth.schema import Schema
+from evaluation.schema import Schema
 from synth.templates.drop_from_clause import drop_from_clause
 from synth.templates.mark_foreign_keys import mark_foreign_keys
 from synth.templates.model import Slot, TemplateError
@@ -42,7 +42,7 @@ def parse_sql(sql: str) -> exp.Expression:
 def normalize(sql: str, schema: Schema) -> tuple[str, tuple[Slot, ...]]:
     """Template text and slots of one SQL; raises :class:`TemplateError` with a counted reason.
 
-    >>> from synth.schema import Schema, Table, Column
+    >>> from evaluation.schema import Schema, Table, Column
     >>> s = Schema("d", (Table("singer", "singer", (Column("singer", "name", "name", "text"),
     ...                                           Column("singer", "age", "age", "number"))),))
     >>> normalize('SELECT name FROM singer WHERE age > 20 AND name = "Joe"', s)[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.schema import Schema
 from evaluation.sql_analysis import (
     SOURCE,
     SqlAnalysisError,
@@ -18,7 +19,6 @@ from evaluation.sql_analysis import (
     resolve_column,
     select_aliases,
 )
-from synth.schema import Schema
 from synth.templates.model import TemplateError
 
 __all__ = ["SOURCE", "qualify_columns"]

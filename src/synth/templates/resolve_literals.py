@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from evaluation.schema import Schema
 from evaluation.sql_analysis import SqlAnalysisError, resolve_quotes
-from synth.schema import Schema
 from synth.templates.model import TemplateError
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from synth.schema import Schema
+from evaluation.schema import Schema
 from synth.templates.qualify_columns import SOURCE
 
 VALUE_TYPE = "spft_value_type"

@@ -1,8 +1,19 @@
 """The one schema model: tables, columns, types, keys and the foreign-key graph.
 
-Built from Spider's ``tables.json`` when a benchmark ships one (it has natural-language column
-names), otherwise read from the SQLite file itself. Everything downstream — template filling,
-JOIN rebuilding, schema filtering, prompt metadata — works on :class:`Schema` only.
+Every layer works on :class:`Schema`: template filling, JOIN rebuilding, schema filtering and prompt
+metadata (``synth``), SQL analysis (:mod:`evaluation.sql_analysis`) and test-suite databases
+(:mod:`evaluation.suite`). It is built by one of four readers:
+
+* :func:`schemas_from_tables_json`: Spider's / BIRD's ``tables.json`` (natural-language names,
+  coarse types, descriptions), what synthesis uses when a benchmark ships one;
+* :func:`schema_from_sqlite`: the SQLite file itself, for folders without ``tables.json``; foreign
+  keys as declared;
+* :func:`schema_from_database`: everything needed to rebuild a database (test suites): declared
+  types, ``NOT NULL``, key positions, observed value kinds, ``CREATE`` statements, and foreign keys
+  resolved against the tables (those pointing nowhere are dropped);
+* :meth:`Schema.from_mapping`: a plain ``{table: [column, ...]}``, all SQL analysis needs.
+
+The fields a reader does not know keep their defaults (``""``, ``False``, ``0``).
 
 Distances are hops in the *table* graph whose edges are foreign keys (undirected): a table is at
 distance 0 from itself, 1 from the tables it shares a foreign key with, and so on; tables in
@@ -18,21 +29,27 @@ import math
 import re
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
-from evaluation.executor import connect_readonly
+from evaluation.executor import ReadOnlyDatabase, connect_readonly
 
 #: Spider's coarse column types; every column gets exactly one.
 COLUMN_TYPES = ("text", "number", "time", "boolean", "others")
+#: Python types of stored values (:attr:`Column.value_kind`), read by :func:`schema_from_database`.
+VALUE_KINDS = ("int", "float", "str")
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column as the database names it (``name``) and as people read it (``natural``)."""
+    """A column as the database names it (``name``) and as people read it (``natural``).
+
+    The last four fields come from the SQLite file (:func:`schema_from_sqlite` fills the first three,
+    :func:`schema_from_database` all four); ``tables.json`` leaves them at their defaults.
+    """
 
     table: str
     name: str
@@ -40,6 +57,10 @@ class Column:
     type: str  # one of COLUMN_TYPES
     is_primary_key: bool = False
     comment: str | None = None
+    declared_type: str = ""  # as written in CREATE TABLE ("" when none or unknown)
+    not_null: bool = False
+    primary_key_position: int = 0  # 1-based position in the primary key; 0 when not in it or unknown
+    value_kind: str = ""  # one of VALUE_KINDS: the values' Python type (observed, else from the declared type)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -66,10 +87,13 @@ class Table:
     name: str
     natural: str
     columns: tuple[Column, ...]
+    sql: str = ""  # the CREATE TABLE statement (schema_from_database only)
 
     @property
     def primary_key(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.is_primary_key)
+        """Key column names in key order where the positions are known, else in column order."""
+        keys = [c for c in self.columns if c.is_primary_key]
+        return tuple(c.name for c in sorted(keys, key=lambda c: c.primary_key_position))
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -86,6 +110,25 @@ class Schema:
     tables: tuple[Table, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     db_path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_mapping(cls, tables: Mapping[str, Iterable[str]], db_id: str = "") -> Schema:
+        """A schema of names only, ``{table: [column, ...]}`` (no keys; every type ``"others"``).
+
+        >>> Schema.from_mapping({"singer": ["Name", "Age"]}).column("SINGER", "age").name
+        'Age'
+        """
+        return cls(
+            db_id,
+            tuple(
+                Table(
+                    str(t),
+                    natural_name(str(t)),
+                    tuple(Column(str(t), str(c), natural_name(str(c)), "others") for c in cols),
+                )
+                for t, cols in tables.items()
+            ),
+        )
 
     # ---- lookup -------------------------------------------------------------------------------
     @cached_property
@@ -193,6 +236,17 @@ class Schema:
     def foreign_keys_between(self, a: str, b: str) -> list[ForeignKey]:
         a, b = a.lower(), b.lower()
         return [fk for fk in self.adjacency.get(a, ()) if fk.other(a).lower() == b]
+
+    @cached_property
+    def _foreign_keys_by_child(self) -> dict[str, tuple[ForeignKey, ...]]:
+        out: dict[str, list[ForeignKey]] = {}
+        for fk in self.foreign_keys:
+            out.setdefault(fk.table.lower(), []).append(fk)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def foreign_keys_from(self, table: str) -> tuple[ForeignKey, ...]:
+        """The foreign keys declared by ``table`` (it is the child), self-references included, in order."""
+        return self._foreign_keys_by_child.get(table.lower(), ())
 
 
 # ---- construction -----------------------------------------------------------------------------
@@ -306,6 +360,9 @@ def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
                     natural=natural_name(r[1]),
                     type=sqlite_type_to_column_type(r[2]),
                     is_primary_key=bool(r[5]),
+                    declared_type=r[2] or "",
+                    not_null=bool(r[3]),
+                    primary_key_position=int(r[5]),
                 )
                 for r in info
             )
@@ -321,6 +378,99 @@ def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
     finally:
         con.close()
     return Schema(db_id=db_id or path.stem, tables=tuple(tables), foreign_keys=tuple(fks), db_path=path)
+
+
+def _declared_kind(declared: str) -> str:
+    d = declared.upper()
+    if "INT" in d:
+        return "int"
+    if any(k in d for k in ("REAL", "FLOA", "DOUB", "NUM", "DEC")):
+        return "float"
+    return "str"
+
+
+def quote_identifier(name: str) -> str:
+    """An identifier quoted for SQLite.
+
+    >>> quote_identifier('my "odd" name')
+    '"my ""odd"" name"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_string(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
+    r = db.execute(sql)
+    if not r.ok:
+        raise DataNotFoundError(f"{db.path}: cannot read the schema ({r.message}) running {sql!r}")
+    return r.rows
+
+
+def _find(table: Table, name: str) -> Column | None:
+    low = name.lower()
+    return next((c for c in table.columns if c.name.lower() == low), None)
+
+
+def schema_from_database(db: ReadOnlyDatabase, db_id: str | None = None) -> Schema:
+    """Everything needed to rebuild ``db`` with other rows (what test suites do), tables in creation order.
+
+    Beyond :func:`schema_from_sqlite`: each table's ``CREATE`` statement, each column's declared type,
+    ``NOT NULL``, key position and value kind (the Python type of up to 200 stored values when they
+    all are ``int``, ``float`` or ``str``, else the kind its declared type suggests). Foreign keys are
+    resolved against the tables: a reference without a column names the parent's one-column primary
+    key, names are spelled as the tables spell them, and a key to a missing table or column (Spider
+    has some) is left out; per table they are sorted and deduplicated.
+    """
+    master = _rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    names = [n for t, n, _ in master if t == "table" and not n.startswith("sqlite_")]
+    by_lower = {n.lower(): n for n in names}
+    tables: list[Table] = []
+    raw_fks: dict[str, tuple[tuple, ...]] = {}
+    for kind, name, sql in master:
+        if kind != "table" or name.startswith("sqlite_"):
+            continue
+        cols = []
+        for _cid, cname, ctype, notnull, _dflt, pk in _rows(
+            db, f"SELECT * FROM pragma_table_info({_quote_string(name)})"
+        ):
+            qc, qt = quote_identifier(cname), quote_identifier(name)
+            seen = {type(v).__name__ for (v,) in _rows(db, f"SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL LIMIT 200")}
+            value_kind = _declared_kind(ctype or "")
+            if seen and seen <= set(VALUE_KINDS):
+                value_kind = "str" if "str" in seen else "float" if "float" in seen else "int"
+            cols.append(
+                Column(
+                    table=name,
+                    name=cname,
+                    natural=natural_name(cname),
+                    type=sqlite_type_to_column_type(ctype or ""),
+                    is_primary_key=bool(pk),
+                    declared_type=ctype or "",
+                    not_null=bool(notnull),
+                    primary_key_position=int(pk),
+                    value_kind=value_kind,
+                )
+            )
+        raw_fks[name] = _rows(db, f'SELECT "from", "table", "to" FROM pragma_foreign_key_list({_quote_string(name)})')
+        tables.append(Table(name, natural_name(name), tuple(cols), sql))
+    by_name = {t.name: t for t in tables}
+    fks: list[ForeignKey] = []
+    for t in tables:
+        resolved = set()
+        for frm, ref, to in raw_fks[t.name]:
+            parent = by_name.get(by_lower.get((ref or "").lower(), ""))
+            child = _find(t, frm or "")
+            if parent is None or child is None:
+                continue  # a foreign key to a missing table/column: no constraint to keep
+            key = parent.primary_key
+            pcol = _find(parent, to) if to else (_find(parent, key[0]) if len(key) == 1 else None)
+            if pcol is not None:
+                resolved.add((child.name, parent.name, pcol.name))
+        fks += [ForeignKey(t.name, c, p, pc) for c, p, pc in sorted(resolved)]
+    return Schema(db_id or db.path.stem, tuple(tables), tuple(fks), db_path=db.path)
 
 
 def iter_columns_of_type(schema: Schema, ctype: str) -> Iterator[Column]:

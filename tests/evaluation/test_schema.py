@@ -1,4 +1,5 @@
-"""The schema model: tables.json parsing, SQLite introspection, FK distances and join paths."""
+"""The one schema model (evaluation.schema): tables.json parsing, SQLite introspection (light, and full for
+test suites), the mapping form, FK distances and join paths."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 import pytest
 
 from evaluation.errors import InputError, UnknownNameError
-from synth.schema import (
+from evaluation.schema import (
     Column,
     ForeignKey,
     Schema,
@@ -126,7 +127,7 @@ def test_natural_name():
 
 
 def test_description_csv_encodings_header_and_cap(tmp_path):
-    from synth.schema import MAX_COMMENT_CHARS, read_description_csv
+    from evaluation.schema import MAX_COMMENT_CHARS, read_description_csv
 
     p = tmp_path / "t.csv"
     header = "Original_Column_Name,column_name,column_description,data_format,value_description\n"
@@ -141,7 +142,7 @@ def test_description_csv_encodings_header_and_cap(tmp_path):
 
 
 def test_tables_json_comments_win_over_description_csv(tmp_path):
-    from synth.schema import read_description_dir, with_column_comments
+    from evaluation.schema import read_description_dir, with_column_comments
 
     entry = {
         "db_id": "d",
@@ -161,3 +162,78 @@ def test_tables_json_comments_win_over_description_csv(tmp_path):
     assert merged.column("t", "id").comment == "from tables.json"
     assert merged.column("t", "name").comment == "the name"
     assert read_description_dir(tmp_path / "absent") == {}
+
+
+# ---- the full reader for test suites, the mapping form -------------------------------------------
+
+FULL_SQL = """
+CREATE TABLE Parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, code, note INT);
+CREATE TABLE child (
+    pid INTEGER NOT NULL REFERENCES PARENT, tag TEXT NOT NULL, n INT,
+    x INTEGER REFERENCES ghost(id), y INTEGER REFERENCES parent(nope), z INTEGER REFERENCES pair,
+    PRIMARY KEY (tag, pid), FOREIGN KEY (pid) REFERENCES parent(id)
+);
+CREATE TABLE pair (a INT, b INT, PRIMARY KEY (a, b));
+CREATE TABLE emp (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES emp(id));
+CREATE VIEW v AS SELECT name FROM Parent;
+CREATE INDEX i ON child (n);
+INSERT INTO Parent VALUES (1, 'ann', 1, 7, 'x'), (2, 'bob', 2.5, 8, NULL);
+"""
+
+
+@pytest.fixture()
+def full_db(tmp_path):
+    path = tmp_path / "full.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(FULL_SQL)
+    con.close()
+    return path
+
+
+def test_schema_from_database_reads_what_rebuilding_needs(full_db):
+    from evaluation.executor import ReadOnlyDatabase
+    from evaluation.schema import schema_from_database
+    from evaluation.suite import view_and_index_sql
+
+    with ReadOnlyDatabase(full_db) as db:
+        s = schema_from_database(db)
+        extra = view_and_index_sql(db)
+    assert s.db_id == "full" and s.db_path == full_db
+    assert [t.name for t in s.tables] == ["Parent", "child", "pair", "emp"]  # creation order
+    assert s.table("child").sql.startswith("CREATE TABLE child (")
+    assert extra == ["CREATE VIEW v AS SELECT name FROM Parent", "CREATE INDEX i ON child (n)"]
+    # declared type, NOT NULL, key position (key order, not column order)
+    pid = s.column("child", "pid")
+    assert (pid.declared_type, pid.not_null, pid.primary_key_position, pid.is_primary_key) == ("INTEGER", True, 2, True)
+    assert s.table("child").primary_key == ("tag", "pid")
+    assert s.column("child", "n").primary_key_position == 0 and not s.column("child", "n").not_null
+    # value kinds: observed when every value is int/float/str, else from the declared type
+    kinds = {c.name: c.value_kind for c in s.table("Parent").columns}
+    assert kinds == {"id": "int", "name": "str", "score": "float", "code": "int", "note": "str"}
+    assert s.column("child", "tag").value_kind == "str" and s.column("child", "n").value_kind == "int"
+    # foreign keys resolved: the parent's one-column key when none is named, names as the tables spell
+    # them, duplicates merged, keys to a missing table or column (or to a two-column key) left out
+    assert s.foreign_keys_from("CHILD") == (ForeignKey("child", "pid", "Parent", "id"),)
+    assert s.foreign_keys_from("emp") == (ForeignKey("emp", "boss", "emp", "id"),)
+    assert s.foreign_keys_from("Parent") == ()
+    assert s.foreign_keys == (ForeignKey("child", "pid", "Parent", "id"), ForeignKey("emp", "boss", "emp", "id"))
+
+
+def test_schema_from_sqlite_keeps_declared_keys_and_fills_the_declared_fields(full_db):
+    s = schema_from_sqlite(full_db)
+    assert ForeignKey("child", "x", "ghost", "id") in s.foreign_keys  # as declared, unresolved
+    tag = s.column("child", "tag")
+    assert (tag.declared_type, tag.not_null, tag.primary_key_position, tag.value_kind) == ("TEXT", True, 1, "")
+    assert s.table("child").sql == ""
+
+
+def test_from_mapping_and_doctests():
+    import doctest
+
+    import evaluation.schema
+
+    assert doctest.testmod(evaluation.schema).failed == 0
+    s = Schema.from_mapping({"singer": ["Singer_ID", "Name"], "concert": []})
+    assert [t.name for t in s.tables] == ["singer", "concert"] and s.foreign_keys == ()
+    assert s.column("Singer", "singer_id") == Column("singer", "Singer_ID", "singer id", "others")
+    assert s.table("concert").columns == () and not s.has_table("stadium")

@@ -89,3 +89,23 @@ def test_only_the_executor_opens_sqlite(path: Path) -> None:
         return
     lines = _calls_sqlite_connect(path)
     assert not lines, f"{rel}:{lines[0]} opens SQLite; use evaluation.executor (ReadOnlyDatabase, connect_readonly)"
+
+
+def _imports_hashlib(path: Path) -> list[int]:
+    """Lines of ``import hashlib`` / ``from hashlib import ...`` in ``path`` (function-level ones too)."""
+    return [line for module, _, line in _imports(path) if module.split(".")[0] == "hashlib"]
+
+
+def test_the_hashlib_scan_finds_provenance() -> None:
+    assert _imports_hashlib(SRC / "evaluation" / "provenance.py")
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_only_provenance_hashes(path: Path) -> None:
+    """evaluation/provenance.py is the one place that hashes: file hashes (sha256_file, sha256_bytes) and
+    cache and identity keys (digest, digest_iter, json_digest), whose values tests/test_keys.py pins."""
+    rel = path.relative_to(SRC)
+    if rel.as_posix() == "evaluation/provenance.py":
+        return
+    lines = _imports_hashlib(path)
+    assert not lines, f"{rel}:{lines[0]} imports hashlib; use evaluation.provenance (digest, json_digest, sha256_file)"

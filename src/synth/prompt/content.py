@@ -8,9 +8,9 @@ schema digest both match; otherwise the index is rebuilt and the cache rewritten
 served stale. Hashing 2 MiB instead of the whole file keeps opening a multi-GB BIRD database cheap;
 a change that keeps size, mtime and both ends is not something SQLite writes produce.
 
-Reading is read-only through ``sqlite3`` with a ``?mode=ro`` URI, not the evaluation executor:
-building the index streams every distinct text value (one million on the large benchmark
-database), which the executor's row cap is there to refuse.
+Reading goes through :func:`evaluation.executor.connect_readonly` (a plain ``?mode=ro`` connection),
+not :class:`~evaluation.executor.ReadOnlyDatabase`: building the index streams every distinct text
+value (one million on the large benchmark database), which that class's row cap is there to refuse.
 
 Indexed: distinct values of type TEXT in columns whose schema type is ``text`` or ``others``
 (numbers, dates and booleans are matched by the model from the question directly), 1 to

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -43,9 +42,8 @@ def test_steps_ves_is_100_for_gold_and_below_for_a_slowed_mutation(world: Path) 
 def test_a_runaway_query_stops_at_the_time_limit(world: Path) -> None:
     endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
     with ReadOnlyDatabase(world, Limits(timeout_s=0.2)) as db:
-        t0 = time.perf_counter()
-        n = count_steps(db, endless)
-        assert time.perf_counter() - t0 < 5 and n > 1000
+        n = count_steps(db, endless)  # returns at all: without the time limit it never would
+        assert n > 1000
         with pytest.raises(ValueError, match="no such table"):
             count_steps(db, "SELECT * FROM nope")
 

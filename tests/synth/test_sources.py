@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.errors import DataNotFoundError, UnknownNameError
+from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from synth.sources import load_examples, resolve_benchmark, resolve_data_root
 
 
@@ -51,8 +51,8 @@ def test_folder_without_tables_json_reads_sqlite(tmp_path, spider_root):
 def test_load_examples_reports_line_of_bad_jsonl(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_text('{"query": "SELECT 1", "db_id": "a"}\n{oops\n')
-    with pytest.raises(Exception, match=r"x.jsonl:2"):
+    with pytest.raises(InputError, match=r"x.jsonl:2"):
         load_examples(p)
     p.write_text('{"query": "SELECT 1"}\n')
-    with pytest.raises(Exception, match=r"field 'db_id'"):
+    with pytest.raises(InputError, match=r"field 'db_id'"):
         load_examples(p)

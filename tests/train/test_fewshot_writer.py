@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.errors import DataNotFoundError, InputError
+from evaluation.errors import ConfigError, DataNotFoundError, InputError
 
 
 class FakeGenerator:
@@ -180,5 +180,5 @@ def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
     shots = {r["question"] for r in map(json.loads, (out / "real" / "sql2text.jsonl").read_text().splitlines())}
     selection = {r["question"] for r in map(json.loads, (out / "real" / "selection.jsonl").read_text().splitlines())}
     assert shots and not shots & selection
-    with pytest.raises(Exception, match="fewshot-shots"):
+    with pytest.raises(ConfigError, match="fewshot-shots"):
         VBIConfig(model="m", out="o", writer0="few-shot", fewshot_shots=0)

@@ -1,6 +1,7 @@
 """One run record (issue 12): every manifest -- ``synth generate``, a train run, ``evaluate``'s report,
-``evaluate build-suite``, ``train vbi``'s synthesized data -- is built by ``evaluation.run_record`` and
-starts with the same keys in the same order; ``synth validate`` accepts each against its schema."""
+``evaluate build-suite``, ``train vbi``'s synthesized data, and the data folders of a train run (real pairs,
+SFT and self-play data, an experiment's split) -- is built by ``evaluation.run_record`` and starts with the
+same keys in the same order; ``synth validate`` accepts each against its schema."""
 
 from __future__ import annotations
 
@@ -63,13 +64,13 @@ def test_the_writer_is_atomic_json_in_record_order(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
 
 
-@pytest.mark.parametrize("name", ["manifest", "train_manifest", "eval_report"])
+@pytest.mark.parametrize("name", ["manifest", "train_manifest", "eval_report", "data_manifest"])
 def test_every_record_schema_requires_the_skeleton(name):
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
     assert set(REQUIRED_KEYS) <= set(schema["required"])
 
 
-# ---- the five writers ------------------------------------------------------------------------------
+# ---- the writers ----------------------------------------------------------------------------------
 
 
 def _tiny_db(root: Path) -> Path:
@@ -141,13 +142,67 @@ def _vbi_synthesize(tmp_path: Path) -> tuple[dict, Path]:
     return m, tmp_path / "data" / "manifest.json"
 
 
+def _real_pairs(tmp_path: Path) -> tuple[dict, Path]:
+    from train.vbi import prepare_real
+    from train.vbi_config import VBIConfig
+
+    cfg = VBIConfig(db="demo", model="m", out=str(tmp_path / "vbi"), selection_size=5)
+    return prepare_real(cfg, tmp_path / "real", tmp_path / "cache"), tmp_path / "real" / "manifest.json"
+
+
+def _on_disk(folder: Path) -> tuple[dict, Path]:
+    path = folder / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")), path
+
+
+def _sft_data(tmp_path: Path) -> tuple[dict, Path]:
+    from train.io import read_jsonl
+    from train.vbi import write_sql2text_data
+
+    _, real = _real_pairs(tmp_path)
+    return _on_disk(write_sql2text_data(read_jsonl(real.parent / "sql2text.jsonl"), tmp_path / "s2t", tmp_path))
+
+
+def _spft_selfplay_data(tmp_path: Path) -> tuple[dict, Path]:
+    from train.io import read_jsonl, write_jsonl
+    from train.spft import write_selfplay_data
+
+    _, real = _real_pairs(tmp_path)
+    for g in (0, 1):  # the round's VBI-FT iterations: their D_val, in iteration order
+        write_jsonl(tmp_path / "vbi" / f"iter-{g}" / "data" / "val.jsonl", read_jsonl(real.parent / "selection.jsonl"))
+    return _on_disk(write_selfplay_data(tmp_path / "sp", real.parent, tmp_path / "vbi", [0, 1], tmp_path, round_=1))
+
+
+def _experiment_split(tmp_path: Path) -> tuple[dict, Path]:
+    from train.experiment import build_split
+    from train.experiment_config import load_experiment
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "exp.toml").write_text("[split]\ndb = 'demo'\ntop_dbs = 2\n", encoding="utf-8")
+    return build_split(load_experiment(tmp_path / "exp.toml"), tmp_path / "exp"), tmp_path / "exp/split/manifest.json"
+
+
+def _experiment_selfplay_data(tmp_path: Path) -> tuple[dict, Path]:
+    from train.experiment import write_baseline_data
+
+    _, real = _real_pairs(tmp_path)
+    return _on_disk(write_baseline_data(tmp_path / "bl", real.parent, 3, 7))
+
+
 WRITERS = {
     "synth generate": _synth_generate,
     "train sft": _train_run,
     "evaluate": _evaluate,
     "evaluate build-suite": _build_suite,
     "train vbi: synthesize": _vbi_synthesize,
+    "train vbi: real pairs": _real_pairs,
+    "train vbi: sft data": _sft_data,
+    "train spft: self-play data": _spft_selfplay_data,
+    "train experiment: split": _experiment_split,
+    "train experiment: self-play data": _experiment_selfplay_data,
 }
+#: the data-folder manifests (``train.manifest.write_data_manifest``): one format, one schema
+DATA_FOLDERS = [c for c in WRITERS if c.startswith("train ") and c not in {"train sft", "train vbi: synthesize"}]
 
 
 @pytest.mark.parametrize("command", list(WRITERS))
@@ -166,3 +221,43 @@ def test_every_writer_builds_the_skeleton_and_its_file_validates(command, tmp_pa
         assert list(on_disk) == list(manifest)
     _, problems = validate_file(path, "eval_report" if command == "evaluate" else None)
     assert not problems, [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("command", DATA_FOLDERS)
+def test_data_folder_manifests_keep_what_their_readers_use(command, tmp_path):
+    from synth.validate import schema_for, validate_file
+    from train.io import data_root_for
+
+    manifest, path = WRITERS[command](tmp_path)
+    assert manifest["format"] == "spft-sql/data-manifest/1" and schema_for(path) == "data_manifest"
+    assert "created" in manifest and manifest["versions"]["python"]
+    # train sft / train selfplay --data resolve db_path against inputs.data_root
+    assert list(manifest["inputs"])[0] == "data_root" and Path(manifest["inputs"]["data_root"]).is_absolute()
+    assert data_root_for(path.parent) == Path(manifest["inputs"]["data_root"])
+    files = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in path.parent.glob("*.jsonl")}
+    if "val" in manifest["counts"]:  # SFT / self-play data: the counts are the files' lines
+        assert files == {"train.jsonl": manifest["counts"]["train"], "val.jsonl": manifest["counts"]["val"]}
+    broken = dict(manifest, inputs={k: v for k, v in manifest["inputs"].items() if k != "data_root"})
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    _, problems = validate_file(path)
+    assert [p.field for p in problems] == ["inputs.data_root"]
+
+
+def test_data_folders_record_what_decided_their_content(tmp_path):
+    real, _ = _real_pairs(tmp_path / "a")
+    assert real["seed"] == real["parameters"]["seed"] == 0 and real["parameters"]["selection_size"] == 5
+    assert set(real["hashes"]) == {"train", "selection"} and real["counts"]["selection"] == 5
+    # resume: the folder is skipped, its manifest read back unchanged
+    from train.vbi import prepare_real
+    from train.vbi_config import VBIConfig
+
+    again = prepare_real(VBIConfig(db="demo", model="m", out="o", selection_size=5), tmp_path / "a" / "real", None)
+    assert again == real
+    sp, _ = _spft_selfplay_data(tmp_path / "b")
+    assert sp["parameters"] == {"round": 1, "iterations": [0, 1]} and len(sp["inputs"]["val"]) == 2
+    assert sp["counts"] == {"train": real["counts"]["train"], "val": 2 * real["counts"]["selection"]}
+    split, _ = _experiment_split(tmp_path / "c")
+    assert split["parameters"]["top_dbs"] == 2 and split["seed"] == split["parameters"]["split_seed"]
+    assert len(split["db_ids"]) == split["counts"]["dbs"] == 2  # read by train experiment on resume
+    bl, _ = _experiment_selfplay_data(tmp_path / "d")
+    assert bl["seed"] == 7 and bl["parameters"] == {"baseline_pairs": 3} and bl["counts"]["train"] == 3

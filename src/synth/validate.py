@@ -7,7 +7,8 @@ the files match the hashes and row counts recorded in ``manifest.json``, and (wh
 format module is installed) ``prompt == text2sql_input(schema_prompt, question)``.
 
 Which schema a file gets: ``train.jsonl`` / ``val.jsonl`` -> ``example``, ``manifest.json`` ->
-``manifest`` (``train_manifest`` when its ``command`` is a ``train`` command), ``rounds.jsonl`` ->
+``manifest`` (``data_manifest`` when its ``format`` is ``spft-sql/data-manifest/1``, else ``train_manifest``
+when its ``command`` is a ``train`` command), ``rounds.jsonl`` ->
 ``selfplay_log``, ``pairs.jsonl`` -> ``preference_pair``, otherwise ``<stem>.schema.json`` or ``<stem without trailing s>.schema.json`` when it
 exists (``templates.jsonl`` -> ``template``, ``predictions.jsonl`` -> ``prediction``), else the
 file is listed as unchecked. ``--schema NAME`` forces one.
@@ -35,6 +36,8 @@ _BY_NAME = {
     "rounds.jsonl": "selfplay_log",
     "pairs.jsonl": "preference_pair",
 }
+#: ``manifest.json`` by its ``format``: a data folder's manifest (``train.manifest.DATA_FORMAT``).
+_BY_FORMAT = {"spft-sql/data-manifest/1": "data_manifest"}
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,12 @@ def schema_for(path: Path, schema_dir: Path = SCHEMA_DIR) -> str | None:
     """The schema name a file is checked against, or ``None`` when there is none."""
     if path.name == "manifest.json" and (schema_dir / "train_manifest.schema.json").is_file():
         try:
-            command = json.loads(path.read_text(encoding="utf-8")).get("command", "")
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            command, fmt = doc.get("command", ""), doc.get("format")
         except (OSError, ValueError, AttributeError):
-            command = ""
+            command, fmt = "", None
+        if isinstance(fmt, str) and fmt in _BY_FORMAT and (schema_dir / f"{_BY_FORMAT[fmt]}.schema.json").is_file():
+            return _BY_FORMAT[fmt]
         if isinstance(command, str) and command.startswith("train"):
             return "train_manifest"
     if path.name in _BY_NAME and (schema_dir / f"{_BY_NAME[path.name]}.schema.json").is_file():

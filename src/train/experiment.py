@@ -111,8 +111,10 @@ def _clean(ex: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_split(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     """``out/split/bench/`` (a Spider-layout benchmark of the train part) and ``out/split/test.json``;
-    skipped when ``out/split/manifest.json`` exists. Returns the manifest."""
+    skipped when ``out/split/manifest.json`` exists (a data manifest, command ``train experiment: split``:
+    ``parameters`` is the ``[split]`` table, ``db_ids`` the databases taken). Returns the manifest."""
     from synth.sources import load_examples, resolve_benchmark
+    from train.manifest import write_data_manifest
 
     folder = out / "split"
     manifest_path = folder / "manifest.json"
@@ -159,14 +161,16 @@ def build_split(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         link.symlink_to(bench.database_dir.resolve(), target_is_directory=True)
     write_json(bench_dir / "train.json", [_clean(ex) for ex in train])
     write_json(folder / "test.json", [_clean(ex) for ex in test])
-    manifest = {
-        "split": asdict(s),
-        "db_ids": dbs,
-        "counts": {"train": len(train), "test": len(test), "dbs": len(dbs)},
-        "source": str(bench.root.resolve()),
-    }
-    write_json(manifest_path, manifest)
-    return manifest
+    return write_data_manifest(
+        manifest_path,
+        command="train experiment: split",
+        data_root=bench.data_root.resolve(),
+        inputs={"benchmark": bench.name, "root": str(bench.root.resolve())},
+        parameters=s,
+        seed=s.split_seed,
+        counts={"train": len(train), "test": len(test), "dbs": len(dbs)},
+        sections={"db_ids": dbs},
+    )
 
 
 def test_records(out: Path, cache_dir: Path, prompt_config: Any) -> list[dict[str, Any]]:
@@ -378,6 +382,8 @@ class SeedRun:
                 read_jsonl(real / "selection.jsonl"),
                 data_root_for(real),
                 {},
+                command="train experiment: sft data",
+                inputs={"real": str(real)},
             )
             _echo(f"seed {self.seed}: SFT on the real training pairs")
             self._sft_on_real(out / "model", sft_optimiser(lc, self.cfg.sft))
@@ -424,19 +430,13 @@ class SeedRun:
     def selfplay(self, arm: str, start: str, loss: str, rounds: int) -> str:
         """A ``train selfplay`` baseline from ``start`` (D_val = the selection split, pairs from the real
         training pairs); returns its best model after rollback."""
-        from train.io import data_root_for
         from train.selfplay import run_selfplay
         from train.selfplay_config import SelfPlayConfig
 
         real = self.real()
         data = self.dir / "selfplay-data"
         if not (data / "manifest.json").is_file():
-            write_jsonl(
-                data / "train.jsonl",
-                baseline_questions(read_jsonl(real / "train.jsonl"), self.cfg.baseline_pairs, self.seed),
-            )
-            write_jsonl(data / "val.jsonl", read_jsonl(real / "selection.jsonl"))
-            write_json(data / "manifest.json", {"inputs": {"data_root": str(data_root_for(real))}})
+            write_baseline_data(data, real, self.cfg.baseline_pairs, self.seed)
         lc = self.loop_config()
         _echo(f"seed {self.seed}: {arm} ({loss}, {rounds} round(s))")
         res = run_selfplay(
@@ -558,6 +558,26 @@ class SeedRun:
 
         ts = test_suite_verdicts(tests, [p["sql"] for p in preds], self.suite)
         return replace(res, ts=round(sum(ts) / len(ts), 6), ts_correct=ts)
+
+
+def write_baseline_data(folder: Path, real: Path, pairs: int, seed: int) -> Path:
+    """A self-play baseline's ``--data`` folder: the :func:`baseline_questions` of the real training pairs
+    (``train.jsonl``), the selection split as D_val (``val.jsonl``), and a data manifest (command
+    ``train experiment: self-play data``)."""
+    from train.io import data_root_for
+    from train.vbi import write_sft_data
+
+    return write_sft_data(
+        folder,
+        baseline_questions(read_jsonl(real / "train.jsonl"), pairs, seed),
+        read_jsonl(real / "selection.jsonl"),
+        data_root_for(real),
+        {},
+        command="train experiment: self-play data",
+        inputs={"real": str(real)},
+        parameters={"baseline_pairs": pairs},
+        seed=seed,
+    )
 
 
 def baseline_questions(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[Mapping[str, Any]]:

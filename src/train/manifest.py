@@ -13,6 +13,9 @@ from evaluation.run_record import build_record, write_record
 MANIFEST_FORMAT = "spft-sql/train-manifest/1"
 #: ``train vbi``'s synthesized data of one iteration (``iter-G/data/manifest.json``, :func:`train.vbi.synthesize`).
 VBI_DATA_FORMAT = "spft-sql/vbi-data-manifest/1"
+#: A data folder's manifest: the real pairs (``OUT/real/``), SFT and self-play data, an experiment's split
+#: (:func:`write_data_manifest`).
+DATA_FORMAT = "spft-sql/data-manifest/1"
 PACKAGES = ("spft-sql", "torch", "transformers", "peft", "accelerate", "tokenizers", "trl")
 
 
@@ -68,6 +71,38 @@ def write_manifest(
         counts=counts or {},
         timings=timings or {},
         sections={"hardware": hardware(), "results": results or {}},
+    )
+    write_record(path, manifest)
+    return manifest
+
+
+def write_data_manifest(
+    path: str | Path,
+    *,
+    command: str,
+    data_root: str | Path,
+    inputs: dict[str, Any] | None = None,
+    parameters: Any = None,
+    counts: dict[str, Any],
+    seed: int | None = None,
+    timings: dict[str, float] | None = None,
+    sections: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a data folder's ``manifest.json`` (format :data:`DATA_FORMAT`, stamped ``created``): the run
+    record with ``inputs.data_root`` first -- what ``train sft`` / ``train selfplay --data`` resolve the
+    examples' ``db_path`` against (:func:`train.io.data_root_for`) -- then ``inputs``; ``parameters`` is what
+    decided the content. Returns the manifest."""
+    manifest = build_record(
+        format=DATA_FORMAT,
+        command=command,
+        created=True,
+        inputs={"data_root": str(data_root), **(inputs or {})},
+        parameters=parameters or {},
+        seed=seed,
+        versions=versions(),
+        counts=counts,
+        timings=timings,
+        sections=sections,
     )
     write_record(path, manifest)
     return manifest

@@ -66,6 +66,7 @@ from train.vbi import (
     run_iteration,
     save_pool_relative,
     train_sql2text0,
+    write_sft_data,
 )
 
 STATE_FILE = "state.json"
@@ -200,6 +201,25 @@ def _dval_sizes(out: Path, rounds: int) -> dict[str, int]:
     return sizes
 
 
+def write_selfplay_data(
+    folder: Path, real_dir: Path, vbi_out: Path, iterations: Sequence[int], data_root: Path, *, round_: int
+) -> Path:
+    """``round-r/selfplay-data/``: the real training pairs (``train.jsonl``) and the D_val of the round's
+    VBI-FT iterations, in iteration order (``val.jsonl``), with a data manifest (command
+    ``train spft: self-play data``)."""
+    val_files = [iter_dir(vbi_out, g) / "data" / "val.jsonl" for g in iterations]
+    return write_sft_data(
+        folder,
+        read_jsonl(real_dir / "train.jsonl"),
+        [ex for f in val_files for ex in read_jsonl(f)],
+        data_root,
+        {},
+        command="train spft: self-play data",
+        inputs={"train": str(real_dir / "train.jsonl"), "val": [str(f) for f in val_files]},
+        parameters={"round": round_, "iterations": list(iterations)},
+    )
+
+
 def _judged_rows(out: Path, state: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The log rows that carry a ``judge`` record: every VBI iteration's and every self-play round's."""
     rows = list(state["vbi_rows"])
@@ -277,16 +297,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         echo(f"[spft round {r}/{cfg.rounds}] self-play ({cfg.loss}, {cfg.selfplay_rounds} step(s))")
         sp_data = folder / "selfplay-data"
         if not (sp_data / "manifest.json").is_file():
-            val = []
-            for g in iterations:
-                val.extend(read_jsonl(iter_dir(vbi_out, g) / "data" / "val.jsonl"))
-            real_train = read_jsonl(real_dir / "train.jsonl")
-            write_jsonl(sp_data / "train.jsonl", real_train)
-            write_jsonl(sp_data / "val.jsonl", val)
-            write_json(
-                sp_data / "manifest.json",
-                {"inputs": {"data_root": str(data_root)}, "counts": {"train": len(real_train), "val": len(val)}},
-            )
+            write_selfplay_data(sp_data, real_dir, vbi_out, iterations, data_root, round_=r)
         if not (folder / "pool" / "pool.json").is_file():
             save_pool(folder / "pool", round_pool(vbi_out, iterations, state["main"]))
         sp = run_selfplay(selfplay_config(cfg, r, folder))

@@ -48,7 +48,6 @@ from train.io import (
     hash_records,
     read_examples,
     read_jsonl,
-    write_json,
     write_jsonl,
 )
 from train.pool import Pool, PoolEntry, load_pool, save_pool
@@ -81,14 +80,17 @@ def iter_dir(out: Path, k: int) -> Path:
 
 
 def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[str, Any]:
-    """``folder/{train,selection,sql2text}.jsonl`` + manifest from the benchmark's real training pairs
-    (skipped when the manifest exists). Returns the manifest."""
+    """``folder/{train,selection,sql2text}.jsonl`` + manifest (a data manifest, command
+    ``train vbi: real pairs``) from the benchmark's real training pairs (skipped when the manifest
+    exists). Returns the manifest."""
     from synth.sources import resolve_benchmark
+    from train.manifest import write_data_manifest
     from train.realdata import real_records, split_real, sql2text_records
 
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text(encoding="utf-8"))
+    t0 = time.time()
     bench = resolve_benchmark(cfg.db, Path(cfg.data_root) if cfg.data_root else None)
     examples = bench.train_examples()
     present = set(bench.available_db_ids)
@@ -117,24 +119,22 @@ def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[s
     write_jsonl(folder / "train.jsonl", train)
     write_jsonl(folder / "selection.jsonl", selection)
     write_jsonl(folder / "sql2text.jsonl", s2t)
-    manifest = {
-        "inputs": {
-            "data_root": str(bench.data_root.resolve()),
-            "benchmark": bench.name,
-            "train_file": str(bench.train_path),
-            "db_ids": sorted(keep & present),
-        },
-        "counts": {"real_pairs": len(examples), "train": len(train), "selection": len(selection), "sql2text": len(s2t)},
-        "parameters": {
+    return write_data_manifest(
+        manifest_path,
+        command="train vbi: real pairs",
+        data_root=bench.data_root.resolve(),
+        inputs={"benchmark": bench.name, "train_file": str(bench.train_path), "db_ids": sorted(keep & present)},
+        parameters={
             "seed": cfg.seed,
             "selection_size": cfg.selection_size,
             "gold_prompts": cfg.gold_prompts,
             "prompt": {"k1": cfg.k1, "k2": cfg.k2, "sample_values": cfg.sample_values},
         },
-        "hashes": {"train": hash_records(train), "selection": hash_records(selection)},
-    }
-    write_json(manifest_path, manifest)
-    return manifest
+        seed=cfg.seed,
+        counts={"real_pairs": len(examples), "train": len(train), "selection": len(selection), "sql2text": len(s2t)},
+        timings={"total_s": round(time.time() - t0, 3)},
+        sections={"hashes": {"train": hash_records(train), "selection": hash_records(selection)}},
+    )
 
 
 def exclusion_keys(cfg: VBIConfig, real_dir: Path) -> set[tuple[str, str]]:
@@ -435,14 +435,32 @@ def positive_records(
 
 
 def write_sft_data(
-    folder: Path, train: list[dict[str, Any]], val: list[dict[str, Any]], data_root: Path, counts: Mapping[str, int]
+    folder: Path,
+    train: Sequence[Mapping[str, Any]],
+    val: Sequence[Mapping[str, Any]],
+    data_root: Path,
+    counts: Mapping[str, int],
+    *,
+    command: str = "train vbi: sft data",
+    inputs: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    seed: int | None = None,
 ) -> Path:
-    """``train.jsonl`` / ``val.jsonl`` + a manifest naming the data root, for ``train sft``."""
+    """``train.jsonl`` / ``val.jsonl`` + a data manifest naming the data root, for ``train sft`` and
+    ``train selfplay`` (``--data``); ``counts`` gain ``train`` and ``val``. ``command`` names the stage
+    that wrote it, ``inputs`` / ``parameters`` / ``seed`` what decided the content."""
+    from train.manifest import write_data_manifest
+
     write_jsonl(folder / "train.jsonl", train)
     write_jsonl(folder / "val.jsonl", val)
-    write_json(
+    write_data_manifest(
         folder / "manifest.json",
-        {"inputs": {"data_root": str(data_root)}, "counts": dict(counts, train=len(train), val=len(val))},
+        command=command,
+        data_root=data_root,
+        inputs=dict(inputs or {}),
+        parameters=dict(parameters or {}),
+        seed=seed,
+        counts=dict(counts, train=len(train), val=len(val)),
     )
     return folder
 

@@ -6,19 +6,20 @@ Ctrl-C ends it with ``Aborted`` and exit code 130, writing nothing (:mod:`evalua
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
 from evaluation.cli_errors import friendly_errors
+from evaluation.cli_options import config_options, field_option
 from evaluation.cli_suite import build_suite_command
 from evaluation.executor import Limits
-from evaluation.runner import EVAL_TIMEOUT_S, VES_TIMERS, EvalConfig
+from evaluation.runner import EvalConfig
 
-#: the options' defaults are EvalConfig's (one place): the library call and the command agree
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(EvalConfig) if f.default is not dataclasses.MISSING}
+#: The options' help and defaults are EvalConfig's fields (``--timeout`` is ``limits.timeout_s``): one
+#: place, so the library call and the command agree. Only the paths' click type is the command's.
+_PATH = click.Path(path_type=Path)
 
 
 class _ScoreOrSubcommand(click.Command):
@@ -49,84 +50,42 @@ class _ScoreOrSubcommand(click.Command):
 
 
 @click.command(name="evaluate", cls=_ScoreOrSubcommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--metric",
-    "metric",
-    default=",".join(_DEFAULTS["metrics"]),
-    show_default=True,
-    help="Comma-separated metrics: ex, ts, ves.",
-)
+@field_option(EvalConfig, "metrics")
 @click.option(
     "--gold",
     "gold",
     required=True,
-    type=click.Path(path_type=Path),
+    type=_PATH,
     help="Gold: JSONL (id, db_id, sql), Spider dev.json (ids are positions '0'..), or 'SQL<TAB>db_id' text.",
 )
 @click.option(
     "--pred",
     "pred",
     required=True,
-    type=click.Path(path_type=Path),
+    type=_PATH,
     help="Predictions: JSONL (id, sql, db_id?) paired by id, or one SQL per line paired by position.",
 )
-@click.option(
-    "--db-root",
-    "db_root",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder of <db_id>/<db_id>.sqlite (e.g. spider/database).",
+@field_option(EvalConfig, "db_root", type=_PATH)
+@config_options(
+    EvalConfig,
+    fields=("compare", "keep_distinct", "suite_dir", "ves_repeats", "ves_timer"),
+    overrides={"suite_dir": {"type": _PATH}},
 )
-@click.option(
-    "--compare",
-    type=click.Choice(["spider", "bird"]),
-    default=_DEFAULTS["compare"],
-    show_default=True,
-    help="spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.",
-)
-@click.option("--keep-distinct", is_flag=True, help="Spider mode: do not strip DISTINCT before executing.")
-@click.option(
-    "--suite-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TS: folder of <db_id>/*.sqlite test-suite databases.",
-)
-@click.option(
-    "--ves-repeats", type=int, default=_DEFAULTS["ves_repeats"], show_default=True, help="VES: timed runs per query."
-)
-@click.option(
-    "--ves-timer",
-    type=click.Choice(list(VES_TIMERS)),
-    default=_DEFAULTS["ves_timer"],
-    show_default=True,
-    help="VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).",
-)
-@click.option("--timeout", "timeout", type=float, default=EVAL_TIMEOUT_S, show_default=True, help="Seconds per query.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Write report JSON here.")
+@field_option(EvalConfig, "limits.timeout_s")
+@click.option("--report", "report_path", type=_PATH, default=None, help="Write report JSON here.")
 @click.option(
     "--details",
     "details_path",
-    type=click.Path(path_type=Path),
+    type=_PATH,
     default=None,
     help="Write one JSON line per item here (id, db_id, hardness, verdicts).",
 )
-@click.option(
-    "--workers",
-    type=int,
-    default=_DEFAULTS["workers"],
-    show_default=True,
-    help="Processes (0 = all CPUs, 1 = in-process).",
-)
+@field_option(EvalConfig, "workers")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-@click.option(
-    "--only-predicted",
-    is_flag=True,
-    help="Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
-    "the report says how many gold items were left out.",
-)
+@field_option(EvalConfig, "only_predicted")
 @friendly_errors
 def main(
-    metric,
+    metrics,
     gold,
     pred,
     db_root,
@@ -135,7 +94,7 @@ def main(
     suite_dir,
     ves_repeats,
     ves_timer,
-    timeout,
+    timeout_s,
     report_path,
     details_path,
     workers,
@@ -149,7 +108,7 @@ def main(
     from evaluation.api import check_folders, evaluate, load_inputs
     from evaluation.runner import EvalConfig, parse_metrics, work_units
 
-    metrics = parse_metrics(metric)  # option mistakes are reported in this order: metric, folders, the rest
+    metrics = parse_metrics(metrics)  # option mistakes are reported in this order: metric, folders, the rest
     check_folders(db_root, suite_dir)
     config = EvalConfig(
         db_root=db_root,
@@ -158,7 +117,7 @@ def main(
         keep_distinct=keep_distinct,
         suite_dir=suite_dir,
         ves_repeats=ves_repeats,
-        limits=Limits(timeout_s=timeout),
+        limits=Limits(timeout_s=timeout_s),
         workers=workers,
         ves_timer=ves_timer,
         only_predicted=only_predicted,

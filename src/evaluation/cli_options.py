@@ -9,12 +9,16 @@ arrives under the field's name; fields without it are library-only. Optional met
   instead of the ``--x/--no-x`` pair.
 
 Types follow the annotation (``X | None`` as ``X``); a ``tuple`` field is one comma-separated value;
-``""`` as a default makes the option required. What only one command line needs (a
-:class:`click.Path` type, ``multiple=True``) is passed in ``overrides`` (keyword arguments of
-:func:`click.option`, ``param_decls`` replacing the declarations).
+a field without a default, or ``""`` as a default, makes the option required. What only one command
+line needs (a :class:`click.Path` type, ``multiple=True``) is passed in ``overrides`` (keyword
+arguments of :func:`click.option`, ``param_decls`` replacing the declarations).
 
-Used by ``synth generate`` / ``synth templates`` and by the ``train`` commands; it lives in the bottom
-package so both can import it. Imports nothing but click.
+A field of a nested config is named with a dot: ``field_option(EvalConfig, "limits.timeout_s")`` is the
+option of ``Limits.timeout_s`` (its help and name), with the default that ``EvalConfig.limits`` gives
+it; its value arrives under the inner field's name.
+
+Used by ``synth generate`` / ``synth templates``, by ``evaluate`` / ``evaluate build-suite`` and by the
+``train`` commands; it lives in the bottom package so all can import it. Imports nothing but click.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ def _split_commas(_ctx: Any, _param: Any, value: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (value or "").split(",") if s.strip())
 
 
-def _option_kwargs(f: dataclasses.Field, tp: Any, renames: Mapping[str, str]) -> tuple[list[str], dict[str, Any]]:
+def _option_kwargs(
+    f: dataclasses.Field, tp: Any, renames: Mapping[str, str], default: Any
+) -> tuple[list[str], dict[str, Any]]:
     name = str(f.metadata.get("option") or renames.get(f.name, f.name)).replace("_", "-")
     help_text = f.metadata.get("help", "")
     args = typing.get_args(tp)
@@ -50,44 +56,68 @@ def _option_kwargs(f: dataclasses.Field, tp: Any, renames: Mapping[str, str]) ->
         if flag:
             return [f"--{flag}", f.name], {
                 "is_flag": True,
-                "flag_value": not f.default,
-                "default": f.default,
+                "flag_value": not default,
+                "default": default,
                 "help": help_text,
             }
-        return [f"--{name}/--no-{name}", f.name], {"default": f.default, "show_default": True, "help": help_text}
+        return [f"--{name}/--no-{name}", f.name], {"default": default, "show_default": True, "help": help_text}
     if typing.get_origin(tp) is tuple:
         if "comma-separated" not in help_text.lower():
             help_text += " Comma-separated."
         return [f"--{name}", f.name], {
-            "default": ",".join(f.default),
+            "default": ",".join(default),
             "show_default": True,
             "help": help_text,
             "callback": _split_commas,
         }
-    required = f.default in ("",)
+    required = default is dataclasses.MISSING or default == ""
     if "choices" in f.metadata:
         tp = click.Choice(list(f.metadata["choices"]))
-    return [f"--{name}", f.name], {
-        "type": tp,
-        "default": None if required else f.default,
-        "required": required,
-        "show_default": not required,
-        "help": help_text,
-    }
+    kwargs = {"type": tp, "required": required, "show_default": not required, "help": help_text}
+    if default is not dataclasses.MISSING:  # no default given: click itself stops when the option is missing
+        kwargs["default"] = None if required else default
+    return [f"--{name}", f.name], kwargs
 
 
 def field_option(
     cls: type, name: str, *, renames: Mapping[str, str] | None = None, **overrides: Any
 ) -> Callable[[Callable], Callable]:
-    """The click option of the field ``name`` of ``cls`` (``overrides`` as in :func:`config_options`)."""
-    return _field_option(cls, name, typing.get_type_hints(cls), renames or {}, overrides)
+    """The click option of the field ``name`` of ``cls`` (``overrides`` as in :func:`config_options`).
+
+    ``"outer.inner"`` (``"limits.timeout_s"``) is the field ``inner`` of the config that ``cls.outer``
+    holds, with the default ``cls.outer``'s default gives it."""
+    outer, _, inner = name.partition(".")
+    if not inner:
+        return _field_option(cls, name, typing.get_type_hints(cls), renames or {}, overrides)
+    nested = _default(_field(cls, outer))
+    if not dataclasses.is_dataclass(nested):
+        raise TypeError(f"{cls.__name__}.{outer} has no config default to take {inner!r} from")
+    hints = typing.get_type_hints(type(nested))
+    return _field_option(type(nested), inner, hints, renames or {}, overrides, default=getattr(nested, inner))
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]
+    return f
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """The field's default (``default_factory()`` when it has one); ``MISSING`` when it has none."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _field_option(
-    cls: type, name: str, hints: Mapping[str, Any], renames: Mapping[str, str], overrides: Mapping[str, Any]
+    cls: type,
+    name: str,
+    hints: Mapping[str, Any],
+    renames: Mapping[str, str],
+    overrides: Mapping[str, Any],
+    default: Any = dataclasses.MISSING,
 ) -> Callable[[Callable], Callable]:
-    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]
-    decls, kwargs = _option_kwargs(f, hints[name], renames)
+    f = _field(cls, name)
+    decls, kwargs = _option_kwargs(f, hints[name], renames, _default(f) if default is dataclasses.MISSING else default)
     overrides = dict(overrides)
     decls = list(overrides.pop("param_decls", decls))
     return click.option(*decls, **{**kwargs, **overrides})

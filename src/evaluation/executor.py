@@ -32,7 +32,7 @@ import re
 import sqlite3
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -74,7 +74,9 @@ _ROW_OVERHEAD = 56 + 8  # tuple header + slot, rough
 class Limits:
     """Bounds for one query. Defaults suit benchmark evaluation; synthesis may tighten them."""
 
-    timeout_s: float = 10.0  # real interrupt via sqlite progress handler, not just "stop waiting"
+    timeout_s: float = field(  # real interrupt via sqlite progress handler, not just "stop waiting"
+        default=10.0, metadata={"help": "Seconds per query.", "option": "timeout"}
+    )
     max_rows: int = 100_000  # more rows -> status "too_large"
     max_memory_mb: int = 512  # best-effort bound (page cache, SQLite heap, fetched rows)
 

@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from evaluation.ambiguity import ambiguity_flags
 from evaluation.errors import ConfigError, DataNotFoundError, UnknownNameError
-from evaluation.ex import GoldCache, check_mode, prepare_item
+from evaluation.ex import MODES, GoldCache, check_mode, prepare_item
 from evaluation.executor import Limits
 from evaluation.hardness import hardness
 from evaluation.inputs import Item
@@ -77,22 +77,52 @@ EVAL_TIMEOUT_S = 30.0
 class EvalConfig:
     """Everything that decides a verdict and what is scored; recorded in the report.
 
-    The one config of :func:`evaluation.evaluate` and of the ``evaluate`` command (an option each).
+    The one config of :func:`evaluation.evaluate` and of the ``evaluate`` command: a field with a
+    ``help`` text is an option (:mod:`evaluation.cli_options`), its help and default live here.
     ``metrics`` may be given as ``"ex,ts"``; it is kept as a tuple. ``ves_timer="steps"`` sets
     ``ves_repeats`` to 1: a step count does not vary between runs.
     """
 
-    db_root: Path
-    metrics: tuple[str, ...] = ("ex",)
-    compare: str = "spider"  # "spider" (test-suite result_eq) | "bird" (set equality)
-    keep_distinct: bool = False  # spider only: keep DISTINCT instead of stripping it from both
-    suite_dir: Path | None = None  # TS: <suite_dir>/<db_id>/*.sqlite
-    ves_repeats: int = 100
-    limits: Limits = field(default_factory=lambda: Limits(timeout_s=EVAL_TIMEOUT_S))  # --timeout: limits.timeout_s
-    workers: int = 0  # 0 = os.cpu_count(); 1 = in-process
+    db_root: Path = field(metadata={"help": "Folder of <db_id>/<db_id>.sqlite (e.g. spider/database)."})
+    metrics: tuple[str, ...] = field(
+        default=("ex",), metadata={"help": "Comma-separated metrics: ex, ts, ves.", "option": "metric"}
+    )
+    compare: str = field(  # "spider" (test-suite result_eq) | "bird" (set equality)
+        default="spider",
+        metadata={
+            "help": "spider: bag of rows, column permutations, order iff gold has ORDER BY; bird: set equality.",
+            "choices": MODES,
+        },
+    )
+    keep_distinct: bool = field(  # spider only: keep DISTINCT instead of stripping it from both
+        default=False,
+        metadata={"help": "Spider mode: do not strip DISTINCT before executing.", "flag": "keep-distinct"},
+    )
+    suite_dir: Path | None = field(  # TS: <suite_dir>/<db_id>/*.sqlite
+        default=None, metadata={"help": "TS: folder of <db_id>/*.sqlite test-suite databases."}
+    )
+    ves_repeats: int = field(default=100, metadata={"help": "VES: timed runs per query."})
+    #: ``--timeout`` is ``limits.timeout_s`` (its help is :class:`Limits`'s, its default this one)
+    limits: Limits = field(default_factory=lambda: Limits(timeout_s=EVAL_TIMEOUT_S))
+    workers: int = field(  # 0 = os.cpu_count(); 1 = in-process
+        default=0, metadata={"help": "Processes (0 = all CPUs, 1 = in-process)."}
+    )
     flag_ambiguous: bool = True
-    ves_timer: str = "wall"  # one of VES_TIMERS
-    only_predicted: bool = False  # score only the gold ids present in the (JSONL) predictions
+    ves_timer: str = field(
+        default="wall",
+        metadata={
+            "help": "VES cost: wall-clock seconds (BIRD) or SQLite VM steps (same on every machine; one run).",
+            "choices": VES_TIMERS,
+        },
+    )
+    only_predicted: bool = field(
+        default=False,
+        metadata={
+            "help": "Score only the gold ids present in the (JSONL) predictions, e.g. after `--limit N`; "
+            "the report says how many gold items were left out.",
+            "flag": "only-predicted",
+        },
+    )
 
     def __post_init__(self) -> None:
         check_mode(self.compare)

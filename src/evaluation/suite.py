@@ -40,7 +40,7 @@ import sqlglot
 from sqlglot import exp
 
 from evaluation.errors import ConfigError, DataNotFoundError
-from evaluation.ex import check_mode, judge, prepare_item
+from evaluation.ex import MODES, check_mode, judge, prepare_item
 from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, connect_readonly, connect_writable
 from evaluation.inputs import load_gold
 from evaluation.provenance import file_info, package_versions
@@ -533,17 +533,27 @@ def distil(killable: Sequence[frozenset[int]], size: int) -> list[int]:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """How suites are built; recorded in the manifest."""
+    """How suites are built; recorded in the manifest. A field with a ``help`` text is an
+    ``evaluate build-suite`` option (:mod:`evaluation.cli_options`): its help and default live here."""
 
-    size: int = 20  # most databases in a suite, the original included
-    candidates: int = 60  # random databases generated per db_id before distillation
-    seed: int = 0
-    max_rows: int = 12  # rows per table in a generated database: 1..max_rows
-    max_neighbours: int = 60  # per gold query
-    timeout_s: float = 2.0  # per query
-    compare: str = "spider"  # the comparison `evaluate` will use (spider strips DISTINCT)
-    keep_distinct: bool = False
-    workers: int = 1  # processes over databases (1 = in-process)
+    size: int = field(default=20, metadata={"help": "Most databases per suite, the original included."})
+    candidates: int = field(default=60, metadata={"help": "Random databases generated per db_id before distillation."})
+    seed: int = field(default=0, metadata={"help": "Same seed, same suite."})
+    max_rows: int = field(default=12, metadata={"help": "Rows per table of a generated database: 1..N."})
+    max_neighbours: int = field(default=60, metadata={"help": "Neighbour queries (mutations) per gold query."})
+    timeout_s: float = field(default=2.0, metadata={"help": "Seconds per query.", "option": "timeout"})
+    compare: str = field(  # spider strips DISTINCT
+        default="spider",
+        metadata={
+            "help": "The comparison `evaluate` will use; a neighbour is killed when it is judged wrong.",
+            "choices": MODES,
+        },
+    )
+    keep_distinct: bool = field(
+        default=False,
+        metadata={"help": "Spider mode: do not strip DISTINCT before executing.", "flag": "keep-distinct"},
+    )
+    workers: int = field(default=1, metadata={"help": "Processes over databases (1 = in-process)."})
 
     def __post_init__(self) -> None:
         if self.size < 1:

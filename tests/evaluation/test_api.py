@@ -246,7 +246,7 @@ def test_command_defaults_are_the_library_configs():
 
     defaults = {p.name: p.default for p in main.params}
     lib = EvalConfig(db_root=Path("."))
-    assert defaults["metric"] == ",".join(lib.metrics)
+    assert defaults["metrics"] == ",".join(lib.metrics)
     assert defaults["compare"] == lib.compare and defaults["ves_repeats"] == lib.ves_repeats
     assert defaults["ves_timer"] == lib.ves_timer and defaults["workers"] == lib.workers
-    assert defaults["timeout"] == lib.limits.timeout_s == 30.0
+    assert defaults["timeout_s"] == lib.limits.timeout_s == 30.0

@@ -196,7 +196,7 @@ WRITERS = {
     "evaluate build-suite": _build_suite,
     "train vbi: synthesize": _vbi_synthesize,
     "train vbi: real pairs": _real_pairs,
-    "train vbi: sft data": _sft_data,
+    "train vbi: sql-to-text sft data": _sft_data,
     "train spft: self-play data": _spft_selfplay_data,
     "train experiment: split": _experiment_split,
     "train experiment: self-play data": _experiment_selfplay_data,

@@ -441,7 +441,7 @@ def write_sft_data(
     data_root: Path,
     counts: Mapping[str, int],
     *,
-    command: str = "train vbi: sft data",
+    command: str,
     inputs: Mapping[str, Any] | None = None,
     parameters: Mapping[str, Any] | None = None,
     seed: int | None = None,
@@ -470,7 +470,15 @@ def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: 
     selection (by loss), otherwise the pairs are their own D_val."""
     n_val = len(records) // 10 if len(records) >= 10 else 0
     train, val = (records[:-n_val], records[-n_val:]) if n_val else (records, records)
-    return write_sft_data(folder, train, val, data_root, {"pairs": len(records)})
+    return write_sft_data(
+        folder,
+        train,
+        val,
+        data_root,
+        {"pairs": len(records)},
+        command="train vbi: sql-to-text sft data",
+        parameters={"held_out": n_val, "held_out_rule": "last tenth with >= 10 pairs, else the pairs themselves"},
+    )
 
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
@@ -672,6 +680,13 @@ def run_iteration(
         val_ex,
         data_root,
         {"real": len(real_train), "synthetic": len(synthetic), "synthetic_this_iteration": len(train_ex)},
+        command="train vbi: text-to-sql sft data",
+        parameters={
+            "iteration": k,
+            "real_data": cfg.real_data,
+            "accumulate": cfg.accumulate,
+            "synthetic_files": list(synthetic_files),
+        },
     )
     start = state["text2sql_model"] if cfg.continue_training else cfg.model
     t2s = it / "text2sql"

@@ -686,7 +686,7 @@ CONTRASTS = (
 
 
 def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[str, Any]]:
-    """LoadedItems differences between the arms the paper's ablations compare (over the seeds both have):
+    """Paired differences between the arms the paper's ablations compare (over the seeds both have):
     mean with a bootstrap interval over questions, and the questions one arm gets right and the other
     wrong (summed over seeds) -- at a small scale, where intervals are wide, the raw wins and losses
     show what the mean hides."""
@@ -754,7 +754,7 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
     if doc.get("contrasts"):
         lines += [
             "",
-            "LoadedItems contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
+            "Paired contrasts (the paper's ablations; over the seeds both arms have; wins / losses = test "
             "questions one arm gets right and the other wrong, summed over seeds):",
             "",
             "| arm | vs | measures | Δ EX [95% CI] | wins / losses | seeds |",

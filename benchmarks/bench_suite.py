@@ -26,16 +26,21 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--candidates", type=int, default=SuiteConfig.candidates)
     ap.add_argument("--size", type=int, default=SuiteConfig.size)
+    ap.add_argument("--pad", action="store_true", help="SuiteConfig.pad: fill each suite up to --size")
     a = ap.parse_args()
     spider = Path(os.environ.get("SPFT_DATA_ROOT", "../shared/data")) / "spider"
     db_root, dev = spider / "database", spider / "dev.json"
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
         out = Path(tmp) / "suite"
         t0 = time.perf_counter()
-        manifest = build_suite(db_root, dev, out, SuiteConfig(size=a.size, candidates=a.candidates, workers=a.workers))
+        manifest = build_suite(
+            db_root, dev, out, SuiteConfig(size=a.size, candidates=a.candidates, workers=a.workers, pad=a.pad)
+        )
         built = time.perf_counter() - t0
         print(format_suite_table(manifest))
-        print(f"build-suite: {built:.1f} s wall, workers={a.workers}, candidates={a.candidates}, size={a.size}")
+        print(
+            f"build-suite: {built:.1f} s wall, workers={a.workers}, candidates={a.candidates}, size={a.size}, pad={a.pad}"
+        )
         gold_pred = Path(tmp) / "pred.sql"
         import json
 

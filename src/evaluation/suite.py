@@ -553,6 +553,14 @@ class SuiteConfig:
         default=False,
         metadata={"help": "Spider mode: do not strip DISTINCT before executing.", "flag": "keep-distinct"},
     )
+    pad: bool = field(
+        default=False,
+        metadata={
+            "help": "Fill the suite up to --size with further valid random databases (candidate order) after "
+            "distillation: stricter on predictions unlike any neighbour.",
+            "flag": "pad",
+        },
+    )
     workers: int = field(default=1, metadata={"help": "Processes over databases (1 = in-process)."})
 
     def __post_init__(self) -> None:
@@ -582,6 +590,7 @@ class DbSuite:
     killed_by_original: int = 0
     distinguishable: int = 0  # killed by the original or by at least one valid candidate
     killed: int = 0  # by the distilled suite
+    padded: int = 0  # databases added after distillation (``pad``)
     candidates: int = 0
     dropped_invalid: int = 0  # a candidate breaking a constraint (never expected; counted)
     dropped_gold_failed: int = 0  # a gold that does not run on the candidate
@@ -645,7 +654,7 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
         rest_nbrs = [nbrs[i] for i in rest]
         kills: list[frozenset[int]] = []
         paths: list[Path] = []
-        for k in range(config.candidates if rest else 0):
+        for k in range(config.candidates if rest or config.pad else 0):
             rng = random.Random(f"{config.seed}:{db_id}:{k}")
             path = tmp / "candidates" / f"g{k:03d}.sqlite"
             generate_database(path, schema, extra, pools, rng, max_rows=config.max_rows)
@@ -665,6 +674,11 @@ def build_db_suite(db_id: str, db_path: Path, gold_sqls: Sequence[str], out_dir:
                 paths.append(path)
         rep.distinguishable = len(killed_orig | set().union(*kills)) if kills else len(killed_orig)
         chosen = distil(kills, config.size - 1)
+        if config.pad:  # then the other valid candidates in index order, up to --size
+            taken = set(chosen)
+            extra = [i for i in range(len(kills)) if i not in taken][: config.size - 1 - len(chosen)]
+            rep.padded = len(extra)
+            chosen = chosen + extra
         suite_kills = set(killed_orig).union(*(kills[i] for i in chosen)) if chosen else set(killed_orig)
         rep.killed = len(suite_kills)
         final = tmp / "suite"

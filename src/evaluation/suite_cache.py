@@ -91,8 +91,9 @@ def judge_resume_conflict(saved: Mapping[str, Any], judge: str, suite_size: int)
 
 
 def _suite_parameters(config: Any) -> dict[str, Any]:
-    """What decides a suite's content: every :class:`SuiteConfig` field but ``workers``."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    """What decides a suite's content: every :class:`SuiteConfig` field but ``workers`` (and ``pad`` when
+    off, so that the fingerprints of suites cached before it existed stay valid)."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "workers" and not (k == "pad" and v is False)}
 
 
 def suite_fingerprint(db_sha256: str, golds: Sequence[str], config: Any) -> str:

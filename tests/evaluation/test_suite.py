@@ -276,3 +276,46 @@ def test_build_suite_help_and_scoring_help() -> None:
     assert res.exit_code == 0 and "Usage: evaluate build-suite" in res.output and "--size" in res.output
     res = CliRunner().invoke(main, ["--help"])
     assert res.exit_code == 0 and "--ves-timer" in res.output and "build-suite" in res.output
+
+
+def test_pad_fills_the_suite_with_valid_random_databases(fixture_root: Path, tmp_path: Path) -> None:
+    """A gold with no neighbour left alive after the original gets the original alone; ``pad`` adds
+    further valid candidates (index order) up to ``size``, after the distilled ones, deterministically,
+    and the gold still runs on all of them."""
+    from evaluation.suite import build_db_suite
+    from evaluation.suite_cache import suite_fingerprint
+
+    db = fixture_root / "fx" / "fx.sqlite"
+    golds = ["SELECT count(*) FROM parent"]
+    plain = build_db_suite("fx", db, golds, tmp_path / "plain", SuiteConfig(size=5, candidates=8))
+    assert plain.suite_size == 1 and plain.padded == 0
+    cfg = SuiteConfig(size=5, candidates=8, pad=True)
+    padded = build_db_suite("fx", db, golds, tmp_path / "pad", cfg)
+    again = build_db_suite("fx", db, golds, tmp_path / "pad2", cfg)
+    assert padded.suite_size == 5 and padded.padded == 4 and padded.files[0] == ORIGINAL_NAME
+    assert padded.files == again.files and padded.killed == plain.killed
+    for name in padded.files:
+        assert (tmp_path / "pad" / name).read_bytes() == (tmp_path / "pad2" / name).read_bytes()
+        with ReadOnlyDatabase(tmp_path / "pad" / name) as d:
+            assert d.execute(golds[0]).ok
+    # a different count of parents on some padded database: what the original alone cannot show
+    counts = set()
+    for name in padded.files:
+        with ReadOnlyDatabase(tmp_path / "pad" / name) as d:
+            counts.add(d.execute(golds[0]).rows)
+    assert len(counts) > 1
+    # with neighbours alive, distilled databases come first, padding after them
+    mixed = build_db_suite(
+        "fx", db, ["SELECT name FROM parent WHERE score > 2"], tmp_path / "mixed", SuiteConfig(size=6, candidates=8)
+    )
+    mixed_pad = build_db_suite(
+        "fx",
+        db,
+        ["SELECT name FROM parent WHERE score > 2"],
+        tmp_path / "mixed-pad",
+        SuiteConfig(size=6, candidates=8, pad=True),
+    )
+    assert mixed_pad.files[: mixed.suite_size] == mixed.files
+    assert mixed_pad.suite_size == 6 and mixed_pad.padded == 6 - mixed.suite_size
+    # pad off keeps the fingerprints of suites cached before the option existed; pad on is another suite
+    assert suite_fingerprint("ab", golds, SuiteConfig()) != suite_fingerprint("ab", golds, SuiteConfig(pad=True))

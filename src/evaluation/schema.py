@@ -340,9 +340,7 @@ def _schema_from_entry(entry: dict) -> Schema:
 def schema_from_sqlite(path: str | Path, db_id: str | None = None) -> Schema:
     """Read a schema straight from a SQLite file (read-only), for folders without ``tables.json``."""
     path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"database file not found: {path}")
-    con = connect_readonly(path)
+    con = connect_readonly(path)  # a missing file: DataNotFoundError("database file not found: ...")
     try:
         names = [
             r[0]
@@ -402,7 +400,9 @@ def _quote_string(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
+def read_rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
+    """The rows of SQL this project writes to read a database's schema or values; a failure is an error
+    (:class:`~evaluation.errors.DataNotFoundError` naming the file and the statement), not a result."""
     r = db.execute(sql)
     if not r.ok:
         raise DataNotFoundError(f"{db.path}: cannot read the schema ({r.message}) running {sql!r}")
@@ -424,7 +424,7 @@ def schema_from_database(db: ReadOnlyDatabase, db_id: str | None = None) -> Sche
     key, names are spelled as the tables spell them, and a key to a missing table or column (Spider
     has some) is left out; per table they are sorted and deduplicated.
     """
-    master = _rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    master = read_rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
     names = [n for t, n, _ in master if t == "table" and not n.startswith("sqlite_")]
     by_lower = {n.lower(): n for n in names}
     tables: list[Table] = []
@@ -433,11 +433,13 @@ def schema_from_database(db: ReadOnlyDatabase, db_id: str | None = None) -> Sche
         if kind != "table" or name.startswith("sqlite_"):
             continue
         cols = []
-        for _cid, cname, ctype, notnull, _dflt, pk in _rows(
+        for _cid, cname, ctype, notnull, _dflt, pk in read_rows(
             db, f"SELECT * FROM pragma_table_info({_quote_string(name)})"
         ):
             qc, qt = quote_identifier(cname), quote_identifier(name)
-            seen = {type(v).__name__ for (v,) in _rows(db, f"SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL LIMIT 200")}
+            seen = {
+                type(v).__name__ for (v,) in read_rows(db, f"SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL LIMIT 200")
+            }
             value_kind = _declared_kind(ctype or "")
             if seen and seen <= set(VALUE_KINDS):
                 value_kind = "str" if "str" in seen else "float" if "float" in seen else "int"
@@ -454,7 +456,9 @@ def schema_from_database(db: ReadOnlyDatabase, db_id: str | None = None) -> Sche
                     value_kind=value_kind,
                 )
             )
-        raw_fks[name] = _rows(db, f'SELECT "from", "table", "to" FROM pragma_foreign_key_list({_quote_string(name)})')
+        raw_fks[name] = read_rows(
+            db, f'SELECT "from", "table", "to" FROM pragma_foreign_key_list({_quote_string(name)})'
+        )
         tables.append(Table(name, natural_name(name), tuple(cols), sql))
     by_name = {t.name: t for t in tables}
     fks: list[ForeignKey] = []

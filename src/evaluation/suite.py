@@ -45,7 +45,7 @@ from evaluation.executor import ExecResult, Limits, ReadOnlyDatabase, connect_re
 from evaluation.inputs import load_gold
 from evaluation.provenance import file_info, package_versions
 from evaluation.run_record import build_record, write_record
-from evaluation.schema import Column, Schema, Table, schema_from_database
+from evaluation.schema import Column, Schema, Table, read_rows, schema_from_database
 from evaluation.schema import quote_identifier as q
 from evaluation.sql_analysis import SqlAnalysisError, ensure_schema, parse, try_parse
 
@@ -71,16 +71,9 @@ ORIGINAL_NAME = "00_original.sqlite"
 # The tables, keys and value kinds come from evaluation.schema.schema_from_database (the one model).
 
 
-def _rows(db: ReadOnlyDatabase, sql: str) -> tuple[tuple, ...]:
-    r = db.execute(sql)
-    if not r.ok:
-        raise DataNotFoundError(f"{db.path}: cannot read the schema ({r.message}) running {sql!r}")
-    return r.rows
-
-
 def view_and_index_sql(db: ReadOnlyDatabase) -> list[str]:
     """The ``CREATE`` statements of views and indexes, in creation order, replayed on each generated database."""
-    master = _rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    master = read_rows(db, "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
     return [sql for t, n, sql in master if t in ("view", "index") and not n.startswith("sqlite_")]
 
 
@@ -169,7 +162,7 @@ def value_pools(db: ReadOnlyDatabase, schema: Schema, literals: dict[str, list])
         for c in t.columns:
             vals = tuple(
                 v
-                for (v,) in _rows(
+                for (v,) in read_rows(
                     db,
                     f"SELECT DISTINCT {q(c.name)} FROM {q(t.name)} WHERE {q(c.name)} IS NOT NULL ORDER BY 1 LIMIT 1000",
                 )

@@ -34,7 +34,7 @@ from evaluation import provenance  # not `digest` itself: this module's function
 from evaluation.errors import DataNotFoundError, InputError
 from evaluation.executor import connect_readonly
 from evaluation.fileio import open_atomic
-from evaluation.schema import Schema
+from evaluation.schema import Schema, quote_identifier
 from synth.prompt.values import ValueIndex
 
 CACHE_VERSION = 1
@@ -80,14 +80,8 @@ def schema_digest(schema: Schema) -> str:
     return provenance.json_digest(items, length=16)  # lists only: sort_keys changes nothing
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _connect(db_path: Path) -> sqlite3.Connection:
-    if not db_path.is_file():
-        raise DataNotFoundError(f"database file not found: {db_path}")
-    con = connect_readonly(db_path)
+    con = connect_readonly(db_path)  # a missing file: DataNotFoundError("database file not found: ...")
     con.text_factory = lambda b: b.decode("utf-8", "replace")  # some Spider files hold invalid UTF-8
     return con
 
@@ -118,7 +112,7 @@ def read_content(db_path: str | Path, schema: Schema) -> DatabaseContent:
     try:
         for table in schema.tables:
             for col in table.columns:
-                src = f"(SELECT {_q(col.name)} AS v FROM {_q(table.name)} LIMIT {SAMPLE_ROWS})"
+                src = f"(SELECT {quote_identifier(col.name)} AS v FROM {quote_identifier(table.name)} LIMIT {SAMPLE_ROWS})"
                 try:
                     rows = con.execute(
                         f"SELECT v, COUNT(*) AS n FROM {src} WHERE v IS NOT NULL "
@@ -134,8 +128,8 @@ def read_content(db_path: str | Path, schema: Schema) -> DatabaseContent:
                 col_id = len(columns)
                 columns.append((table.name, col.name))
                 cur = con.execute(
-                    f"SELECT DISTINCT {_q(col.name)} FROM {_q(table.name)} "
-                    f"WHERE typeof({_q(col.name)}) = 'text' AND length({_q(col.name)}) BETWEEN 1 AND {MAX_VALUE_CHARS}"
+                    f"SELECT DISTINCT {quote_identifier(col.name)} FROM {quote_identifier(table.name)} "
+                    f"WHERE typeof({quote_identifier(col.name)}) = 'text' AND length({quote_identifier(col.name)}) BETWEEN 1 AND {MAX_VALUE_CHARS}"
                 )
                 for (v,) in cur:
                     if v.strip():

@@ -21,6 +21,7 @@ _OVERRIDES: dict[str, dict] = {
     "db_ids": {"default": None, "show_default": False},
     "writer_options": {"type": str, "default": None, "multiple": True, "metavar": "KEY=VALUE"},
     "cache_dir": {"type": _DIR},
+    "suite_cache": {"type": _DIR},
 }
 _db_option = field_option(GenerateConfig, "db")
 _data_root_option = field_option(GenerateConfig, "data_root", **_OVERRIDES["data_root"])

@@ -56,9 +56,14 @@ def sample_accepted(
     db_ids: Sequence[str],
     config: GenerateConfig,
     progress: bool | None,
+    facts: dict | None = None,
 ) -> tuple[list[Candidate], dict, Counter]:
-    """Attempts in order until ``n`` are accepted or the budget is spent; counts every rejection."""
+    """Attempts in order until ``n`` are accepted or the budget is spent; counts every rejection.
+
+    ``facts`` (optional) receives what may differ between two runs of the same seed -- under
+    ``--judge ts``, the suite cache's folder and how many suites were built or reused."""
     from evaluation.console import progress_bar
+    from synth.generation.novelty import SuiteNovelty
 
     db_paths = {d: bench.db_path(d) for d in db_ids}
     sub_schemas = {d: schemas[d] for d in db_ids}
@@ -71,6 +76,17 @@ def sample_accepted(
     stalled = ""
     bar = progress_bar(total=config.n, desc="verified", unit="ex", show=progress, leave=False)
     sampler = CandidateSampler(sub_schemas, db_paths, templates, db_ids, config)
+    novelty = (
+        SuiteNovelty(
+            db_paths,
+            sampler.database,
+            suite_size=config.suite_size,
+            suite_cache=config.suite_cache,
+            limits=sampler.limits,
+        )
+        if config.judge == "ts"
+        else None
+    )
     stream: Iterator[Candidate] = iter(())
     try:
         if config.workers > 1:
@@ -94,6 +110,10 @@ def sample_accepted(
                     seen.add(key)
                     if execute_here:
                         cand = sampler.execute(cand)
+                    if novelty is not None and not cand.reason:
+                        why = novelty.check(cand.db_id, cand.sql)
+                        if why:
+                            cand = dataclasses.replace(cand, reason="duplicate_ts", message=why)
             if cand.reason:
                 rejections[cand.reason] += 1
                 first_message.setdefault(cand.reason, cand.message[:300])
@@ -126,6 +146,11 @@ def sample_accepted(
         "rejection_examples": dict(sorted(first_message.items())),
         "accepted_by_db": dict(sorted(Counter(c.db_id for c in accepted).items())),
     }
+    if novelty is not None:
+        counts["judge"] = novelty.report()
+        sampler.seconds["judge"] += novelty.seconds
+        if facts is not None:
+            facts.update(novelty.cache_report())
     if len(accepted) < config.n:
         top = ", ".join(f"{r} {c}" for r, c in rejections.most_common(6)) or "none"
         why = (

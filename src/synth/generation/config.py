@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError, SpftError
+from evaluation.suite_cache import DEFAULT_SUITE_SIZE, JUDGES, check_judge
 
 #: How databases are drawn per attempt (documented in docs/synth.md).
 DB_SAMPLING = ("uniform", "tables")
@@ -75,6 +76,23 @@ class GenerateConfig:
     """``uniform`` over databases, or ``tables``: weight a database by its number of tables."""
     prompts: bool = _option(True, "Skip the prompt builder (no prompt / schema_prompt fields).", flag="no-prompts")
     """Build ``prompt`` / ``schema_prompt`` with the prompt builder (``False``: omit both fields)."""
+    judge: str = _option(
+        "ex",
+        "Who judges that a verified query is new: ex (its SQL text is new on its database) or ts (also: it does "
+        "not return what an earlier example returns on every database of a test suite built for the two "
+        "queries, cached by database fingerprint; rejections count as duplicate_ts).",
+        choices=JUDGES,
+    )
+    """``ex``: new = new normalised SQL text (every check on the example's database). ``ts``: also
+    not TS-equal to an earlier example of its database (:mod:`synth.generation.novelty`)."""
+    suite_size: int = _option(
+        DEFAULT_SUITE_SIZE, "--judge ts: databases per test suite, the original included (as build-suite --size)."
+    )
+    """``judge="ts"``: databases per pair suite (padded up to this after distillation)."""
+    suite_cache: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
+        None, "--judge ts: folder of cached test suites, shared by runs. Default: ~/.cache/spft-sql/suites."
+    )
+    """``judge="ts"``: suite cache folder (where, not what: not a parameter of the output)."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
@@ -108,6 +126,12 @@ class GenerateConfig:
             )
         if self.db_sampling not in DB_SAMPLING:
             raise ConfigError(f"db_sampling must be one of {', '.join(DB_SAMPLING)}, got '{self.db_sampling}'")
+        check_judge(self.judge)
+        if self.suite_size < 1:
+            raise ConfigError(
+                f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), "
+                f"got {self.suite_size}"
+            )
         if self.workers < 1:
             raise ConfigError(f"workers (--workers) must be >= 1, got {self.workers}")
         if len(set(self.db_ids)) != len(self.db_ids):
@@ -144,8 +168,8 @@ class GenerateConfig:
             v = getattr(self, f.name)
             if v is None and f.name in defaults:
                 v = defaults[f.name]
-            if f.name in ("data_root", "cache_dir", "db"):
-                continue  # recorded (resolved) under manifest["inputs"]; cache does not change output
+            if f.name in ("data_root", "cache_dir", "db", "suite_cache"):
+                continue  # recorded (resolved) under manifest["inputs"] / ["cache"]; caches do not change output
             if dataclasses.is_dataclass(v):
                 v = _jsonable(dataclasses.asdict(v))
             elif isinstance(v, (tuple, Mapping)):

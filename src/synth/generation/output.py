@@ -75,6 +75,7 @@ def build_manifest(
     *,
     cache_state: str,
     cache_key: str,
+    facts: Mapping[str, object] | None = None,
 ) -> dict:
     """The run manifest (``manifest.json`` less ``outputs``, which :meth:`GenerateResult.files` adds): the
     run record of :mod:`evaluation.run_record` (no ``created``: two runs with the same inputs and seed
@@ -107,6 +108,7 @@ def build_manifest(
                 "dir": Path(config.cache_dir).resolve().as_posix() if config.cache_dir is not None else None,
                 "templates": cache_state,
                 "templates_key": cache_key,
+                **(facts or {}),
             }
         },
     )

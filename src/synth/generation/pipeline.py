@@ -87,7 +87,8 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
     _check_template_weights(config.template_weights, templates)
 
     t0 = time.perf_counter()
-    accepted, counts, sampler_seconds = sample_accepted(bench, schemas, templates, db_ids, config, progress)
+    facts: dict = {}
+    accepted, counts, sampler_seconds = sample_accepted(bench, schemas, templates, db_ids, config, progress, facts)
     timings["sample_s"] = time.perf_counter() - t0
     timings.update({f"{k}_s": v for k, v in sorted(sampler_seconds.items())})
 
@@ -139,7 +140,7 @@ def generate(config: GenerateConfig, *, progress: bool | None = False) -> Genera
     )
     timings["total_s"] = time.perf_counter() - t_start
     manifest = build_manifest(
-        config, bench, db_ids, missing, counts, timings, cache_state=cache_state, cache_key=cache_key
+        config, bench, db_ids, missing, counts, timings, cache_state=cache_state, cache_key=cache_key, facts=facts
     )
     return GenerateResult(tuple(train), tuple(val), tuple(t.to_dict() for t in templates), manifest)
 

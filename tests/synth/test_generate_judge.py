@@ -1,0 +1,151 @@
+"""``synth generate --judge ts``: "is it new?" judged on a test suite (issue 11).
+
+The default (``ex``) is pinned byte for byte by test_output_hash.py; here: what ``ts`` flips and what
+it must not, that it is deterministic for any ``--workers``, that suites are cached, the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evaluation.errors import ConfigError, UnknownNameError
+from evaluation.executor import Limits, ReadOnlyDatabase
+from synth.cli import main
+from synth.generation import GenerateConfig, generate, write_outputs
+from synth.generation.novelty import SuiteNovelty, bag_key, ex_equal
+
+DB = "school_library"
+
+
+@pytest.fixture()
+def novelty(tmp_path, demo):
+    path = demo.db_path(DB)
+    db = ReadOnlyDatabase(path, Limits())
+    yield SuiteNovelty({DB: path}, lambda _: db, suite_size=20, suite_cache=tmp_path / "suites", limits=Limits())
+    db.close()
+
+
+def test_the_same_question_in_another_column_order_is_flipped(novelty):
+    assert novelty.check(DB, "SELECT title, genre FROM books") == ""
+    why = novelty.check(DB, "SELECT genre, title FROM books")
+    assert why.startswith("returns what syn-000001 returns on every database of its test suite")
+    assert novelty.report()["flipped"] == 1
+    assert novelty.report()["flips"] == [
+        {"db_id": DB, "sql": "SELECT genre, title FROM books", "same_as": "syn-000001"}
+    ]
+
+
+def test_a_different_question_with_the_same_answer_here_is_kept(novelty):
+    # 12 authors, and every author has a book: EX-equal on the demo database, not on random ones
+    assert novelty.check(DB, "SELECT COUNT(*) FROM authors") == ""
+    assert novelty.check(DB, "SELECT COUNT(DISTINCT author_id) FROM books") == ""
+    rep = novelty.report()
+    assert (rep["ex_equal"], rep["ts_checks"], rep["flipped"]) == (1, 1, 0)
+    assert novelty.cache.builds == 1  # a suite for that pair, and only for it
+
+
+def test_distinct_and_order_by_make_different_questions(novelty):
+    for sql in ("SELECT genre FROM books", "SELECT DISTINCT genre FROM books"):
+        assert novelty.check(DB, sql) == ""
+    for sql in ("SELECT title FROM books", "SELECT title FROM books ORDER BY title"):
+        assert novelty.check(DB, sql) == ""
+    assert novelty.report()["flipped"] == 0
+
+
+def test_ids_count_accepted_examples_of_every_database(tmp_path, demo):
+    paths = {d: demo.db_path(d) for d in (DB, "clinic")}
+    dbs = {d: ReadOnlyDatabase(p, Limits()) for d, p in paths.items()}
+    n = SuiteNovelty(paths, dbs.__getitem__, suite_size=5, suite_cache=tmp_path, limits=Limits())
+    assert n.check("clinic", "SELECT name FROM departments") == ""
+    assert n.check(DB, "SELECT name, country FROM authors") == ""
+    assert "syn-000002" in n.check(DB, "SELECT country, name FROM authors")
+    for db in dbs.values():
+        db.close()
+
+
+def test_bag_key_is_a_necessary_condition_of_ex_equality():
+    a, b = [(1, "x"), (2, "y")], [("y", 2.0), ("x", 1)]
+    assert bag_key(a) == bag_key(b)
+    assert bag_key(a) != bag_key([(1, "x")]) and bag_key(a) != bag_key([(1, "x"), (1, "x")])
+    assert bag_key([(None,)]) != bag_key([(0,)])
+
+
+def test_ex_equal_is_both_ways(demo):
+    with ReadOnlyDatabase(demo.db_path(DB), Limits()) as db:
+        plain, ordered = "SELECT title FROM books", "SELECT title FROM books ORDER BY title DESC"
+        a, b = db.execute(plain), db.execute(ordered)
+        # one way (gold without ORDER BY) the evaluator accepts any order; both ways it does not
+        assert not ex_equal(plain, a, ordered, b)
+        assert ex_equal(plain, a, plain, a)
+
+
+def _config(tmp_path: Path, **kw) -> GenerateConfig:
+    base = dict(db="demo", n=300, val_size=40, seed=0, suite_cache=tmp_path / "suites", cache_dir=None)
+    return GenerateConfig(**(base | kw))
+
+
+def test_generate_ts_is_deterministic_cached_and_recorded(tmp_path):
+    first = generate(_config(tmp_path, judge="ts"))
+    c = first.manifest["counts"]
+    assert c["judge"]["flipped"] == c["rejections"]["duplicate_ts"] >= 1
+    assert c["judge"]["ex_equal"] >= c["judge"]["flipped"]
+    assert first.manifest["parameters"]["judge"] == "ts" and "suite_cache" not in first.manifest["parameters"]
+    assert first.manifest["cache"]["suites_built"] >= 1 and first.manifest["cache"]["suites_reused"] == 0
+    assert "judge_s" in first.manifest["timings"]
+    ids = {r["id"]: r["sql"] for r in (*first.train, *first.val)}
+    for flip in c["judge"]["flips"]:  # each flipped query is really missing, the one it repeats kept
+        assert flip["same_as"] in ids and flip["sql"] not in ids.values()
+
+    again = generate(_config(tmp_path, judge="ts", workers=2))
+    assert again.manifest["cache"]["suites_built"] == 0
+    assert again.manifest["cache"]["suites_reused"] == first.manifest["cache"]["suites_built"]
+    a, b = first.files(), again.files()
+    for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
+        assert a[name] == b[name]
+    assert first.manifest["counts"] == again.manifest["counts"]
+
+    # ts only ever removes: every ex example it keeps is where ex put it, the flipped ones are replaced
+    plain = generate(_config(tmp_path, judge="ex"))
+    assert "judge" not in plain.manifest["counts"] and "suites_built" not in plain.manifest["cache"]
+
+    def in_order(result) -> list[tuple[str, str]]:
+        return [(r["db_id"], r["sql"]) for r in sorted((*result.train, *result.val), key=lambda r: r["id"])]
+
+    assert len(c["judge"]["flips"]) == c["judge"]["flipped"]  # all listed (fewer than FLIPS_SHOWN)
+    flipped = {(f["db_id"], f["sql"]) for f in c["judge"]["flips"]}
+    kept = [x for x in in_order(plain) if x not in flipped]
+    assert len(kept) == 300 - len(flipped)
+    assert in_order(first)[: len(kept)] == kept
+
+
+def test_manifest_validates(tmp_path):
+    result = generate(_config(tmp_path, judge="ts", n=60, val_size=6))
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    res = CliRunner().invoke(main, ["validate", str(out)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+
+
+def test_bad_judge_settings_are_clear_errors(tmp_path):
+    with pytest.raises(UnknownNameError, match="--judge"):
+        _config(tmp_path, judge="tss")
+    with pytest.raises(ConfigError, match="--suite-size"):
+        _config(tmp_path, judge="ts", suite_size=0)
+    assert replace(_config(tmp_path), judge="ts").judge == "ts"
+
+
+def test_cli_judge_ts(tmp_path):
+    out = tmp_path / "out"
+    args = ["generate", "--db", "demo", "--n", "60", "--val-size", "6", "--out", str(out), "--no-progress"]
+    res = CliRunner().invoke(main, [*args, "--judge", "ts", "--suite-cache", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["judge"] == "ts" and manifest["parameters"]["suite_size"] == 20
+    assert manifest["cache"]["suites_dir"] == (tmp_path / "s").resolve().as_posix()
+    res = CliRunner().invoke(main, [*args, "--judge", "xx"])
+    assert res.exit_code == 2 and "xx" in res.output

@@ -6,6 +6,8 @@ Spider hardness distribution of the output next to the training SQL's (quality: 
     python benchmarks/bench_generate.py --profile                               # + cProfile top 25
     python benchmarks/bench_generate.py --cache-dir /tmp/c; python benchmarks/bench_generate.py --cache-dir /tmp/c
                                         # cold, then warm template cache (the second skips extraction)
+    python benchmarks/bench_generate.py --judge ts --suite-cache /tmp/suites   # + "is it new?" on test suites
+                                        # (run twice: cold, then warm suite cache; issue 11)
 
 Target (issue #2): 3000 verified Spider examples in < 60 s wall on a 2-core machine.
 Nothing is written unless ``--out`` is given.
@@ -35,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the outputs here")
     ap.add_argument("--cache-dir", type=Path, default=None, help="template + prompt cache (default: none)")
     ap.add_argument("--profile", action="store_true", help="print the cProfile top 25 (cumulative)")
+    ap.add_argument("--judge", default="ex", choices=("ex", "ts"), help="synth generate --judge")
+    ap.add_argument("--suite-cache", type=Path, default=None, help="--judge ts: suite cache (default: a temp folder)")
     args = ap.parse_args(argv)
+
+    import tempfile
 
     from synth.generation import GenerateConfig, generate, write_outputs
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench-suites-") if args.judge == "ts" and not args.suite_cache else None
     config = GenerateConfig(
         db=args.db,
         n=args.n,
@@ -48,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         prompts=not args.no_prompts,
         cache_dir=args.cache_dir,
+        judge=args.judge,
+        suite_cache=args.suite_cache or (Path(tmp.name) if tmp else None),
     )
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
@@ -78,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         "hardness_training": c["hardness"]["training"]["shares"],
         "timings": t,
     }
+    if args.judge == "ts":
+        summary["judge"] = {k: v for k, v in c["judge"].items() if k != "flips"}
+        summary["suites"] = {k: result.manifest["cache"][k] for k in ("suites_built", "suites_reused")}
+    if tmp is not None:
+        tmp.cleanup()
     print(json.dumps(summary, indent=2))
     if prof:
         s = io.StringIO()

@@ -165,7 +165,8 @@ def synth_config(
 ) -> Any:
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
     SQL-to-Text model at that path -- prompted with ``fewshot_examples`` (a JSONL of real pairs) when
-    given, i.e. ``--writer0 few-shot``; ``n`` examples, no D_val split (the caller splits the merged set)."""
+    given, i.e. ``--writer0 few-shot``; ``n`` examples, no D_val split (the caller splits the merged set).
+    The run's ``--judge`` is synthesis's too: under ``ts`` "is it new?" is also judged on test suites."""
     from synth.generation import GenerateConfig
 
     writer, options = "rule-based", None
@@ -197,6 +198,10 @@ def synth_config(
         template_weights=dict(template_weights) if template_weights else None,
         cache_dir=cache_dir,
         prompt_config=cfg.prompt_config(gold=cfg.gold_prompts),
+        # --judge ts judges synthesis's "is it new?" on suites too (synth.generation.novelty)
+        judge=cfg.judge,
+        suite_size=cfg.suite_size,
+        suite_cache=Path(cfg.suite_cache).expanduser() if cfg.suite_cache else None,
     )
 
 
@@ -306,6 +311,7 @@ def synthesize(
             },
             "failed_templates": dict(sorted((failed_templates or {}).items())),
             "gold_prompts": cfg.gold_prompts,
+            "judge": main_cfg.judge,  # "is it new?" (synth.generation.novelty); y+ / y- are judged later
             "seed": cfg.iteration_seed(k),
         },
         seed=cfg.iteration_seed(k),

@@ -124,7 +124,7 @@ class VBIConfig:
     # synthesis options passed on to `synth generate` (help text and defaults are GenerateConfig's)
     timeout: float = synthesis_field("timeout_s", " Each iteration's synthesis (`synth generate --timeout`).")
     max_attempts_factor: float = synthesis_field("max_attempts_factor", " Each iteration's synthesis.")
-    judge: str = judge_field("judge", "y+ / y- on D_val")
+    judge: str = judge_field("judge", "y+ / y- on D_val (and whether a synthetic query is new)")
     suite_size: int = judge_field("suite_size")
     suite_cache: str | None = judge_field("suite_cache")
     # where generation runs (train.backend_config; help text and defaults live there)

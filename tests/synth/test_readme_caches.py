@@ -25,3 +25,16 @@ def test_generate_writes_its_caches_where_the_readme_says(tmp_path):
     assert res.exit_code == 0, res.output
     assert list((out / ".cache" / "templates").glob("*.json")), "no template cache under OUT/.cache/templates"
     assert list((out / ".cache").rglob("*-*.npz")), "no per-database value index under OUT/.cache"
+
+
+def test_readme_names_the_suite_cache_judge_ts_uses():
+    from evaluation.executor import Limits
+    from evaluation.suite_cache import DEFAULT_SUITE_CACHE
+    from synth.generation import GenerateConfig
+    from synth.generation.novelty import SuiteNovelty
+
+    assert "`~/.cache/spft-sql/suites/`" in README
+    assert DEFAULT_SUITE_CACHE == Path("~/.cache/spft-sql/suites").expanduser()
+    assert GenerateConfig(judge="ts").suite_cache is None  # None: the default folder
+    novelty = SuiteNovelty({}, lambda _: None, suite_size=2, suite_cache=None, limits=Limits())
+    assert novelty.cache.root == DEFAULT_SUITE_CACHE

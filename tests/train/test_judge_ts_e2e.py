@@ -127,3 +127,13 @@ def test_suites_were_built_and_cached_by_database(ts_run):
     assert suites, "no suite database was written to --suite-cache"
     manifest = json.loads((ts_run["out"] / "manifest.json").read_text())
     assert manifest["parameters"]["judge"] == "ts" and manifest["parameters"]["suite_size"] == 4
+
+
+def test_synthesis_inside_the_loop_judges_novelty_on_suites_too(ts_run):
+    """``--judge ts`` is synthesis's judge too: each iteration's ``synth generate`` ran the novelty check."""
+    manifest = json.loads((ts_run["out"] / "vbi" / "iter-0" / "data" / "manifest.json").read_text())
+    assert manifest["parameters"]["judge"] == "ts"
+    generated = manifest["generate"]["frequency"]
+    assert generated["parameters"]["judge"] == "ts" and generated["parameters"]["suite_size"] == 4
+    assert set(generated["counts"]["judge"]) == {"judge", "ex_equal", "ts_checks", "flipped", "flips"}
+    assert generated["cache"]["suites_dir"] == ts_run["cache"].resolve().as_posix()

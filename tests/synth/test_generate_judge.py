@@ -46,7 +46,17 @@ def test_a_different_question_with_the_same_answer_here_is_kept(novelty):
     assert novelty.check(DB, "SELECT COUNT(DISTINCT author_id) FROM books") == ""
     rep = novelty.report()
     assert (rep["ex_equal"], rep["ts_checks"], rep["flipped"]) == (1, 1, 0)
-    assert novelty.cache.builds == 1  # a suite for that pair, and only for it
+    # random valid databases of school_library already tell the two apart: no pair suite needed
+    assert (rep["separated_by_db_suite"], rep["pair_suites"]) == (1, 0)
+    assert novelty.cache.builds == 1
+
+
+def test_a_pair_equal_on_the_shared_suite_goes_to_its_own_suite(novelty):
+    novelty.check(DB, "SELECT title, genre FROM books")
+    novelty.check(DB, "SELECT genre, title FROM books")
+    rep = novelty.report()
+    assert (rep["separated_by_db_suite"], rep["pair_suites"], rep["flipped"]) == (0, 1, 1)
+    assert novelty.cache.builds == 2  # the database's shared suite and the pair's
 
 
 def test_distinct_and_order_by_make_different_questions(novelty):
@@ -95,7 +105,8 @@ def test_generate_ts_is_deterministic_cached_and_recorded(tmp_path):
     assert c["judge"]["flipped"] == c["rejections"]["duplicate_ts"] >= 1
     assert c["judge"]["ex_equal"] >= c["judge"]["flipped"]
     assert first.manifest["parameters"]["judge"] == "ts" and "suite_cache" not in first.manifest["parameters"]
-    assert first.manifest["cache"]["suites_built"] >= 1 and first.manifest["cache"]["suites_reused"] == 0
+    assert first.manifest["cache"]["suites_built"] >= 1
+    assert c["judge"]["ts_checks"] == c["judge"]["separated_by_db_suite"] + c["judge"]["pair_suites"]
     assert "judge_s" in first.manifest["timings"]
     ids = {r["id"]: r["sql"] for r in (*first.train, *first.val)}
     for flip in c["judge"]["flips"]:  # each flipped query is really missing, the one it repeats kept
@@ -103,7 +114,8 @@ def test_generate_ts_is_deterministic_cached_and_recorded(tmp_path):
 
     again = generate(_config(tmp_path, judge="ts", workers=2))
     assert again.manifest["cache"]["suites_built"] == 0
-    assert again.manifest["cache"]["suites_reused"] == first.manifest["cache"]["suites_built"]
+    built, reused = first.manifest["cache"]["suites_built"], first.manifest["cache"]["suites_reused"]
+    assert again.manifest["cache"]["suites_reused"] == built + reused
     a, b = first.files(), again.files()
     for name in ("train.jsonl", "val.jsonl", "templates.jsonl"):
         assert a[name] == b[name]

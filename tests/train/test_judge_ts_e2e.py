@@ -135,5 +135,13 @@ def test_synthesis_inside_the_loop_judges_novelty_on_suites_too(ts_run):
     assert manifest["parameters"]["judge"] == "ts"
     generated = manifest["generate"]["frequency"]
     assert generated["parameters"]["judge"] == "ts" and generated["parameters"]["suite_size"] == 4
-    assert set(generated["counts"]["judge"]) == {"judge", "ex_equal", "ts_checks", "flipped", "flips"}
+    assert set(generated["counts"]["judge"]) == {
+        "judge",
+        "ex_equal",
+        "ts_checks",
+        "separated_by_db_suite",
+        "pair_suites",
+        "flipped",
+        "flips",
+    }
     assert generated["cache"]["suites_dir"] == ts_run["cache"].resolve().as_posix()

@@ -79,8 +79,8 @@ class GenerateConfig:
     judge: str = _option(
         "ex",
         "Who judges that a verified query is new: ex (its SQL text is new on its database) or ts (also: it does "
-        "not return what an earlier example returns on every database of a test suite built for the two "
-        "queries, cached by database fingerprint; rejections count as duplicate_ts).",
+        "not return what an earlier example returns on every database of test suites -- the database's shared "
+        "one, then one built for the two queries -- cached by database fingerprint; rejected: duplicate_ts).",
         choices=JUDGES,
     )
     """``ex``: new = new normalised SQL text (every check on the example's database). ``ts``: also

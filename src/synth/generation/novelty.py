@@ -12,16 +12,20 @@ accepted on its database:
    ``SELECT a`` give different answers, so they are different questions). A necessary condition --
    the multiset of rows with their values sorted -- is a dictionary key, so only real candidates are
    compared.
-2. **TS-equal?** Only for an EX-equal pair: both ways on every database of a test suite built for
-   the two queries (:class:`evaluation.suite_cache.SuiteCache`: golds = the pair, distilled on their
-   neighbours, padded to ``suite_size``, cached by database fingerprint). Equal everywhere -> the
-   candidate is rejected as ``duplicate_ts``: an EX "new" verdict the suite flipped.
+2. **TS-equal?** Only for an EX-equal pair, both ways, on two suites in turn
+   (:class:`evaluation.suite_cache.SuiteCache`, cached by database fingerprint): first the
+   database's *shared* suite (no golds: random valid databases, padded to ``suite_size``, built once
+   per database) -- a database there on which the two differ proves them different, and settles most
+   pairs for the price of running two queries; then a suite built for **the two queries** (golds =
+   the pair, distilled on their neighbours, padded). Equal on both -> the candidate is rejected as
+   ``duplicate_ts``: an EX "new" verdict the suites flipped.
 
-Why a suite per pair rather than per database: one built for the pair holds their literals and
-the databases that kill *their* near misses, so two different filters (``WHERE a = 1`` /
-``WHERE b = 'x'``) are rarely both empty everywhere. Measured on Spider (docs/train.md), pair suites
-flip 10 of 165 EX-equal pairs, 9 of them the same question; suites of all of a database's queries
-flipped 29 (15 different questions). The other checks (runs, non-empty, the semantic probes of
+Why a suite of the pair's own: it holds both queries' literals and kills their near misses, so two
+different filters (``WHERE a = 1`` / ``WHERE b = 'x'``) are rarely both empty everywhere. Measured
+on Spider (docs/evaluation.md): of 190 EX-equal pairs, 168 differ on the shared suites, 22 go to a
+pair suite and 10 flip, all the same answer. Suites of all of a database's synthetic queries had
+flipped 29 (15 different questions; measured one way with DISTINCT stripped); pair suites alone flipped 11 (1 different question, which the
+shared suite then separated). The other checks (runs, non-empty, the semantic probes of
 :mod:`synth.fill.checks`) stay on the example's own database: they are about the data the question
 is asked on, not about telling two queries apart.
 
@@ -165,12 +169,21 @@ class SuiteNovelty:
         return first.ok and ex_equal(earlier, first, sql, res)
 
     def _ts_equal(self, db_id: str, earlier: str, sql: str) -> bool:
+        """Equal both ways on every database of the database's shared suite, then of the pair's own."""
+        if not self._equal_on(db_id, earlier, sql, golds=[]):
+            self.counts["separated_by_db_suite"] += 1
+            return False
+        self.counts["pair_suites"] += 1
+        return self._equal_on(db_id, earlier, sql, golds=[earlier, sql])
+
+    def _equal_on(self, db_id: str, earlier: str, sql: str, *, golds: list[str]) -> bool:
+        """Both ways TS-equal on the suite of ``db_id`` built for ``golds`` (``[]``: the shared one)."""
         path = self.db_paths[db_id]
         items = [TsItem("a", db_id, path, earlier, sql), TsItem("b", db_id, path, sql, earlier)]
         verdicts, _ = ts_verdicts(
             items,
             self.cache,
-            golds={db_id: [earlier, sql]},
+            golds={db_id: golds},
             limits=self.limits,
             compare=COMPARE,
             keep_distinct=KEEP_DISTINCT,
@@ -185,6 +198,8 @@ class SuiteNovelty:
             "judge": "ts",
             "ex_equal": self.counts["ex_equal"],
             "ts_checks": self.counts["ts_checks"],
+            "separated_by_db_suite": self.counts["separated_by_db_suite"],
+            "pair_suites": self.counts["pair_suites"],
             "flipped": self.counts["duplicate_ts"],
             "flips": list(self.flips),
         }

@@ -17,8 +17,10 @@ of a self-play run, a resumed or repeated run, every model scored on the same D_
 **Cache key** (:func:`suite_fingerprint`): sha256 of the ``.sqlite`` file's content, the distinct gold
 SQL (sorted) and the suite-building parameters (:class:`~evaluation.suite.SuiteConfig` without
 ``workers``). Folder: ``<cache>/<db_id>-<fingerprint[:16]>/`` holding the suite files and
-``suite.json`` (the full fingerprint, the build report), written last: a folder without it is an
-interrupted build and is built again.
+``suite.json`` (the full fingerprint, the build report). A suite is built in a staging folder of its
+process and published complete by one rename, so runs sharing the cache (its default is shared)
+never see half a suite nor break each other's builds; a folder without ``suite.json`` (an
+interrupted build of an earlier version) is built again.
 
 **Verdict** (:func:`ts_verdicts`): the evaluator's own TS code (:func:`evaluation.runner.ts_task`,
 first failure in suite order wins, ``00_original`` first), no second comparator.
@@ -28,7 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,33 +177,61 @@ class SuiteCache:
         return self._db_sha[key]
 
     def suite_for(self, db_id: str, db_path: str | Path, golds: Sequence[str]) -> CachedSuite:
-        """The suite of ``db_id`` for these golds: from the cache, else built now (and cached)."""
-        from evaluation.fileio import write_atomic
-        from evaluation.suite import build_db_suite
+        """The suite of ``db_id`` for these golds: from the cache, else built now (and cached).
 
+        Safe when several runs share the cache (the default folder is shared): a suite is built in a
+        staging folder of this process and published by one rename, complete with ``suite.json``; when
+        another process published the same suite first, its copy is used and this one dropped (both
+        are the same bytes: the build is deterministic)."""
         db_path = Path(db_path)
         if not db_path.is_file():
             raise InputError("database file not found; cannot build its test suite", path=db_path)
         fp = suite_fingerprint(self.db_sha256(db_path), golds, self.config)
         folder = self.root / f"{db_id}-{fp[:16]}"
-        info = folder / SUITE_INFO
+        meta = self._read_info(folder, fp)
         built, seconds = False, 0.0
-        if info.is_file():
-            try:
-                meta = json.loads(info.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg}); delete {folder} to rebuild the suite", path=info) from None
-            if meta.get("fingerprint") != fp:
-                raise ConfigError(
-                    f"{info}: fingerprint {meta.get('fingerprint')!r} is not {fp!r} (a key collision "
-                    f"or an edited cache); delete {folder} to rebuild the suite"
-                )
+        if meta is not None:
             self.reuses += 1
         else:
             t0 = time.perf_counter()
-            self.root.mkdir(parents=True, exist_ok=True)
-            rep = build_db_suite(db_id, db_path, sorted(set(golds)), folder, self.config)
+            meta, published = self._build(db_id, db_path, golds, folder, fp)
             seconds = round(time.perf_counter() - t0, 3)
+            if published:
+                self.builds += 1
+                built = True
+            else:  # another process published it while this one was building
+                self.reuses += 1
+        suite = CachedSuite(db_id, folder, fp, tuple(meta["files"]), built, seconds, meta["report"])
+        self.used[folder.name] = suite
+        return suite
+
+    @staticmethod
+    def _read_info(folder: Path, fp: str) -> dict | None:
+        """The ``suite.json`` of a complete suite folder, or ``None`` (absent, or an interrupted build)."""
+        info = folder / SUITE_INFO
+        if not info.is_file():
+            return None
+        try:
+            meta = json.loads(info.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON ({e.msg}); delete {folder} to rebuild the suite", path=info) from None
+        if meta.get("fingerprint") != fp:
+            raise ConfigError(
+                f"{info}: fingerprint {meta.get('fingerprint')!r} is not {fp!r} (a key collision "
+                f"or an edited cache); delete {folder} to rebuild the suite"
+            )
+        return meta
+
+    def _build(self, db_id: str, db_path: Path, golds: Sequence[str], folder: Path, fp: str) -> tuple[dict, bool]:
+        """Build into a staging folder of this process, then publish it as ``folder`` with one rename.
+        Returns the suite's ``suite.json`` content and whether this process published it."""
+        from evaluation.fileio import write_atomic
+        from evaluation.suite import build_db_suite
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".{folder.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            rep = build_db_suite(db_id, db_path, sorted(set(golds)), staging, self.config)
             meta = {
                 "format": CACHE_FORMAT,
                 "fingerprint": fp,
@@ -209,12 +242,20 @@ class SuiteCache:
                 "files": rep.files,
                 "report": rep.to_json(),
             }
-            write_atomic(info, json.dumps(meta, indent=2, sort_keys=True) + "\n")  # last: marks it complete
-            self.builds += 1
-            built = True
-        suite = CachedSuite(db_id, folder, fp, tuple(meta["files"]), built, seconds, meta["report"])
-        self.used[folder.name] = suite
-        return suite
+            write_atomic(staging / SUITE_INFO, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            for _ in range(2):
+                try:
+                    os.rename(staging, folder)  # fails when folder exists and is not empty
+                    return meta, True
+                except OSError:
+                    theirs = self._read_info(folder, fp)
+                    if theirs is not None:
+                        return theirs, False
+                    # a folder without suite.json: an interrupted build of an older version; replace it
+                    shutil.rmtree(folder, ignore_errors=True)
+            raise InputError(f"cannot publish the suite built in {staging}", path=folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def summary(self, also: Sequence[str] = ()) -> dict[str, Any]:
         """For a run manifest: where the cache is, the parameters, and every suite used, by folder --

@@ -156,3 +156,57 @@ def test_ts_pairs_and_rows_follow_their_schemas(cache: str) -> None:
     verify(_examples(), preds, DEMO, judge)
     summary = judge.summary()
     assert summary["judge"] == "ts" and summary["flips"] == 2 and len(summary["suites"]) == 1
+
+
+def _build_one(args: tuple[str, int]) -> tuple[str, ...]:
+    """One process's view of the suite (for the concurrency test below)."""
+    from evaluation.suite import SuiteConfig
+    from evaluation.suite_cache import SuiteCache
+
+    root, _ = args
+    cache = SuiteCache(root, SuiteConfig(size=4, candidates=12))
+    return cache.suite_for("school_library", DEMO / DB_PATH, GOLDS).files
+
+
+def test_runs_sharing_the_cache_build_the_same_suite_at_once(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(3) as pool:
+        got = pool.map(_build_one, [(str(tmp_path), k) for k in range(3)])
+    assert got[0] == got[1] == got[2]
+    (folder,) = [p for p in tmp_path.iterdir()]  # one suite, no staging folder left behind
+    assert (folder / "suite.json").is_file() and sorted(f.name for f in folder.glob("*.sqlite")) == sorted(got[0])
+
+
+def test_a_suite_published_meanwhile_by_another_run_is_used(tmp_path: Path, monkeypatch) -> None:
+    import evaluation.suite as suite_mod
+    from evaluation.suite import SuiteConfig
+    from evaluation.suite_cache import SuiteCache
+
+    config = SuiteConfig(size=4, candidates=12)
+    real = suite_mod.build_db_suite
+
+    def slow_build(*args, **kwargs):
+        rep = real(*args, **kwargs)
+        monkeypatch.setattr(suite_mod, "build_db_suite", real)
+        SuiteCache(tmp_path, config).suite_for("school_library", DEMO / DB_PATH, GOLDS)  # the other run wins
+        return rep
+
+    monkeypatch.setattr(suite_mod, "build_db_suite", slow_build)
+    mine = SuiteCache(tmp_path, config)
+    suite = mine.suite_for("school_library", DEMO / DB_PATH, GOLDS)
+    assert (mine.builds, mine.reuses, suite.built) == (0, 1, False)
+    assert len([p for p in tmp_path.iterdir()]) == 1 and all(p.is_file() for p in suite.paths)
+
+
+def test_an_interrupted_build_is_built_again(tmp_path: Path) -> None:
+    from evaluation.suite import SuiteConfig
+    from evaluation.suite_cache import SuiteCache
+
+    config = SuiteConfig(size=4, candidates=12)
+    first = SuiteCache(tmp_path, config).suite_for("school_library", DEMO / DB_PATH, GOLDS)
+    (first.folder / "suite.json").unlink()  # as an older version left a build it did not finish
+    again = SuiteCache(tmp_path, config)
+    suite = again.suite_for("school_library", DEMO / DB_PATH, GOLDS)
+    assert again.builds == 1 and suite.files == first.files and (suite.folder / "suite.json").is_file()

@@ -33,7 +33,7 @@ def novelty(tmp_path, demo):
 def test_the_same_question_in_another_column_order_is_flipped(novelty):
     assert novelty.check(DB, "SELECT title, genre FROM books") == ""
     why = novelty.check(DB, "SELECT genre, title FROM books")
-    assert why.startswith("returns what syn-000001 returns on every database of its test suite")
+    assert why.startswith("returns what syn-000001 returns on every database of their test suites")
     assert novelty.report()["flipped"] == 1
     assert novelty.report()["flips"] == [
         {"db_id": DB, "sql": "SELECT genre, title FROM books", "same_as": "syn-000001"}

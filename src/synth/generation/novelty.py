@@ -153,7 +153,9 @@ class SuiteNovelty:
                     self.counts["duplicate_ts"] += 1
                     if len(self.flips) < FLIPS_SHOWN:
                         self.flips.append({"db_id": db_id, "sql": sql, "same_as": f"syn-{k.ordinal + 1:06d}"})
-                    return f"returns what syn-{k.ordinal + 1:06d} returns on every database of its test suite ({k.sql})"
+                    return (
+                        f"returns what syn-{k.ordinal + 1:06d} returns on every database of their test suites ({k.sql})"
+                    )
             self._add(db_id, key, sql)
             return ""
         finally:

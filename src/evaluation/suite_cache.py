@@ -51,6 +51,7 @@ __all__ = [
     "SuiteCache",
     "TsItem",
     "check_judge",
+    "check_judge_settings",
     "judge_resume_conflict",
     "suite_fingerprint",
     "ts_verdicts",
@@ -72,6 +73,16 @@ def check_judge(name: str, option: str = "--judge") -> str:
     if name not in JUDGES:
         raise UnknownNameError(f"judge ({option})", name, JUDGES)
     return name
+
+
+def check_judge_settings(judge: str, suite_size: int) -> None:
+    """``judge`` is a judge and ``suite_size`` >= 1 (errors name the options): the one check of the
+    ``--judge`` group, for ``synth generate`` and the ``train`` commands alike."""
+    check_judge(judge)
+    if suite_size < 1:
+        raise ConfigError(
+            f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), got {suite_size}"
+        )
 
 
 def judge_resume_conflict(saved: Mapping[str, Any], judge: str, suite_size: int) -> str:

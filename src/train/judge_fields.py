@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.errors import ConfigError
-from evaluation.suite_cache import DEFAULT_SUITE_SIZE, check_judge
+from evaluation.suite_cache import DEFAULT_SUITE_SIZE, check_judge_settings
 from train.fields import help_field
 
 #: name -> (help text, default); ``{signal}`` is filled in per command.
@@ -44,9 +43,4 @@ def judge_field(name: str, signal: str = "the training signal"):
 
 def check_judge_fields(cfg: Any) -> None:
     """``judge`` is a judge and ``suite_size`` >= 1 (errors name the option)."""
-    check_judge(cfg.judge)
-    if cfg.suite_size < 1:
-        raise ConfigError(
-            f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), "
-            f"got {cfg.suite_size}"
-        )
+    check_judge_settings(cfg.judge, cfg.suite_size)

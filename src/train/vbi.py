@@ -201,7 +201,7 @@ def synth_config(
         # --judge ts judges synthesis's "is it new?" on suites too (synth.generation.novelty)
         judge=cfg.judge,
         suite_size=cfg.suite_size,
-        suite_cache=Path(cfg.suite_cache).expanduser() if cfg.suite_cache else None,
+        suite_cache=Path(cfg.suite_cache) if cfg.suite_cache else None,  # SuiteCache expands ~
     )
 
 

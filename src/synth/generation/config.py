@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError, SpftError
-from evaluation.suite_cache import DEFAULT_SUITE_SIZE, JUDGES, check_judge
+from evaluation.suite_cache import DEFAULT_SUITE_SIZE, JUDGES, check_judge_settings
 
 #: How databases are drawn per attempt (documented in docs/synth.md).
 DB_SAMPLING = ("uniform", "tables")
@@ -126,12 +126,7 @@ class GenerateConfig:
             )
         if self.db_sampling not in DB_SAMPLING:
             raise ConfigError(f"db_sampling must be one of {', '.join(DB_SAMPLING)}, got '{self.db_sampling}'")
-        check_judge(self.judge)
-        if self.suite_size < 1:
-            raise ConfigError(
-                f"suite_size (--suite-size) must be >= 1 (the original database is always in the suite), "
-                f"got {self.suite_size}"
-            )
+        check_judge_settings(self.judge, self.suite_size)
         if self.workers < 1:
             raise ConfigError(f"workers (--workers) must be >= 1, got {self.workers}")
         if len(set(self.db_ids)) != len(self.db_ids):

@@ -162,6 +162,7 @@ def synth_config(
     n: int | None = None,
     seed: int | None = None,
     fewshot_examples: str | None = None,
+    earlier: tuple[tuple[str, str], ...] = (),
 ) -> Any:
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
     SQL-to-Text model at that path -- prompted with ``fewshot_examples`` (a JSONL of real pairs) when
@@ -202,6 +203,7 @@ def synth_config(
         judge=cfg.judge,
         suite_size=cfg.suite_size,
         suite_cache=Path(cfg.suite_cache) if cfg.suite_cache else None,  # SuiteCache expands ~
+        earlier=earlier,
     )
 
 
@@ -268,7 +270,11 @@ def synthesize(
             template_weights=weights,
             seed=cfg.iteration_seed(k) + 7919,
             fewshot_examples=fewshot_examples,
+            # never a repeat of the frequency share (by text; under --judge ts, by answer on test suites):
+            # another failed-template query takes the place of one that would be
+            earlier=tuple((r["db_id"], r["sql"]) for r in main.train),
         )
+
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:
             parts.append(("failed_templates", list(res.train)))

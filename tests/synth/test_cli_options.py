@@ -47,7 +47,7 @@ def test_generate_options_are_the_config_fields_plus_out_and_progress():
     dests = {p.name for p in cmd.params}
     assert dests == {f.name for f in option_fields(GenerateConfig)} | {"out", "progress"}
     no_cli = {f.name for f in dataclasses.fields(GenerateConfig)} - dests
-    assert no_cli == {"template_weights", "fill_config", "prompt_config"}  # library-only knobs
+    assert no_cli == {"template_weights", "fill_config", "prompt_config", "earlier"}  # library-only knobs
 
 
 def test_templates_shares_db_and_data_root_with_generate():

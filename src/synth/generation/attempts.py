@@ -11,6 +11,7 @@ from typing import Any
 
 from evaluation.schema import Schema
 from synth.generation.config import GenerateConfig, NotEnoughExamplesError
+from synth.generation.dedup import normalize_sql
 from synth.generation.pool import candidates_parallel
 from synth.generation.sampling import Candidate, CandidateSampler
 from synth.sources import Benchmark
@@ -87,6 +88,11 @@ def sample_accepted(
         if config.judge == "ts"
         else None
     )
+    for i, (db_id, sql) in enumerate(config.earlier):  # made before this run: never new again
+        if db_id in db_paths:
+            seen.add((db_id, normalize_sql(sql)))
+            if novelty is not None:
+                novelty.add_earlier(db_id, sql, f"earlier example {i + 1}")
     stream: Iterator[Candidate] = iter(())
     try:
         if config.workers > 1:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError, SpftError
+from evaluation.provenance import json_digest
 from evaluation.suite_cache import DEFAULT_SUITE_SIZE, JUDGES, check_judge_settings
 
 #: How databases are drawn per attempt (documented in docs/synth.md).
@@ -93,6 +94,12 @@ class GenerateConfig:
         None, "--judge ts: folder of cached test suites, shared by runs. Default: ~/.cache/spft-sql/suites."
     )
     """``judge="ts"``: suite cache folder (where, not what: not a parameter of the output)."""
+    earlier: tuple[tuple[str, str], ...] = ()
+    """Examples made before this run, as ``(db_id, sql)``: a candidate that repeats one is not new --
+    by its SQL text (``duplicate``), under ``judge="ts"`` also by its answer on test suites
+    (``duplicate_ts``) -- and another candidate takes its place. ``train vbi`` passes the frequency
+    share here when it makes the failed-template share, so the two shares of one iteration never
+    repeat each other. Recorded in the manifest as a count and a digest, not the list."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
@@ -139,6 +146,12 @@ class GenerateConfig:
             object.__setattr__(self, "template_weights", dict(sorted(self.template_weights.items())))
         if self.writer_options is not None:
             object.__setattr__(self, "writer_options", dict(self.writer_options))
+        earlier = []
+        for i, pair in enumerate(self.earlier):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+                raise ConfigError(f"earlier[{i}] must be a (db_id, sql) pair of strings, got {pair!r}")
+            earlier.append((pair[0], pair[1]))
+        object.__setattr__(self, "earlier", tuple(earlier))  # a private copy, as template_weights
 
     @property
     def effective_val_size(self) -> int:
@@ -165,7 +178,9 @@ class GenerateConfig:
                 v = defaults[f.name]
             if f.name in ("data_root", "cache_dir", "db", "suite_cache"):
                 continue  # recorded (resolved) under manifest["inputs"] / ["cache"]; caches do not change output
-            if dataclasses.is_dataclass(v):
+            if f.name == "earlier":  # thousands of queries: what identifies them, not the list
+                v = {"count": len(v), "digest": json_digest([list(pair) for pair in v])}
+            elif dataclasses.is_dataclass(v):
                 v = _jsonable(dataclasses.asdict(v))
             elif isinstance(v, (tuple, Mapping)):
                 v = _jsonable(v if isinstance(v, tuple) else dict(v))

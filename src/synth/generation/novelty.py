@@ -92,7 +92,7 @@ def ex_equal(a_sql: str, a: ExecResult, b_sql: str, b: ExecResult) -> bool:
 
 @dataclasses.dataclass
 class _Kept:
-    ordinal: int  # acceptance order (0-based): ids are syn-{ordinal + 1}
+    label: str  # how a message names it: syn-000042 (this run's id), or "earlier example 7"
     sql: str
 
 
@@ -152,18 +152,27 @@ class SuiteNovelty:
                 if self._ts_equal(db_id, k.sql, sql):
                     self.counts["duplicate_ts"] += 1
                     if len(self.flips) < FLIPS_SHOWN:
-                        self.flips.append({"db_id": db_id, "sql": sql, "same_as": f"syn-{k.ordinal + 1:06d}"})
-                    return (
-                        f"returns what syn-{k.ordinal + 1:06d} returns on every database of their test suites ({k.sql})"
-                    )
+                        self.flips.append({"db_id": db_id, "sql": sql, "same_as": k.label})
+                    return f"returns what {k.label} returns on every database of their test suites ({k.sql})"
             self._add(db_id, key, sql)
             return ""
         finally:
             self.seconds += time.perf_counter() - t0
 
+    def add_earlier(self, db_id: str, sql: str, label: str) -> None:
+        """An example made before this run (``GenerateConfig.earlier``): later candidates are compared
+        with it as with this run's own, unchecked itself (it was judged when it was made)."""
+        t0 = time.perf_counter()
+        try:
+            res = self._run(db_id, sql)
+            if res.ok:  # one that does not run here cannot be EX-equal to a verified candidate
+                self._kept.setdefault(db_id, {}).setdefault(bag_key(res.rows), []).append(_Kept(label, sql))
+        finally:
+            self.seconds += time.perf_counter() - t0
+
     def _add(self, db_id: str, key: str, sql: str) -> None:
         if key:
-            self._kept.setdefault(db_id, {}).setdefault(key, []).append(_Kept(self._accepted, sql))
+            self._kept.setdefault(db_id, {}).setdefault(key, []).append(_Kept(f"syn-{self._accepted + 1:06d}", sql))
         self._accepted += 1
 
     def _ex_equal(self, db_id: str, earlier: str, sql: str, res: ExecResult) -> bool:

@@ -76,6 +76,20 @@ def iter_dir(out: Path, k: int) -> Path:
     return out / f"iter-{k}"
 
 
+def made_before(out: Path, k: int) -> tuple[tuple[str, str], ...]:
+    """Every synthetic ``(db_id, sql)`` of iterations ``0..k-1`` (train and D_val), in order: iteration
+    ``k`` synthesizes *new* pairs (SPFT-SQL: "iteratively synthesizes new data"), so its D_val never
+    holds a query an earlier iteration's model trained on, and y+ / y- judge unseen queries."""
+    from train.io import read_jsonl
+
+    return tuple(
+        (r["db_id"], r["sql"])
+        for j in range(k)
+        for name in ("train.jsonl", "val.jsonl")
+        for r in read_jsonl(iter_dir(out, j) / "data" / name, ("db_id", "sql"))
+    )
+
+
 # ---- real pairs (once per run) ---------------------------------------------------------------
 
 
@@ -233,9 +247,13 @@ def synthesize(
     exclude: set[tuple[str, str]],
     cache_dir: Path | None,
     fewshot_examples: str | None = None,
+    earlier: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
     """Iteration ``k``'s ``train.jsonl`` / ``val.jsonl`` / ``templates.jsonl`` / ``manifest.json`` in
-    ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest."""
+    ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest.
+
+    ``earlier`` (:func:`made_before`): pairs of earlier iterations, never made again -- a repeat is
+    replaced by another query, in both shares."""
     from evaluation.run_record import build_record, write_record
     from synth.generation import generate, normalize_sql, split_val
     from synth.sources import resolve_benchmark
@@ -255,6 +273,7 @@ def synthesize(
         cache_dir=cache_dir,
         n=total - n_failed_requested,
         fewshot_examples=fewshot_examples,
+        earlier=earlier,
     )
     main = generate(main_cfg)
     parts = [("frequency", list(main.train))]
@@ -272,7 +291,7 @@ def synthesize(
             fewshot_examples=fewshot_examples,
             # never a repeat of the frequency share (by text; under --judge ts, by answer on test suites):
             # another failed-template query takes the place of one that would be
-            earlier=tuple((r["db_id"], r["sql"]) for r in main.train),
+            earlier=(*earlier, *((r["db_id"], r["sql"]) for r in main.train)),
         )
 
         res, n_failed_made = _generate_failed(failed_cfg)
@@ -318,6 +337,7 @@ def synthesize(
             "failed_templates": dict(sorted((failed_templates or {}).items())),
             "gold_prompts": cfg.gold_prompts,
             "judge": main_cfg.judge,  # "is it new?" (synth.generation.novelty); y+ / y- are judged later
+            "earlier_examples": len(earlier),  # pairs of iterations 0..k-1, never made again
             "seed": cfg.iteration_seed(k),
         },
         seed=cfg.iteration_seed(k),
@@ -672,6 +692,7 @@ def run_iteration(
         exclude=exclusion_keys(cfg, real_dir),
         cache_dir=cache,
         fewshot_examples=fewshot,
+        earlier=made_before(out, k),
     )
     timings["synthesize_s"] = round(time.time() - t, 3)
     train_ex, val_ex = read_examples(it / "data" / "train.jsonl"), read_examples(it / "data" / "val.jsonl")

@@ -31,9 +31,18 @@ _data_root_option = field_option(GenerateConfig, "data_root", **_OVERRIDES["data
 @config_options(GenerateConfig, fields=("db", "n"))
 @click.option("--out", "out", type=_DIR, required=True, help="Output folder.")
 @config_options(GenerateConfig, exclude=("db", "n"), overrides=_OVERRIDES)
+@click.option(
+    "--avoid",
+    "avoid",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    metavar="FILE",
+    help="JSONL of examples not to make again (db_id and sql per line, e.g. an earlier run's train.jsonl and "
+    "val.jsonl; repeatable): a repeat -- its text, under --judge ts also its answer on test suites -- is replaced.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @friendly_errors
-def generate(out: Path, progress: bool | None, **options: Any) -> None:
+def generate(out: Path, avoid: tuple[Path, ...], progress: bool | None, **options: Any) -> None:
     """Synthesize verified question/SQL examples from a benchmark's training SQL templates.
 
     Writes OUT/templates.jsonl, OUT/train.jsonl, OUT/val.jsonl and OUT/manifest.json — all or
@@ -47,7 +56,7 @@ def generate(out: Path, progress: bool | None, **options: Any) -> None:
     options["writer_options"] = _parse_options(options["writer_options"]) or None
     if options["cache_dir"] is None:
         options["cache_dir"] = out / ".cache"
-    config = GenerateConfig(**options)
+    config = GenerateConfig(**options, earlier=_read_avoid(avoid))
     result = run_generate(config, progress=progress)
     write_outputs(result, out)
     c = result.manifest["counts"]
@@ -60,6 +69,22 @@ def generate(out: Path, progress: bool | None, **options: Any) -> None:
     missing = result.manifest.get("inputs", {}).get("missing_db_ids") or []
     if missing:
         click.echo(f"skipped {len(missing)} database(s) whose SQLite file is missing: {', '.join(missing)}", err=True)
+
+
+def _read_avoid(paths: tuple[Path, ...]) -> tuple[tuple[str, str], ...]:
+    """``(db_id, sql)`` of every line of the ``--avoid`` files, in order; a line without them is an
+    error naming the file, line and field (before anything is generated)."""
+    from evaluation.errors import InputError
+    from evaluation.fileio import iter_jsonl_objects
+
+    pairs = []
+    for path in paths:
+        for lineno, obj in iter_jsonl_objects(path):
+            for name in ("db_id", "sql"):
+                if not isinstance(obj.get(name), str) or not obj[name]:
+                    raise InputError("missing or not a non-empty string", path=path, line=lineno, field=name)
+            pairs.append((obj["db_id"], obj["sql"]))
+    return tuple(pairs)
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, object]:

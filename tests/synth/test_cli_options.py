@@ -42,12 +42,13 @@ def test_generate_help_lists_every_config_option_with_the_dataclass_default():
             assert f"[default: {f.default}]" in line, line
 
 
-def test_generate_options_are_the_config_fields_plus_out_and_progress():
+def test_generate_options_are_the_config_fields_plus_out_avoid_and_progress():
     cmd = main.commands["generate"]
     dests = {p.name for p in cmd.params}
-    assert dests == {f.name for f in option_fields(GenerateConfig)} | {"out", "progress"}
+    assert dests == {f.name for f in option_fields(GenerateConfig)} | {"out", "avoid", "progress"}
     no_cli = {f.name for f in dataclasses.fields(GenerateConfig)} - dests
-    assert no_cli == {"template_weights", "fill_config", "prompt_config", "earlier"}  # library-only knobs
+    # library-only knobs; ``earlier`` is read from the --avoid files
+    assert no_cli == {"template_weights", "fill_config", "prompt_config", "earlier"}
 
 
 def test_templates_shares_db_and_data_root_with_generate():

@@ -210,3 +210,33 @@ def test_earlier_must_be_db_id_sql_pairs(tmp_path):
     with pytest.raises(ConfigError, match=r"earlier\[1\] must be a \(db_id, sql\) pair"):
         _config(tmp_path, earlier=[("clinic", "SELECT 1"), ("clinic",)])
     assert _config(tmp_path, earlier=[["clinic", "SELECT 1"]]).earlier == (("clinic", "SELECT 1"),)
+
+
+def test_cli_avoid_makes_none_of_an_earlier_runs_examples(tmp_path):
+    from synth.generation import normalize_sql
+
+    def run(out: Path, *extra: str):
+        args = ["generate", "--db", "demo", "--n", "60", "--val-size", "6", "--out", str(out), "--no-progress"]
+        return CliRunner().invoke(main, [*args, *extra])
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run(first).exit_code == 0
+    res = run(second, "--avoid", str(first / "train.jsonl"), "--avoid", str(first / "val.jsonl"))
+    assert res.exit_code == 0, res.output
+
+    def keys(out: Path) -> set[tuple[str, str]]:
+        rows = [json.loads(line) for name in ("train.jsonl", "val.jsonl") for line in (out / name).open()]
+        return {(r["db_id"], normalize_sql(r["sql"])) for r in rows}
+
+    assert len(keys(second)) == 60 and not keys(first) & keys(second)
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["parameters"]["earlier"]["count"] == 60
+    assert manifest["counts"]["rejections"]["duplicate"] >= 60  # the same seed: its first 60 were repeats
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"db_id": "clinic", "sql": "SELECT 1"}\n{"db_id": "clinic"}\n')
+    res = run(tmp_path / "third", "--avoid", str(bad))
+    assert res.exit_code == 1 and f"{bad}:2, field 'sql'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "third").exists()
+    res = run(tmp_path / "third", "--avoid", str(tmp_path / "missing.jsonl"))
+    assert res.exit_code != 0 and "missing.jsonl" in res.output

@@ -293,7 +293,6 @@ def synthesize(
             # another failed-template query takes the place of one that would be
             earlier=(*earlier, *((r["db_id"], r["sql"]) for r in main.train)),
         )
-
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:
             parts.append(("failed_templates", list(res.train)))

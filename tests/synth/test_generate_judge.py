@@ -188,6 +188,8 @@ def test_earlier_examples_are_never_repeated_and_others_take_their_place(tmp_pat
     # the same seed draws the same candidates first: every one is a repeat, so all 100 are others
     after = generate(_config(tmp_path, judge=judge, n=100, val_size=10, earlier=earlier))
     assert len(_pairs(after)) == 100
+    parallel = generate(_config(tmp_path, judge=judge, n=100, val_size=10, earlier=earlier, workers=2))
+    assert parallel.files()["train.jsonl"] == after.files()["train.jsonl"]  # same for any --workers
     assert not {(d, normalize_sql(s)) for d, s in _pairs(after)} & {(d, normalize_sql(s)) for d, s in earlier}
     counts = after.manifest["counts"]
     assert counts["rejections"]["duplicate"] >= 100

@@ -106,23 +106,3 @@ def sql2text_records(
         sp = sql2text_schema_prompt(builders[db], ex["sql"])
         out.append(dict(ex, schema_prompt=sp, prompt=text2sql_input(sp, ex["question"]), source=source))
     return out
-
-
-def collision_key(sql: str) -> str:
-    """A loose canonical form to find a synthetic query that *is* a held-out query: tokens
-    lower-cased, quotes dropped (Spider writes strings in double quotes, synthetic SQL in single
-    ones), no trailing semicolon. Looser than ``synth.generation.normalize_sql`` on purpose: a false
-    match only drops one synthetic example; a missed one leaks a test answer into training.
-
-    >>> collision_key('SELECT name FROM singer WHERE country = "France";') == collision_key("select Name from singer where Country = 'france'")
-    True
-    """
-    from sqlglot.dialects.sqlite import SQLite
-    from sqlglot.errors import SqlglotError
-
-    text = sql.strip().rstrip(";").strip()
-    try:
-        tokens = [t.text for t in SQLite().tokenize(text)]
-    except (SqlglotError, ValueError):
-        tokens = text.replace('"', " ").replace("'", " ").split()
-    return " ".join(t.lower() for t in tokens)

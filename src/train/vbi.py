@@ -154,8 +154,8 @@ def prepare_real(cfg: VBIConfig, folder: Path, cache_dir: Path | None) -> dict[s
 def exclusion_keys(cfg: VBIConfig, real_dir: Path) -> set[tuple[str, str]]:
     """(db_id, collision key) of every query that synthesis must not produce: the selection split's and
     those of ``--exclude-sql`` files (a test split)."""
+    from synth.generation import collision_key
     from synth.sources import load_examples
-    from train.realdata import collision_key
 
     keys = {(r["db_id"], collision_key(r["sql"])) for r in read_jsonl(real_dir / "selection.jsonl")}
     for f in cfg.exclude_sql:
@@ -177,6 +177,7 @@ def synth_config(
     seed: int | None = None,
     fewshot_examples: str | None = None,
     earlier: tuple[tuple[str, str], ...] = (),
+    held_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> Any:
     """A ``GenerateConfig`` of iteration ``k``: rule-based writer without ``writer_model``, else the
     SQL-to-Text model at that path -- prompted with ``fewshot_examples`` (a JSONL of real pairs) when
@@ -218,6 +219,7 @@ def synth_config(
         suite_size=cfg.suite_size,
         suite_cache=Path(cfg.suite_cache) if cfg.suite_cache else None,  # SuiteCache expands ~
         earlier=earlier,
+        held_out=held_out,
     )
 
 
@@ -255,10 +257,9 @@ def synthesize(
     ``earlier`` (:func:`made_before`): pairs of earlier iterations, never made again -- a repeat is
     replaced by another query, in both shares."""
     from evaluation.run_record import build_record, write_record
-    from synth.generation import generate, normalize_sql, split_val
+    from synth.generation import collision_key, generate, normalize_sql, split_val
     from synth.sources import resolve_benchmark
     from train.manifest import VBI_DATA_FORMAT, versions
-    from train.realdata import collision_key
 
     manifest_path = data_dir / "manifest.json"
     if manifest_path.is_file():
@@ -274,6 +275,7 @@ def synthesize(
         n=total - n_failed_requested,
         fewshot_examples=fewshot_examples,
         earlier=earlier,
+        held_out=frozenset(exclude),  # replaced at generation; the merge below still checks
     )
     main = generate(main_cfg)
     parts = [("frequency", list(main.train))]
@@ -292,6 +294,7 @@ def synthesize(
             # never a repeat of the frequency share (by text; under --judge ts, by answer on test suites):
             # another failed-template query takes the place of one that would be
             earlier=(*earlier, *((r["db_id"], r["sql"]) for r in main.train)),
+            held_out=frozenset(exclude),
         )
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:

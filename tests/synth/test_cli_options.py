@@ -47,8 +47,8 @@ def test_generate_options_are_the_config_fields_plus_out_avoid_and_progress():
     dests = {p.name for p in cmd.params}
     assert dests == {f.name for f in option_fields(GenerateConfig)} | {"out", "avoid", "progress"}
     no_cli = {f.name for f in dataclasses.fields(GenerateConfig)} - dests
-    # library-only knobs; ``earlier`` is read from the --avoid files
-    assert no_cli == {"template_weights", "fill_config", "prompt_config", "earlier"}
+    # library-only knobs; ``earlier`` is read from the --avoid files, ``held_out`` is train vbi's
+    assert no_cli == {"template_weights", "fill_config", "prompt_config", "earlier", "held_out"}
 
 
 def test_templates_shares_db_and_data_root_with_generate():

@@ -124,7 +124,7 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     assert "| `spft` | SPFT-SQL |" in (out / "results.md").read_text()
     assert (out / "results.png").stat().st_size > 1000
     # no synthetic query equals a test query (the test split is synthesis' exclude_sql)
-    from train.realdata import collision_key
+    from synth.generation import collision_key
 
     test = {(e["db_id"], collision_key(e["query"])) for e in json.loads((out / "split" / "test.json").read_text())}
     for f in (run / "spft" / "vbi").glob("iter-*/data/*.jsonl"):

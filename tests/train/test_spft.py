@@ -210,7 +210,7 @@ def test_round_2_starts_from_round_1s_selfplay_main(spft_run):
 
 def test_selection_split_is_never_trained_on(spft_run):
     """Point 6: no SFT, SQL-to-Text or self-play data holds a selection pair (or its SQL)."""
-    from train.realdata import collision_key
+    from synth.generation import collision_key
 
     out = spft_run["out"]
     selection = _lines(out / "real" / "selection.jsonl")

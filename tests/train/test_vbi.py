@@ -392,6 +392,28 @@ def test_every_iteration_makes_new_pairs_so_dval_is_unseen(vbi_run):
     assert m1["generate"]["frequency"]["parameters"]["earlier"]["count"] == len(keys(0))
 
 
+def test_held_out_queries_are_replaced_at_generation_not_dropped_at_the_merge(tmp_path):
+    """Selection / --exclude-sql queries reach the generator (``held_out``): an iteration still has all
+    its examples. Before, the merge dropped them (1-10 of 660 per tiny-indomain iteration)."""
+    from synth.generation import collision_key
+    from train.vbi import synthesize
+    from train.vbi_config import VBIConfig
+
+    cfg = VBIConfig(db="demo", model="m", out=str(tmp_path / "vbi"), n=100, val_size=10)
+    first = synthesize(cfg, 0, tmp_path / "a", writer_model=None, failed_templates=None, exclude=set(), cache_dir=None)
+    rows = _lines(tmp_path / "a" / "train.jsonl") + _lines(tmp_path / "a" / "val.jsonl")
+    exclude = {(r["db_id"], collision_key(r["sql"])) for r in rows[::3]}  # as if a third were test queries
+    m = synthesize(cfg, 0, tmp_path / "b", writer_model=None, failed_templates=None, exclude=exclude, cache_dir=None)
+    assert first["counts"]["dropped"] == m["counts"]["dropped"] == {}
+    assert m["counts"]["train"] + m["counts"]["val"] == 110
+    gen = m["generate"]["frequency"]
+    assert gen["counts"]["rejections"]["held_out"] >= len(exclude) and gen["parameters"]["held_out"]["count"] == len(
+        exclude
+    )
+    made = _lines(tmp_path / "b" / "train.jsonl") + _lines(tmp_path / "b" / "val.jsonl")
+    assert not {(r["db_id"], collision_key(r["sql"])) for r in made} & exclude
+
+
 @pytest.mark.slow
 def test_dval_prompts_equal_build_prompts_output(vbi_run, tmp_path):
     """Issue point 4: a D_val prompt is byte-identical to `synth build-prompts` for its db_id and question;
@@ -416,7 +438,7 @@ def test_dval_prompts_equal_build_prompts_output(vbi_run, tmp_path):
 def test_selection_split_is_in_no_training_data(vbi_run):
     """Issue point 6: the held-out selection pairs are in no SFT / SQL-to-Text data, and no synthetic
     query equals one of them."""
-    from train.realdata import collision_key
+    from synth.generation import collision_key
 
     out = vbi_run["out"]
     selection = _lines(out / "real" / "selection.jsonl")

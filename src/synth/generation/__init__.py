@@ -28,7 +28,7 @@ keep ``timeout_s`` well above typical query times (the default 2 s is ~1000x Spi
 
 Modules, one concern each: :mod:`~synth.generation.config` (:class:`GenerateConfig`),
 :mod:`~synth.generation.sampling` (drawing, filling and executing one attempt),
-:mod:`~synth.generation.dedup` (:func:`normalize_sql`), :mod:`~synth.generation.attempts` (the
+:mod:`~synth.generation.dedup` (:func:`normalize_sql`, :func:`collision_key`), :mod:`~synth.generation.attempts` (the
 attempt loop and its budget), :mod:`~synth.generation.pool` (worker processes),
 :mod:`~synth.generation.split` (D_val), :mod:`~synth.generation.output` (files and manifest),
 :mod:`~synth.generation.extraction_report` (``synth templates``),
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         GenerateConfig,
         NotEnoughExamplesError,
     )
-    from synth.generation.dedup import normalize_sql
+    from synth.generation.dedup import collision_key, normalize_sql
     from synth.generation.extraction_report import TemplatesReport, templates_report
     from synth.generation.output import (
         MANIFEST_FORMAT,
@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "GenerateConfig": "config",
     "NotEnoughExamplesError": "config",
     "normalize_sql": "dedup",
+    "collision_key": "dedup",
     "MANIFEST_FORMAT": "output",
     "GenerateResult": "output",
     "hardness_report": "output",
@@ -101,6 +102,7 @@ __all__ = [
     "NotEnoughExamplesError",
     "TemplatesReport",
     "check_databases",
+    "collision_key",
     "generate",
     "hardness_report",
     "normalize_sql",

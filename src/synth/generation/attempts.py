@@ -11,7 +11,7 @@ from typing import Any
 
 from evaluation.schema import Schema
 from synth.generation.config import GenerateConfig, NotEnoughExamplesError
-from synth.generation.dedup import normalize_sql
+from synth.generation.dedup import collision_key, normalize_sql
 from synth.generation.pool import candidates_parallel
 from synth.generation.sampling import Candidate, CandidateSampler
 from synth.sources import Benchmark
@@ -112,6 +112,9 @@ def sample_accepted(
                 key = (cand.db_id, cand.key)
                 if key in seen:
                     cand = dataclasses.replace(cand, reason="duplicate", message="")
+                elif config.held_out and (cand.db_id, collision_key(cand.sql)) in config.held_out:
+                    # no SQL in the message: it would put a held-out (test) query into the manifest
+                    cand = dataclasses.replace(cand, reason="held_out", message="matches a held-out query")
                 else:
                     seen.add(key)
                     if execute_here:

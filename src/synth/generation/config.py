@@ -101,6 +101,12 @@ class GenerateConfig:
     reads it from JSONL files; ``train vbi`` passes every pair of its earlier iterations, plus the
     frequency share when it makes the failed-template share. Recorded in the manifest as a count
     and a digest, not the list."""
+    held_out: frozenset[tuple[str, str]] = frozenset()
+    """``(db_id, collision key)`` of queries that must never be made -- a selection or test split's
+    (:func:`synth.generation.dedup.collision_key`, a loose match: quotes and case dropped). A match is
+    rejected as ``held_out`` and another candidate takes its place; held-out queries are only
+    compared as text, never executed. ``train vbi`` passes its selection split and
+    ``--exclude-sql`` files. Recorded in the manifest as a count and a digest."""
     workers: int = _option(1, "Processes for fill + execute.")
     """Processes that fill and execute candidates (output does not depend on it)."""
     cache_dir: Path | None = _option(  # noqa: RUF009 - _option is a dataclasses.field
@@ -153,6 +159,12 @@ class GenerateConfig:
                 raise ConfigError(f"earlier[{i}] must be a (db_id, sql) pair of strings, got {pair!r}")
             earlier.append((pair[0], pair[1]))
         object.__setattr__(self, "earlier", tuple(earlier))  # a private copy, as template_weights
+        held_out = set()
+        for pair in self.held_out:
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+                raise ConfigError(f"held_out must hold (db_id, collision key) pairs of strings, got {pair!r}")
+            held_out.add((pair[0], pair[1]))
+        object.__setattr__(self, "held_out", frozenset(held_out))
 
     @property
     def effective_val_size(self) -> int:
@@ -181,6 +193,8 @@ class GenerateConfig:
                 continue  # recorded (resolved) under manifest["inputs"] / ["cache"]; caches do not change output
             if f.name == "earlier":  # thousands of queries: what identifies them, not the list
                 v = {"count": len(v), "digest": json_digest([list(pair) for pair in v])}
+            elif f.name == "held_out":
+                v = {"count": len(v), "digest": json_digest(sorted(list(pair) for pair in v))}
             elif dataclasses.is_dataclass(v):
                 v = _jsonable(dataclasses.asdict(v))
             elif isinstance(v, (tuple, Mapping)):

@@ -1,4 +1,5 @@
-"""De-duplication key of a candidate: :func:`normalize_sql`."""
+"""De-duplication keys: :func:`normalize_sql` (is a candidate new?) and :func:`collision_key` (is it a
+held-out query?)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def normalize_sql(sql: str) -> str:
         else:
             out.append(t.text.lower())
     return " ".join(out)
+
+
+def collision_key(sql: str) -> str:
+    """A loose canonical form to find a synthetic query that *is* a held-out query: tokens
+    lower-cased, quotes dropped (Spider writes strings in double quotes, synthetic SQL in single
+    ones), no trailing semicolon. Looser than :func:`normalize_sql` on purpose: a false match only
+    costs one synthetic example; a missed one leaks a test answer into training.
+
+    >>> collision_key('SELECT name FROM singer WHERE country = "France";') == collision_key("select Name from singer where Country = 'france'")
+    True
+    """
+    text = sql.strip().rstrip(";").strip()
+    try:
+        tokens = [t.text for t in _SQLITE.tokenize(text)]
+    except (SqlglotError, ValueError):
+        tokens = text.replace('"', " ").replace("'", " ").split()
+    return " ".join(t.lower() for t in tokens)

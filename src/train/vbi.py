@@ -255,7 +255,8 @@ def synthesize(
     ``data_dir`` (atomic; skipped when the manifest exists). Returns the manifest.
 
     ``earlier`` (:func:`made_before`): pairs of earlier iterations, never made again -- a repeat is
-    replaced by another query, in both shares."""
+    replaced by another query, in both shares. ``exclude`` (:func:`exclusion_keys`): held-out
+    queries, likewise replaced (``GenerateConfig.held_out``)."""
     from evaluation.run_record import build_record, write_record
     from synth.generation import collision_key, generate, normalize_sql, split_val
     from synth.sources import resolve_benchmark

@@ -40,12 +40,13 @@ def test_sigint_inside_a_query_raises_keyboard_interrupt(tmp_path: Path) -> None
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     with ReadOnlyDatabase(db, Limits(timeout_s=30)) as conn:
         t0 = time.perf_counter()
-        timer.start()
         try:
             with pytest.raises(KeyboardInterrupt):
+                timer.start()
                 conn.execute(ENDLESS)
         finally:
             timer.cancel()
+            timer.join()
         assert time.perf_counter() - t0 < 10  # aborted at once, not at the 30 s time limit
         # The connection stays usable, and a real time limit is still a "timeout" result.
         assert conn.execute("SELECT count(*) FROM a").rows == ((10,),)
@@ -99,8 +100,8 @@ def test_sigint_while_statements_are_prepared_always_aborts(tmp_path: Path) -> N
     with ReadOnlyDatabase(db, Limits()) as conn:
         for trial in range(100):
             timer = threading.Timer(0.001 + (trial % 20) * 0.0002, lambda: os.kill(os.getpid(), signal.SIGINT))
-            timer.start()
             try:
+                timer.start()  # inside the try: on a loaded machine the timer can fire before start() returns
                 while True:
                     n += 1
                     res = conn.execute(f"SELECT {cols} FROM a LIMIT {n}")  # a new statement every time
@@ -110,6 +111,7 @@ def test_sigint_while_statements_are_prepared_always_aborts(tmp_path: Path) -> N
             except KeyboardInterrupt:
                 outcomes.append("KeyboardInterrupt")
             finally:
+                timer.cancel()  # after a non-interrupt outcome, no signal may reach the rest of the suite
                 timer.join()
     assert set(outcomes) == {"KeyboardInterrupt"}, [o for o in outcomes if o != "KeyboardInterrupt"][:3]
 

@@ -138,6 +138,11 @@ def is_denial(e: BaseException) -> bool:
     return isinstance(e, sqlite3.DatabaseError) and _DENIED.fullmatch(str(e)) is not None
 
 
+def _interrupted(e: BaseException) -> bool:
+    """SQLite stopped the statement because the progress handler said so (our deadline, or a signal)."""
+    return isinstance(e, sqlite3.OperationalError) and str(e) == "interrupted"
+
+
 def error_message(e: BaseException) -> str:
     """An error result's ``message``: SQLite's own text for an ``OperationalError`` (what the official
     evaluators print), else prefixed by the exception type."""
@@ -288,6 +293,16 @@ class ReadOnlyDatabase:
         finally:
             conn.set_authorizer(_authorizer)
 
+    def is_user_interrupt(self, sql: str, e: BaseException, *, recheck: bool = True) -> bool:
+        """Whether the error ``e`` of ``sql`` is really a Ctrl-C that sqlite3 swallowed in one of our
+        callbacks (the caller has ruled out its own deadline): an "interrupted" statement (the signal
+        came in the progress handler), or -- with ``recheck`` -- a denial that does not repeat (it came
+        in the authorizer). Raise :class:`KeyboardInterrupt` then: a user's interrupt aborts the
+        command; it never becomes a query error, a rejection or a verdict."""
+        if _interrupted(e):
+            return True
+        return recheck and is_denial(e) and not self.denial_is_real(sql, error_message(e))
+
     def denial_is_real(self, sql: str, message: str) -> bool:
         """Whether the authorizer denies ``sql`` again with ``message`` (:func:`error_message`). A Ctrl-C that lands inside the
         authorizer callback is swallowed by sqlite3 (which cannot pass an exception through SQLite)
@@ -340,24 +355,15 @@ class ReadOnlyDatabase:
                 if clock() > deadline:
                     return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
             return ExecResult("ok", tuple(rows), columns, "", time.perf_counter() - start)
-        except sqlite3.OperationalError as e:
-            msg = str(e)
-            if msg == "interrupted":
-                if timed_out:
-                    return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
-                # Not our deadline: a signal handler raised inside the progress handler (Ctrl-C), and
-                # sqlite3 swallowed that exception. Raise it again: a user's interrupt aborts the
-                # command, it never becomes a query error, a rejection or a verdict.
-                raise KeyboardInterrupt from None
-            if recheck and is_denial(e) and not self.denial_is_real(sql, msg):
-                raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
-            return self._fail("error", msg, columns, start)
         except MemoryError:
             return self._fail("too_large", f"out of memory (limit about {limits.max_memory_mb} MB)", columns, start)
         except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError) as e:
-            # DatabaseError (authorizer denials), ProgrammingError (two statements), Warning, ...
-            if recheck and is_denial(e) and not self.denial_is_real(sql, error_message(e)):
-                raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
+            # OperationalError (SQL errors, "interrupted"), DatabaseError (authorizer denials),
+            # ProgrammingError (two statements), Warning, ...
+            if timed_out and _interrupted(e):
+                return self._fail("timeout", f"exceeded {limits.timeout_s:g} s", columns, start)
+            if self.is_user_interrupt(sql, e, recheck=recheck):
+                raise KeyboardInterrupt from None  # a user's Ctrl-C is never a query error or a verdict
             return self._fail("error", error_message(e), columns, start)
         finally:
             cur.close()

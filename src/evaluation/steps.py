@@ -16,7 +16,7 @@ import itertools
 import sqlite3
 import time
 
-from evaluation.executor import ReadOnlyDatabase, error_message, is_denial
+from evaluation.executor import ReadOnlyDatabase
 
 __all__ = ["STEP", "count_steps", "steps_timer"]
 
@@ -55,18 +55,13 @@ def count_steps(db: ReadOnlyDatabase, sql: str, step: int = STEP) -> int:
         cur = conn.execute(f"/* steps {next(_fresh)} */ {sql}")
         while cur.fetchmany(1024):
             pass
-    except sqlite3.OperationalError as e:
-        if str(e) == "interrupted":
-            if not timed_out:  # not our deadline: the user's Ctrl-C, as in the executor
-                raise KeyboardInterrupt from None
-        elif is_denial(e) and not db.denial_is_real(sql, error_message(e)):
-            raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
+    except sqlite3.Error as e:
+        if timed_out and str(e) == "interrupted":
+            pass  # our deadline: the steps done until then count
+        elif db.is_user_interrupt(sql, e):  # the user's Ctrl-C, as in the executor
+            raise KeyboardInterrupt from None
         else:
             raise ValueError(f"cannot count steps of {sql!r}: {e}") from None
-    except sqlite3.Error as e:
-        if is_denial(e) and not db.denial_is_real(sql, error_message(e)):
-            raise KeyboardInterrupt from None  # a Ctrl-C that sqlite3 swallowed in the authorizer
-        raise ValueError(f"cannot count steps of {sql!r}: {e}") from None
     finally:
         conn.set_progress_handler(None, 0)
     return max(step, calls * step)

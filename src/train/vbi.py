@@ -268,6 +268,7 @@ def synthesize(
     t0 = time.perf_counter()
     total = cfg.n + cfg.effective_val_size
     n_failed_requested = round(cfg.failed_share * total) if failed_templates else 0
+    held_out = frozenset(exclude)  # replaced at generation, in both draws; the merge below still checks
     main_cfg = synth_config(
         cfg,
         k,
@@ -276,7 +277,7 @@ def synthesize(
         n=total - n_failed_requested,
         fewshot_examples=fewshot_examples,
         earlier=earlier,
-        held_out=frozenset(exclude),  # replaced at generation; the merge below still checks
+        held_out=held_out,
     )
     main = generate(main_cfg)
     parts = [("frequency", list(main.train))]
@@ -295,7 +296,7 @@ def synthesize(
             # never a repeat of the frequency share (by text; under --judge ts, by answer on test suites):
             # another failed-template query takes the place of one that would be
             earlier=(*earlier, *((r["db_id"], r["sql"]) for r in main.train)),
-            held_out=frozenset(exclude),
+            held_out=held_out,
         )
         res, n_failed_made = _generate_failed(failed_cfg)
         if res is not None:

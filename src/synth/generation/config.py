@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,16 @@ from evaluation.suite_cache import DEFAULT_SUITE_SIZE, JUDGES, check_judge_setti
 
 #: How databases are drawn per attempt (documented in docs/synth.md).
 DB_SAMPLING = ("uniform", "tables")
+
+
+def _string_pairs(items: Iterable[Any], error: Callable[[int, Any], str]) -> list[tuple[str, str]]:
+    """``items`` as ``(str, str)`` tuples; ``error(index, item)`` is the message for one that is not."""
+    out = []
+    for i, pair in enumerate(items):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise ConfigError(error(i, pair))
+        out.append((pair[0], pair[1]))
+    return out
 
 
 class NotEnoughExamplesError(SpftError):
@@ -153,17 +163,14 @@ class GenerateConfig:
             object.__setattr__(self, "template_weights", dict(sorted(self.template_weights.items())))
         if self.writer_options is not None:
             object.__setattr__(self, "writer_options", dict(self.writer_options))
-        earlier = []
-        for i, pair in enumerate(self.earlier):
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-                raise ConfigError(f"earlier[{i}] must be a (db_id, sql) pair of strings, got {pair!r}")
-            earlier.append((pair[0], pair[1]))
-        object.__setattr__(self, "earlier", tuple(earlier))  # a private copy, as template_weights
-        held_out = set()
-        for pair in self.held_out:
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-                raise ConfigError(f"held_out must hold (db_id, collision key) pairs of strings, got {pair!r}")
-            held_out.add((pair[0], pair[1]))
+        # private copies, as template_weights
+        earlier = _string_pairs(
+            self.earlier, lambda i, p: f"earlier[{i}] must be a (db_id, sql) pair of strings, got {p!r}"
+        )
+        object.__setattr__(self, "earlier", tuple(earlier))
+        held_out = _string_pairs(
+            self.held_out, lambda _, p: f"held_out must hold (db_id, collision key) pairs of strings, got {p!r}"
+        )
         object.__setattr__(self, "held_out", frozenset(held_out))
 
     @property
@@ -191,10 +198,9 @@ class GenerateConfig:
                 v = defaults[f.name]
             if f.name in ("data_root", "cache_dir", "db", "suite_cache"):
                 continue  # recorded (resolved) under manifest["inputs"] / ["cache"]; caches do not change output
-            if f.name == "earlier":  # thousands of queries: what identifies them, not the list
-                v = {"count": len(v), "digest": json_digest([list(pair) for pair in v])}
-            elif f.name == "held_out":
-                v = {"count": len(v), "digest": json_digest(sorted(list(pair) for pair in v))}
+            if f.name in ("earlier", "held_out"):  # thousands of queries: what identifies them, not the list
+                pairs = [list(pair) for pair in v]
+                v = {"count": len(pairs), "digest": json_digest(pairs if f.name == "earlier" else sorted(pairs))}
             elif dataclasses.is_dataclass(v):
                 v = _jsonable(dataclasses.asdict(v))
             elif isinstance(v, (tuple, Mapping)):

@@ -22,7 +22,7 @@ from evaluation.inputs import GoldRecord, Item, LoadedItems, load_items
 from evaluation.report import Report, build_report
 from evaluation.runner import EvalConfig, evaluate_items
 
-__all__ = ["check_folders", "evaluate", "load_inputs"]
+__all__ = ["check_folders", "check_some_database", "evaluate", "load_inputs"]
 
 
 def check_folders(db_root: Path, suite_dir: Path | None = None) -> None:
@@ -47,7 +47,28 @@ def load_inputs(gold: str | Path, pred: str | Path, config: EvalConfig) -> Loade
         def missing_db(g: GoldRecord) -> bool:
             return not config.db_path(g.db_id).is_file()
 
-    return load_items(gold, pred, unjudgeable=missing_db, only_predicted=config.only_predicted)
+    loaded = load_items(gold, pred, unjudgeable=missing_db, only_predicted=config.only_predicted)
+    if missing_db is not None:
+        check_some_database(config, loaded.items)
+    return loaded
+
+
+def check_some_database(config: EvalConfig, items: Sequence[Item]) -> None:
+    """No database of any item under ``--db-root`` is a wrong root, not a report of 0 judged: raise,
+    naming where it looked. Some missing (Spider lacks a few) stays a counted skip and a warning."""
+    if not items or any(config.db_path(it.db_id).is_file() for it in items):
+        return
+    root = config.db_root
+    example = config.db_path(items[0].db_id)
+    hint = ""
+    for sub in ("database", "dev_databases", "databases"):
+        if (root / sub).is_dir() and (root / sub / items[0].db_id / example.name).is_file():
+            hint = f"; did you mean --db-root {root / sub}?"
+            break
+    raise DataNotFoundError(
+        f"--db-root {root}: none of the {len(items)} items' databases is there (looked for "
+        f"<db-root>/<db_id>/<db_id>.sqlite, e.g. {example}){hint}"
+    )
 
 
 def evaluate(

@@ -158,3 +158,28 @@ def test_empty_suite_dir_is_an_error(tmp_path: Path, gold: Path, spider_root: Pa
     assert res.exit_code == 1
     assert "no test-suite databases for any of the 1 database(s)" in res.output
     assert f"{tmp_path / 'suites'}/<db_id>/*.sqlite for {DB}" in res.output
+
+
+DEMO = Path(__file__).resolve().parents[2] / "src" / "synth" / "demo"
+
+
+def _demo_items(tmp_path: Path, db_ids: list[str]) -> tuple[Path, Path]:
+    recs = [{"id": str(i), "db_id": d, "sql": "SELECT 1"} for i, d in enumerate(db_ids)]
+    return _jsonl(tmp_path / "gold.jsonl", recs), _jsonl(tmp_path / "pred.jsonl", recs)
+
+
+def test_db_root_without_any_item_database_is_an_error_naming_the_layout(tmp_path: Path) -> None:
+    """Issue 23.5: `--db-root spider` instead of `spider/database` judged 0 items and exited 0."""
+    gold, pred = _demo_items(tmp_path, ["clinic", "school_library"])
+    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(DEMO)])
+    assert res.exit_code == 1, res.output
+    msg = res.output.strip().splitlines()[-1]
+    assert msg.startswith("Error: --db-root") and "<db-root>/<db_id>/<db_id>.sqlite" in msg
+    assert str(DEMO / "clinic" / "clinic.sqlite") in msg and f"did you mean --db-root {DEMO / 'database'}?" in msg
+
+
+def test_db_root_missing_some_databases_stays_a_warning(tmp_path: Path) -> None:
+    gold, pred = _demo_items(tmp_path, ["clinic", "no_such_db"])
+    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(DEMO / "database")])
+    assert res.exit_code == 0, res.output
+    assert "Warning:" in res.output and "no_such_db" in res.output

@@ -62,8 +62,8 @@ def run_ours(model: str, pairs: list[dict], batch: int, epochs: float, max_lengt
     from transformers import set_seed
 
     from train.fields import OptimiserOptions
-    from train.logprobs import batched_logps
-    from train.modeling import load_model, load_tokenizer
+    from train.models.logprobs import batched_logps
+    from train.models.modeling import load_model, load_tokenizer
     from train.selfplay_trainer import PairCollator, encode_pairs, make_selfplay_trainer_class
     from train.sft import training_arguments
 
@@ -107,8 +107,8 @@ def run_trl(model: str, pairs: list[dict], batch: int, epochs: float, max_length
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
 
-    from train.formatting import render_prompt
-    from train.modeling import load_model, load_tokenizer
+    from train.models.formatting import render_prompt
+    from train.models.modeling import load_model, load_tokenizer
 
     set_seed(0)
     tok = load_tokenizer(model)
@@ -176,8 +176,8 @@ def build_pairs(data: str, model: str, max_new_tokens: int, split: str = "val") 
 
 def longest_pair(model: str, pairs: list[dict]) -> int:
     """Tokens of the longest prompt + answer + EOS among the pairs."""
-    from train.formatting import render_prompt
-    from train.modeling import load_tokenizer
+    from train.models.formatting import render_prompt
+    from train.models.modeling import load_tokenizer
 
     tok = load_tokenizer(model)
     prompt = {

@@ -21,8 +21,8 @@ from synth.questions import rule_based
 from synth.templates import cache as template_cache
 from synth.templates.model import template_id
 from train import experiment, realdata
-from train.decoding import GenerationOptions
 from train.io import checkpoint_fingerprint, hash_records
+from train.models.decoding import GenerationOptions
 
 EX = {"db_id": "concert_singer", "question": "How many singers are from France? é", "query": "SELECT count(*) FROM s"}
 

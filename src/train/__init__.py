@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from train import writer as _writer  # noqa: F401  - registers the "model" question writer with synth
 
 if TYPE_CHECKING:
-    from train.backend_config import GenerationBackendConfig
     from train.experiment import run_experiment
     from train.experiment_config import ExperimentConfig
+    from train.models.backend_config import GenerationBackendConfig
     from train.selfplay import run_selfplay
     from train.selfplay_config import SelfPlayConfig
     from train.sft import run_sft
@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "run_spft": "train.spft",
     "ExperimentConfig": "train.experiment_config",
     "run_experiment": "train.experiment",
-    "GenerationBackendConfig": "train.backend_config",
+    "GenerationBackendConfig": "train.models.backend_config",
 }
 
 __all__ = [

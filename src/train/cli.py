@@ -11,12 +11,12 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.backend_config import GenerationBackendConfig
 from train.cli_common import config_options, given_options
 from train.cli_experiment import experiment_cmd
 from train.cli_spft import spft_cmd
 from train.cli_vbi import vbi_cmd
 from train.fields import GENERATION_GROUP
+from train.models.backend_config import GenerationBackendConfig
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig
 
@@ -40,7 +40,7 @@ def main() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed for the random weights.")
 @friendly_errors
 def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int, vocab_size: int, seed: int) -> None:
-    from train.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, TinyConfig, init_tiny
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, TinyConfig, init_tiny
 
     cfg = TinyConfig(
         hidden_size=hidden_size,
@@ -66,8 +66,8 @@ def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int
 @click.pass_context
 @friendly_errors
 def sft_cmd(ctx: click.Context, **kw: Any) -> None:
+    from train.models.tiny import apply_training_defaults
     from train.sft import run_sft
-    from train.tiny import apply_training_defaults
 
     applied = apply_training_defaults(kw, given_options(ctx, kw))
     if applied:
@@ -133,7 +133,7 @@ def predict_cmd(
     limit: int | None,
     **backend: Any,
 ) -> None:
-    from train.decoding import GenerationOptions, predict_file
+    from train.models.decoding import GenerationOptions, predict_file
 
     opts = GenerationOptions(
         max_new_tokens=max_new_tokens,

@@ -304,8 +304,8 @@ class SeedRun:
         path = self.out / "models" / f"tiny-{_hash(asdict(m))}-seed{self.seed}"
         if not (path / "config.json").is_file():
             from synth.sources import resolve_benchmark
+            from train.models.tiny import TinyConfig, init_tiny
             from train.realdata import real_records
-            from train.tiny import TinyConfig, init_tiny
 
             tok = self.out / "models" / "tokdata"
             if not (tok / "val.jsonl").is_file():

@@ -37,10 +37,10 @@ def lora_fields_of(cfg) -> dict[str, Any]:
 
 
 def lora_options_of(cfg):
-    """``train.modeling.LoraOptions`` from a config's LoRA fields, or ``None`` without ``--lora``."""
+    """``train.models.modeling.LoraOptions`` from a config's LoRA fields, or ``None`` without ``--lora``."""
     if not getattr(cfg, "lora", False):
         return None
-    from train.modeling import LoraOptions
+    from train.models.modeling import LoraOptions
 
     return LoraOptions(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, tuple(cfg.lora_targets))
 
@@ -59,7 +59,7 @@ def synthesis_field(name: str, note: str = ""):
 
 #: The generation option group (decoding inside a training command), declared once: name -> (help text,
 #: default); ``{use}`` says what the command generates. Where generation runs is the backend group
-#: (``train.backend_config``).
+#: (``train.models.backend_config``).
 GENERATION_GROUP: dict[str, tuple[str, object]] = {
     "max_new_tokens": ("Most tokens generated per SQL{use}; must be < --max-length.", 256),
     "gen_batch_size": ("Prompts per generation batch{use}.", 8),

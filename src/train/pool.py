@@ -117,7 +117,7 @@ class Pool:
 
 
 def new_pool(model: str) -> Pool:
-    from train.modeling import base_model_of, is_adapter
+    from train.models.modeling import base_model_of, is_adapter
 
     path = str(Path(model).resolve()) if Path(model).exists() else model
     return Pool((PoolEntry("m0", path, base_model_of(model), is_adapter(model), "given"),))

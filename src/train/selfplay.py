@@ -32,7 +32,7 @@ from train.io import (
     write_json,
     write_jsonl,
 )
-from train.modeling import free_memory
+from train.models.modeling import free_memory
 from train.pool import POOL_FILE, Pool, PoolEntry, load_pool, new_pool, save_pool
 from train.runstate import save_state
 from train.selfplay_config import SelfPlayConfig
@@ -50,14 +50,14 @@ class SelfPlayResult:
 
 
 def _load_for_inference(entry: PoolEntry):
-    from train.decoding import load_inference_model
+    from train.models.decoding import load_inference_model
 
     return load_inference_model(entry.path)
 
 
 def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
     """Greedy decoding for EX scoring (``samples == 1``); sampling at ``cfg.temperature`` for k > 1 draws."""
-    from train.decoding import GenerationOptions
+    from train.models.decoding import GenerationOptions
 
     sampled = samples > 1
     return GenerationOptions(
@@ -77,8 +77,8 @@ def decode_sql(
     Cached on disk by model fingerprint + data hash + decoding settings, so a resumed run or a
     second round with the same opponent does not generate again.
     """
-    from train.backend_config import backend_config_of
-    from train.decoding import load_generator, predict
+    from train.models.backend_config import backend_config_of
+    from train.models.decoding import load_generator, predict
 
     backend = backend_config_of(cfg)  # checked before the cache: a bad --backend/--base-url fails at once
     opts = generation_options(cfg, samples)
@@ -141,7 +141,7 @@ def build_pairs(
     ``judge`` (:class:`train.scoring.Judge`) ``ts``: R is the test suite's verdict, and each pair also
     holds ``ex_reward`` (R by EX alone) and ``failed_on``; ``None`` or ``ex``: pairs exactly as EX makes them.
     """
-    from train.formatting import model_input
+    from train.models.formatting import model_input
     from train.scoring import judge_predictions, reward
 
     if len(preds) != len(examples) * samples:
@@ -198,7 +198,7 @@ def reference_logps(ref: PoolEntry, encoded: list[dict], cfg: SelfPlayConfig, ca
     The data hash covers the token ids themselves (so another tokenizer or ``max_length`` is another
     key); the reference model is loaded only on a cache miss and freed before training starts.
     """
-    from train.logprobs import batched_logps, cached_reference_logps
+    from train.models.logprobs import batched_logps, cached_reference_logps
 
     def compute():
         model, tok = _load_for_inference(ref)
@@ -215,7 +215,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     """Train the main on the pairs; the new model is saved to ``round_dir/model``."""
     from transformers import set_seed
 
-    from train.modeling import check_compatible, load_model, share_like_other_outputs
+    from train.models.modeling import check_compatible, load_model, share_like_other_outputs
     from train.selfplay_trainer import PairCollator, make_selfplay_trainer_class
     from train.sft import last_checkpoint, training_arguments
 
@@ -287,7 +287,7 @@ def early_stopping(
 
 def check_same_tokenizer(entries: tuple[PoolEntry, ...] | list[PoolEntry]) -> None:
     """All pool models must share one vocabulary: pair log-probs of main and reference use the same ids."""
-    from train.modeling import load_tokenizer
+    from train.models.modeling import load_tokenizer
 
     first, vocab = None, None
     for e in entries:
@@ -401,7 +401,7 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
     """Run (or resume) self-play in ``cfg.out``; returns the best model after rollback."""
     from train.losses import get_variant
     from train.manifest import file_inputs
-    from train.modeling import base_model_of, check_model_exists, is_adapter, load_tokenizer
+    from train.models.modeling import base_model_of, check_model_exists, is_adapter, load_tokenizer
     from train.plot import plot_rounds
     from train.roles import pick_roles, role_ties
     from train.scoring import judge_delta, make_judge

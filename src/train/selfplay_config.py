@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from evaluation.errors import ConfigError, UnknownNameError
 from evaluation.run_record import config_dict
-from train.backend_config import BACKEND_FIELDS, backend_field
 from train.fields import (
     OptimiserOptions,
     check_optimiser,
@@ -19,7 +18,8 @@ from train.fields import (
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
 from train.losses import LOSS_VARIANTS
-from train.modeling import LoraOptions
+from train.models.backend_config import BACKEND_FIELDS, backend_field
+from train.models.modeling import LoraOptions
 
 PAIR_SPLITS = ("val", "train")
 POSITIVES = ("gold", "sample")
@@ -102,7 +102,7 @@ class SelfPlayConfig:
     judge: str = judge_field("judge", "the reward R of the opponent's SQL")
     suite_size: int = judge_field("suite_size")
     suite_cache: str | None = judge_field("suite_cache")
-    # where generation runs (train.backend_config; help text and defaults live there)
+    # where generation runs (train.models.backend_config; help text and defaults live there)
     backend: str = backend_field("backend")
     base_url: str | None = backend_field("base_url")
     api_key_env: str = backend_field("api_key_env")

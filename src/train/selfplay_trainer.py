@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.formatting import encode_prompt_answer, pad_batch, render_prompt
+from train.models.formatting import encode_prompt_answer, pad_batch, render_prompt
 
 
 def encode_pairs(tokenizer: Any, pairs: list[dict[str, Any]], max_length: int) -> list[dict[str, Any]]:
@@ -43,8 +43,8 @@ class PairCollator:
 def make_selfplay_trainer_class():
     from transformers import Trainer
 
-    from train.logprobs import sequence_logps
     from train.losses import preference_loss
+    from train.models.logprobs import sequence_logps
 
     class SelfPlayTrainer(Trainer):
         """Trainer whose loss is the self-play/preference loss of one variant; logs margins."""

@@ -14,8 +14,8 @@ from typing import Any
 
 from evaluation.errors import ConfigError
 from train.fields import OptimiserOptions
-from train.formatting import CausalLMCollator, encode_prompt_answer, model_input, render_prompt, target_text
 from train.io import data_root_for, read_examples, read_jsonl, split_paths, write_jsonl
+from train.models.formatting import CausalLMCollator, encode_prompt_answer, model_input, render_prompt, target_text
 from train.sft_config import SFTConfig
 
 
@@ -62,7 +62,7 @@ def training_arguments(
     import torch
     from transformers import TrainingArguments
 
-    from train.modeling import pick_device, pick_dtype
+    from train.models.modeling import pick_device, pick_dtype
 
     device = pick_device()
     settings = dict(
@@ -105,7 +105,7 @@ def make_sft_trainer_class():
         def evaluate(self, *args, **kwargs):
             metrics = super().evaluate(*args, **kwargs)
             if self.ex_examples:
-                from train.decoding import HFGenerator, predict
+                from train.models.decoding import HFGenerator, predict
                 from train.scoring import ex_accuracy, judge_predictions
 
                 model = self.accelerator.unwrap_model(self.model)
@@ -128,9 +128,9 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
     """Train, keep the best epoch, write the model + tokenizer + manifest + log history to ``cfg.out``.
 
     ``training_defaults``: what ``train sft`` took from the model's ``training_defaults.json``
-    (``train.tiny.AppliedDefaults.record``), recorded in the manifest; the values are already in ``cfg``.
+    (``train.models.tiny.AppliedDefaults.record``), recorded in the manifest; the values are already in ``cfg``.
     """
-    from train.modeling import check_model_exists
+    from train.models.modeling import check_model_exists
 
     t0 = time.time()
     train_path, val_path = split_paths(cfg.data)
@@ -145,9 +145,9 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
 
     from transformers import set_seed
 
-    from train.decoding import GenerationOptions
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import check_compatible, load_model, load_tokenizer, share_like_other_outputs
+    from train.models.decoding import GenerationOptions
+    from train.models.modeling import check_compatible, load_model, load_tokenizer, share_like_other_outputs
 
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)

@@ -15,10 +15,10 @@ from train.fields import (
     optimiser_of,
 )
 from train.fields import help_field as _h
-from train.formatting import TASKS
-from train.modeling import LoraOptions
+from train.models.formatting import TASKS
+from train.models.modeling import LoraOptions
 
-#: Help-text note on the options an ``init-tiny`` model sets for itself (``train.tiny.FROM_SCRATCH_DEFAULTS``).
+#: Help-text note on the options an ``init-tiny`` model sets for itself (``train.models.tiny.FROM_SCRATCH_DEFAULTS``).
 FROM_SCRATCH_NOTE = (
     " Not given, a model from `train init-tiny` (random weights) uses its own from-scratch value "
     "from MODEL/training_defaults.json instead, and says so."

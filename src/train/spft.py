@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.console import echo
-from train.backend_config import BACKEND_FIELDS
 from train.io import (
     checkpoint_fingerprint,
     data_root_for,
@@ -49,6 +48,7 @@ from train.io import (
     write_json,
     write_jsonl,
 )
+from train.models.backend_config import BACKEND_FIELDS
 from train.pool import Pool, PoolEntry, save_pool
 from train.runstate import save_state
 from train.spft_config import SpftConfig
@@ -98,8 +98,8 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
-    from train.backend_config import BACKEND_FIELDS
     from train.fields import lora_fields_of, optimiser_of
+    from train.models.backend_config import BACKEND_FIELDS
     from train.selfplay_config import SelfPlayConfig
 
     return SelfPlayConfig(
@@ -127,7 +127,7 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
 
 def round_pool(vbi_out: Path, iterations: Sequence[int], previous_main: Mapping[str, Any] | None) -> Pool:
     """Algorithm 1's candidate set for one round: the round's VBI-FT models (+ the previous round's main)."""
-    from train.modeling import base_model_of, is_adapter
+    from train.models.modeling import base_model_of, is_adapter
     from train.pool import load_pool
 
     vbi_pool = load_pool(vbi_out)
@@ -233,7 +233,7 @@ def _judged_rows(out: Path, state: Mapping[str, Any]) -> list[dict[str, Any]]:
 def run_spft(cfg: SpftConfig) -> SpftResult:
     """Run (or resume) the loop in ``cfg.out``; returns the model chosen on the selection split."""
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import check_model_exists
+    from train.models.modeling import check_model_exists
     from train.selfplay import run_selfplay
 
     t0 = time.time()

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.console import echo
-from train.backend_config import BACKEND_FIELDS
 from train.io import (
     data_root_for,
     hash_records,
@@ -50,6 +49,7 @@ from train.io import (
     read_jsonl,
     write_jsonl,
 )
+from train.models.backend_config import BACKEND_FIELDS
 from train.pool import Pool, PoolEntry, load_pool, save_pool
 from train.vbi_config import VBIConfig
 
@@ -430,8 +430,8 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
     todo = {name: (ex, path) for name, (ex, path) in sets.items() if not path.is_file()}
     out = {name: read_jsonl(path) for name, (_ex, path) in sets.items() if path.is_file()}
     if todo:
-        from train.backend_config import backend_config_of
-        from train.decoding import GenerationOptions, load_generator, predict
+        from train.models.backend_config import backend_config_of
+        from train.models.decoding import GenerationOptions, load_generator, predict
 
         opts = GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed)
         gen = load_generator(model, opts, backend_config_of(cfg), if_not_served="local")
@@ -520,7 +520,7 @@ def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
     from train.fields import lora_fields_of, optimiser_of
-    from train.modeling import free_memory
+    from train.models.modeling import free_memory
     from train.sft import run_sft
     from train.sft_config import SFTConfig
 
@@ -669,7 +669,7 @@ def run_iteration(
     ``cfg.judge``'s); D_val EX, anchor EX and selection EX are EX under every judge.
     """
     from synth.sources import resolve_benchmark
-    from train.modeling import base_model_of, is_adapter
+    from train.models.modeling import base_model_of, is_adapter
     from train.scoring import ex_accuracy, judge_delta, judge_predictions, make_judge
 
     t0 = time.time()
@@ -851,7 +851,7 @@ def best_on_selection(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
 def run_vbi(cfg: VBIConfig) -> VBIResult:
     """Run (or resume) ``cfg.iterations`` iterations in ``cfg.out``."""
     from train.manifest import file_inputs, write_manifest
-    from train.modeling import check_model_exists
+    from train.models.modeling import check_model_exists
     from train.runstate import save_state
     from train.scoring import make_judge
 

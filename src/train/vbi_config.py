@@ -9,13 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
-from train.backend_config import backend_field
 from train.fields import check_optimiser, generation_field, lora_field, optimiser_field, synthesis_field
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
+from train.models.backend_config import backend_field
 
-#: who writes iteration 0's questions
-WRITERS0 = ("sql2text", "few-shot", "rule-based")
+#: who writes iteration 0's questions (``auto``: few-shot for a model with a chat template, else sql2text)
+WRITERS0 = ("auto", "sql2text", "few-shot", "rule-based")
+#: which SQL a writer's y+ pair holds: the model's correct prediction y' (eq. 1) or the gold y
+POSITIVES = ("prediction", "gold")
+#: which epoch a loop's SFT keeps: the last (the paper's fixed epochs) or the best on the selection split
+EPOCH_CHOICES = ("last", "selection")
+#: which model a run returns: the last one (Alg. 1's p_θm) or the best on the selection split
+FINALS = ("last", "selection")
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,12 @@ class VBIConfig:
     )
     iterations: int = _h("Number of VBI-FT iterations K.", 3)
     writer0: str = _h(
-        "Who writes iteration 0's questions: sql2text (a SQL-to-Text model first fine-tuned on the benchmark's real "
-        "(SQL -> question) training pairs, SPFT-SQL §3.1.1), few-shot (--sql2text-model, an instruction model, "
-        "prompted with --fewshot-shots real pairs of the same database instead of fine-tuned) or rule-based (the "
-        "offline writer, an explicit choice).",
-        "sql2text",
+        "Who writes iteration 0's questions: auto (few-shot when --sql2text-model has a chat template -- the untuned "
+        "instruction model is the paper's writer before optimization, SPFT-SQL A.10 -- else sql2text), sql2text (a "
+        "SQL-to-Text model first fine-tuned on the benchmark's real (SQL -> question) training pairs), few-shot "
+        "(--sql2text-model prompted with --fewshot-shots real pairs of the same database, not fine-tuned) or "
+        "rule-based (the offline writer, an explicit choice).",
+        "auto",
     )
     fewshot_shots: int = _h(
         "With --writer0 few-shot: real (SQL, question) pairs shown per question, the same database's most similar "
@@ -57,7 +64,26 @@ class VBIConfig:
         True,
     )
     accumulate: bool = _h(
-        "Iteration K trains on the synthetic pairs of iterations 0..K (else on iteration K's alone).", True
+        "Iteration K trains on the synthetic pairs of iterations 0..K; default: on iteration K's --n alone "
+        "(SPFT-SQL Table 14: '7,000 real + 3,000 syn' per iteration).",
+        False,
+    )
+    positive: str = _h(
+        "SQL of the SQL-to-Text model's y+ training pairs: prediction (the model's correct SQL y', eq. 1) or gold "
+        "(the SQL the question was written for).",
+        "prediction",
+    )
+    keep_epoch: str = _h(
+        "Which epoch each SFT of the loop keeps: last (the paper's fixed epochs, SPFT-SQL A.4) or selection (the "
+        "best by EX on the selection split, which verification never reads; never D_val, whose verdicts it would "
+        "inflate).",
+        "last",
+    )
+    final: str = _h(
+        "Model the run returns (OUT/final for train spft, results.final in the manifest): last (the last "
+        "iteration's model; train spft: the last round's self-play main, Alg. 1's output) or selection (the best "
+        "on the selection split).",
+        "last",
     )
     failed_share: float = _h(
         "Share of iteration K+1's synthesis drawn from the templates of iteration K's y- examples (by training "
@@ -113,7 +139,9 @@ class VBIConfig:
     question_max_new_tokens: int = _h("Generation length for questions (SQL-to-Text writer).", 64)
     gen_batch_size: int = generation_field("gen_batch_size", " (SQL and questions)")
     eval_ex_limit: int = _h(
-        "Per-epoch EX model selection inside SFT judges at most this many D_val examples (0 = all).", 0
+        "With --keep-epoch selection: the per-epoch EX choice judges at most this many selection examples "
+        "(0 = all).",
+        0,
     )
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     lora: bool = lora_field("lora")
@@ -127,7 +155,7 @@ class VBIConfig:
     judge: str = judge_field("judge", "y+ / y- on D_val (and whether a synthetic query is new)")
     suite_size: int = judge_field("suite_size")
     suite_cache: str | None = judge_field("suite_cache")
-    # where generation runs (train.backend_config; help text and defaults live there)
+    # where generation runs (train.models.backend_config; help text and defaults live there)
     backend: str = backend_field("backend")
     base_url: str | None = backend_field("base_url")
     api_key_env: str = backend_field("api_key_env")
@@ -153,10 +181,18 @@ class VBIConfig:
             raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
         if self.writer0 not in WRITERS0:
             raise UnknownNameError("iteration-0 writer (--writer0)", self.writer0, WRITERS0)
+        if self.positive not in POSITIVES:
+            raise UnknownNameError("y+ SQL (--positive)", self.positive, POSITIVES)
+        if self.keep_epoch not in EPOCH_CHOICES:
+            raise UnknownNameError("epoch choice (--keep-epoch)", self.keep_epoch, EPOCH_CHOICES)
+        if self.final not in FINALS:
+            raise UnknownNameError("returned model (--final)", self.final, FINALS)
         if self.fewshot_shots < 1:
             raise ConfigError(f"--fewshot-shots must be >= 1, got {self.fewshot_shots}")
         if self.selection_size is not None and self.selection_size < 0:
             raise ConfigError(f"selection_size (--selection-size) must be >= 0, got {self.selection_size}")
+        if self.keep_epoch == "selection" and self.selection_size == 0:
+            raise ConfigError("--keep-epoch selection needs a selection split (--selection-size > 0)")
         check_optimiser(self)
         check_optimiser(self, "sql2text_")
         if not self.timeout > 0:

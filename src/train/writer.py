@@ -12,7 +12,7 @@ The model input is ``sql2text_input(schema_prompt, sql)`` -- the project's one f
 schema prompt comes from synth's prompt builder with the SQL and no question
 (:func:`sql2text_schema_prompt`); ``train vbi`` builds the SQL-to-Text training data with the same
 function, so training and writing see the same inputs. Generation goes through
-:func:`train.decoding.load_generator` (in-process, left padding, greedy: deterministic; or an
+:func:`train.models.decoding.load_generator` (in-process, left padding, greedy: deterministic; or an
 OpenAI-compatible server serving the same checkpoint: ``--writer-option backend=openai
 --writer-option base_url=http://HOST:PORT/v1``). An empty generation
 (a barely trained model may stop at once) is replaced by the rule-based question for that SQL, and
@@ -28,8 +28,8 @@ from typing import Any
 
 from evaluation.schema import Schema
 from synth.questions import register_writer
-from train.backend_config import GenerationBackendConfig, backend_config_from
-from train.decoding import GenerationOptions, Generator
+from train.models.backend_config import GenerationBackendConfig, backend_config_from
+from train.models.decoding import GenerationOptions, Generator
 
 WRITER_NAME = "model"
 DEFAULT_OPTIONS = GenerationOptions(max_new_tokens=64, batch_size=8)
@@ -61,7 +61,7 @@ class ModelQuestionWriter:
 
     The model is loaded on the first call (constructing the writer is cheap, so ``get_writer``
     fails fast on a wrong path without loading anything). ``generator`` + ``tokenizer`` may be
-    given instead of loading (tests, or any other :class:`train.decoding.Generator`); ``backend``
+    given instead of loading (tests, or any other :class:`train.models.decoding.Generator`); ``backend``
     says where a loaded model generates (default: in this process).
     """
 
@@ -79,7 +79,7 @@ class ModelQuestionWriter:
         p = Path(str(path)).expanduser()
         self.path = str(p.resolve()) if p.exists() else str(path)
         if generator is None:
-            from train.modeling import check_model_exists
+            from train.models.modeling import check_model_exists
 
             check_model_exists(self.path)
         self.name = f"{WRITER_NAME}:{self.path}"
@@ -94,7 +94,7 @@ class ModelQuestionWriter:
         """Questions that came from the rule-based writer because the model's output was empty."""
 
     def _load(self) -> None:
-        from train.decoding import load_generator
+        from train.models.decoding import load_generator
 
         gen = load_generator(self.path, self.options, self.backend)
         self._generator, self._tokenizer = gen, gen.tokenizer
@@ -117,7 +117,7 @@ class ModelQuestionWriter:
         return self.write_batch([(sql, schema)])[0]
 
     def write_batch(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
-        from train.formatting import render_prompt
+        from train.models.formatting import render_prompt
 
         if not items:
             return []
@@ -162,7 +162,7 @@ def model_writer(
 ) -> ModelQuestionWriter:
     """Factory registered as ``"model"``: ``get_writer("model", path=..., max_new_tokens=..., batch_size=...)``
     (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``); the other keywords are
-    :class:`~train.backend_config.GenerationBackendConfig` fields (``backend="openai", base_url=...``)."""
+    :class:`~train.models.backend_config.GenerationBackendConfig` fields (``backend="openai", base_url=...``)."""
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
     return ModelQuestionWriter(
         path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config, backend=backend_config_from(backend)

@@ -163,7 +163,7 @@ def test_help() -> None:
 
 def test_reads_train_predict_records(spider_root: Path, tmp_path: Path, monkeypatch) -> None:
     """`train predict` writes {id, db_id, sql, raw, gen_hash}; db_id may be null. Schema and reader agree."""
-    import train.decoding as gen  # the writer itself, driven by a stub generator (no model, no torch)
+    import train.models.decoding as gen  # the writer itself, driven by a stub generator (no model, no torch)
 
     class Echo:
         def generate(self, inputs):

@@ -59,7 +59,7 @@ def tiny_data(data_root: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data: Path, tmp_path_factory) -> Path:
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
 
     return init_tiny(tiny_data, tmp_path_factory.mktemp("models") / "tiny", TinyConfig(vocab_size=600, seed=0))
 

@@ -127,7 +127,7 @@ def test_vbi_writer0_few_shot_prompts_the_model_then_fine_tunes_it(tmp_path):
     after iteration 0 it is fine-tuned on real + y+ (starting from that same model) and writes as usual."""
     import train.vbi as vbi
     from synth.generation import GenerateConfig, generate, write_outputs
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
     from train.vbi_config import VBIConfig
 
     write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), tmp_path / "tokdata")

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
-from train.decoding import GenerationOptions, extract_sql
-from train.formatting import IGNORE_INDEX, encode_prompt_answer, model_input, pad_batch, target_text
 from train.io import read_examples, split_paths
+from train.models.decoding import GenerationOptions, extract_sql
+from train.models.formatting import IGNORE_INDEX, encode_prompt_answer, model_input, pad_batch, target_text
 from train.pool import Pool, PoolEntry, load_pool, save_pool
 
 

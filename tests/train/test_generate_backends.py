@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from evaluation.errors import ConfigError, UnknownNameError
-from train.backend_config import BACKEND_FIELDS, GenerationBackendConfig, backend_config_from, backend_config_of
-from train.decoding import GenerationOptions, cut_at_stop, partial_path
+from train.models.backend_config import BACKEND_FIELDS, GenerationBackendConfig, backend_config_from, backend_config_of
+from train.models.decoding import GenerationOptions, partial_path
+from train.models.formatting import cut_at_stop
 
 
 def test_backend_config_checks_name_the_option():
@@ -200,7 +201,7 @@ def scripted():
 
 
 def _gen(url, **kw):
-    from train.openai_backend import OpenAIGenerator
+    from train.models.openai_backend import OpenAIGenerator
 
     cfg = GenerationBackendConfig(backend="openai", base_url=url, **kw)
     return OpenAIGenerator(
@@ -215,7 +216,7 @@ def test_server_answers_in_order_and_stop_is_applied(scripted):
 
 
 def test_server_500_is_retried_a_bounded_number_of_times(scripted):
-    from train.openai_backend import GenerationServerError
+    from train.models.openai_backend import GenerationServerError
 
     script, url = scripted(status=500)
     with pytest.raises(GenerationServerError, match=r"HTTP 500 after 2 retries"):
@@ -224,7 +225,7 @@ def test_server_500_is_retried_a_bounded_number_of_times(scripted):
 
 
 def test_slow_server_times_out_with_a_clear_error(scripted):
-    from train.openai_backend import GenerationServerError
+    from train.models.openai_backend import GenerationServerError
 
     script, url = scripted(delay=1.5)
     t = time.monotonic()
@@ -234,7 +235,7 @@ def test_slow_server_times_out_with_a_clear_error(scripted):
 
 
 def test_wrong_model_and_refused_connection(scripted):
-    from train.openai_backend import GenerationServerError, ModelNotServedError
+    from train.models.openai_backend import GenerationServerError, ModelNotServedError
 
     _script, url = scripted(models=("someone-else",))
     with pytest.raises(
@@ -287,11 +288,11 @@ def test_cli_error_for_an_unreachable_server(tiny_model, tiny_data, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    from train import backend_config, decoding
+    from train.models import backend_config, decoding
 
     assert doctest.testmod(decoding).failed == 0
     if __import__("importlib").util.find_spec("openai"):
-        from train import openai_backend
+        from train.models import openai_backend
 
         assert doctest.testmod(openai_backend).failed == 0
     assert doctest.testmod(backend_config).failed == 0

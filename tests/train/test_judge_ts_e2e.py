@@ -63,16 +63,16 @@ def _lines(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def ts_run(tmp_path_factory):
     pytest.importorskip("torch")
-    import train.decoding
+    import train.models.decoding
     from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
 
     root = tmp_path_factory.mktemp("spft-ts")
     write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), root / "tokdata")
     tiny = init_tiny(root / "tokdata", root / "tiny", TinyConfig(vocab_size=600, seed=0))
     out, cache = root / "run", root / "suites"
-    real_predict = train.decoding.predict
+    real_predict = train.models.decoding.predict
 
     def partly_right(gen, tokenizer, examples, **kw):
         """A tiny model gets nothing right, and TS only re-judges what EX calls correct: every second
@@ -87,7 +87,7 @@ def ts_run(tmp_path_factory):
         return out
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train.decoding, "predict", partly_right)
+        mp.setattr(train.models.decoding, "predict", partly_right)
         res = CliRunner().invoke(
             main,
             ["spft", "--model", str(tiny), "--out", str(out), "--suite-cache", str(cache), *ARGS],

@@ -146,11 +146,11 @@ def test_variant_registry_drives_docs_table():
 def test_docstring_examples():
     import doctest
 
-    import train.decoding
     import train.losses
+    import train.models.decoding
     import train.roles
     import train.selfplay
 
-    for mod in (train.losses, train.decoding, train.roles, train.selfplay):
+    for mod in (train.losses, train.models.decoding, train.roles, train.selfplay):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0

@@ -11,11 +11,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from evaluation.errors import ConfigError, DataNotFoundError  # noqa: E402
-from train.decoding import GenerationOptions, HFGenerator, predict, predict_file, render_inputs  # noqa: E402
-from train.modeling import LoraOptions, check_compatible, load_model, load_tokenizer  # noqa: E402
+from train.models.decoding import GenerationOptions, HFGenerator, predict, predict_file, render_inputs  # noqa: E402
+from train.models.modeling import LoraOptions, check_compatible, load_model, load_tokenizer  # noqa: E402
+from train.models.tiny import TinyConfig, init_tiny  # noqa: E402
 from train.sft import encode_examples, run_sft  # noqa: E402
 from train.sft_config import SFTConfig  # noqa: E402
-from train.tiny import TinyConfig, init_tiny  # noqa: E402
 
 
 def _params(path) -> dict:
@@ -64,8 +64,8 @@ def test_lora_wraps_only_targets(tiny_model):
 
 
 def test_labels_mask_prompt_and_padding(tiny_model, tiny_data):
-    from train.formatting import CausalLMCollator
     from train.io import read_examples
+    from train.models.formatting import CausalLMCollator
 
     tok = load_tokenizer(tiny_model)
     exs = read_examples(tiny_data / "val.jsonl")[:2]

@@ -37,7 +37,7 @@ def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(
     tiny_data: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("torch")
-    from train.modeling import load_model, tied_weight_keys
+    from train.models.modeling import load_model, tied_weight_keys
     from train.sft import run_sft
     from train.sft_config import SFTConfig
 
@@ -78,9 +78,9 @@ def test_sft_of_a_tied_model_has_no_lm_head_warning_and_readable_files(
 def test_tiny_defaults_bring_the_loss_clearly_down(tiny_data: Path, tiny_model: Path, tmp_path: Path) -> None:
     """Three epochs with the tiny model's own learning rate vs the fine-tuning default: the loss must fall."""
     pytest.importorskip("torch")
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS
     from train.sft import run_sft
     from train.sft_config import SFTConfig
-    from train.tiny import FROM_SCRATCH_DEFAULTS
 
     def first_and_last_loss(**kw) -> tuple[float, float]:
         out = tmp_path / f"lr{kw.get('learning_rate')}"

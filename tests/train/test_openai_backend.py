@@ -54,7 +54,7 @@ def demo(tmp_path_factory):
 
     from synth.cli import main as synth_main
     from train.cli import main as train_main
-    from train.modeling import load_model, load_tokenizer
+    from train.models.modeling import load_model, load_tokenizer
 
     root = tmp_path_factory.mktemp("served")
     data, tiny, served = root / "out", root / "tiny", root / "served"
@@ -125,9 +125,9 @@ def server(demo, tmp_path_factory):
 
 
 def test_greedy_over_the_server_equals_in_process(demo, server):
-    from train.backend_config import GenerationBackendConfig
-    from train.decoding import GenerationOptions, load_generator, predict
     from train.io import read_examples
+    from train.models.backend_config import GenerationBackendConfig
+    from train.models.decoding import GenerationOptions, load_generator, predict
 
     data, served = demo
     examples = read_examples(data / "val.jsonl")[:6]
@@ -240,8 +240,8 @@ def test_question_writer_and_sampling_over_the_server(demo, server, tmp_path):
     requests give different samples for the copies of one prompt, and the same ones when repeated."""
     from synth.questions import get_writer
     from synth.sources import resolve_benchmark
-    from train.backend_config import GenerationBackendConfig
-    from train.decoding import GenerationOptions, load_generator
+    from train.models.backend_config import GenerationBackendConfig
+    from train.models.decoding import GenerationOptions, load_generator
 
     _data, served = demo
     schema = next(iter(resolve_benchmark("demo").schemas.values()))

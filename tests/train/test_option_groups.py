@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from evaluation.errors import ConfigError, InputError
-from train.backend_config import BACKEND_FIELDS
 from train.cli import main
 from train.fields import (
     GENERATION_GROUP,
@@ -24,6 +23,7 @@ from train.fields import (
     optimiser_of,
 )
 from train.judge_fields import JUDGE_GROUP
+from train.models.backend_config import BACKEND_FIELDS
 from train.selfplay_config import SelfPlayConfig
 from train.sft_config import SFTConfig
 from train.spft_config import SpftConfig

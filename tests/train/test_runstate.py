@@ -69,7 +69,7 @@ def test_training_prints_no_log_dicts_and_keeps_them_in_the_run_log(tmp_path):
 
     from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
 
     write_outputs(generate(GenerateConfig(db="demo", n=24, val_size=4, seed=1)), tmp_path / "data")
     tiny = init_tiny(tmp_path / "data", tmp_path / "tiny", TinyConfig(vocab_size=500, seed=0))

@@ -178,9 +178,9 @@ def test_resume_conflicts_name_what_changed(tmp_path):
 
 def test_sequence_logps_sums_answer_tokens_only(tiny_model):
     torch = pytest.importorskip("torch")
-    from train.formatting import encode_prompt_answer, pad_batch
-    from train.logprobs import batched_logps, sequence_logps
-    from train.modeling import load_model, load_tokenizer
+    from train.models.formatting import encode_prompt_answer, pad_batch
+    from train.models.logprobs import batched_logps, sequence_logps
+    from train.models.modeling import load_model, load_tokenizer
 
     tok, model = load_tokenizer(tiny_model), load_model(tiny_model, trainable=False)
     enc = [

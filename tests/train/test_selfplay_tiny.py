@@ -126,7 +126,7 @@ def test_exspin_chain_with_sampled_opponent(small_data, tiny_model, tmp_path):
 def test_pool_with_mismatched_tokenizers_is_refused(small_data, tiny_model, tmp_path):
     import shutil
 
-    from train.modeling import load_tokenizer
+    from train.models.modeling import load_tokenizer
 
     other = tmp_path / "other"
     shutil.copytree(tiny_model, other)

@@ -70,7 +70,7 @@ def spft_run(tmp_path_factory):
     import train.vbi as vbi
     from synth.generation import GenerateConfig, generate, write_outputs
     from train.cli import main
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
 
     root = tmp_path_factory.mktemp("spft")
     write_outputs(generate(GenerateConfig(db="demo", n=40, val_size=4, seed=5)), root / "tokdata")

@@ -31,7 +31,7 @@ def _capture_sft(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
 
 
 def test_init_tiny_writes_its_training_defaults(tiny_model: Path) -> None:
-    from train.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, training_defaults
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS, TRAINING_DEFAULTS_FILE, training_defaults
 
     on_disk = json.loads((tiny_model / TRAINING_DEFAULTS_FILE).read_text())
     assert on_disk == FROM_SCRATCH_DEFAULTS
@@ -43,8 +43,8 @@ def test_sft_cli_applies_the_defaults_only_to_options_not_given(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from train.cli import main
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS
     from train.sft_config import SFTConfig
-    from train.tiny import FROM_SCRATCH_DEFAULTS
 
     calls = _capture_sft(monkeypatch)
     base = ["sft", "--data", str(tmp_path / "d"), "--model", str(tiny_model), "--out", str(tmp_path / "o")]
@@ -100,7 +100,7 @@ def test_library_callers_get_exactly_what_they_pass(tiny_model: Path) -> None:
     ],
 )
 def test_a_bad_training_defaults_file_is_named(tmp_path: Path, content: str, field: str | None) -> None:
-    from train.tiny import TRAINING_DEFAULTS_FILE, training_defaults
+    from train.models.tiny import TRAINING_DEFAULTS_FILE, training_defaults
 
     (tmp_path / TRAINING_DEFAULTS_FILE).write_text(content)
     with pytest.raises(InputError) as e:

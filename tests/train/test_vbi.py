@@ -205,7 +205,7 @@ def vbi_run(tmp_path_factory):
     pytest.importorskip("torch")
     import train.vbi as vbi
     from synth.generation import GenerateConfig, generate, write_outputs
-    from train.tiny import TinyConfig, init_tiny
+    from train.models.tiny import TinyConfig, init_tiny
     from train.vbi_config import VBIConfig
 
     root = tmp_path_factory.mktemp("vbi")

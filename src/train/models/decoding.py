@@ -1,7 +1,7 @@
 """Batched generation behind a small interface, SQL extraction, and predictions keyed by example id.
 
 :class:`Generator` is the seam: :class:`HFGenerator` runs transformers ``generate`` with left
-padding in this process; :class:`train.openai_backend.OpenAIGenerator` sends the same rendered
+padding in this process; :class:`train.models.openai_backend.OpenAIGenerator` sends the same rendered
 prompts to an OpenAI-compatible server (vLLM, SGLang, ``transformers serve``). Every caller builds
 its generator with :func:`load_generator`, so the backend is one config field everywhere.
 """
@@ -20,8 +20,8 @@ from evaluation.console import echo
 from evaluation.errors import ConfigError
 from evaluation.fileio import jsonl_text
 from evaluation.provenance import json_digest
-from train.backend_config import GenerationBackendConfig
-from train.formatting import model_input, render_prompt
+from train.models.backend_config import GenerationBackendConfig
+from train.models.formatting import cut_at_stop, model_input, render_prompt
 
 
 @dataclass(frozen=True)
@@ -65,18 +65,6 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[str]) -> list[str]: ...
 
 
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to (without) the earliest stop string, as the OpenAI API defines ``stop``.
-
-    >>> cut_at_stop("SELECT 1;\\nSELECT 2", [";", "\\n"])
-    'SELECT 1'
-    >>> cut_at_stop("SELECT 1", [])
-    'SELECT 1'
-    """
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text
-
-
 class HFGenerator:
     """transformers ``generate`` on batches of left-padded prompts."""
 
@@ -87,7 +75,7 @@ class HFGenerator:
 
     def close(self) -> None:
         """Drop the model (frees accelerator memory between the stages of a loop)."""
-        from train.modeling import free_memory
+        from train.models.modeling import free_memory
 
         self.model = None
         free_memory()
@@ -168,7 +156,7 @@ def _split_first_statement(sql: str) -> str:
 
 def load_inference_model(model: str | Path) -> tuple[Any, Any]:
     """``(model, tokenizer)`` ready for generation or log-probs: eval mode, best device, checked to match."""
-    from train.modeling import check_compatible, load_model, load_tokenizer, pick_device
+    from train.models.modeling import check_compatible, load_model, load_tokenizer, pick_device
 
     tok = load_tokenizer(model)
     m = load_model(model, trainable=False, device=pick_device())
@@ -189,14 +177,14 @@ def load_generator(
     The result implements :class:`Generator` and carries ``tokenizer`` (prompts are rendered locally
     for both backends), ``backend`` (its name, recorded in predictions) and ``close()``. With a server,
     only the tokenizer is loaded here, and the server must serve this very checkpoint (path or
-    fingerprint, see :mod:`train.openai_backend`): otherwise an error, or with
+    fingerprint, see :mod:`train.models.openai_backend`): otherwise an error, or with
     ``if_not_served="local"`` (loops whose pool holds models the server cannot know, such as the one
     just trained) a note on stderr and in-process generation.
     """
     backend = backend or GenerationBackendConfig()
     if backend.served:
-        from train.modeling import load_tokenizer
-        from train.openai_backend import ModelNotServedError, OpenAIGenerator
+        from train.models.modeling import load_tokenizer
+        from train.models.openai_backend import ModelNotServedError, OpenAIGenerator
 
         tok = load_tokenizer(model)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from train.formatting import IGNORE_INDEX, pad_batch
+from train.models.formatting import IGNORE_INDEX, pad_batch
 
 
 def sequence_logps(model: Any, input_ids: Any, attention_mask: Any, labels: Any) -> Any:

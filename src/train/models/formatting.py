@@ -1,4 +1,5 @@
-"""From example records to token ids: model input text, answer text, labels masked on the prompt.
+"""From example records to token ids and back: model input text, answer text, labels masked on the
+prompt, and completions cut at their stop strings (both decoding backends use :func:`cut_at_stop`).
 
 The text of the model input comes from synth's prompt builder (the ``prompt`` field, or
 ``synth.prompt.format.sql2text_input`` for SQL-to-Text); here it is only wrapped in the
@@ -7,6 +8,7 @@ tokenizer's chat template when the tokenizer has one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,3 +109,15 @@ class CausalLMCollator:
 
         padded = pad_batch(features, self.pad_id, keys=("input_ids", "attention_mask", "labels"))
         return {k: torch.tensor(v, dtype=torch.long) for k, v in padded.items()}
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (without) the earliest stop string, as the OpenAI API defines ``stop``.
+
+    >>> cut_at_stop("SELECT 1;\\nSELECT 2", [";", "\\n"])
+    'SELECT 1'
+    >>> cut_at_stop("SELECT 1", [])
+    'SELECT 1'
+    """
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text

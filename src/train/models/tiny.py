@@ -190,7 +190,7 @@ def init_tiny(data: str | Path, out: str | Path, config: TinyConfig = TinyConfig
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     from train.io import write_json
-    from train.modeling import share_like_other_outputs
+    from train.models.modeling import share_like_other_outputs
 
     share_like_other_outputs(out)
 

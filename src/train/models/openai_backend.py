@@ -1,7 +1,7 @@
 """Generation on an OpenAI-compatible server (vLLM, SGLang, ``transformers serve``) via ``/v1/completions``.
 
 The server gets the exact text the in-process backend would feed the model (the caller renders it
-with :func:`train.formatting.render_prompt`), so only where decoding runs changes. Greedy requests
+with :func:`train.models.formatting.render_prompt`), so only where decoding runs changes. Greedy requests
 use ``temperature=0``; sampled ones pass temperature, top-p and a per-request seed (``seed + i`` for
 the i-th prompt, so the k copies of one prompt that self-play sends give k different samples).
 Requests run ``concurrency`` at a time; the ``openai`` client retries refused connections, timeouts,
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import SpftError
-from train.backend_config import GenerationBackendConfig
-from train.decoding import cut_at_stop
+from train.models.backend_config import GenerationBackendConfig
+from train.models.formatting import cut_at_stop
 
 #: hex digits of the checkpoint fingerprint a served model name may carry instead of the path
 FINGERPRINT_CHARS = 16
@@ -139,7 +139,7 @@ def served_model_ids(cfg: GenerationBackendConfig, client: Any = None) -> list[s
 
 
 class OpenAIGenerator:
-    """:class:`train.decoding.Generator` over ``/v1/completions`` of an OpenAI-compatible server."""
+    """:class:`train.models.decoding.Generator` over ``/v1/completions`` of an OpenAI-compatible server."""
 
     backend = "openai"
 

@@ -142,6 +142,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     return _iter_lines(path)
 
 
+def invalid_json(e: json.JSONDecodeError) -> str:
+    """Python's own message and column for a JSON error (the caller names file and line): a truncated
+    line reads ``invalid JSON (Unterminated string starting at: column 7)``, not a bare fragment.
+    Lines are parsed without their line break, so the column is the line's."""
+    return f"invalid JSON ({e.msg}: column {e.colno})"
+
+
 def _iter_lines(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
@@ -152,9 +159,9 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line.rstrip("\r\n"))  # a line cut in a string: "Unterminated string"
             except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON ({e.msg})", path=path, line=lineno) from None
+                raise InputError(invalid_json(e), path=path, line=lineno) from None
             yield lineno, value
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError
-from evaluation.fileio import iter_jsonl_objects
+from evaluation.fileio import invalid_json, iter_jsonl_objects
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def load_gold(path: str | Path) -> tuple[list[GoldRecord], str]:
         try:
             items = json.loads(_read_text(path))
         except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON ({e.msg})", path=path, line=e.lineno) from None
+            raise InputError(invalid_json(e), path=path, line=e.lineno) from None
         if not isinstance(items, list):
             raise InputError("expected a JSON list of examples (Spider dev.json layout)", path=path)
         out = []

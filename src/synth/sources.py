@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
-from evaluation.fileio import iter_jsonl
+from evaluation.fileio import invalid_json, iter_jsonl
 from evaluation.schema import (
     Schema,
     read_description_dir,
@@ -203,7 +203,7 @@ def load_examples(path: str | Path) -> list[dict]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON ({e.msg})", path=path, line=e.lineno) from None
+            raise InputError(invalid_json(e), path=path, line=e.lineno) from None
         if not isinstance(items, list):
             raise InputError("expected a JSON list of examples", path=path)
     out = []

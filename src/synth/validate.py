@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from evaluation.errors import DataNotFoundError, UnknownNameError
+from evaluation.fileio import invalid_json
 from synth import emit
 
 #: The JSON Schemas: ``synth/data_schemas`` is a symlink to the repository's ``data_schemas/`` in a
@@ -145,9 +146,9 @@ def validate_file(path: str | Path, schema: str | None = None, *, max_problems: 
                     continue
                 rows += 1
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line.rstrip("\r\n"))
                 except json.JSONDecodeError as e:
-                    problems.append(Problem(shown, ln, None, f"invalid JSON ({e.msg}, column {e.colno})"))
+                    problems.append(Problem(shown, ln, None, invalid_json(e)))
                     continue
                 problems.extend(_instance_problems(validator, obj, shown, ln))
                 if len(problems) >= max_problems:

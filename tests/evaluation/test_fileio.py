@@ -90,11 +90,13 @@ def test_iter_jsonl_numbers_lines_from_one_and_skips_blank_lines(tmp_path: Path)
 @pytest.mark.parametrize(
     "content,line,reason",
     [
-        (b'{"a": 1}\n\n{"a": \n', 3, "invalid JSON (Expecting value)"),
-        (b'{"a": 1}\n{"a": 2} x\n', 2, "invalid JSON (Extra data)"),
+        (b'{"a": 1}\n\n{"a": \n', 3, "invalid JSON (Expecting value: column 7)"),
+        (b'{"a": 1}\n{"a": "SELE\n', 2, "invalid JSON (Unterminated string starting at: column 7)"),
+        (b'{"a": 1}\n{"a": "SELE', 2, "invalid JSON (Unterminated string starting at: column 7)"),
+        (b'{"a": 1}\n{"a": 2} x\n', 2, "invalid JSON (Extra data: column 10)"),
         (b'{"a": 1}\n{"a": "\xff"}\n', 2, "not UTF-8 text (invalid start byte)"),
     ],
-    ids=["truncated", "trailing-garbage", "not-utf8"],
+    ids=["truncated", "cut-in-a-string", "cut-at-end-of-file", "trailing-garbage", "not-utf8"],
 )
 def test_iter_jsonl_errors_name_file_and_line(tmp_path: Path, content: bytes, line: int, reason: str):
     p = tmp_path / "bad.jsonl"

@@ -183,3 +183,14 @@ def test_db_root_missing_some_databases_stays_a_warning(tmp_path: Path) -> None:
     res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(DEMO / "database")])
     assert res.exit_code == 0, res.output
     assert "Warning:" in res.output and "no_such_db" in res.output
+
+
+def test_truncated_prediction_line_reports_pythons_message_with_column(tmp_path: Path) -> None:
+    """Issue 23.9: a line cut inside a string said `invalid JSON (Invalid control character at)`:
+    the line break was parsed as part of the string."""
+    gold, _ = _demo_items(tmp_path, ["clinic", "clinic"])
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text('{"id": "0", "sql": "SELECT 1"}\n{"id": "1", "sql": "SELE\n')
+    res = _run(["--gold", str(gold), "--pred", str(pred), "--db-root", str(DEMO / "database")])
+    assert res.exit_code == 1
+    assert res.output == f"Error: {pred}:2: invalid JSON (Unterminated string starting at: column 20)\n"

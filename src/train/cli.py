@@ -73,7 +73,7 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     if applied:
         click.echo(applied.message(), err=True)
     res = run_sft(SFTConfig(**kw), training_defaults=applied.record() if applied else None)
-    click.echo(f"best model written to {res.out} (D_val EX {res.val_ex}, best metric {res.best_metric})")
+    click.echo(res.summary())
 
 
 @click.command(

@@ -25,9 +25,33 @@ class SFTResult:
 
     out: Path
     best_checkpoint: str | None
-    best_metric: float | None
-    val_ex: float | None
+    best_metric: float | None  # the Trainer's selection score (EX - 1e-7 x loss): internal, not shown
+    val_ex: float | None  # D_val EX of the kept epoch (None without EX evaluation)
     train_loss: float | None
+    val_loss: float | None = None  # D_val loss of the kept epoch
+
+    def summary(self) -> str:
+        """What ``train sft`` prints: where the model went and the kept epoch's D_val EX and loss."""
+        scores = [f"D_val EX {self.val_ex:.3f}"] if self.val_ex is not None else []
+        if self.val_loss is not None:
+            scores.append(f"loss {self.val_loss:.2f}" if scores else f"D_val loss {self.val_loss:.2f}")
+        return f"best model written to {self.out}" + (f" ({', '.join(scores)})" if scores else "")
+
+
+def kept_scores(history: list[dict[str, Any]], best_checkpoint: str | None) -> tuple[float | None, float | None]:
+    """D_val (EX, loss) of the epoch that was kept: the step of ``best_checkpoint`` (``checkpoint-N``),
+    else the last evaluation. The Trainer logs the loss and EX of one evaluation as two entries.
+
+    >>> h = [{"step": 2, "eval_loss": 5.0}, {"step": 2, "eval_ex": 0.1}, {"step": 4, "eval_loss": 4.5}]
+    >>> kept_scores(h, "ckpt/checkpoint-2"), kept_scores(h, None)
+    ((0.1, 5.0), (None, 4.5))
+    """
+    evals = [h for h in history if "eval_loss" in h or "eval_ex" in h]
+    if not evals:
+        return None, None
+    step = int(best_checkpoint.rsplit("-", 1)[1]) if best_checkpoint else evals[-1]["step"]
+    at = {k: v for h in evals if h.get("step") == step for k, v in h.items()}
+    return at.get("eval_ex"), at.get("eval_loss")
 
 
 def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], task: str, max_length: int) -> list[dict]:
@@ -189,14 +213,14 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
     share_like_other_outputs(out)  # safetensors writes weights 0o600
     history = trainer.state.log_history
     write_jsonl(out / "log_history.jsonl", history)
-    val_ex_scores = [h["eval_ex"] for h in history if "eval_ex" in h]
-    best_ex = max(val_ex_scores) if val_ex_scores else None
+    best_ex, best_loss = kept_scores(history, trainer.state.best_model_checkpoint)
     result = SFTResult(
         out=out,
         best_checkpoint=trainer.state.best_model_checkpoint,
         best_metric=trainer.state.best_metric,
         val_ex=best_ex,
         train_loss=getattr(train_out, "training_loss", None),
+        val_loss=best_loss,
     )
     inputs = {
         "data": file_inputs({"train": train_path, "val": val_path}),
@@ -218,6 +242,7 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
             "best_metric": result.best_metric,
             "metric": metric,
             "val_ex": best_ex,
+            "val_loss": best_loss,
             "train_loss": result.train_loss,
             "resumed_from": resume,
         },

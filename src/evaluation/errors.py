@@ -61,3 +61,8 @@ class UnknownNameError(SpftError):
 
 class ConfigError(SpftError):
     """Inconsistent parameters; the message names the parameters involved."""
+
+
+class MissingExtraError(SpftError):
+    """A command needs an optional dependency group (``pip install -e ".[train]"``) that is not installed;
+    the message names the missing modules and the install command."""

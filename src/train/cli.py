@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli_common import config_options, given_options
+from train.cli_common import config_options, given_options, needs_train_extra
 from train.cli_experiment import experiment_cmd
 from train.cli_spft import spft_cmd
 from train.cli_vbi import vbi_cmd
@@ -176,6 +176,8 @@ main.add_command(selfplay_cmd)
 main.add_command(experiment_cmd)
 main.add_command(spft_cmd)
 main.add_command(vbi_cmd)
+for _command in main.commands.values():  # all of them import torch: check the extra before writing anything
+    _command.callback = needs_train_extra(_command.callback)
 
 if __name__ == "__main__":  # `python -m train.cli` (e.g. under accelerate launch)
     main()

@@ -6,11 +6,17 @@ Command modules (:mod:`train.cli_vbi`, :mod:`train.cli_spft`, ...) import from h
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from evaluation.cli_options import config_options as _config_options
+from evaluation.errors import SpftError
+from train.extra import require_train_extra
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 RENAMES = {"lam": "lambda"}
 
@@ -25,3 +31,18 @@ def given_options(ctx: click.Context, kw: dict[str, Any]) -> set[str]:
     from click.core import ParameterSource
 
     return {name for name in kw if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+
+
+def needs_train_extra(fn: F) -> F:
+    """Wrap a command's callback: without the train extra it ends in one ``Error:`` line naming the install
+    command, before anything is written. Click runs callbacks after parsing, so ``--help`` needs no torch."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            require_train_extra(f"train {click.get_current_context().info_name}")
+        except SpftError as e:
+            raise click.ClickException(str(e)) from None
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -215,3 +215,18 @@ def test_vbi_docs_model_writer_line_runs(tmp_path: Path) -> None:
     out = Path(tmp_path / re.search(r"--out (\S+)", cmd).group(1))
     first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert first["question_writer"].startswith("model:")  # written by the model writer (or its counted fallback)
+
+
+def test_quickstart_outputs_are_ignored_by_git() -> None:
+    """Run in the repository root, the Quickstart's outputs must not show up as untracked files (issue 23.9)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = set()
+    for cmd in _quickstart_block():
+        argv = shlex.split(cmd.replace("$SPFT_DATA_ROOT", "/data"))
+        outputs |= {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--out", "--report", "--details")}
+    assert {"out/", "models/tiny", "ckpt/", "preds.jsonl", "report.json"} <= outputs
+    r = subprocess.run(
+        ["git", "check-ignore", "--no-index", *sorted(outputs)], cwd=REPO, capture_output=True, text=True
+    )
+    assert sorted(r.stdout.split()) == sorted(outputs), f"not ignored: {sorted(outputs - set(r.stdout.split()))}"

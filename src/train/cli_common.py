@@ -7,14 +7,17 @@ Command modules (:mod:`train.cli_vbi`, :mod:`train.cli_spft`, ...) import from h
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from evaluation.cli_options import config_options as _config_options
 from evaluation.errors import SpftError
 from train.extra import require_train_extra
+
+if TYPE_CHECKING:
+    from train.models.tiny import AppliedDefaults
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,3 +49,17 @@ def needs_train_extra(fn: F) -> F:
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def apply_model_defaults(
+    ctx: click.Context, kw: dict[str, Any], command: str, skip: Collection[str] = ()
+) -> AppliedDefaults | None:
+    """Fill ``kw`` with the from-scratch defaults saved beside the ``train init-tiny`` models that
+    ``command`` trains, for the options the user did not give nor ``skip`` (a preset's), and say which
+    on stderr: one rule for ``train sft``, ``vbi``, ``spft`` and ``selfplay``."""
+    from train.models.tiny import apply_training_defaults
+
+    applied = apply_training_defaults(kw, given_options(ctx, kw) | set(skip), command)
+    if applied:
+        click.echo(applied.message(), err=True)
+    return applied

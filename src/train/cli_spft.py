@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli_common import config_options, given_options
+from train.cli_common import apply_model_defaults, config_options, given_options
 from train.spft_config import SpftConfig
 from train.vbi import best_on_selection
 
@@ -24,8 +24,9 @@ from train.vbi import best_on_selection
 @friendly_errors
 def spft_cmd(ctx: click.Context, **kw: Any) -> None:
     from train.spft import run_spft
-    from train.spft_config import with_preset
+    from train.spft_config import PRESETS, with_preset
 
+    apply_model_defaults(ctx, kw, "spft", skip=PRESETS.get(kw.get("preset"), {}))  # the preset's options win
     res = run_spft(with_preset(kw, given_options(ctx, kw)))  # what the user set wins over the preset
     for r in sorted({row["round"] for row in res.rows}):
         rows = [row for row in res.rows if row["round"] == r]

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evaluation.cli_errors import friendly_errors
-from train.cli_common import config_options
+from train.cli_common import apply_model_defaults, config_options
 from train.vbi_config import VBIConfig
 
 
@@ -19,9 +19,12 @@ from train.vbi_config import VBIConfig
     "(for `train selfplay --pool OUT`). Resumable.",
 )
 @config_options(VBIConfig)
+@click.pass_context
 @friendly_errors
-def vbi_cmd(**kw: Any) -> None:
+def vbi_cmd(ctx: click.Context, **kw: Any) -> None:
     from train.vbi import run_vbi
+
+    apply_model_defaults(ctx, kw, "vbi")
 
     res = run_vbi(VBIConfig(**kw))
     for row in res.rows:

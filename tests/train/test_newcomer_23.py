@@ -73,3 +73,82 @@ def test_train_without_the_train_extra_says_what_to_install_and_writes_nothing(a
 def test_the_install_hint_names_the_makefiles_torch() -> None:
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"TORCH_SPEC ?= {TORCH_SPEC}\n" in makefile
+
+
+class _Captured(Exception):
+    pass
+
+
+def _capture(monkeypatch: pytest.MonkeyPatch, module: str, func: str) -> list:
+    """Replace ``module.func`` (run_vbi, run_spft, run_selfplay) by a recorder of the config it gets."""
+    import importlib
+
+    from evaluation.errors import SpftError
+
+    calls: list = []
+
+    def record(cfg):
+        calls.append(cfg)
+        raise SpftError("captured")
+
+    monkeypatch.setattr(importlib.import_module(module), func, record)
+    return calls
+
+
+@pytest.mark.parametrize("command", ["spft", "vbi"])
+def test_loop_commands_apply_init_tiny_defaults_to_both_sft_stages(
+    command: str, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """23.3: `train spft --model models/tiny` trained the random model at the fine-tuning lr 2e-5."""
+    pytest.importorskip("torch")
+    from train.cli import main
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS as OWN
+
+    calls = _capture(monkeypatch, f"train.{command}", f"run_{command}")
+    base = [command, "--db", "demo", "--model", str(tiny_model), "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(main, base)
+    assert res.output.endswith("Error: captured\n"), res.output
+    cfg = calls[-1]
+    assert (cfg.learning_rate, cfg.epochs, cfg.batch_size) == (OWN["learning_rate"], OWN["epochs"], OWN["batch_size"])
+    assert (cfg.sql2text_learning_rate, cfg.sql2text_epochs) == (OWN["learning_rate"], OWN["epochs"])
+    assert f"[{command}] {tiny_model} is a `train init-tiny` model" in res.stderr
+    assert "--sql2text-learning-rate 0.003" in res.stderr
+    if command == "spft":  # self-play starts from the SFT stage's output, no longer random
+        assert cfg.selfplay_learning_rate < OWN["learning_rate"]
+
+    res = CliRunner().invoke(main, [*base, "--learning-rate", "1e-4", "--sql2text-epochs", "2"])
+    cfg = calls[-1]
+    assert (cfg.learning_rate, cfg.sql2text_epochs, cfg.epochs) == (1e-4, 2, OWN["epochs"])  # what is given wins
+    assert "--learning-rate 0.003" not in res.stderr and "--sql2text-learning-rate 0.003" in res.stderr
+
+
+def test_spft_preset_wins_over_the_init_tiny_defaults(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    from train.cli import main
+
+    calls = _capture(monkeypatch, "train.spft", "run_spft")
+    args = ["spft", "--db", "demo", "--model", str(tiny_model), "--out", str(tmp_path / "r"), "--preset", "paper"]
+    res = CliRunner().invoke(main, args)
+    cfg = calls[-1]
+    assert (cfg.learning_rate, cfg.epochs) == (2e-4, 3.0)  # SPFT-SQL A.4
+    assert "--learning-rate" not in res.stderr
+
+
+def test_selfplay_applies_init_tiny_defaults_only_to_an_init_tiny_model(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    from train.cli import main
+    from train.models.tiny import FROM_SCRATCH_DEFAULTS as OWN
+    from train.selfplay_config import SelfPlayConfig
+
+    calls = _capture(monkeypatch, "train.selfplay", "run_selfplay")
+    base = ["selfplay", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "sp")]
+    res = CliRunner().invoke(main, [*base, "--model", str(tiny_model)])
+    assert calls[-1].learning_rate == OWN["learning_rate"] and "[selfplay]" in res.stderr
+    trained = tmp_path / "ckpt"  # an SFT output: no training_defaults.json, the fine-tuning defaults
+    trained.mkdir()
+    res = CliRunner().invoke(main, [*base, "--model", str(trained)])
+    assert calls[-1].learning_rate == SelfPlayConfig.learning_rate and "init-tiny" not in res.stderr

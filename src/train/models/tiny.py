@@ -8,6 +8,7 @@ weights need from-scratch training settings, saved beside it (:data:`FROM_SCRATC
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ TEXT_FIELDS = ("prompt", "schema_prompt", "question", "sql")
 QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
-#: ``train sft`` settings for a model trained from scratch, written beside every ``init-tiny`` model
-#: (``training_defaults.json``); the ``train sft`` command uses them for the options not given
+#: Settings for a model trained from scratch, written beside every ``init-tiny`` model
+#: (``training_defaults.json``); every command that trains it uses them for the options not given
 #: (:func:`apply_training_defaults`). The fine-tuning defaults (2e-5) barely move random weights. On the
 #: demo corpus (`make demo`: 260 train / 40 D_val) with the default shape: lr 3e-3 at batch 8 for 10
 #: epochs brought the loss 6.39 -> 0.97 but D_val EX stayed 0, as did batch 4 for 12 epochs; batch 4
@@ -62,17 +63,34 @@ def training_defaults(model: str | Path) -> dict[str, Any]:
     return out
 
 
+#: Which options of each training command take a model folder's saved defaults: (the options naming the
+#: model that a stage trains, first given wins; the prefix of that stage's options). The text-to-SQL SFT
+#: trains --model; the SQL-to-Text SFT of vbi / spft trains --sql2text-model (default: --model). Self-play
+#: inside spft starts from the SFT stage's output, no longer random, and keeps the fine-tuning defaults.
+TRAINED_MODELS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "sft": ((("model",), ""),),
+    "selfplay": ((("model",), ""),),
+    "vbi": ((("model",), ""), (("sql2text_model", "model"), "sql2text_")),
+    "spft": ((("model",), ""), (("sql2text_model", "model"), "sql2text_")),
+}
+
+
 @dataclass(frozen=True)
 class AppliedDefaults:
-    """The from-scratch defaults ``train sft`` took from a model folder, for its message and manifest."""
+    """The from-scratch defaults a command took from model folders (option -> value), for its message and manifest."""
 
     path: Path
     values: dict[str, Any]
+    command: str = "sft"
+    sources: tuple[Path, ...] = ()  # every training_defaults.json used (``path`` is the first)
 
     def message(self) -> str:
         shown = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in self.values.items())
+        folders = " and ".join(str(p.parent) for p in (self.sources or (self.path,)))
+        many = len(self.sources) > 1
+        kind = "are `train init-tiny` models" if many else "is a `train init-tiny` model"
         return (
-            f"[sft] {self.path.parent} is a `train init-tiny` model (random weights): using its from-scratch "
+            f"[{self.command}] {folders} {kind} (random weights): using {'their' if many else 'its'} from-scratch "
             f"defaults {shown} from {self.path.name}, since these options were not given"
         )
 
@@ -80,18 +98,30 @@ class AppliedDefaults:
         return {"file": str(self.path.resolve()), "applied": dict(self.values)}
 
 
-def apply_training_defaults(options: dict[str, Any], given: set[str]) -> AppliedDefaults | None:
-    """Set in ``options`` the model folder's training defaults for the options not in ``given``.
+def apply_training_defaults(
+    options: dict[str, Any], given: Collection[str], command: str = "sft"
+) -> AppliedDefaults | None:
+    """Set in ``options`` the training defaults saved beside the models ``command`` trains (see
+    :data:`TRAINED_MODELS`), for the options not in ``given``. Returns what was applied, or ``None``.
 
-    Called by the ``train sft`` command only: library callers (``run_sft(SFTConfig(...))``, the
-    experiment runner, VBI-FT) get exactly the values they pass. Returns what was applied, or ``None``.
+    Called by the training commands only (``train sft``, ``vbi``, ``spft``, ``selfplay``): library callers
+    (``run_sft(SFTConfig(...))``, the experiment runner) get exactly the values they pass.
     """
-    own = training_defaults(options.get("model") or "")
-    applied = {k: v for k, v in own.items() if k not in given and k in options}
+    applied: dict[str, Any] = {}
+    sources: list[Path] = []
+    for names, prefix in TRAINED_MODELS[command]:
+        model = next((options[n] for n in names if options.get(n)), None)
+        own = training_defaults(model) if model else {}
+        took = {prefix + k: v for k, v in own.items() if prefix + k in options and prefix + k not in given}
+        if took:
+            applied.update(took)
+            source = Path(str(model)) / TRAINING_DEFAULTS_FILE
+            if source not in sources:
+                sources.append(source)
     if not applied:
         return None
     options.update(applied)
-    return AppliedDefaults(Path(str(options["model"])) / TRAINING_DEFAULTS_FILE, applied)
+    return AppliedDefaults(sources[0], applied, command, tuple(sources))
 
 
 @dataclass(frozen=True)
@@ -185,11 +215,15 @@ def init_tiny(data: str | Path, out: str | Path, config: TinyConfig = TinyConfig
     model = Qwen2ForCausalLM(model_cfg)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    from train.io import write_json
-    from train.models.modeling import save_model
-
     out = Path(out)
-    save_model(model, tokenizer, out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    from train.io import write_json
+    from train.models.modeling import share_like_other_outputs
+
+    share_like_other_outputs(out)
+
     write_json(out / "tiny_config.json", asdict(config))
     write_json(out / TRAINING_DEFAULTS_FILE, FROM_SCRATCH_DEFAULTS)
     return out

@@ -162,3 +162,75 @@ def check_optimiser(cfg: Any, prefix: str = "") -> None:
             bad(name, "in [0, 1)")
         if name == "weight_decay" and value < 0:
             bad(name, ">= 0")
+
+
+#: The Trainer option group: how a stage's training runs and reports, declared once. Names transformers'
+#: ``report_to`` accepts (``all`` = every installed one); checked here so a typo fails before a model loads.
+REPORT_TO = (
+    "none",
+    "all",
+    "azure_ml",
+    "clearml",
+    "codecarbon",
+    "comet_ml",
+    "dagshub",
+    "dvclive",
+    "flyte",
+    "kubeflow",
+    "mlflow",
+    "neptune",
+    "swanlab",
+    "tensorboard",
+    "trackio",
+    "wandb",
+)
+TRAINER_GROUP: dict[str, tuple[str, object]] = {
+    "report_to": (
+        "Where the Trainer reports its logs: none, or comma-separated transformers integrations (tensorboard, "
+        "wandb, mlflow, ...; all = every installed one). The integration's package must be installed.",
+        "none",
+    ),
+    "gradient_checkpointing": (
+        "Recompute each layer's activations in the backward pass instead of keeping them: about half the "
+        "training memory for about a third more time per step (docs/train.md has the figures).",
+        False,
+    ),
+    "group_by_length": (
+        "Put examples of similar length in the same batch (less padding, so faster; batches are less random).",
+        False,
+    ),
+}
+
+
+def trainer_field(name: str):
+    """The field ``name`` of :data:`TRAINER_GROUP` (``report_to: str = trainer_field("report_to")``)."""
+    text, default = TRAINER_GROUP[name]
+    return help_field(text, default)
+
+
+def report_targets(report_to: str) -> list[str]:
+    """``--report-to`` as transformers' list; an unknown name is an error with a did-you-mean.
+
+    >>> report_targets("tensorboard, wandb")
+    ['tensorboard', 'wandb']
+    >>> report_targets("none")
+    []
+    """
+    from evaluation.errors import UnknownNameError
+
+    names = [n.strip() for n in report_to.split(",") if n.strip()]
+    for name in names:
+        if name not in REPORT_TO:
+            raise UnknownNameError("report_to (--report-to)", name, REPORT_TO)
+    return [n for n in names if n != "none"]
+
+
+def trainer_settings_of(cfg: Any) -> dict[str, Any]:
+    """The ``TrainingArguments`` keywords of the config's Trainer group (``training_arguments(**...)``)."""
+    return {
+        "report_to": report_targets(cfg.report_to),
+        "gradient_checkpointing": cfg.gradient_checkpointing,
+        # non-reentrant: works with frozen inputs (LoRA) without enable_input_require_grads
+        "gradient_checkpointing_kwargs": {"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        "train_sampling_strategy": "group_by_length" if cfg.group_by_length else "random",
+    }

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ConfigError
-from train.fields import OptimiserOptions
+from train.fields import OptimiserOptions, trainer_settings_of
 from train.io import data_root_for, read_examples, read_jsonl, split_paths, write_jsonl
 from train.models.formatting import CausalLMCollator, encode_prompt_answer, model_input, render_prompt, target_text
 from train.sft_config import SFTConfig
@@ -114,17 +114,51 @@ def training_arguments(
         dataloader_num_workers=0,
     )
     settings.update(extra)  # callers may override any of the above
+    for old, new in (
+        ("gradient_checkpointing", "activation_checkpointing"),
+        ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs"),
+    ):
+        if old in settings and new in TrainingArguments.__dataclass_fields__:  # transformers >= 5.x renamed them
+            settings[new] = settings.pop(old)
     return TrainingArguments(**settings)
+
+
+def answer_cross_entropy(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Cross-entropy of the answer tokens from logits of the answer positions only (``(1, N, vocab)``, made
+    by :func:`train.models.logprobs.answer_positions_only`): the same value as transformers' causal-LM loss
+    (summed, divided by the answer tokens of the whole accumulated batch when given, else averaged),
+    without the ``(batch, seq, vocab)`` fp32 logits of every prompt position."""
+    import torch
+
+    from train.models.logprobs import answer_targets
+
+    targets = answer_targets(labels)
+    logits = outputs["logits"].reshape(-1, outputs["logits"].shape[-1])
+    total = torch.nn.functional.cross_entropy(logits.float(), targets.to(logits.device), reduction="sum")
+    if num_items_in_batch is None:
+        num_items_in_batch = max(targets.numel(), 1)
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(total.device)
+    return total / num_items_in_batch
 
 
 def make_sft_trainer_class():
     """Trainer + EX on D_val inside ``evaluate`` (so the best checkpoint can be chosen by EX)."""
     from transformers import Trainer
 
+    from train.models.logprobs import answer_positions_only
+
     class ExEvalTrainer(Trainer):
         def __init__(self, *a, ex_examples=None, ex_options=None, data_root=None, **kw):
+            kw.setdefault("compute_loss_func", answer_cross_entropy)
             super().__init__(*a, **kw)
             self.ex_examples, self.ex_options, self.data_root = ex_examples, ex_options, data_root
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # logits only where the loss looks (answer_cross_entropy): the Trainer's own loss bookkeeping
+            # (gradient accumulation, tokens averaged across processes) is left as it is
+            with answer_positions_only(model, inputs["labels"]):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
         def evaluate(self, *args, **kwargs):
             metrics = super().evaluate(*args, **kwargs)
@@ -146,6 +180,16 @@ def make_sft_trainer_class():
             return metrics
 
     return ExEvalTrainer
+
+
+def build_trainer(trainer_class: Any, report_to: str, **kw: Any) -> Any:
+    """``trainer_class(**kw)``; a ``--report-to`` integration whose package is missing is one error line."""
+    try:
+        return trainer_class(**kw)
+    except (RuntimeError, ImportError) as e:  # e.g. "TensorBoardCallback requires tensorboard to be installed"
+        if report_to in ("", "none") or "install" not in str(e):
+            raise
+        raise ConfigError(f"--report-to {report_to}: {str(e).splitlines()[0]}") from None
 
 
 def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) -> SFTResult:
@@ -192,8 +236,11 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         metric=metric,
         greater_is_better=better,
         save_total_limit=cfg.save_total_limit,
+        **trainer_settings_of(cfg),
     )
-    trainer = make_sft_trainer_class()(
+    trainer = build_trainer(
+        make_sft_trainer_class(),
+        cfg.report_to,
         model=model,
         args=args,
         train_dataset=train_ds,

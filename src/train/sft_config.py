@@ -13,6 +13,8 @@ from train.fields import (
     lora_options_of,
     optimiser_field,
     optimiser_of,
+    report_targets,
+    trainer_field,
 )
 from train.fields import help_field as _h
 from train.models.formatting import TASKS
@@ -54,6 +56,10 @@ class SFTConfig:
     max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
     gen_batch_size: int = generation_field("gen_batch_size", " (EX on D_val)")
     logging_steps: int = _h("Log the training loss every N steps.", 10)
+    # the Trainer group (train.fields.TRAINER_GROUP)
+    report_to: str = trainer_field("report_to")
+    gradient_checkpointing: bool = trainer_field("gradient_checkpointing")
+    group_by_length: bool = trainer_field("group_by_length")
     save_total_limit: int = _h("Checkpoints kept on disk (the best is always kept).", 2)
     resume: bool = _h("Resume from the last checkpoint in OUT/checkpoints if there is one.", False)
     data_root: str | None = _h(
@@ -81,6 +87,7 @@ class SFTConfig:
             raise ConfigError(f"max_new_tokens ({self.max_new_tokens}) must be < max_length ({self.max_length})")
         if self.lora:
             self.lora_options()  # validates r / dropout / targets
+        report_targets(self.report_to)
 
     @property
     def uses_ex(self) -> bool:

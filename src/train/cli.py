@@ -60,6 +60,21 @@ def init_tiny_cmd(data: str, out: str, hidden_size: int, layers: int, heads: int
 
 
 @click.command(
+    name="import-gguf",
+    help="Import the GGUF file GGUF (any architecture transformers loads from GGUF) as a Hugging Face model folder: "
+    "float32 safetensors, config, tokenizer with its chat template, generation config, and a manifest with "
+    "the GGUF's sha256 and quantization type.",
+)
+@click.argument("gguf", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Output model folder (must not exist).")
+@friendly_errors
+def import_gguf_cmd(gguf: str, out: str) -> None:
+    from train.models.gguf import GgufImportConfig, import_gguf
+
+    click.echo(f"model folder written to {import_gguf(GgufImportConfig(gguf=gguf, out=out))}")
+
+
+@click.command(
     name="sft", help="Supervised fine-tuning on DATA (loss on answer tokens); keeps the best epoch on D_val."
 )
 @config_options(SFTConfig)

@@ -7,6 +7,7 @@ the adapter put on top (trainable when asked, merged for pure inference).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,21 @@ def pick_dtype(device: str | None = None) -> Any:
     return torch.float32
 
 
+#: A hub id: ``org/name``, nothing more (a path with more parts, or starting with ``.``, ``/``, ``~``, is local).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
 def is_local(model: str | Path) -> bool:
+    """Whether ``model`` names a local folder rather than a hub id.
+
+    It does when it exists, when it is not shaped ``org/name``, or when its first part is an existing
+    folder (``models/tiyn`` beside ``models/``): such a typo must fail at once instead of a minute of hub
+    retries ending in "check your internet connection".
+    """
     s = str(model)
-    return Path(s).exists() or s.startswith((".", "/", "~")) or s.count("/") > 1
+    if Path(s).expanduser().exists() or not _HUB_ID.fullmatch(s):
+        return True
+    return Path(s).parent.is_dir()
 
 
 def is_adapter(model: str | Path) -> bool:
@@ -85,14 +98,23 @@ def free_memory() -> None:
 
 def check_model_exists(model: str | Path) -> None:
     if is_local(model) and not Path(str(model)).expanduser().is_dir():
-        raise DataNotFoundError(
-            f"model path '{model}' not found (give a local checkpoint folder or a hub id like "
-            "'Qwen/Qwen2.5-Coder-0.5B-Instruct')"
-        )
+        raise DataNotFoundError(f"{model}: no such model folder{_did_you_mean(Path(str(model)).expanduser())}")
     if Path(str(model)).is_dir():
         p = Path(str(model))
         if not ((p / "config.json").is_file() or is_adapter(p)):
             raise DataNotFoundError(f"model path '{model}' has no config.json or adapter_config.json")
+
+
+def _did_you_mean(path: Path) -> str:
+    """`` (did you mean models/tiny?)`` for a close folder beside ``path``; else how to name a hub model."""
+    import difflib
+
+    parent = path.parent
+    folders = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    close = difflib.get_close_matches(path.name, folders, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {parent / close[0] if str(parent) != '.' else close[0]}?)"
+    return " (give a model folder, or a hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct')"
 
 
 def load_tokenizer(model: str | Path, *, padding_side: str = "right") -> Any:

@@ -184,6 +184,7 @@ def selfplay_cmd(ctx: click.Context, **kw: Any) -> None:
 
 
 main.add_command(init_tiny_cmd)
+main.add_command(import_gguf_cmd)
 main.add_command(sft_cmd)
 main.add_command(predict_cmd)
 main.add_command(selfplay_cmd)

@@ -16,11 +16,14 @@ from train.extra import TORCH_SPEC
 
 @pytest.mark.slow
 def test_sft_summary_prints_d_val_ex_and_loss_not_the_internal_score(
-    tiny_data: Path, tiny_model: Path, tmp_path: Path
+    tiny_data: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """23.7: the summary said `best metric -4.87e-07` (the Trainer's EX - 1e-7 x loss)."""
+    """23.7: the summary said `best metric -4.87e-07` (the Trainer's EX - 1e-7 x loss). 23.6: with stderr
+    no terminal, training printed nothing between loading and the end; now a line per interval."""
     pytest.importorskip("torch")
     from train.cli import main
+
+    monkeypatch.setenv("SPFT_PROGRESS_INTERVAL", "0")  # a line per step; the default is every 30 s
 
     out = tmp_path / "ckpt"
     args = ["sft", "--data", str(tiny_data), "--model", str(tiny_model), "--out", str(out), "--epochs", "1"]
@@ -29,6 +32,7 @@ def test_sft_summary_prints_d_val_ex_and_loss_not_the_internal_score(
     last = res.stdout.strip().splitlines()[-1]
     assert re.fullmatch(rf"best model written to {re.escape(str(out))} \(D_val EX 0\.\d{{3}}, loss \d+\.\d\d\)", last)
     assert "best metric" not in res.output
+    assert re.search(r"^sft text2sql: \d+/\d+ step \(\d+%\), .* step/s", res.stderr, re.M), res.stderr
 
 
 BLOCK_TRAIN_EXTRA = """

@@ -17,14 +17,16 @@ from train.vbi import best_on_selection
     name="spft",
     help="The SPFT-SQL loop in one command: real + synthetic VBI-FT iterations, then self-play with the "
     "error-driven loss, for --rounds rounds (the self-play main starts the next round); the model returned "
-    "in OUT/final/ is the best on a held-out selection split of the real pairs. Resumable after a kill.",
+    "in OUT/final/ is the last round's main (Alg. 1; --final selection: the best on a held-out selection split "
+    "of the real pairs). Resumable after a kill.",
 )
 @config_options(SpftConfig)
 @click.pass_context
 @friendly_errors
 def spft_cmd(ctx: click.Context, **kw: Any) -> None:
     from train.spft import run_spft
-    from train.spft_config import PRESETS, with_preset
+    from train.spft_config import with_preset
+    from train.vbi_config import PRESETS
 
     apply_model_defaults(ctx, kw, "spft", skip=PRESETS.get(kw.get("preset"), {}))  # the preset's options win
     res = run_spft(with_preset(kw, given_options(ctx, kw)))  # what the user set wins over the preset
@@ -36,9 +38,13 @@ def spft_cmd(ctx: click.Context, **kw: Any) -> None:
             f"{tie_note(rows, best)})"
         )
     stop = f" (stopped: {res.stopped})" if res.stopped else ""
+    if res.final_by == "selection":
+        how = f"best on the selection split{tie_note(res.rows, best_on_selection(res.rows))}"
+    else:
+        how = "the last round's main, --final last"
     click.echo(
-        f"final model: {res.out / 'final'} (selection EX {res.final['selection_ex']}"
-        f"{tie_note(res.rows, best_on_selection(res.rows))}){stop}"
+        f"final model: {res.out / 'final'} (round {res.final['round']} {res.final['stage']} {res.final['model']}, "
+        f"selection EX {res.final['selection_ex']}; {how}){stop}"
     )
 
 

@@ -55,25 +55,13 @@ from typing import Any
 from evaluation.console import echo
 from evaluation.hardness import LEVELS as HARDNESS  # Spider hardness levels, one definition
 from evaluation.provenance import digest, json_digest
-from train.experiment_config import ExperimentConfig
+from train.experiment_config import ARM_RECORDS, ExperimentConfig
 from train.fields import lora_fields_of, optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
 
 RESULTS_FORMAT = "1"
 #: [split] keys that change no training computation, left out of a seed's cache key
 TRAINING_NEUTRAL_SPLIT_KEYS = frozenset({"suite_size"})
-
-#: the paper's rows, for reference only (SPFT-SQL Tables 1-3, Spider dev EX, Qwen2.5-Coder-7B)
-PAPER_ROWS = {
-    "sft": "SFT",
-    "vbift": "w/o self-play",
-    "spft": "SPFT-SQL",
-    "selfplay": "w/o VBI-FT",
-    "spin": "SPIN",
-    "dpo": "+DPO",
-    "vbift+dpo": "VBI-FT+DPO",
-    "sft-steps": "SFT, spft's steps (ours)",
-}
 
 
 def _echo(message: str) -> None:
@@ -399,7 +387,8 @@ class SeedRun:
         return final
 
     def vbift_model(self) -> tuple[str, int]:
-        """(model, train steps): the best-on-selection VBI-FT model without self-play."""
+        """(model, train steps): the VBI-FT model without self-play that the loop's ``final`` names (the last
+        iteration's by default, else the best on selection)."""
         from train.vbi import best_on_selection
 
         lc = self.loop_config()
@@ -408,7 +397,8 @@ class SeedRun:
             rows = [
                 r for r in read_jsonl(self.dir / "spft" / "rounds.jsonl") if r["round"] == 1 and r["stage"] == "vbi"
             ]
-            best = best_on_selection(rows)
+            rows.sort(key=lambda r: int(r["origin"].rsplit("-", 1)[1]))
+            best = rows[-1] if lc.final == "last" else best_on_selection(rows)
             g = int(best["origin"].rsplit("-", 1)[1])
             steps = sum(_steps_of_sft(self.dir / "spft" / "vbi" / f"iter-{k}" / "text2sql") for k in range(g + 1))
             return best["path"], steps
@@ -421,7 +411,7 @@ class SeedRun:
             | {"out": str(self.dir / "vbift"), "iterations": lc.rounds * lc.iterations}
         )
         res = run_vbi(vcfg)
-        best = json.loads((self.dir / "vbift" / "manifest.json").read_text())["results"]["best"]
+        best = json.loads((self.dir / "vbift" / "manifest.json").read_text())["results"]["final"]
         g = int(best["origin"].rsplit("-", 1)[1])
         steps = sum(_steps_of_sft(self.dir / "vbift" / f"iter-{k}" / "text2sql") for k in range(g + 1))
         del res
@@ -476,19 +466,22 @@ class SeedRun:
             return str(final.resolve()), steps
         if arm == "vbift":
             return self.vbift_model()
-        if arm in ("selfplay", "spin", "dpo"):
-            loss = {"selfplay": "spft", "spin": "spin", "dpo": "dpo"}[arm]
-            m = self.selfplay(arm, self.sft_model(), loss, 1 if arm == "dpo" else sp_rounds)
-            return m, _steps_of_sft(self.dir / "sft" / "model") + _steps_of_selfplay(
-                self.dir / "arms" / arm / "selfplay"
-            )
-        if arm == "vbift+dpo":
-            start, steps = self.vbift_model()
-            m = self.selfplay(arm, start, "dpo", 1)
-            return m, steps + _steps_of_selfplay(self.dir / "arms" / arm / "selfplay")
+        if arm == "zero-shot":
+            return self.base_model(), 0
         if arm == "sft-steps":
             return self.sft_equal_steps()
-        raise ValueError(arm)
+        record = ARM_RECORDS[arm]
+        if record.loss is None:
+            raise ValueError(arm)
+        # a preference arm: from its paper's start model, its own loss, one round or the loop's count
+        if record.start == "base":
+            start, steps = self.base_model(), 0
+        elif record.start == "sft":
+            start, steps = self.sft_model(), _steps_of_sft(self.dir / "sft" / "model")
+        else:
+            start, steps = self.vbift_model()
+        m = self.selfplay(arm, start, record.loss, sp_rounds if record.iterated else 1)
+        return m, steps + _steps_of_selfplay(self.dir / "arms" / arm / "selfplay")
 
     def sft_equal_steps(self) -> tuple[str, int]:
         """The equal-compute control: SFT on the real pairs alone, from the same start, for as many
@@ -633,7 +626,8 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
             continue
         exs = [runs[s].ex for s in seeds if s in runs]
         entry: dict[str, Any] = {
-            "paper_row": PAPER_ROWS[arm],
+            "paper_row": ARM_RECORDS[arm].paper_row,
+            "start": ARM_RECORDS[arm].start,
             "seeds": {
                 str(s): {
                     "ex": runs[s].ex,
@@ -733,8 +727,8 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
         f"train questions, selection carved from them by the loop); seeds {', '.join(map(str, doc['seeds']))}; "
         f"commit {doc['commit']}; wall {doc['wall_s'] / 60:.1f} min on {doc['hardware']}.",
         "",
-        "| arm | paper row | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| arm | paper row | starts from | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm, e in doc["arms"].items():
         sd = f" ± {_pct(e['ex_sd'])}" if e["ex_sd"] is not None else ""
@@ -748,7 +742,7 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
             else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
         )
         lines.append(
-            f"| `{arm}` | {e['paper_row']} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
+            f"| `{arm}` | {e['paper_row']} | {e.get('start', '–')} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
             f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |"
         )
     if doc.get("contrasts"):

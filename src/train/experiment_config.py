@@ -21,9 +21,41 @@ from evaluation.errors import (
 )
 from train.fields import OPTIMISER_GROUP
 
-#: the arms of SPFT-SQL Tables 1-3 this harness runs (docs/results.md has the paper rows), and
-#: ``sft-steps``: the equal-compute control (SFT on the real pairs for as many steps as ``spft``)
-ARMS = ("sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo", "sft-steps")
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the comparison: the paper row it stands for, the model it starts from (``base``: the
+    configured model, untrained; ``sft``: the ``sft`` arm's model; ``vbift``: the ``vbift`` arm's), and,
+    for a preference arm, its loss variant (``train.losses``) and whether it iterates."""
+
+    name: str
+    paper_row: str
+    start: str
+    loss: str | None = None
+    iterated: bool = False  # self-play rounds = the loop's rounds x selfplay_rounds (else one round)
+    help: str = ""
+
+
+#: The arms of SPFT-SQL Tables 1-3 (docs/results.md), each started as its paper says: Table 3's "+DPO"
+#: and Table 1's SPIN rows fine-tune the base model (Qwen2.5-Coder-7B), not the SFT model. Plus
+#: ``zero-shot`` (the base model untrained) and ``sft-steps``, the equal-compute control (SFT on the
+#: real pairs for as many optimizer steps as ``spft`` took). Adding an arm is adding one record here
+#: and its stages in ``train.experiment.SeedRun.arm_model``.
+ARM_RECORDS: dict[str, Arm] = {
+    a.name: a
+    for a in (
+        Arm("zero-shot", "base model", "base", help="the base model, no training"),
+        Arm("sft", "SFT", "base", help="SFT on the real training pairs; epochs chosen on the selection split"),
+        Arm("vbift", "w/o self-play", "base", help="VBI-FT alone (the loop without self-play)"),
+        Arm("spft", "SPFT-SQL", "base", help="the whole loop (train spft)"),
+        Arm("selfplay", "w/o VBI-FT", "sft", "spft", True, "self-play with the error-driven loss, no synthesis"),
+        Arm("spin", "SPIN", "base", "spin", True, "SPIN from the base model, opponent samples y' ~ p_θt"),
+        Arm("dpo", "+DPO", "base", "dpo", False, "one DPO round from the base model (Table 3)"),
+        Arm("vbift+dpo", "VBI-FT+DPO", "vbift", "dpo", False, "one DPO round from the vbift model"),
+        Arm("sft-steps", "SFT, spft's steps (ours)", "base", help="SFT on the real pairs for spft's step count"),
+    )
+}
+ARMS = tuple(ARM_RECORDS)
 SPLITS = ("indomain", "crossdomain")
 
 

@@ -11,14 +11,17 @@ where log-probs are summed over the answer tokens, y+ is the gold SQL (or, with 
 and the variants differ in the weight w, which pairs are kept, who plays the opponent and what the
 reference is:
 
-==========  ================  ==================  ==============================  ====================  ===========
-variant     weight w          pairs kept          opponent (generates y')         reference p_ref       pairs from
-==========  ================  ==================  ==============================  ====================  ===========
-spft        λ·R (eq. 3)       all                 lowest D_val EX, not yet used   the opponent p_θo     val (D_val)
-exspin      λ                 R = 1 only          previous round's model (= main) the opponent p_θt     train
-spin        λ                 all (R ignored)     previous round's model (= main) the opponent p_θt     train
-dpo         β = λ (sigmoid)   all (R ignored)     the initial model               initial model (fixed) train
-==========  ================  ==================  ==============================  ====================  ===========
+==========  ================  ==================  ==============================  =======  ====================  ===========
+variant     weight w          pairs kept          opponent (generates y')         y' by    reference p_ref       pairs from
+==========  ================  ==================  ==============================  =======  ====================  ===========
+spft        λ·R (eq. 3)       all                 lowest D_val EX, not yet used   greedy   the opponent p_θo     val (D_val)
+exspin      λ                 R = 1 only          previous round's model (= main) sampling the opponent p_θt     train
+spin        λ                 all (R ignored)     previous round's model (= main) sampling the opponent p_θt     train
+dpo         β = λ (sigmoid)   all (R ignored)     the initial model               greedy   initial model (fixed) train
+==========  ================  ==================  ==============================  =======  ====================  ===========
+
+SPIN and ExSPIN draw y' ~ p_θt (a sample at ``--temperature``), as their papers define the opponent's
+data; SPFT-SQL's opponent and DPO's initial model write their greedy answer.
 
 The main is the highest D_val EX model for ``spft``/``dpo`` (Algorithm 1) and the previous round's
 model for ``exspin``/``spin`` (SPIN/ExSPIN iterate θ_t -> θ_t+1 with opponent θ_t). For ``spft`` a
@@ -58,6 +61,7 @@ class LossVariant:
     pairs_from: str  # default source of questions: "val" (D_val) or "train" (the real training set)
     paper: str  # where the definition comes from
     help: str
+    decode: str = "greedy"  # how the opponent writes y': "greedy", or "sample" (y' ~ p_θt: SPIN, ExSPIN)
 
     @property
     def needs_wrong(self) -> bool:
@@ -87,6 +91,7 @@ VARIANTS: dict[str, LossVariant] = {
             "train",
             "ExSPIN §4.3",
             "SPIN on the opponent's wrong outputs only; opponent = previous round's model",
+            decode="sample",
         ),
         LossVariant(
             "spin",
@@ -97,6 +102,7 @@ VARIANTS: dict[str, LossVariant] = {
             "train",
             "SPIN (Chen et al. 2024)",
             "every generation of the previous round's model is a negative",
+            decode="sample",
         ),
         LossVariant(
             "dpo",
@@ -126,12 +132,14 @@ def get_variant(name: str) -> LossVariant:
 
 def variants_table() -> str:
     """The variant table in Markdown (docs/train.md embeds exactly this; a test keeps them equal)."""
-    head = "| variant | weight | pairs kept | opponent | reference | pairs from (default) | source |"
-    rows = [head, "|---|---|---|---|---|---|---|"]
+    head = "| variant | weight | pairs kept | opponent | opponent decodes | reference | pairs from (default) | source |"
+    rows = [head, "|---|---|---|---|---|---|---|---|"]
     for v in VARIANTS.values():
         w = "λ·R" if v.weight == "lambda*R" else "λ"
         keep = "R = 1 only" if v.keep == "wrong" else "all"
-        rows.append(f"| `{v.name}` | {w} | {keep} | {v.opponent} | {v.reference} | {v.pairs_from} | {v.paper} |")
+        rows.append(
+            f"| `{v.name}` | {w} | {keep} | {v.opponent} | {v.decode} | {v.reference} | {v.pairs_from} | {v.paper} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -35,6 +35,7 @@ class PoolEntry:
     origin: str
     val_ex: float | None = None
     val_hash: str | None = None
+    used_as_opponent: bool = False  # played an opponent already: stays in M, never the opponent again (M′)
 
     def scored_on(self, val_hash: str) -> bool:
         return self.val_ex is not None and self.val_hash == val_hash
@@ -54,6 +55,14 @@ class Pool:
 
     def add(self, entry: PoolEntry) -> Pool:
         return Pool(tuple(e for e in self.entries if e.id != entry.id) + (entry,))
+
+    def used_opponents(self) -> set[str]:
+        """Ids of the models that have played an opponent (in this run or in an earlier round's)."""
+        return {e.id for e in self.entries if e.used_as_opponent}
+
+    def mark_used(self, model_id: str) -> Pool:
+        """The pool with ``model_id`` marked as a used opponent (kept in M, left out of M′)."""
+        return Pool(tuple(replace(e, used_as_opponent=True) if e.id == model_id else e for e in self.entries))
 
     def with_score(self, model_id: str, val_ex: float, val_hash: str) -> Pool:
         return Pool(
@@ -147,7 +156,7 @@ def load_pool(folder: str | Path) -> Pool:
                 field=f"models[{i}].id",
             )
         seen[m["id"]] = i
-        entry = PoolEntry(**{k: m.get(k) for k in PoolEntry.__dataclass_fields__})
+        entry = PoolEntry(**{k: m[k] for k in PoolEntry.__dataclass_fields__ if k in m})
         if not Path(entry.path).is_absolute() and (Path(folder) / entry.path).exists():
             entry = replace(entry, path=str((Path(folder) / entry.path).resolve()))  # relative to the pool
         entries.append(entry)

@@ -55,11 +55,12 @@ def _load_for_inference(entry: PoolEntry):
     return load_inference_model(entry.path)
 
 
-def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
-    """Greedy decoding for EX scoring (``samples == 1``); sampling at ``cfg.temperature`` for k > 1 draws."""
+def generation_options(cfg: SelfPlayConfig, samples: int = 1, *, sample: bool = False) -> Any:
+    """Greedy decoding for EX scoring (``samples == 1``); sampling at ``cfg.temperature`` for k > 1 draws,
+    or for one draw when ``sample`` (the opponent of SPIN / ExSPIN: y' ~ p_θt)."""
     from train.models.decoding import GenerationOptions
 
-    sampled = samples > 1
+    sampled = samples > 1 or sample
     return GenerationOptions(
         max_new_tokens=cfg.max_new_tokens,
         batch_size=cfg.gen_batch_size,
@@ -70,9 +71,10 @@ def generation_options(cfg: SelfPlayConfig, samples: int = 1) -> Any:
 
 
 def decode_sql(
-    entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, cache: Path, *, samples: int = 1
+    entry: PoolEntry, examples: list[dict], cfg: SelfPlayConfig, cache: Path, *, samples: int = 1, sample: bool = False
 ) -> list[dict]:
-    """Predictions of one pool model, ``samples`` per example (in example order, field ``sample``).
+    """Predictions of one pool model, ``samples`` per example (in example order, field ``sample``);
+    ``sample``: drawn at ``cfg.temperature`` even for one per example.
 
     Cached on disk by model fingerprint + data hash + decoding settings, so a resumed run or a
     second round with the same opponent does not generate again.
@@ -81,7 +83,7 @@ def decode_sql(
     from train.models.decoding import load_generator, predict
 
     backend = backend_config_of(cfg)  # checked before the cache: a bad --backend/--base-url fails at once
-    opts = generation_options(cfg, samples)
+    opts = generation_options(cfg, samples, sample=sample)
     key = hash_records(
         [
             {
@@ -456,17 +458,18 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
         round_dir = out / f"round-{t}"
         pool = score_pool(pool, val, val_hash, data_root, cfg, cache)
         save_pool(out, pool)
+        used = set(state["used_opponents"]) | pool.used_opponents()  # also those of an earlier round's run
         roles = pick_roles(
             pool,
             cfg.loss,
-            used_opponents=state["used_opponents"],
+            used_opponents=used,
             previous=state.get("latest"),
             initial=state.get("initial_model"),
         )
         main, opponent, ref = roles.main, roles.opponent, roles.reference
-        ties = role_ties(pool, cfg.loss, roles, used_opponents=state["used_opponents"], previous=state.get("latest"))
+        ties = role_ties(pool, cfg.loss, roles, used_opponents=used, previous=state.get("latest"))
         state.setdefault("initial_model", main.id)
-        preds = decode_sql(opponent, pair_source, cfg, cache, samples=cfg.samples)
+        preds = decode_sql(opponent, pair_source, cfg, cache, samples=cfg.samples, sample=variant.decode == "sample")
         before = judge.counters()
         pairs = build_pairs(
             pair_source, preds, data_root, opponent, samples=cfg.samples, positive=cfg.positive, judge=judge
@@ -523,6 +526,8 @@ def run_selfplay(cfg: SelfPlayConfig) -> SelfPlayResult:
             if stop:
                 state["stopped"] = "val_ex_dropped"
         state["used_opponents"] = sorted(set(state["used_opponents"]) | {opponent.id})
+        if opponent.id != main.id:
+            pool = pool.mark_used(opponent.id)
         state["completed_rounds"] = t
         rows.append(row)
         _round_line(row, cfg.rounds, ties)

@@ -17,7 +17,7 @@ from train.fields import (
 )
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
-from train.losses import LOSS_VARIANTS
+from train.losses import LOSS_VARIANTS, get_variant
 from train.models.backend_config import BACKEND_FIELDS, backend_field
 from train.models.modeling import LoraOptions
 
@@ -66,7 +66,11 @@ class SelfPlayConfig:
         "each judged and paired (identical samples of a question are kept once).",
         1,
     )
-    temperature: float = _h("Sampling temperature of the opponent when samples > 1.", 0.8)
+    temperature: float = _h(
+        "Sampling temperature of the opponent when samples > 1, and of every opponent of spin / exspin (their "
+        "y' is sampled: y' ~ p_θt).",
+        0.8,
+    )
     positive: str = _h(
         "y+ of a pair: gold (the gold SQL), or sample (a correct opponent sample of the same "
         "question when one was drawn, else the gold; needs samples > 1).",
@@ -126,8 +130,8 @@ class SelfPlayConfig:
             raise UnknownNameError("positive", self.positive, POSITIVES)
         if self.positive == "sample" and self.samples < 2:
             raise ConfigError("positive=sample needs samples >= 2 (a correct sample can only come from several draws)")
-        if self.samples > 1 and self.temperature <= 0:
-            raise ConfigError(f"temperature must be > 0 when samples > 1, got {self.temperature}")
+        if (self.samples > 1 or get_variant(self.loss).decode == "sample") and self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0 when the opponent samples, got {self.temperature}")
         if self.rounds < 1:
             raise ConfigError(f"rounds must be >= 1, got {self.rounds}")
         if self.lam <= 0:

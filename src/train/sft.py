@@ -215,8 +215,17 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
 
     from train.manifest import file_inputs, write_manifest
     from train.models.decoding import GenerationOptions
-    from train.models.modeling import check_compatible, load_model, load_tokenizer, share_like_other_outputs
+    from train.models.modeling import (
+        check_compatible,
+        load_model,
+        load_tokenizer,
+        pick_device,
+        precision_arguments,
+        resolve_dtype,
+        share_like_other_outputs,
+    )
 
+    dtype = resolve_dtype(cfg.dtype, pick_device())
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     model = load_model(cfg.model, lora=cfg.lora_options())
@@ -228,6 +237,8 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
     if cfg.uses_ex:
         ex_examples = val_ex[: cfg.eval_ex_limit] if cfg.eval_ex_limit else val_ex
     metric, better = ("ex_then_loss", True) if cfg.uses_ex else ("loss", False)
+    if cfg.keep_epoch == "last":  # a fixed number of epochs: D_val is logged, it chooses nothing
+        metric, better = None, None
     args = training_arguments(
         ckpt_dir,
         cfg.optimiser(),
@@ -237,6 +248,7 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         greater_is_better=better,
         save_total_limit=cfg.save_total_limit,
         **trainer_settings_of(cfg),
+        **precision_arguments(dtype),
     )
     trainer = build_trainer(
         make_sft_trainer_class(),
@@ -282,9 +294,15 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
         config=cfg,
         inputs=inputs,
         seed=cfg.seed,
-        counts={"train_examples": len(train_ex), "val_examples": len(val_ex), "steps": trainer.state.global_step},
+        counts={
+            "train_examples": len(train_ex),
+            "val_examples": len(val_ex),
+            "steps": trainer.state.global_step,
+            "global_batch": cfg.batch_size * cfg.grad_accum * trainer.accelerator.num_processes,
+        },
         timings={"total_s": round(time.time() - t0, 3)},
         results={
+            "dtype": dtype,
             "best_checkpoint": result.best_checkpoint,
             "best_metric": result.best_metric,
             "metric": metric,

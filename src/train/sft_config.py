@@ -8,6 +8,7 @@ from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import (
     OptimiserOptions,
     check_optimiser,
+    dtype_field,
     generation_field,
     lora_field,
     lora_options_of,
@@ -18,13 +19,17 @@ from train.fields import (
 )
 from train.fields import help_field as _h
 from train.models.formatting import TASKS
-from train.models.modeling import LoraOptions
+from train.models.modeling import DTYPES, LoraOptions
 
 #: Help-text note on the options an ``init-tiny`` model sets for itself (``train.models.tiny.FROM_SCRATCH_DEFAULTS``).
 FROM_SCRATCH_NOTE = (
     " Not given, a model from `train init-tiny` (random weights) uses its own from-scratch value "
     "from MODEL/training_defaults.json instead, and says so."
 )
+
+
+#: which epoch ``train sft`` writes to OUT
+KEEP_EPOCHS = ("best", "last")
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,14 @@ class SFTConfig:
         "Also compute execution accuracy on D_val each epoch (text2sql only) and keep the best by EX.", True
     )
     eval_ex_limit: int = _h("Judge at most this many D_val examples for EX (0 = all).", 0)
+    keep_epoch: str = _h(
+        "Which epoch's weights OUT holds: best (by D_val EX with --eval-ex, else by D_val loss) or last (a fixed "
+        "number of epochs; D_val is still scored each epoch, for the log only).",
+        "best",
+    )
     max_new_tokens: int = generation_field("max_new_tokens", " (EX on D_val)")
     gen_batch_size: int = generation_field("gen_batch_size", " (EX on D_val)")
+    dtype: str = dtype_field()
     logging_steps: int = _h("Log the training loss every N steps.", 10)
     # the Trainer group (train.fields.TRAINER_GROUP)
     report_to: str = trainer_field("report_to")
@@ -71,6 +82,8 @@ class SFTConfig:
             raise ConfigError("data is required (the folder written by `synth generate`)")
         if not self.model:
             raise ConfigError("model is required (hub id or local folder)")
+        if self.dtype not in DTYPES:
+            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
         if not self.out:
             raise ConfigError("out is required")
         if self.task not in TASKS:
@@ -81,6 +94,8 @@ class SFTConfig:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.eval_ex_limit < 0:
             raise ConfigError(f"eval_ex_limit must be >= 0, got {self.eval_ex_limit}")
+        if self.keep_epoch not in KEEP_EPOCHS:
+            raise UnknownNameError("kept epoch (--keep-epoch)", self.keep_epoch, KEEP_EPOCHS)
         if self.save_total_limit < 1:
             raise ConfigError(f"save_total_limit must be >= 1, got {self.save_total_limit}")
         if self.max_new_tokens >= self.max_length:

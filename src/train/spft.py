@@ -2,19 +2,23 @@
 
 ::
 
-    real train pairs ─ split ─> train | selection (held out: decides the returned model, never trained on)
-    SQL-to-Text₀ = SFT sql2text on the real (SQL -> question) pairs
+    real train pairs ─ split ─> train | selection (held out: reported, stops rounds early, never trained on)
+    writer₀ = the base instruction model, few-shot (``--writer0 auto``; a model without a chat template:
+      SFT sql2text on the real (SQL -> question) pairs)
+    M = {p_θ0}
     round r = 1..K:
       VBI-FT iterations (train.vbi.run_iteration): synthesize (failed templates of the last iteration
-        seed a share) -> SFT text-to-SQL on real + accumulated synthetic -> verify on D_val (test-like
-        prompts) -> SQL-to-Text retrained on real + all y+; each model joins the round's pool
-      self-play (train.selfplay.run_selfplay, Alg. 1): pool = the round's VBI models + the previous
-        round's main; main = best on the round's D_val, opponent = worst; error-driven loss (eq. 3)
+        seed a share) -> SFT text-to-SQL on real + this iteration's synthetic, fixed epochs -> verify on
+        D_val (test-like prompts) -> SQL-to-Text retrained on real + all y+ (y' of eq. 1); each model
+        joins M
+      self-play (train.selfplay.run_selfplay, Alg. 1) over M (``--pool-scope grow``: M keeps every
+        earlier model and main, less the used opponents): main = best on the round's D_val, opponent =
+        worst; error-driven loss (eq. 3); the optimized main joins M
       the last self-play main starts round r+1's SFT ("the newly acquired main model is incorporated
         into the next round of supervised fine-tuning", §3)
       every model of the round is scored on the selection split
-    final = the best model on selection (``OUT/final/``); rounds stop early after ``patience`` rounds
-    without a better selection EX.
+    final = the last round's main (Alg. 1's output, ``OUT/final/``; ``--final selection``: the best on
+    selection); rounds stop early after ``patience`` rounds without a better selection EX.
 
 Run folder::
 
@@ -34,7 +38,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -65,31 +69,42 @@ from train.vbi import (
     relative_to_run,
     run_iteration,
     save_pool_relative,
-    train_sql2text0,
     write_sft_data,
 )
 
 STATE_FILE = "state.json"
 ROUNDS_FILE = "rounds.jsonl"
 #: may change on resume: how long the loop goes on, not what a round computes
-RESUMABLE_CHANGES = ("rounds", "patience", "out", "gen_batch_size", "logging_steps", "suite_cache", *BACKEND_FIELDS)
+RESUMABLE_CHANGES = (
+    "rounds",
+    "patience",
+    "out",
+    "final",
+    "gen_batch_size",
+    "logging_steps",
+    "suite_cache",
+    *BACKEND_FIELDS,
+)
 
 
 @dataclass(frozen=True)
 class SpftResult:
-    """The model the run returns (best on the selection split) and the per-(round, model) rows."""
+    """The model the run returns (``final_by``: ``last`` = the last round's main, or ``selection``) and the
+    per-(round, model) rows."""
 
     out: Path
     final: dict[str, Any]
     rows: list[dict[str, Any]]
     stopped: str | None
+    final_by: str = "last"
 
 
 def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
     from train.runstate import load_state
 
     allowed = (
-        "only --rounds, --patience, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+        "only --rounds, --patience, --final, --gen-batch-size, --logging-steps, --suite-cache and the backend "
+        "options may change"
     )
     state = load_state(out, parameters=loop_parameters(cfg, RESUMABLE_CHANGES), allowed=allowed)
     check_judge_resume(out, state, cfg, allowed)
@@ -125,18 +140,50 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     )
 
 
-def round_pool(vbi_out: Path, iterations: Sequence[int], previous_main: Mapping[str, Any] | None) -> Pool:
-    """Algorithm 1's candidate set for one round: the round's VBI-FT models (+ the previous round's main)."""
+def round_pool(cfg: SpftConfig, out: Path, r: int, iterations: Sequence[int], state: Mapping[str, Any]) -> Pool:
+    """Algorithm 1's candidate set M for round ``r``, every score reset (ranked on the round's D_val).
+
+    ``grow`` (default): M = {p_θ0, the round's VBI-FT models} in round 1; later, round r−1's final
+    self-play pool (its optimized mains added: "Add optimized p_θm to M") plus round r's VBI-FT models.
+    A used opponent stays in M, marked ``used_as_opponent``: it can be the main, never the opponent
+    again (M′ = M less the used opponents). ``round``: the round's VBI-FT models + the previous round's
+    main, nothing carried. Ids stay stable across rounds (``base``, ``v<G>``, ``r<R>s<T>``)."""
     from train.models.modeling import base_model_of, is_adapter
     from train.pool import load_pool
 
-    vbi_pool = load_pool(vbi_out)
-    entries = [e for e in vbi_pool.entries if e.origin in {f"vbi-iter-{g}" for g in iterations}]
-    entries = [replace(e, val_ex=None, val_hash=None) for e in entries]  # scored again on the round's D_val
-    if previous_main is not None:
-        path = previous_main["path"]
-        entries.insert(0, PoolEntry("prev", path, base_model_of(path), is_adapter(path), previous_main["origin"]))
-    return Pool(tuple(entries))
+    vbi_out = out / "vbi"
+    wanted = {f"vbi-iter-{g}" for g in iterations}
+    vbi = [replace(e, val_ex=None, val_hash=None) for e in load_pool(vbi_out).entries if e.origin in wanted]
+    previous_main = state["main"]
+    if cfg.pool_scope == "round":
+        if previous_main is not None:
+            path = previous_main["path"]
+            vbi.insert(0, PoolEntry("prev", path, base_model_of(path), is_adapter(path), previous_main["origin"]))
+        return Pool(tuple(vbi))
+    vbi = [replace(e, id=f"v{e.origin.rsplit('-', 1)[1]}") for e in vbi]
+    if r == 1:
+        model = str(Path(cfg.model).resolve()) if Path(cfg.model).exists() else cfg.model
+        carried = [PoolEntry("base", model, base_model_of(model), is_adapter(model), "base")]
+    else:
+        carried = []
+        for e in load_pool(out / f"round-{r - 1}" / "selfplay").entries:
+            if e.origin.startswith("selfplay-round-"):  # an optimized main of round r−1 joins M
+                e = replace(e, id=f"r{r - 1}s{e.origin.rsplit('-', 1)[1]}", origin=f"round-{r - 1}-{e.origin}")
+            carried.append(replace(e, val_ex=None, val_hash=None))
+    return Pool(tuple(carried + vbi))
+
+
+def stage_of(entry: PoolEntry, trained: Collection[PoolEntry], iterations: Sequence[int]) -> str:
+    """What a round's pool model is, for ``rounds.jsonl``: selfplay (trained this round), vbi (this
+    round's VBI-FT), base (p_θ0), previous (the last main, ``--pool-scope round``) or earlier (a model
+    of an earlier round that stays in M)."""
+    if entry in trained:
+        return "selfplay"
+    if entry.origin in {f"vbi-iter-{g}" for g in iterations}:
+        return "vbi"
+    if entry.id == "prev":
+        return "previous"
+    return "base" if entry.origin == "base" else "earlier"
 
 
 def score_on(model_path: str, examples: list[dict], preds_file: Path, cfg: SpftConfig, data_root: Path) -> float | None:
@@ -149,6 +196,14 @@ def score_on(model_path: str, examples: list[dict], preds_file: Path, cfg: SpftC
     return round(ex_accuracy(judge_predictions(examples, [p["sql"] for p in preds], data_root)), 6)
 
 
+def selection_cache(out: Path, model_path: str) -> Path:
+    """Where one model's selection predictions are cached: by its path, so a model that stays in M over
+    rounds is predicted once."""
+    import hashlib
+
+    return out / "selection" / f"{hashlib.sha256(model_path.encode()).hexdigest()[:16]}.jsonl"
+
+
 def plot_spft_rounds(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     """D_val EX and selection EX of every model, per round (matplotlib Agg)."""
     import matplotlib
@@ -158,7 +213,7 @@ def plot_spft_rounds(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
     for a, key, title in ((ax, "dval_ex", "round's D_val EX"), (bx, "selection_ex", "selection EX (held out)")):
-        for stage, marker in (("vbi", "o"), ("selfplay", "s"), ("previous", "x")):
+        for stage, marker in (("vbi", "o"), ("selfplay", "s"), ("previous", "x"), ("base", "^"), ("earlier", ".")):
             pts = [(r["round"], r[key]) for r in rows if r["stage"] == stage and r.get(key) is not None]
             if pts:
                 a.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=stage, alpha=0.7)
@@ -253,7 +308,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             "parameters": loop_parameters(cfg, RESUMABLE_CHANGES),
             "completed_rounds": 0,
             "phase": "vbi",
-            "vbi": initial_state(cfg, train_sql2text0(cfg, vbi_out, real_dir)),
+            "vbi": initial_state(cfg, vbi_out, real_dir),
             "vbi_rows": [],
             "main": None,
             "best_selection": None,
@@ -299,7 +354,7 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         if not (sp_data / "manifest.json").is_file():
             write_selfplay_data(sp_data, real_dir, vbi_out, iterations, data_root, round_=r)
         if not (folder / "pool" / "pool.json").is_file():
-            save_pool(folder / "pool", round_pool(vbi_out, iterations, state["main"]))
+            save_pool(folder / "pool", round_pool(cfg, out, r, iterations, state))
         sp = run_selfplay(selfplay_config(cfg, r, folder))
         sp_pool = load_pool(folder / "selfplay")
         trained = [e for e in sp_pool.entries if e.origin.startswith("selfplay-round-")]
@@ -309,8 +364,8 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         # every model of the round on the selection split
         round_rows = []
         for e in sp_pool.entries:
-            stage = "selfplay" if e in trained else ("previous" if e.id == "prev" else "vbi")
-            sel = score_on(e.path, selection, folder / "selection" / f"{e.id}.jsonl", cfg, data_root)
+            stage = stage_of(e, trained, iterations)
+            sel = score_on(e.path, selection, selection_cache(out, e.path), cfg, data_root)
             round_rows.append(
                 {
                     "round": r,
@@ -342,7 +397,8 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         )
 
     best = best_on_selection(rows)
-    scores = _write_final(out, best)
+    last_main = [x for x in rows if x["round"] == state["completed_rounds"] and x["main_next"]]
+    scores = _write_final(out, last_main[-1] if cfg.final == "last" else best)
     write_manifest(
         out / "manifest.json",
         command="train spft",
@@ -366,6 +422,10 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
         timings={"total_s": round(time.time() - t0, 3)},
         results={
             "final": dict(scores, fingerprint=checkpoint_fingerprint(out / "final")),
+            "final_by": cfg.final,
+            "best_on_selection": {k: best[k] for k in ("round", "stage", "model", "origin", "selection_ex")},
+            "writer0": state["vbi"].get("writer0"),
+            "pool_scope": cfg.pool_scope,
             "stopped": state["stopped"],
             "rows": rows,
             "splits": {
@@ -376,8 +436,10 @@ def run_spft(cfg: SpftConfig) -> SpftResult:
             **({"judge": judge.summary(_judged_rows(out, state))} if judge.is_ts else {}),
         },
     )
+    how = "the last round's main" if cfg.final == "last" else "best on the selection split"
     echo(
-        f"[spft] final model: {out / 'final'} (round {scores['round']} {scores['stage']} {scores['model']}, "
-        f"selection EX {scores['selection_ex']})"
+        f"[spft] final model ({how}): {out / 'final'} (round {scores['round']} {scores['stage']} "
+        f"{scores['model']}, selection EX {scores['selection_ex']}; best on selection: round {best['round']} "
+        f"{best['model']}, {best['selection_ex']})"
     )
-    return SpftResult(out, scores, rows, state["stopped"])
+    return SpftResult(out, scores, rows, state["stopped"], cfg.final)

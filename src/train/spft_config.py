@@ -7,7 +7,6 @@ Imports no torch: ``train --help`` stays fast.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,33 +16,17 @@ from train.fields import check_optimiser, optimiser_field
 from train.fields import help_field as _h
 from train.losses import LOSS_VARIANTS
 from train.selfplay_config import PAIR_SPLITS
-from train.vbi_config import VBIConfig
+from train.vbi_config import VBIConfig, apply_preset
 
-#: Named sets of defaults. ``cpu`` = the dataclass defaults (tiny models, tests); ``paper`` = SPFT-SQL
-#: Appendix A.4 (LoRA, AdamW, batch 64 = 8 x 8 accumulation, lr 2e-4, 3 epochs) and Table 7 (3000
-#: synthetic per round). Options given explicitly always win over the preset.
-PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {},
-    "paper": {
-        "lora": True,
-        "learning_rate": 2e-4,
-        "sql2text_learning_rate": 2e-4,
-        "selfplay_learning_rate": 2e-4,
-        "batch_size": 8,
-        "grad_accum": 8,
-        "epochs": 3.0,
-        "sql2text_epochs": 3.0,
-        "selfplay_epochs": 3.0,
-        "n": 3000,
-        "max_length": 2048,
-    },
-}
+#: how self-play's candidate set M lives across rounds (``SpftConfig.pool_scope``)
+POOL_SCOPES = ("grow", "round")
 
 
 @dataclass(frozen=True)
 class SpftConfig(VBIConfig):
     """SPFT-SQL end to end: rounds of (VBI-FT iterations -> self-play), the self-play main starting the
-    next round's SFT; the returned model is the best on the held-out selection split."""
+    next round's SFT; the returned model is the last round's main (Alg. 1; ``--final selection``: the
+    best on the held-out selection split)."""
 
     rounds: int = _h("Outer rounds K: each runs --iterations VBI-FT iterations, then self-play.", 2)
     selfplay_rounds: int = _h("Self-play steps T per round (Algorithm 1's loop over the round's pool).", 1)
@@ -58,23 +41,24 @@ class SpftConfig(VBIConfig):
     selfplay_epochs: float = optimiser_field("epochs", "selfplay", stage=" over the pairs of each self-play step")
     selfplay_learning_rate: float = optimiser_field("learning_rate", "selfplay", stage=" of each self-play step")
     selfplay_batch_size: int = optimiser_field("batch_size", "selfplay", stage=" in self-play")
-    patience: int = _h("Stop after this many rounds in a row whose best selection EX is not above the best so far.", 2)
-    preset: str = _h(
-        "Named defaults: cpu (these defaults) or paper (SPFT-SQL A.4: LoRA, lr 2e-4, batch 64, "
-        "3 epochs, 3000 synthetic per round); explicit options win.",
-        "cpu",
+    pool_scope: str = _h(
+        "Self-play's candidate set M: grow (Alg. 1: M starts as the base model p_θ0 + the round's VBI-FT models, "
+        "each optimized main is added, and a used opponent leaves M; later rounds add their VBI-FT models) or "
+        "round (M = the round's VBI-FT models + the previous round's main, anew every round).",
+        "grow",
     )
+    patience: int = _h("Stop after this many rounds in a row whose best selection EX is not above the best so far.", 2)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.preset not in PRESETS:
-            raise UnknownNameError("preset (--preset)", self.preset, PRESETS)
         if self.rounds < 1:
             raise ConfigError(f"rounds (--rounds) must be >= 1, got {self.rounds}")
         if self.selfplay_rounds < 1:
             raise ConfigError(f"selfplay_rounds (--selfplay-rounds) must be >= 1, got {self.selfplay_rounds}")
         if self.loss not in LOSS_VARIANTS:
             raise UnknownNameError("loss variant (--loss)", self.loss, LOSS_VARIANTS)
+        if self.pool_scope not in POOL_SCOPES:
+            raise UnknownNameError("pool scope (--pool-scope)", self.pool_scope, POOL_SCOPES)
         if self.pairs_from is not None and self.pairs_from not in PAIR_SPLITS:
             raise UnknownNameError("pair source (--pairs-from)", self.pairs_from, PAIR_SPLITS)
         if self.lam <= 0:
@@ -90,17 +74,6 @@ class SpftConfig(VBIConfig):
 
 
 def with_preset(values: Mapping[str, Any], explicit: Collection[str] = ()) -> SpftConfig:
-    """A config from ``values`` where the preset named in ``values["preset"]`` fills every field not in
-    ``explicit`` (the options the user typed). An unknown preset is an error naming the choices."""
-    name = values.get("preset", "cpu")
-    if name not in PRESETS:
-        raise UnknownNameError("preset (--preset)", name, PRESETS)
-    merged = dict(values)
-    for key, value in PRESETS[name].items():
-        if key not in explicit:
-            merged[key] = value
-    known = {f.name for f in dataclasses.fields(SpftConfig)}
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise ConfigError(f"unknown option(s) for train spft: {', '.join(unknown)}")
-    return SpftConfig(**merged)
+    """A :class:`SpftConfig` with ``values["preset"]`` filling every field not in ``explicit`` (the options
+    the user typed); see :func:`train.vbi_config.apply_preset`."""
+    return apply_preset(SpftConfig, values, explicit)

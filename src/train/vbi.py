@@ -455,14 +455,21 @@ def positive_records(
     k: int,
     cache_dir: Path | None = None,
     prompt_config: Any = None,
+    sql: str = "prediction",
 ) -> list[dict[str, Any]]:
-    """The y+ examples as SQL-to-Text training records (gold SQL -> its question), built like the
-    real pairs' (:func:`train.realdata.sql2text_records`), so the writer trains on what it writes from."""
+    """The y+ examples as SQL-to-Text training records (SQL -> its question), built like the real
+    pairs' (:func:`train.realdata.sql2text_records`), so the writer trains on what it writes from.
+
+    ``sql="prediction"``: the pair holds the model's correct SQL y' (SPFT-SQL eq. 1 defines y+ = y'
+    with E(y') = E(y)); ``"gold"``: the SQL the question was written for."""
     from train.realdata import sql2text_records
 
-    positive = {v["id"] for v in verified if v["verdict"] == POSITIVE}
+    positive = {v["id"]: v for v in verified if v["verdict"] == POSITIVE}
+    chosen = [ex for ex in examples if ex["id"] in positive]
+    if sql == "prediction":
+        chosen = [dict(ex, sql=positive[ex["id"]]["pred_sql"]) for ex in chosen]
     return sql2text_records(
-        [ex for ex in examples if ex["id"] in positive],
+        chosen,
         schemas,
         source=f"vbi-iter-{k}-y+",
         cache_dir=cache_dir,
@@ -501,20 +508,33 @@ def write_sft_data(
     return folder
 
 
-def write_sql2text_data(records: list[dict[str, Any]], folder: Path, data_root: Path) -> Path:
-    """SQL-to-Text ``train sft`` data: with 10 or more pairs the last tenth is held out for its model
-    selection (by loss), otherwise the pairs are their own D_val."""
-    n_val = len(records) // 10 if len(records) >= 10 else 0
-    train, val = (records[:-n_val], records[-n_val:]) if n_val else (records, records)
+def write_sql2text_data(
+    real: list[dict[str, Any]], folder: Path, data_root: Path, positives: Sequence[dict[str, Any]] = ()
+) -> Path:
+    """SQL-to-Text ``train sft`` data: the real pairs + the y+ pairs so far. Only real pairs are held
+    out (the last tenth, with 10 or more; else the real pairs are their own D_val), so every y+ pair
+    is trained on ("y+ is used as training data for the next iteration", SPFT-SQL §3.1.3)."""
+    n_val = len(real) // 10 if len(real) >= 10 else 0
+    train, val = (real[:-n_val], real[-n_val:]) if n_val else (real, real)
     return write_sft_data(
         folder,
-        train,
+        [*train, *positives],
         val,
         data_root,
-        {"pairs": len(records)},
+        {"pairs": len(real) + len(positives), "real": len(real), "positives": len(positives)},
         command="train vbi: sql-to-text sft data",
-        parameters={"held_out": n_val, "held_out_rule": "last tenth with >= 10 pairs, else the pairs themselves"},
+        parameters={
+            "held_out": n_val,
+            "held_out_rule": "last tenth of the real pairs with >= 10 of them, else the real pairs themselves; "
+            "every y+ pair is trained on",
+        },
     )
+
+
+def sft_data_val(cfg: VBIConfig, d_val: list[dict[str, Any]], real_dir: Path) -> list[dict[str, Any]]:
+    """The ``val.jsonl`` of an iteration's text-to-SQL SFT: the iteration's D_val, logged only (the kept
+    epoch is the last), or with ``--keep-epoch selection`` the selection split that chooses the epoch."""
+    return read_jsonl(real_dir / "selection.jsonl") if cfg.keep_epoch == "selection" else d_val
 
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
@@ -528,6 +548,9 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
     if not manifest.is_file():
         text2sql = task == "text2sql"
         optimiser = optimiser_of(cfg, "" if text2sql else "sql2text_")
+        # last: the paper's fixed epochs; selection: text-to-SQL's val.jsonl is the selection split
+        # (sft_data_val), the writer's its held-out real pairs -- never the D_val that verification reads
+        choose = cfg.keep_epoch == "selection"
         run_sft(
             SFTConfig(
                 data=str(data),
@@ -538,8 +561,9 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 max_length=cfg.max_length,
                 seed=cfg.iteration_seed(k),
                 **lora_fields_of(cfg),
-                eval_ex=text2sql,
+                eval_ex=text2sql and choose,
                 eval_ex_limit=cfg.eval_ex_limit,
+                keep_epoch="best" if choose else "last",
                 max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
                 gen_batch_size=cfg.gen_batch_size,
                 logging_steps=cfg.logging_steps,
@@ -551,13 +575,32 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
+def writer0_of(cfg: VBIConfig) -> dict[str, str]:
+    """Who writes iteration 0, with why: ``--writer0 auto`` is few-shot when the SQL-to-Text model has a
+    chat template (an instruction model, untuned: SPFT-SQL A.10's writer "before optimization"), else
+    sql2text (a base or from-scratch model cannot follow a prompt, so it is fine-tuned on the real pairs).
+    Recorded in the run's state and manifest."""
+    if cfg.writer0 != "auto":
+        return {"requested": cfg.writer0, "used": cfg.writer0, "reason": "--writer0 " + cfg.writer0}
+    from train.models.modeling import load_tokenizer
+
+    chat = bool(getattr(load_tokenizer(cfg.effective_sql2text_model), "chat_template", None))
+    return {
+        "requested": "auto",
+        "used": "few-shot" if chat else "sql2text",
+        "reason": "the SQL-to-Text model has a chat template" if chat else "the SQL-to-Text model has no chat template",
+    }
+
+
+def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path, writer0: str | None = None) -> str | None:
     """SQL-to-Text₀: ``--sql2text-model`` fine-tuned on the real (SQL -> question) pairs (``OUT/sql2text-0``);
-    ``--sql2text-model`` itself with ``--writer0 few-shot`` (prompted with real pairs, not trained); ``None``
-    with ``--writer0 rule-based`` (iteration 0 then writes with the rule-based writer)."""
-    if cfg.writer0 == "rule-based":
+    ``--sql2text-model`` itself with ``few-shot`` (prompted with real pairs, not trained); ``None`` with
+    ``rule-based`` (iteration 0 then writes with the rule-based writer). ``writer0``: the resolved choice
+    (:func:`writer0_of`; default: resolved here)."""
+    writer0 = writer0 or writer0_of(cfg)["used"]
+    if writer0 == "rule-based":
         return None
-    if cfg.writer0 == "few-shot":
+    if writer0 == "few-shot":
         echo(
             f"[vbi] SQL-to-Text 0: {cfg.effective_sql2text_model} prompted with {cfg.fewshot_shots} real "
             "(SQL -> question) pairs per question (few-shot, not fine-tuned)"
@@ -578,7 +621,15 @@ def train_sql2text0(cfg: VBIConfig, out: Path, real_dir: Path) -> str | None:
 
 #: Fields that may change when a run is resumed: more iterations, and where / how fast generation runs
 #: (the backend serves the same checkpoint, checked), not what an iteration computes.
-RESUMABLE_CHANGES = ("iterations", "out", "gen_batch_size", "logging_steps", "suite_cache", *BACKEND_FIELDS)
+RESUMABLE_CHANGES = (
+    "iterations",
+    "out",
+    "final",
+    "gen_batch_size",
+    "logging_steps",
+    "suite_cache",
+    *BACKEND_FIELDS,
+)
 
 
 def loop_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> dict[str, Any]:
@@ -587,13 +638,17 @@ def loop_parameters(cfg: Any, resumable: Sequence[str] = RESUMABLE_CHANGES) -> d
     return run_parameters(cfg, resumable)
 
 
-def initial_state(cfg: VBIConfig, sql2text_model: str | None) -> dict[str, Any]:
-    """What iteration 0 starts from; later iterations carry it on (see :func:`run_iteration`)."""
+def initial_state(cfg: VBIConfig, out: Path, real_dir: Path) -> dict[str, Any]:
+    """What iteration 0 starts from (SQL-to-Text₀ is made here); later iterations carry it on (see
+    :func:`run_iteration`)."""
+    writer0 = writer0_of(cfg)
+    sql2text_model = train_sql2text0(cfg, out, real_dir, writer0["used"])
     return {
         "completed_iterations": 0,
         "text2sql_model": cfg.model,
         "sql2text_model": sql2text_model,
-        "sql2text_fewshot": cfg.writer0 == "few-shot" and sql2text_model is not None,
+        "writer0": writer0,
+        "sql2text_fewshot": writer0["used"] == "few-shot" and sql2text_model is not None,
         "failed_templates": None,
         "synthetic_files": [],
         "positive_files": [],
@@ -605,7 +660,10 @@ def load_state(out: Path, cfg: VBIConfig) -> dict[str, Any] | None:
     """The run's state (``None`` for a new run); resuming with other settings (except ``--iterations``) is refused."""
     from train.runstate import load_state as load
 
-    allowed = "only --iterations, --gen-batch-size, --logging-steps, --suite-cache and the backend options may change"
+    allowed = (
+        "only --iterations, --final, --gen-batch-size, --logging-steps, --suite-cache and the backend options may "
+        "change"
+    )
     state = load(out, parameters=loop_parameters(cfg), allowed=allowed)
     check_judge_resume(out, state, cfg, allowed)
     return state
@@ -714,7 +772,7 @@ def run_iteration(
     write_sft_data(
         it / "sft-data",
         real_train + synthetic,
-        val_ex,
+        sft_data_val(cfg, val_ex, real_dir),
         data_root,
         {"real": len(real_train), "synthetic": len(synthetic), "synthetic_this_iteration": len(train_ex)},
         command="train vbi: text-to-sql sft data",
@@ -723,6 +781,7 @@ def run_iteration(
             "real_data": cfg.real_data,
             "accumulate": cfg.accumulate,
             "synthetic_files": list(synthetic_files),
+            "val": "selection" if cfg.keep_epoch == "selection" else "d_val",
         },
     )
     start = state["text2sql_model"] if cfg.continue_training else cfg.model
@@ -763,14 +822,17 @@ def run_iteration(
     failures = failed_templates_of(verified)
 
     # 4. SQL-to-Text on the real pairs + all y+ so far
-    records = positive_records(verified, val_ex, bench.schemas, k=k, cache_dir=cache, prompt_config=cfg.prompt_config())
+    records = positive_records(
+        verified, val_ex, bench.schemas, k=k, cache_dir=cache, prompt_config=cfg.prompt_config(), sql=cfg.positive
+    )
     write_jsonl(it / "positives.jsonl", records)
     positive_files = [*state["positive_files"], relative_to_run(it / "positives.jsonl", out)]
     s2t_trained = None
     t = time.time()
     if records:
-        s2t_records = read_jsonl(real_dir / "sql2text.jsonl") + _concat(out, positive_files)
-        s2t_data = write_sql2text_data(s2t_records, it / "sql2text-data", data_root)
+        s2t_real, s2t_positives = read_jsonl(real_dir / "sql2text.jsonl"), _concat(out, positive_files)
+        s2t_records = s2t_real + s2t_positives
+        s2t_data = write_sql2text_data(s2t_real, it / "sql2text-data", data_root, s2t_positives)
         s2t_start = (state["sql2text_model"] if cfg.continue_training else None) or cfg.effective_sql2text_model
         echo(f"{tag} SFT SQL-to-Text on {len(s2t_records)} pairs ({len(records)} new y+)")
         run_sft_stage(cfg, data=s2t_data, model=s2t_start, out=it / "sql2text", task="sql2text", k=k)
@@ -864,7 +926,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
     real_dir = out / REAL_DIR
     prepare_real(cfg, real_dir, out / "cache")
     if state is None:
-        state = initial_state(cfg, train_sql2text0(cfg, out, real_dir))
+        state = initial_state(cfg, out, real_dir)
         save_state(out, state)
     rows = read_jsonl(out / LOG_FILE) if (out / LOG_FILE).is_file() else []
     rows = rows[: state["completed_iterations"]]  # a row written before a crash of its state file is redone
@@ -880,6 +942,7 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
         save_state(out, state)
 
     best = best_on_selection(rows)
+    final = rows[-1] if cfg.final == "last" else best
     write_manifest(
         out / "manifest.json",
         command="train vbi",
@@ -907,6 +970,9 @@ def run_vbi(cfg: VBIConfig) -> VBIResult:
         results={
             "best": asdict(pool.get(best["pool_id"])),
             "best_by": "selection_ex",
+            "final": asdict(pool.get(final["pool_id"])),
+            "final_by": cfg.final,
+            "writer0": state.get("writer0"),
             "rows": rows,
             **({"judge": judge.summary(rows)} if judge.is_ts else {}),
         },

@@ -5,6 +5,8 @@ Imports no torch: ``train --help`` stays fast. Every field becomes one ``--optio
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,75 @@ EPOCH_CHOICES = ("last", "selection")
 FINALS = ("last", "selection")
 
 
+#: Named sets of defaults. ``cpu`` = the dataclass defaults (tiny models, tests); ``paper`` = SPFT-SQL
+#: Appendix A.4 (LoRA, AdamW, lr 2e-4, 3 epochs, a *global* batch of 64: 8 per device x accumulation,
+#: divided over the processes of ``accelerate launch``) and Table 7 (3000 synthetic per round). Options
+#: given explicitly always win; a key a config does not have (self-play's, for ``train vbi``) is skipped.
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {},
+    "paper": {
+        "lora": True,
+        "learning_rate": 2e-4,
+        "sql2text_learning_rate": 2e-4,
+        "selfplay_learning_rate": 2e-4,
+        "batch_size": 8,
+        "global_batch": 64,
+        "epochs": 3.0,
+        "sql2text_epochs": 3.0,
+        "selfplay_epochs": 3.0,
+        "n": 3000,
+        "max_length": 2048,
+    },
+}
+
+
+def world_size() -> int:
+    """Processes of this training run (``accelerate launch`` / torchrun set ``WORLD_SIZE``; else 1)."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def accumulation_for(global_batch: int, batch_size: int, processes: int) -> int:
+    """Gradient accumulation per process so that batch_size x accumulation x processes = global_batch.
+
+    >>> accumulation_for(64, 8, 1), accumulation_for(64, 8, 2), accumulation_for(64, 8, 8)
+    (8, 4, 1)
+    """
+    per_step = batch_size * processes
+    if global_batch % per_step:
+        raise ConfigError(
+            f"a global batch of {global_batch} cannot be split into {processes} process(es) x batch {batch_size}; "
+            "give --batch-size and --grad-accum explicitly"
+        )
+    return global_batch // per_step
+
+
+def apply_preset(cls: type, values: Mapping[str, Any], explicit: Collection[str] = ()) -> Any:
+    """A ``cls`` config (:class:`VBIConfig` or a subclass) from ``values`` where the preset named in
+    ``values["preset"]`` fills every field not in ``explicit`` (the options the user typed). A preset's
+    ``global_batch`` becomes the per-process ``grad_accum`` for this run's process count (unless
+    ``--grad-accum`` was given). An unknown preset is an error naming the choices."""
+    name = values.get("preset", "cpu")
+    if name not in PRESETS:
+        raise UnknownNameError("preset (--preset)", name, PRESETS)
+    known = {f.name for f in dataclasses.fields(cls)}
+    merged = dict(values)
+    for key, value in PRESETS[name].items():
+        if key in known and key not in explicit:
+            merged[key] = value
+    if "global_batch" in PRESETS[name] and "grad_accum" not in explicit:
+        batch = merged.get("batch_size", cls.__dataclass_fields__["batch_size"].default)
+        merged["grad_accum"] = accumulation_for(PRESETS[name]["global_batch"], batch, world_size())
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+    return cls(**merged)
+
+
 @dataclass(frozen=True)
 class VBIConfig:
     """VBI-FT (SPFT-SQL §3.1): synthesize -> SFT text-to-SQL on real + synthetic -> verify on D_val ->
@@ -36,6 +107,12 @@ class VBIConfig:
         "",
     )
     iterations: int = _h("Number of VBI-FT iterations K.", 3)
+    preset: str = _h(
+        "Named defaults: cpu (these defaults) or paper (SPFT-SQL A.4: LoRA, lr 2e-4, a global batch of 64 -- "
+        "8 per device, accumulation divided by the processes of `accelerate launch` --, 3 epochs, 3000 "
+        "synthetic per iteration); explicit options win.",
+        "cpu",
+    )
     writer0: str = _h(
         "Who writes iteration 0's questions: auto (few-shot when --sql2text-model has a chat template -- the untuned "
         "instruction model is the paper's writer before optimization, SPFT-SQL A.10 -- else sql2text), sql2text (a "
@@ -139,8 +216,7 @@ class VBIConfig:
     question_max_new_tokens: int = _h("Generation length for questions (SQL-to-Text writer).", 64)
     gen_batch_size: int = generation_field("gen_batch_size", " (SQL and questions)")
     eval_ex_limit: int = _h(
-        "With --keep-epoch selection: the per-epoch EX choice judges at most this many selection examples "
-        "(0 = all).",
+        "With --keep-epoch selection: the per-epoch EX choice judges at most this many selection examples (0 = all).",
         0,
     )
     logging_steps: int = _h("Log the training loss every N steps.", 10)
@@ -179,6 +255,8 @@ class VBIConfig:
             raise ConfigError(f"n (--n {self.n}) leaves an empty D_val; give --val-size")
         if not 0 <= self.failed_share < 1:
             raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
+        if self.preset not in PRESETS:
+            raise UnknownNameError("preset (--preset)", self.preset, PRESETS)
         if self.writer0 not in WRITERS0:
             raise UnknownNameError("iteration-0 writer (--writer0)", self.writer0, WRITERS0)
         if self.positive not in POSITIVES:

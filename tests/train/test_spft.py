@@ -55,6 +55,12 @@ ARGS = [
 ]
 
 
+def _weights(folder: str | Path) -> str:
+    from evaluation.provenance import sha256_file
+
+    return sha256_file(Path(folder) / "model.safetensors")
+
+
 def _lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
@@ -110,54 +116,97 @@ def spft_run(tmp_path_factory):
 
 
 def test_run_leaves_rounds_final_model_and_manifest(spft_run):
+    """The run returns Alg. 1's output, the last round's main (``--final last``): ``final/`` holds its
+    weights; the best on the selection split is reported beside it."""
+    from train.io import checkpoint_fingerprint
+
     out = spft_run["out"]
     rows = _lines(out / "rounds.jsonl")
     assert sorted({r["round"] for r in rows}) == [1, 2]
-    assert {r["stage"] for r in rows if r["round"] == 1} == {"vbi", "selfplay"}
-    assert {r["stage"] for r in rows if r["round"] == 2} == {"previous", "vbi", "selfplay"}
+    assert {r["stage"] for r in rows if r["round"] == 1} == {"base", "vbi", "selfplay"}
+    assert {r["stage"] for r in rows if r["round"] == 2} == {"base", "earlier", "vbi", "selfplay"}
     assert all(r["selection_ex"] is not None and r["dval_ex"] is not None for r in rows)
     assert (out / "rounds.png").stat().st_size > 1000
     scores = json.loads((out / "final" / "scores.json").read_text())
-    best = max(r["selection_ex"] for r in rows)
-    assert scores["selection_ex"] == best and (out / "final" / "config.json").is_file()
+    last_main = [r for r in rows if r["round"] == 2 and r["main_next"]]
+    assert len(last_main) == 1 and scores["model"] == last_main[0]["model"] and scores["round"] == 2
+    assert _weights(out / "final") == _weights(last_main[0]["path"])  # the same weights
+    assert (out / "final" / "config.json").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "train spft" and manifest["counts"]["rounds_completed"] == 2
-    from train.io import checkpoint_fingerprint
-
+    assert manifest["results"]["final_by"] == "last" and manifest["results"]["pool_scope"] == "grow"
+    best = max(r["selection_ex"] for r in rows)
+    assert manifest["results"]["best_on_selection"]["selection_ex"] == best
     assert manifest["results"]["final"]["fingerprint"] == checkpoint_fingerprint(out / "final")
     assert manifest["inputs"]["model_fingerprint"] == checkpoint_fingerprint(spft_run["tiny"])
     assert manifest["results"]["splits"]["selection"] == manifest["counts"]["real_selection"] > 0
     assert manifest["results"]["splits"]["dval_per_round"] == {"round-1": 12, "round-2": 12}
-    assert "final model:" in spft_run["output"] and "round 2: best selection EX" in spft_run["output"]
+    assert "final model (the last round's main)" in spft_run["output"]
+    assert "round 2: best selection EX" in spft_run["output"]
     # progress: one line per VBI-FT iteration and per self-play round, with its EX
     assert "[spft round 2/2] self-play (spft" in spft_run["output"]  # (the iterations ran before the kill)
     assert "[selfplay round 1/1] main" in spft_run["output"] and "D_val EX" in spft_run["output"]
 
 
-def test_each_round_trains_on_real_plus_accumulated_synthetic(spft_run):
-    """Point 1: real pairs + synthetic pairs accumulated over all iterations, across rounds too."""
+def test_final_selection_returns_the_best_on_selection(spft_run, tmp_path):
+    """``--final selection`` keeps the old reading; only the returned model changes, so a finished run
+    may be asked again with it (nothing is trained again) -- and back."""
+    import shutil
+
+    from train.cli import main
+    from train.vbi import best_on_selection
+
+    out = tmp_path / "run"
+    shutil.copytree(spft_run["out"], out, symlinks=True)
+    args = [a if a != str(spft_run["out"]) else str(out) for a in spft_run["args"]] + ["--rounds", "2"]
+    before = (out / "vbi" / "iter-3" / "text2sql" / "model.safetensors").stat().st_mtime_ns
+    res = CliRunner().invoke(main, args + ["--final", "selection"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    best = best_on_selection(_lines(out / "rounds.jsonl"))
+    scores = json.loads((out / "final" / "scores.json").read_text())
+    assert (scores["round"], scores["model"]) == (best["round"], best["model"])
+    assert _weights(out / "final") == _weights(best["path"]) and "best on the selection split" in res.output
+    assert json.loads((out / "manifest.json").read_text())["results"]["final_by"] == "selection"
+    assert (out / "vbi" / "iter-3" / "text2sql" / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_each_round_trains_on_real_plus_this_iterations_synthetic(spft_run):
+    """Per iteration (across rounds too): the real pairs + that iteration's --n synthetic pairs only
+    (SPFT-SQL Table 14); ``--accumulate`` keeps the old reading."""
     out = spft_run["out"]
     real = _lines(out / "real" / "train.jsonl")
     log = _lines(out / "vbi" / "vbi_log.jsonl")
     assert [r["iteration"] for r in log] == [0, 1, 2, 3]
-    total = 0
     for r in log:
-        total += r["train_examples"]
-        assert (r["real_train_examples"], r["synthetic_train_examples"]) == (len(real), total)
+        assert (r["real_train_examples"], r["synthetic_train_examples"]) == (len(real), r["train_examples"])
         sft = _lines(out / "vbi" / f"iter-{r['iteration']}" / "sft-data" / "train.jsonl")
         assert sum(x["source"] == "real-train" for x in sft) == len(real)
-        assert sum(x["source"].startswith("synthetic-iter-") for x in sft) == total
+        assert {x["source"] for x in sft if x["source"] != "real-train"} == {f"synthetic-iter-{r['iteration']}"}
+        assert sum(x["source"].startswith("synthetic-iter-") for x in sft) == r["train_examples"]
 
 
-def test_iteration_0_writer_is_the_sql2text_model_trained_on_real_pairs(spft_run):
-    """Point 2."""
+def test_iteration_0_writer_is_the_base_model_few_shot(spft_run):
+    """``--writer0 auto``: a model with a chat template writes iteration 0 few-shot, untuned (SPFT-SQL
+    A.10's writer "before optimization"); the manifest says which happened and why. From iteration 1 on
+    the writer is that model fine-tuned on the real pairs + every y+ so far, each y+ in its training part."""
     out = spft_run["out"]
     log = _lines(out / "vbi" / "vbi_log.jsonl")
-    s2t0 = (out / "vbi" / "sql2text-0" / "model").resolve()
-    assert log[0]["writer"] == f"model:{s2t0}" and log[0]["writer"] != "rule-based"
-    m = json.loads((s2t0 / "manifest.json").read_text())
-    assert m["parameters"]["task"] == "sql2text" and m["counts"]["train_examples"] > 0
-    assert all(r["writer"].startswith("model:") for r in log)
+    assert log[0]["writer"] == f"few-shot:{spft_run['tiny']}"
+    assert not (out / "vbi" / "sql2text-0").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["results"]["writer0"] == {
+        "requested": "auto",
+        "used": "few-shot",
+        "reason": "the SQL-to-Text model has a chat template",
+    }
+    assert all(r["writer"].startswith("model:") for r in log[1:])
+    seen: list[str] = []
+    for r in log:
+        it = out / "vbi" / f"iter-{r['iteration']}"
+        seen += [x["id"] for x in _lines(it / "verified.jsonl") if x["verdict"] == "y+"]
+        train = {x["id"] for x in _lines(it / "sql2text-data" / "train.jsonl")}
+        val = _lines(it / "sql2text-data" / "val.jsonl")
+        assert seen and set(seen) <= train and not any(x["source"].endswith("-y+") for x in val)
 
 
 def test_failed_templates_seed_a_share_of_every_next_iteration(spft_run):
@@ -195,7 +244,7 @@ def test_selfplay_runs_on_the_rounds_test_like_dval(spft_run, tmp_path):
 
 
 def test_round_2_starts_from_round_1s_selfplay_main(spft_run):
-    """Point 5: the self-play main is incorporated into the next round's SFT, and joins its pool."""
+    """The self-play main is incorporated into the next round's SFT."""
     out = spft_run["out"]
     rows = _lines(out / "rounds.jsonl")
     main1 = [r for r in rows if r["round"] == 1 and r["main_next"]]
@@ -204,8 +253,30 @@ def test_round_2_starts_from_round_1s_selfplay_main(spft_run):
     assert log[2]["text2sql_start"] == main1[0]["path"]
     sft2 = json.loads((out / "vbi" / "iter-2" / "text2sql" / "manifest.json").read_text())
     assert sft2["inputs"]["model"] == main1[0]["path"]
-    prev = [r for r in rows if r["round"] == 2 and r["stage"] == "previous"]
-    assert [p["path"] for p in prev] == [main1[0]["path"]]
+
+
+def test_the_pool_grows_over_rounds_from_the_base_model(spft_run):
+    """Alg. 1: M starts with p_θ0, every optimized main is added, and M′ leaves out only the used
+    opponents: round 2's pool holds the base model, round 1's VBI-FT models and round 1's main, plus
+    round 2's VBI-FT models; a used opponent is never the opponent again."""
+    out = spft_run["out"]
+    pool1 = json.loads((out / "round-1" / "pool" / "pool.json").read_text())["models"]
+    pool2 = json.loads((out / "round-2" / "pool" / "pool.json").read_text())["models"]
+    tiny = str(spft_run["tiny"])
+    assert [(m["id"], m["origin"]) for m in pool1] == [("base", "base"), ("v0", "vbi-iter-0"), ("v1", "vbi-iter-1")]
+    assert pool1[0]["path"] == tiny
+    main1 = [r for r in _lines(out / "rounds.jsonl") if r["round"] == 1 and r["main_next"]][0]
+    ids2 = [m["id"] for m in pool2]
+    assert ids2 == ["base", "v0", "v1", "r1s1", "v2", "v3"]
+    assert pool2[0]["path"] == tiny and pool2[3]["path"] == main1["path"]
+    assert pool2[3]["origin"] == "round-1-selfplay-round-1"
+    opp1 = _lines(out / "round-1" / "selfplay" / "rounds.jsonl")[0]["opponent"]
+    assert [m["id"] for m in pool2 if m["used_as_opponent"]] == [opp1]  # it stays in M, out of M′
+    opp2 = _lines(out / "round-2" / "selfplay" / "rounds.jsonl")[0]["opponent"]
+    assert opp2 != opp1
+    # every model of M is scored on the selection split each round (predicted once per model)
+    rows2 = [r for r in _lines(out / "rounds.jsonl") if r["round"] == 2]
+    assert sorted(r["model"] for r in rows2 if r["stage"] != "selfplay") == sorted(ids2)
 
 
 def test_selection_split_is_never_trained_on(spft_run):
@@ -286,7 +357,8 @@ def test_a_benchmark_without_training_pairs_is_a_clear_error(tmp_path, spft_run)
 
 
 def test_paper_preset_fills_defaults_and_explicit_options_win():
-    from train.spft_config import PRESETS, SpftConfig, with_preset
+    from train.spft_config import SpftConfig, with_preset
+    from train.vbi_config import PRESETS
 
     cfg = with_preset({"model": "m", "out": "o", "preset": "paper", "learning_rate": 5e-5}, explicit={"learning_rate"})
     assert cfg.lora and cfg.grad_accum * cfg.batch_size == 64 and cfg.epochs == 3.0 and cfg.n == 3000
@@ -300,9 +372,10 @@ def test_paper_preset_fills_defaults_and_explicit_options_win():
 
 
 def test_docs_show_both_presets():
-    from train.spft_config import PRESETS
+    from train.vbi_config import PRESETS
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "train.md").read_text()
     assert "### Presets" in docs
     for key in PRESETS["paper"]:
-        assert f"`--{key.replace('_', '-')}`" in docs, key
+        option = "global batch" if key == "global_batch" else f"`--{key.replace('_', '-')}`"
+        assert option in docs, key

@@ -148,10 +148,19 @@ def test_failed_templates_and_positive_records_use_only_their_verdicts(demo):
         {"id": f"e{i}", "db_id": schema_id, "sql": f"SELECT count(*) FROM {table}", "question": f"q{i}"}
         for i in range(3)
     ]
-    verified = [{"id": "e0", "verdict": "y+"}, {"id": "e1", "verdict": "y-"}, {"id": "e2", "verdict": "unjudged"}]
+    y_prime = f"SELECT COUNT(*) FROM {table} AS t"  # the model's correct SQL, spelled otherwise than the gold
+    verified = [
+        {"id": "e0", "verdict": "y+", "pred_sql": y_prime},
+        {"id": "e1", "verdict": "y-", "pred_sql": "SELECT 1"},
+        {"id": "e2", "verdict": "unjudged", "pred_sql": "SELECT 2"},
+    ]
     recs = positive_records(verified, examples, demo.schemas, k=0)
     assert [r["id"] for r in recs] == ["e0"] and recs[0]["source"] == "vbi-iter-0-y+"
     assert recs[0]["prompt"].endswith("question: q0\nSQL:\n")
+    # eq. 1: y+ = y', the prediction (default); --positive gold keeps the gold SQL
+    assert recs[0]["sql"] == y_prime  # the writer is trained on (schema, y') -> question
+    gold = positive_records(verified, examples, demo.schemas, k=0, sql="gold")
+    assert gold[0]["sql"] == examples[0]["sql"]
 
 
 def test_real_split_is_seeded_disjoint_and_checked():
@@ -229,6 +238,7 @@ def vbi_run(tmp_path_factory):
         eval_ex_limit=2,
         logging_steps=5,
         failed_share=FAILED_SHARE,
+        writer0="sql2text",  # the tiny model has a chat template: auto would prompt it few-shot (test_spft)
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(vbi, "verify", _half_right(vbi.verify))
@@ -284,8 +294,10 @@ def test_every_iteration_joins_a_pool_that_selfplay_can_load(vbi_run):
 
 
 @pytest.mark.slow
-def test_sft_data_is_real_pairs_plus_accumulated_synthetic(vbi_run):
-    """Issue point 1: each iteration trains on the real training pairs + the synthetic pairs so far."""
+def test_sft_data_is_real_pairs_plus_this_iterations_synthetic(vbi_run):
+    """Each iteration trains on the real training pairs + its own --n new synthetic pairs (SPFT-SQL
+    Table 14: "7,000 real + 3,000 syn" per iteration), not on every synthetic pair so far
+    (``--accumulate``, the old default); the kept epoch is the last (fixed epochs, no choice on D_val)."""
     out = vbi_run["out"]
     real = _lines(out / "real" / "train.jsonl")
     assert real and {r["source"] for r in real} == {"real-train"}
@@ -294,9 +306,16 @@ def test_sft_data_is_real_pairs_plus_accumulated_synthetic(vbi_run):
     train0 = _lines(out / "iter-0" / "sft-data" / "train.jsonl")
     train1 = _lines(out / "iter-1" / "sft-data" / "train.jsonl")
     assert [r["id"] for r in train0] == [r["id"] for r in real + syn0]
-    assert [r["id"] for r in train1] == [r["id"] for r in real + syn0 + syn1]
+    assert [r["id"] for r in train1] == [r["id"] for r in real + syn1]
     rows = vbi_run["second"].rows
-    assert (rows[1]["real_train_examples"], rows[1]["synthetic_train_examples"]) == (len(real), len(syn0) + len(syn1))
+    assert (rows[1]["real_train_examples"], rows[1]["synthetic_train_examples"]) == (len(real), len(syn1))
+    m = json.loads((out / "iter-1" / "sft-data" / "manifest.json").read_text())
+    assert m["parameters"]["accumulate"] is False and m["parameters"]["val"] == "d_val"
+    for k in (0, 1):
+        sft = json.loads((out / f"iter-{k}" / "text2sql" / "manifest.json").read_text())
+        assert sft["parameters"]["keep_epoch"] == "last" and sft["results"]["best_checkpoint"] is None
+        assert sft["parameters"]["eval_ex"] is False  # D_val's EX is read once, by verification
+        assert rows[k]["sft_val_ex"] is None
 
 
 @pytest.mark.slow
@@ -312,12 +331,20 @@ def test_sql2text_model_is_trained_on_real_pairs_first_then_real_plus_y_plus(vbi
     real_s2t = _lines(out / "real" / "sql2text.jsonl")
     data0 = _lines(out / "sql2text-0" / "data" / "train.jsonl") + _lines(out / "sql2text-0" / "data" / "val.jsonl")
     assert [r["id"] for r in data0] == [r["id"] for r in real_s2t]
-    positives = [x["id"] for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
-    pairs = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl") + _lines(
-        out / "iter-0" / "sql2text-data" / "val.jsonl"
-    )
-    assert [p["id"] for p in pairs] == [r["id"] for r in real_s2t] + positives
-    assert rows[0]["sql2text_pairs"] == len(positives)
+    verified = [x for x in _lines(out / "iter-0" / "verified.jsonl") if x["verdict"] == "y+"]
+    positives = [x["id"] for x in verified]
+    train = _lines(out / "iter-0" / "sql2text-data" / "train.jsonl")
+    val = _lines(out / "iter-0" / "sql2text-data" / "val.jsonl")
+    assert sorted(p["id"] for p in train + val) == sorted([r["id"] for r in real_s2t] + positives)
+    assert rows[0]["sql2text_pairs"] == len(positives) > 0
+    # every y+ pair is in the writer's *training* part (the held-out part is real pairs only), and holds
+    # the model's correct SQL y' (eq. 1), not the gold
+    assert [p["id"] for p in train if p["source"].endswith("-y+")] == positives
+    assert not [p for p in val if p["source"].endswith("-y+")] and {p["source"] for p in val} == {"real-train"}
+    assert [p["sql"] for p in train if p["source"].endswith("-y+")] == [x["pred_sql"] for x in verified]
+    positives1 = [x["id"] for x in _lines(out / "iter-1" / "verified.jsonl") if x["verdict"] == "y+"]
+    train1 = [p["id"] for p in _lines(out / "iter-1" / "sql2text-data" / "train.jsonl")]
+    assert set(positives + positives1) <= set(train1)  # all y+ so far, every one trained on
     assert json.loads((s2t1 / "manifest.json").read_text())["parameters"]["task"] == "sql2text"
     assert json.loads((s2t1 / "manifest.json").read_text())["inputs"]["model"] == str(s2t0)  # continued
 
@@ -597,9 +624,14 @@ def test_cli_vbi_reports_selection_ex_and_the_chosen_model(vbi_run):
         "5",
         "--failed-share",
         str(FAILED_SHARE),
+        "--writer0",
+        "sql2text",
     ]
     res = CliRunner().invoke(main, args)  # everything is done: it only reports
     assert res.exit_code == 0, res.output
     assert "iteration 1: D_val EX" in res.output and "selection EX" in res.output
-    best = json.loads((vbi_run["out"] / "manifest.json").read_text())["results"]["best"]
-    assert f"result (best on the held-out selection split): {best['id']}" in res.output
+    results = json.loads((vbi_run["out"] / "manifest.json").read_text())["results"]
+    assert f"best on the held-out selection split: {results['best']['id']}" in res.output
+    # Alg. 1 / --final last (default): the run returns the last iteration's model
+    assert results["final_by"] == "last" and results["final"]["origin"] == "vbi-iter-1"
+    assert f"result (the last iteration's model, --final last): {results['final']['id']}" in res.output

@@ -101,27 +101,54 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     schema = json.loads((ROOT / "data_schemas" / "experiment_results.schema.json").read_text())
     Draft202012Validator(schema).validate(doc)
-    assert list(doc["arms"]) == ["sft", "vbift", "spft", "selfplay", "spin", "dpo", "vbift+dpo", "sft-steps"]
+    assert list(doc["arms"]) == [
+        "zero-shot",
+        "sft",
+        "vbift",
+        "spft",
+        "selfplay",
+        "spin",
+        "dpo",
+        "vbift+dpo",
+        "sft-steps",
+    ]
     assert doc["counts"]["test"] == 8 and doc["seeds"] == [0]
     assert doc["ts"]["databases"] >= 2 and (out / "split" / "suite" / "manifest.json").is_file()
     for e in doc["arms"].values():  # TS <= EX item by item (the original database is in the suite)
         assert e["ts_mean"] <= e["ex_mean"]
     for arm, e in doc["arms"].items():
-        assert e["seeds"]["0"]["train_steps"] > 0, arm
+        assert (e["seeds"]["0"]["train_steps"] > 0) == (arm != "zero-shot"), arm
         assert ("diff_vs_sft" in e) == (arm != "sft")
-    # shared stages: the sft arm's model starts selfplay/spin/dpo; vbift's starts vbift+dpo
+    # each arm starts as its paper says: Table 3's +DPO and the SPIN row from the base model, self-play
+    # without VBI-FT from the sft model, vbift+dpo from the vbift model
     run = next((out / "runs").iterdir())
     starts = {
         a: json.loads((run / "arms" / a / "selfplay" / "manifest.json").read_text())["inputs"]["start"]
         for a in ("selfplay", "spin", "dpo", "vbift+dpo")
     }
-    assert starts["selfplay"] == starts["spin"] == starts["dpo"] == str((run / "sft" / "model").resolve())
+    base = doc["arms"]["zero-shot"]["seeds"]["0"]["model"]
+    assert starts["spin"] == starts["dpo"] == base != starts["selfplay"]
+    assert starts["selfplay"] == str((run / "sft" / "model").resolve())
     assert starts["vbift+dpo"] == doc["arms"]["vbift"]["seeds"]["0"]["model"]
+    assert {a: e["start"] for a, e in doc["arms"].items()} == {
+        "zero-shot": "base",
+        "sft": "base",
+        "vbift": "base",
+        "spft": "base",
+        "selfplay": "sft",
+        "spin": "base",
+        "dpo": "base",
+        "vbift+dpo": "vbift",
+        "sft-steps": "base",
+    }
+    # SPIN samples its opponent's y' (y' ~ p_θt); DPO's initial model answers greedily
+    spin_cfg = json.loads((run / "arms" / "spin" / "selfplay" / "manifest.json").read_text())
+    assert spin_cfg["config"]["loss"] == "spin"
     # the equal-compute control trains as many steps as spft (epochs scaled; rounding may add one step)
     eq, spft = (doc["arms"][a]["seeds"]["0"]["train_steps"] for a in ("sft-steps", "spft"))
     assert abs(eq - spft) <= 1 and eq > doc["arms"]["sft"]["seeds"]["0"]["train_steps"]
     assert any(c["arm"] == "spft" and c["against"] == "sft-steps" for c in doc["contrasts"])
-    assert "| `spft` | SPFT-SQL |" in (out / "results.md").read_text()
+    assert "| `spft` | SPFT-SQL | base |" in (out / "results.md").read_text()
     assert (out / "results.png").stat().st_size > 1000
     # no synthetic query equals a test query (the test split is synthesis' exclude_sql)
     from synth.generation import collision_key

@@ -160,6 +160,9 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     is not UTF-8 or not JSON raises :class:`InputError` naming the file and line.
     """
     path = Path(path)
+    if path.is_dir():  # `train predict --data out/`: a data folder where one of its files was meant
+        inside = ", ".join(str(p) for p in sorted(path.glob("*.jsonl"))[:3]) or "none here"
+        raise DataNotFoundError(f"{path}: a folder, not a JSONL file; name a file (JSONL files: {inside})")
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
     return _iter_lines(path)

@@ -118,8 +118,8 @@ def test_missing_file_raises_at_call_not_at_first_next(tmp_path: Path):
     for fn in (iter_jsonl, iter_jsonl_objects):
         with pytest.raises(DataNotFoundError, match=r"nope\.jsonl: file not found"):
             fn(tmp_path / "nope.jsonl")
-        with pytest.raises(DataNotFoundError, match="file not found"):
-            fn(tmp_path)  # a folder is not a JSONL file
+        with pytest.raises(DataNotFoundError, match="a folder, not a JSONL file"):
+            fn(tmp_path)  # a folder is not a JSONL file, and the message says so (issue 23.9)
 
 
 def test_jsonl_text_is_the_layout_every_writer_had(tmp_path: Path):

@@ -156,3 +156,50 @@ def test_selfplay_applies_init_tiny_defaults_only_to_an_init_tiny_model(
     trained.mkdir()
     res = CliRunner().invoke(main, [*base, "--model", str(trained)])
     assert calls[-1].learning_rate == SelfPlayConfig.learning_rate and "init-tiny" not in res.stderr
+
+
+def test_predict_on_a_data_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    """23.9: `train predict --data out/` said "file not found"."""
+    from train.cli import main
+
+    data = tmp_path / "out"
+    data.mkdir()
+    (data / "val.jsonl").write_text('{"id": "a", "prompt": "p"}\n')
+    res = CliRunner().invoke(main, ["predict", "--model", str(tmp_path), "--data", str(data), "--out", "p.jsonl"])
+    assert res.exit_code == 1
+    assert res.output == f"Error: {data}: a folder, not a JSONL file; name a file (JSONL files: {data / 'val.jsonl'})\n"
+
+
+@pytest.mark.slow
+def test_predict_resume_keeps_every_finished_batch(
+    tiny_data: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """23.9: a killed `train predict` kept nothing before 64 predictions (chunks of max(4 x batch, 64))."""
+    pytest.importorskip("torch")
+    import json
+
+    import train.models.decoding as decoding
+    from train.cli import main
+
+    real_predict, asked = decoding.predict, []
+
+    def killed_after_one_batch(generator, tokenizer, examples, **kw):
+        asked.append(len(examples))
+        if sum(asked) > 2:  # Ctrl-C once more than one batch of 2 was asked for
+            raise KeyboardInterrupt
+        return real_predict(generator, tokenizer, examples, **kw)
+
+    out = tmp_path / "preds.jsonl"
+    args = ["predict", "--model", str(tiny_model), "--data", str(tiny_data / "val.jsonl"), "--out", str(out)]
+    args += ["--batch-size", "2", "--max-new-tokens", "4"]
+    monkeypatch.setattr(decoding, "predict", killed_after_one_batch)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 130 and not out.exists(), res.output
+    kept = [json.loads(line) for line in decoding.partial_path(out).read_text().splitlines()]
+    assert len(kept) == 2  # the first batch survived the kill
+
+    monkeypatch.setattr(decoding, "predict", real_predict)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(preds) == 8 and preds[:2] == kept and not decoding.partial_path(out).exists()

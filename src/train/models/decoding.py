@@ -280,9 +280,10 @@ def predict_file(
 ) -> list[dict[str, Any]]:
     """Predict every example of a JSONL file (the first ``limit`` ones when given); write them atomically.
 
-    Resumable: finished chunks are appended to ``OUT.partial`` (fsynced) while the run goes on, so a
-    killed run started again with the same model, settings and backend continues after what was
-    written; ``OUT`` appears, whole, at the end, and the partial file is removed.
+    Resumable: every finished batch (``options.batch_size`` examples) is appended to ``OUT.partial``
+    (fsynced) while the run goes on, so a killed run started again with the same model, settings and
+    backend continues after what was written; ``OUT`` appears, whole, at the end, and the partial file
+    is removed.
     """
     from evaluation.console import progress_bar
     from train.io import read_examples, write_jsonl
@@ -300,9 +301,9 @@ def predict_file(
     try:
         if len(preds) < len(examples):
             generator = load_generator(model, options, backend, progress=False)
-        with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished chunk
+        with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished batch
             f.write(jsonl_text(preds))
-            chunk = max(4 * options.batch_size, 64)  # not tied to --concurrency: sampled output stays the same
+            chunk = options.batch_size  # a kill loses one batch at most; not --concurrency: sampled output stays
             with progress_bar(total=len(examples), initial=len(preds), desc="predict", unit="example") as bar:
                 for start in range(len(preds), len(examples), chunk):
                     rows = predict(

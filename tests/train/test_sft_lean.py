@@ -112,3 +112,24 @@ def test_report_to_and_checkpointing_run_sft(tiny_model, tiny_data, tmp_path):
 
 def _history(out):
     return [json.loads(x) for x in (out / "log_history.jsonl").read_text().splitlines() if '"loss"' in x]
+
+
+def test_generation_batches_longest_first_and_keeps_input_order(tiny_model):
+    """Prompts of mixed lengths in batches of 2: each batch holds prompts of similar length (so the short ones
+    are not padded to the longest), and every output is the one its prompt gets alone, in input order."""
+    from train.models.decoding import GenerationOptions, HFGenerator
+
+    tok, model = load_tokenizer(tiny_model), load_model(tiny_model, trainable=False)
+    prompts = ["-- Q: a?\n", "-- Q: " + "name of every singer and their age " * 6 + "?\n", "-- Q: b?\n"]
+    prompts += ["-- Q: " + "how many concerts in each stadium " * 4 + "?\n"]
+    widths = []
+    real = model.generate
+    model.generate = lambda **kw: widths.append(kw["input_ids"].shape[1]) or real(**kw)
+    batched = HFGenerator(model, tok, GenerationOptions(max_new_tokens=6, batch_size=2)).generate(prompts)
+    lengths = sorted((len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts), reverse=True)
+    assert widths == [lengths[0], lengths[2]]  # the two long prompts together, then the two short ones
+    model.generate = real
+    alone = [
+        HFGenerator(model, tok, GenerationOptions(max_new_tokens=6, batch_size=1)).generate([p])[0] for p in prompts
+    ]
+    assert batched == alone

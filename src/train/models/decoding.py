@@ -65,6 +65,20 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[str]) -> list[str]: ...
 
 
+def longest_first(tokenizer: Any, prompts: Sequence[str]) -> list[int]:
+    """Prompt indices by token count, longest first (ties keep input order): batches of similar length pad
+    little, and a batch that does not fit in memory fails at once rather than at the end.
+
+    >>> class Tok:
+    ...     def __call__(self, texts, add_special_tokens=False):
+    ...         return {"input_ids": [t.split() for t in texts]}
+    >>> longest_first(Tok(), ["a b", "a b c d", "a", "c d"])
+    [1, 0, 3, 2]
+    """
+    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]] if prompts else []
+    return sorted(range(len(prompts)), key=lambda i: -lengths[i])
+
+
 class HFGenerator:
     """transformers ``generate`` on batches of left-padded prompts."""
 
@@ -91,10 +105,12 @@ class HFGenerator:
         self.model.eval()
         if opts.do_sample:
             torch.manual_seed(opts.seed)
-        outs: list[str] = []
+        outs: list[str] = [""] * len(prompts)
+        order = longest_first(tok, prompts)  # less padding per batch; outputs go back to their own slots
         try:
             for start in range(0, len(prompts), opts.batch_size):
-                batch = list(prompts[start : start + opts.batch_size])
+                rows = order[start : start + opts.batch_size]
+                batch = [prompts[i] for i in rows]
                 enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
                 kwargs: dict[str, Any] = {
                     "max_new_tokens": opts.max_new_tokens,
@@ -111,7 +127,8 @@ class HFGenerator:
                 with torch.no_grad():
                     gen = self.model.generate(**enc, **kwargs)
                 new = gen[:, enc["input_ids"].shape[1] :]
-                outs.extend(cut_at_stop(t, opts.stop) for t in tok.batch_decode(new, skip_special_tokens=True))
+                for i, text in zip(rows, tok.batch_decode(new, skip_special_tokens=True)):
+                    outs[i] = cut_at_stop(text, opts.stop)
         finally:
             tok.padding_side = old_side
             if was_training:

@@ -21,6 +21,7 @@ from synth.questions import rule_based
 from synth.templates import cache as template_cache
 from synth.templates.model import template_id
 from train import experiment, realdata
+from train.experiment import split as experiment_split
 from train.io import checkpoint_fingerprint, hash_records
 from train.models.decoding import GenerationOptions
 
@@ -69,8 +70,8 @@ def test_real_split_key() -> None:
 
 
 def test_experiment_keys() -> None:
-    assert experiment._hash({"b": [1, 2.5], "a": Path("x/y"), "c": "é"}) == "00b05526eeb1"
-    assert experiment._key(3, EX) == "ab7ee1cd4bcb43a04eee227600eb02eae1359fea7f4ba9a58c9638709afbb589"
+    assert experiment_split.short_hash({"b": [1, 2.5], "a": Path("x/y"), "c": "é"}) == "00b05526eeb1"
+    assert experiment_split._key(3, EX) == "ab7ee1cd4bcb43a04eee227600eb02eae1359fea7f4ba9a58c9638709afbb589"
     recs = [{"db_id": f"d{i % 3}", "question": f"q{i}", "sql": "SELECT 1"} for i in range(20)]
     assert [r["question"] for r in experiment.baseline_questions(recs, 6, 5)] == [
         "q3",

@@ -199,9 +199,9 @@ def score_on(model_path: str, examples: list[dict], preds_file: Path, cfg: SpftC
 def selection_cache(out: Path, model_path: str) -> Path:
     """Where one model's selection predictions are cached: by its path, so a model that stays in M over
     rounds is predicted once."""
-    import hashlib
+    from evaluation.provenance import digest
 
-    return out / "selection" / f"{hashlib.sha256(model_path.encode()).hexdigest()[:16]}.jsonl"
+    return out / "selection" / f"{digest(model_path, length=16)}.jsonl"
 
 
 def plot_spft_rounds(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:

@@ -53,6 +53,22 @@ def test_config_mistakes_name_the_key(tmp_path, text, error, message):
         load_experiment(_write(tmp_path, text))
 
 
+def test_every_arm_is_one_record_and_runs_in_order(tmp_path):
+    from click.testing import CliRunner
+
+    from train.cli import main
+    from train.experiment.runner import RUN_ORDER
+    from train.experiment_config import ARM_RECORDS, ARMS
+
+    assert sorted(RUN_ORDER) == sorted(ARMS) == sorted(ARM_RECORDS)
+    help_text = CliRunner().invoke(main, ["experiment", "--help"]).output
+    assert "sft-steps" in " ".join(help_text.split()) and "--arms" in help_text
+    res = CliRunner().invoke(
+        main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--out", str(tmp_path), "--arms", "sft,spfft"]
+    )
+    assert res.exit_code == 1 and "did you mean 'spft'" in res.output
+
+
 def test_paired_bootstrap_interval_covers_the_mean_and_is_seeded():
     from train.experiment import paired_bootstrap
 

@@ -28,6 +28,11 @@ class SpftConfig(VBIConfig):
     next round's SFT; the returned model is the last round's main (Alg. 1; ``--final selection``: the
     best on the held-out selection split)."""
 
+    out: str = _h(  # not train vbi's layout: the loop's stages are folders of their own
+        "Run folder: real/, vbi/ (sql2text-0/, iter-G/ of every round), round-r/ (selfplay-data/, selfplay/), "
+        "rounds.jsonl, rounds.png, final/ (the model returned), state.json, manifest.json.",
+        "",
+    )
     rounds: int = _h("Outer rounds K: each runs --iterations VBI-FT iterations, then self-play.", 2)
     selfplay_rounds: int = _h("Self-play steps T per round (Algorithm 1's loop over the round's pool).", 1)
     loss: str = _h("Self-play loss: spft (eq. 3, the paper's), exspin, spin or dpo (docs/train.md).", "spft")

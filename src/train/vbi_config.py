@@ -186,7 +186,7 @@ class VBIConfig:
     )
     exclude_sql: tuple[str, ...] = _h(
         "Benchmark files (Spider JSON or JSONL with db_id + query/sql) whose queries must never be synthesized, "
-        "e.g. a test split; matches are dropped and counted.",
+        "e.g. a test split; a match is replaced at generation by another candidate (counted as held_out).",
         (),
     )
     db_ids: tuple[str, ...] = _h(

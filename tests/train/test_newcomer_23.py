@@ -203,3 +203,26 @@ def test_predict_resume_keeps_every_finished_batch(
     assert res.exit_code == 0, res.output
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 8 and preds[:2] == kept and not decoding.partial_path(out).exists()
+
+
+def _help(command: str) -> str:
+    from train.cli import main
+
+    res = CliRunner().invoke(main, [command, "--help"], terminal_width=1000)
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())
+
+
+def test_help_texts_say_what_the_commands_do_now() -> None:
+    """23.8: spft's --out described train vbi's folder; --exclude-sql said matches are dropped (they are
+    replaced at generation); experiment's help left out the sft-steps arm."""
+    from train.experiment_config import ARMS
+
+    spft = _help("spft")
+    out_help = spft.split("--out TEXT", 1)[1].split(" --", 1)[0]
+    assert "round-r/" in out_help and "final/" in out_help and "vbi/" in out_help
+    for command in ("spft", "vbi"):
+        exclude = _help(command).split("--exclude-sql TEXT", 1)[1].split(" --", 1)[0]
+        assert "replaced at generation" in exclude and "dropped" not in exclude
+    experiment = _help("experiment")
+    assert "sft-steps" in ARMS and all(arm in experiment for arm in ARMS)

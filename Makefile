@@ -3,12 +3,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU wheel of torch that installs offline here; on a GPU machine set TORCH_SPEC to your CUDA build.
+# The torch to install. Here pip reads a local mirror whose 2.13.0 wheel is CPU-only; on an ordinary
+# machine this spec pulls PyPI's CUDA build: for CPU only, TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
+# (options for that one pip install); on a GPU machine, TORCH_SPEC = your CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 SPFT_DATA_ROOT ?= $(abspath ../shared/data)
 export SPFT_DATA_ROOT
 
-.PHONY: setup setup-train smollm2 demo test bench clean
+.PHONY: setup setup-train smollm2 demo test check-data bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,7 @@ $(VENV)/.setup: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.setup-train: pyproject.toml $(VENV)/.setup
-	$(BIN)/pip install -q '$(TORCH_SPEC)'
+	$(BIN)/pip install -q $(TORCH_INDEX) '$(TORCH_SPEC)'
 	$(BIN)/pip install -q -e '.[dev,train]'
 	touch $@
 
@@ -54,9 +57,13 @@ demo: setup
 	$(BIN)/synth validate out/demo
 	@echo "Demo data written to out/demo (train.jsonl, val.jsonl, templates.jsonl, manifest.json)"
 
+# The real-data tests must run: without the Spider data root, stop once, before installing anything.
+check-data:
+	@test -f "$(SPFT_DATA_ROOT)/spider/tables.json" || { echo "FATAL: Spider data not found under SPFT_DATA_ROOT=$(SPFT_DATA_ROOT) (expected spider/tables.json); set SPFT_DATA_ROOT to the folder that holds spider/" >&2; exit 1; }
+
 # lint and format checks first (seconds), then the suite (tests/test_docs.py runs every module's doctests)
 # smollm2 first: the real-model tests need models/smollm2-135m-instruct (they fail without it here)
-test: setup-train smollm2
+test: check-data setup-train smollm2
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q

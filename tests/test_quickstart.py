@@ -3,9 +3,11 @@
 * Every ``synth`` / ``train`` / ``evaluate`` line in a fenced ``bash`` block of README.md and docs/*.md
   must name a real command and real options, with values its types accept (click parses it, nothing
   runs). ``...`` and ``[optional]`` parts of a line are allowed placeholders.
-* The README's "Quickstart on Spider" block is run **as printed**, line by line in a temporary
-  folder, with only its sizes made small: :data:`SMALL` lists every change (bigger values of the same
-  options, or extra options appended). A line that fails fails the test, so the README cannot drift.
+* The README's "Quickstart on Spider" block is run **as printed**, line by line in one bash shell in a
+  temporary folder, with only its sizes made small: :data:`SMALL` lists every change (bigger values of
+  the same options, or extra options appended). A line that fails fails the test, so the README cannot
+  drift. The shell is a reader's: nothing activated, the venv's ``bin`` not on ``PATH`` -- the block's
+  own first line activates ``.venv`` (a link to this test's venv in the temporary folder).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -156,25 +157,42 @@ def test_small_only_shrinks_sizes() -> None:
     assert small("evaluate --metric ex") == "evaluate --metric ex"
 
 
+def unactivated_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh shell: no venv active, no venv ``bin`` on ``PATH``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and not (Path(p) / "activate").is_file()
+    )
+    return {**env, **extra}
+
+
 @pytest.mark.slow
 def test_readme_quickstart_runs_as_printed(tmp_path: Path, data_root: Path) -> None:
     cmds = _quickstart_block()
-    assert cmds[0].startswith("export SPFT_DATA_ROOT="), cmds[0]  # the data root line, replaced by ours
-    env = {
-        **os.environ,
-        "SPFT_DATA_ROOT": str(data_root),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HOME": str(tmp_path / "home"),  # the value-index cache goes to ~/.cache/spft-sql/values
-        "OMP_NUM_THREADS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    timings = []
-    for cmd in cmds[1:]:
-        run = small(cmd)
-        t0 = time.perf_counter()
-        r = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-        timings.append((run, round(time.perf_counter() - t0, 1)))
-        assert r.returncode == 0, f"README Quickstart line failed: {run}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    assert cmds[0] == "source .venv/bin/activate", cmds[0]  # a reader's shell has nothing activated
+    assert cmds[1].startswith("export SPFT_DATA_ROOT="), cmds[1]  # the data root line, replaced by ours
+    (tmp_path / ".venv").symlink_to(BIN.parent, target_is_directory=True)  # the repository's .venv
+    env = unactivated_env(
+        HOME=str(tmp_path / "home"),  # the value-index cache goes to ~/.cache/spft-sql/values
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    assert subprocess.run(["bash", "-c", "command -v synth"], env=env, capture_output=True).returncode != 0
+    # one shell for the whole block, as a reader types it; each line's exit status and time go to a log
+    log = tmp_path / "lines.log"
+    lines = [cmds[0], f"export SPFT_DATA_ROOT={shlex.quote(str(data_root))}", *map(small, cmds[2:])]
+    script = "".join(
+        f't0=$(date +%s.%N); {line}\nrc=$?; echo "$rc $t0 $(date +%s.%N)" >> {shlex.quote(str(log))}; '
+        f"[ $rc -eq 0 ] || exit $rc\n"
+        for line in lines
+    )
+    r = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+    done = log.read_text().splitlines() if log.exists() else []
+    timings = [(line, round(float(b) - float(a), 1)) for line, (_, a, b) in zip(lines, (d.split() for d in done))]
+    failed = lines[len(done) - 1] if done and done[-1].split()[0] != "0" else None
+    assert r.returncode == 0 and not failed, (
+        f"README Quickstart line failed: {failed}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    )
     for name in (
         "out/train.jsonl",
         "dev_prompts.jsonl",

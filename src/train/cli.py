@@ -15,7 +15,7 @@ from train.cli_common import apply_model_defaults, config_options, needs_train_e
 from train.cli_experiment import experiment_cmd
 from train.cli_spft import spft_cmd
 from train.cli_vbi import vbi_cmd
-from train.fields import GENERATION_GROUP
+from train.fields import DTYPE_HELP, GENERATION_GROUP
 from train.models.backend_config import GenerationBackendConfig
 from train.selfplay_config import SelfPlayConfig  # config modules import no torch: `--help` stays fast
 from train.sft_config import SFTConfig
@@ -128,6 +128,7 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     default=None,
     help="Predict only the first N examples (to try things on a subset).",
 )
+@click.option("--dtype", default="auto", show_default=True, help=DTYPE_HELP)
 @config_options(GenerationBackendConfig)
 @friendly_errors
 def predict_cmd(
@@ -143,6 +144,7 @@ def predict_cmd(
     seed: int,
     stop: tuple[str, ...],
     limit: int | None,
+    dtype: str,
     **backend: Any,
 ) -> None:
     from train.models.decoding import GenerationOptions, predict_file
@@ -157,7 +159,7 @@ def predict_cmd(
         stop=tuple(stop),
     )
     preds = predict_file(
-        model, data, out, options=opts, task=task, backend=GenerationBackendConfig(**backend), limit=limit
+        model, data, out, options=opts, task=task, backend=GenerationBackendConfig(**backend), limit=limit, dtype=dtype
     )
     click.echo(f"{len(preds)} predictions written to {out}")
 

@@ -21,7 +21,11 @@ LORA_GROUP: dict[str, tuple[str, object]] = {
     "lora_r": ("LoRA rank.", 16),
     "lora_alpha": ("LoRA alpha (scaling = alpha / r).", 32),
     "lora_dropout": ("LoRA dropout.", 0.05),
-    "lora_targets": ("Module names LoRA is applied to.", ("q_proj", "k_proj", "v_proj", "o_proj")),
+    "lora_targets": (
+        "Module names LoRA is applied to (the default fits Llama, Qwen and Mistral families), or all-linear "
+        "for every linear layer.",
+        ("q_proj", "k_proj", "v_proj", "o_proj"),
+    ),
 }
 
 
@@ -200,6 +204,19 @@ TRAINER_GROUP: dict[str, tuple[str, object]] = {
         False,
     ),
 }
+
+
+#: ``--dtype`` of the commands that train or generate (values: ``train.models.modeling.DTYPES``).
+DTYPE_HELP = (
+    "Compute precision: auto (bf16 where the device has it -- a recent GPU, or a CPU with avx512_bf16 or "
+    "AMX -- else fp32), bf16, fp16 (GPU only) or fp32. Training keeps fp32 weights and runs under autocast; "
+    "generation loads the weights in this dtype. The manifest records what ran."
+)
+
+
+def dtype_field(default: str = "auto"):
+    """The ``--dtype`` field (``dtype: str = dtype_field()``)."""
+    return help_field(DTYPE_HELP, default)
 
 
 def trainer_field(name: str):

@@ -171,12 +171,24 @@ def _split_first_statement(sql: str) -> str:
     return sql
 
 
-def load_inference_model(model: str | Path) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` ready for generation or log-probs: eval mode, best device, checked to match."""
-    from train.models.modeling import check_compatible, load_model, load_tokenizer, pick_device
+def load_inference_model(model: str | Path, dtype: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` ready for generation or log-probs: eval mode, best device, checked to match.
 
+    ``dtype`` is a ``--dtype`` value (``auto``, ``bf16``, ...); ``None`` keeps :func:`pick_dtype`'s choice.
+    """
+    from train.models.modeling import (
+        check_compatible,
+        load_model,
+        load_tokenizer,
+        pick_device,
+        resolve_dtype,
+        torch_dtype,
+    )
+
+    device = pick_device()
     tok = load_tokenizer(model)
-    m = load_model(model, trainable=False, device=pick_device())
+    weights = torch_dtype(resolve_dtype(dtype, device)) if dtype else None
+    m = load_model(model, trainable=False, device=device, dtype=weights)
     check_compatible(m, tok, where=str(model))
     return m, tok
 
@@ -188,6 +200,7 @@ def load_generator(
     *,
     if_not_served: str = "error",
     progress: bool = True,
+    dtype: str | None = None,
 ) -> Any:
     """The one factory of generators: ``backend.backend`` picks in-process HF or an OpenAI-compatible server.
 
@@ -210,7 +223,7 @@ def load_generator(
             if if_not_served != "local":
                 raise
             echo(f"note: {e}; generating with {model} in this process")
-    m, tok = load_inference_model(model)
+    m, tok = load_inference_model(model, dtype)
     return HFGenerator(m, tok, options)
 
 
@@ -294,6 +307,7 @@ def predict_file(
     task: str = "text2sql",
     backend: GenerationBackendConfig | None = None,
     limit: int | None = None,
+    dtype: str | None = None,
 ) -> list[dict[str, Any]]:
     """Predict every example of a JSONL file (the first ``limit`` ones when given); write them atomically.
 
@@ -317,7 +331,7 @@ def predict_file(
     generator: Any = None
     try:
         if len(preds) < len(examples):
-            generator = load_generator(model, options, backend, progress=False)
+            generator = load_generator(model, options, backend, progress=False, dtype=dtype)
         with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished batch
             f.write(jsonl_text(preds))
             chunk = options.batch_size  # a kill loses one batch at most; not --concurrency: sampled output stays

@@ -215,15 +215,11 @@ def init_tiny(data: str | Path, out: str | Path, config: TinyConfig = TinyConfig
     model = Qwen2ForCausalLM(model_cfg)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
     from train.io import write_json
-    from train.models.modeling import share_like_other_outputs
+    from train.models.modeling import save_model
 
-    share_like_other_outputs(out)
-
+    out = Path(out)
+    save_model(model, tokenizer, out)
     write_json(out / "tiny_config.json", asdict(config))
     write_json(out / TRAINING_DEFAULTS_FILE, FROM_SCRATCH_DEFAULTS)
     return out

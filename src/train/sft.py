@@ -112,6 +112,7 @@ def training_arguments(
         use_cpu=device == "cpu",
         bf16=pick_dtype(device) == torch.bfloat16,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # every parameter takes part in each step (DDP skips a graph walk)
     )
     settings.update(extra)  # callers may override any of the above
     for old, new in (
@@ -267,11 +268,13 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
 
     attach_progress(trainer, out / TRAINER_LOG, f"sft {cfg.task}")
     train_out = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    share_like_other_outputs(out)  # safetensors writes weights 0o600
+    trainer.save_model(str(out))  # the main process writes (accelerate launch: every process gets here)
+    main_process = trainer.is_world_process_zero()
     history = trainer.state.log_history
-    write_jsonl(out / "log_history.jsonl", history)
+    if main_process:
+        tokenizer.save_pretrained(str(out))
+        share_like_other_outputs(out)  # safetensors writes weights 0o600
+        write_jsonl(out / "log_history.jsonl", history)
     best_ex, best_loss = kept_scores(history, trainer.state.best_model_checkpoint)
     result = SFTResult(
         out=out,
@@ -288,6 +291,8 @@ def run_sft(cfg: SFTConfig, *, training_defaults: dict[str, Any] | None = None) 
     }
     if training_defaults:
         inputs["training_defaults"] = training_defaults
+    if not main_process:
+        return result
     write_manifest(
         out / "manifest.json",
         command="train sft",

@@ -84,6 +84,12 @@ bench: $(VENV)/.setup-bench
 	$(BIN)/train init-tiny --data out/bench/data --out out/bench/tiny
 	$(BIN)/train sft --data out/bench/data --model out/bench/tiny --out out/bench/sft --epochs 2 --resume
 	$(BIN)/python benchmarks/bench_selfplay.py --data out/bench/data --model out/bench/sft
+	$(MAKE) smollm2
+	$(BIN)/synth build-prompts --db spider --data dev.json --out out/bench/smol/dev_prompts.jsonl --limit 400
+	$(BIN)/python benchmarks/bench_sft.py --model $(SMOLLM2) --data out/bench/smol/dev_prompts.jsonl --dtype bf16 \
+		--steps 4 --batch-size 4 --max-length 512 --threads 1 --repeat 2 --gen-prompts 16 --max-new-tokens 32
+	$(BIN)/python benchmarks/bench_sft.py --model $(SMOLLM2) --data out/bench/smol/dev_prompts.jsonl --memory-step \
+		--batch-size 8 --max-length 512 --threads 1
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -28,6 +28,7 @@ from typing import Any
 
 from evaluation.schema import Schema
 from synth.questions import register_writer
+from train.extra import require_train_extra
 from train.models.backend_config import GenerationBackendConfig, backend_config_from
 from train.models.decoding import GenerationOptions, Generator
 
@@ -75,6 +76,7 @@ class ModelQuestionWriter:
         generator: Generator | None = None,
         tokenizer: Any = None,
         backend: GenerationBackendConfig | None = None,
+        dtype: str | None = None,
     ) -> None:
         p = Path(str(path)).expanduser()
         self.path = str(p.resolve()) if p.exists() else str(path)
@@ -85,6 +87,7 @@ class ModelQuestionWriter:
         self.name = f"{WRITER_NAME}:{self.path}"
         self.options = options
         self.backend = backend or GenerationBackendConfig()
+        self.dtype = dtype  # a --dtype value for an in-process model (None: the default precision)
         self.prompt_config = prompt_config
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._generator, self._tokenizer = generator, tokenizer
@@ -96,7 +99,7 @@ class ModelQuestionWriter:
     def _load(self) -> None:
         from train.models.decoding import load_generator
 
-        gen = load_generator(self.path, self.options, self.backend)
+        gen = load_generator(self.path, self.options, self.backend, dtype=self.dtype)
         self._generator, self._tokenizer = gen, gen.tokenizer
 
     def _builder(self, schema: Schema) -> Any:
@@ -158,14 +161,21 @@ def model_writer(
     batch_size: int = DEFAULT_OPTIONS.batch_size,
     cache_dir: str | Path | None = None,
     prompt_config: Any = None,
+    dtype: str | None = None,
     **backend: Any,
 ) -> ModelQuestionWriter:
     """Factory registered as ``"model"``: ``get_writer("model", path=..., max_new_tokens=..., batch_size=...)``
     (JSON-friendly keywords, so they fit ``GenerateConfig.writer_options``); the other keywords are
     :class:`~train.models.backend_config.GenerationBackendConfig` fields (``backend="openai", base_url=...``)."""
+    require_train_extra("synth generate --writer model")  # synth alone installs no torch: say what to install
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
     return ModelQuestionWriter(
-        path, options=opts, cache_dir=cache_dir, prompt_config=prompt_config, backend=backend_config_from(backend)
+        path,
+        options=opts,
+        cache_dir=cache_dir,
+        prompt_config=prompt_config,
+        backend=backend_config_from(backend),
+        dtype=dtype,
     )
 
 
@@ -265,10 +275,12 @@ def fewshot_writer(
     batch_size: int = DEFAULT_OPTIONS.batch_size,
     cache_dir: str | Path | None = None,
     prompt_config: Any = None,
+    dtype: str | None = None,
     **backend: Any,
 ) -> FewShotQuestionWriter:
     """Factory registered as ``"few-shot"``: ``get_writer("few-shot", path=INSTRUCT_MODEL,
     examples_file="runs/x/real/sql2text.jsonl", shots=4)``; other keywords as :func:`model_writer`."""
+    require_train_extra("synth generate --writer few-shot")
     opts = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size)
     return FewShotQuestionWriter(
         path,
@@ -278,6 +290,7 @@ def fewshot_writer(
         cache_dir=cache_dir,
         prompt_config=prompt_config,
         backend=backend_config_from(backend),
+        dtype=dtype,
     )
 
 

@@ -74,6 +74,21 @@ def test_train_without_the_train_extra_says_what_to_install_and_writes_nothing(a
     assert _train_without_extra([args[0], "--help"], tmp_path).returncode == 0  # help needs no torch
 
 
+@pytest.mark.parametrize("writer", ["model", "few-shot"])
+def test_synth_model_writers_without_the_train_extra_say_what_to_install(writer: str, tmp_path: Path) -> None:
+    """The writers are train's plugins of `synth generate`: without the extra they raised a traceback."""
+    code = BLOCK_TRAIN_EXTRA.replace("from train.cli import main", "from synth.cli import main").replace(
+        'prog_name="train"', 'prog_name="synth"'
+    )
+    args = ["generate", "--db", "demo", "--n", "5", "--out", "made", "--writer", writer]
+    args += ["--writer-option", "path=models/tiny", "--writer-option", "examples_file=x.jsonl"]
+    res = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 1 and res.stderr.startswith(
+        f"Error: synth generate --writer {writer} needs the train extra (missing: torch, transformers"
+    ), res.stderr
+    assert "Traceback" not in res.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_the_install_hint_names_the_makefiles_torch() -> None:
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"TORCH_SPEC ?= {TORCH_SPEC}\n" in makefile

@@ -49,10 +49,10 @@ class SelfPlayResult:
     stopped_early: bool
 
 
-def _load_for_inference(entry: PoolEntry):
+def _load_for_inference(entry: PoolEntry, dtype: str | None = None):
     from train.models.decoding import load_inference_model
 
-    return load_inference_model(entry.path)
+    return load_inference_model(entry.path, dtype)
 
 
 def generation_options(cfg: SelfPlayConfig, samples: int = 1, *, sample: bool = False) -> Any:
@@ -100,7 +100,7 @@ def decode_sql(
     expanded = [ex for ex in examples for _ in range(samples)]
     # --backend openai: the server writes the SQL when it serves this very checkpoint (path or fingerprint);
     # a model it cannot know (e.g. the one just trained) is generated here. Log-probs are always local.
-    gen = load_generator(entry.path, opts, backend, if_not_served="local")
+    gen = load_generator(entry.path, opts, backend, if_not_served="local", dtype=cfg.dtype)
     try:
         preds = predict(gen, gen.tokenizer, expanded, options=opts, model_id=entry.path)
     finally:
@@ -217,7 +217,14 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
     """Train the main on the pairs; the new model is saved to ``round_dir/model``."""
     from transformers import set_seed
 
-    from train.models.modeling import check_compatible, load_model, share_like_other_outputs
+    from train.models.modeling import (
+        check_compatible,
+        load_model,
+        pick_device,
+        precision_arguments,
+        resolve_dtype,
+        share_like_other_outputs,
+    )
     from train.selfplay_trainer import PairCollator, make_selfplay_trainer_class
     from train.sft import last_checkpoint, training_arguments
 
@@ -234,6 +241,7 @@ def train_round(main: PoolEntry, features: list[dict], cfg: SelfPlayConfig, roun
         save_total_limit=1,
         remove_unused_columns=False,
         **({"save_strategy": "steps", "save_steps": cfg.save_steps} if cfg.save_steps else {}),
+        **precision_arguments(resolve_dtype(cfg.dtype, pick_device())),
     )
     trainer = make_selfplay_trainer_class()(
         model=model,

@@ -9,6 +9,7 @@ from evaluation.run_record import config_dict
 from train.fields import (
     OptimiserOptions,
     check_optimiser,
+    dtype_field,
     generation_field,
     lora_field,
     lora_options_of,
@@ -94,6 +95,7 @@ class SelfPlayConfig:
     lora_alpha: int = lora_field("lora_alpha")
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
+    dtype: str = dtype_field()
     logging_steps: int = _h("Log loss and margins every N steps.", 10)
     save_steps: int = _h(
         "Also checkpoint every N optimizer steps inside a round (0 = at the end of each epoch), "
@@ -122,6 +124,10 @@ class SelfPlayConfig:
             raise ConfigError("out is required")
         if bool(self.pool) == bool(self.model):
             raise ConfigError("give exactly one of pool (a folder with pool.json) or model (a starting model)")
+        from train.models.modeling import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
         if self.loss not in LOSS_VARIANTS:
             raise UnknownNameError("loss variant", self.loss, LOSS_VARIANTS)
         if self.pairs_from is not None and self.pairs_from not in PAIR_SPLITS:

@@ -132,6 +132,7 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         patience=cfg.selfplay_rounds,
         seed=cfg.seed + r,
         **lora_fields_of(cfg),
+        dtype=cfg.dtype,
         logging_steps=cfg.logging_steps,
         judge=cfg.judge,
         suite_size=cfg.suite_size,

@@ -195,6 +195,7 @@ def synth_config(
             "batch_size": cfg.gen_batch_size,
             "cache_dir": str(cache_dir) if cache_dir else None,
             "prompt_config": cfg.prompt_config(),
+            "dtype": cfg.dtype,
         }
         writer = "model"
         if fewshot_examples is not None:
@@ -434,7 +435,7 @@ def predict_cached(model: str, sets: Mapping[str, tuple[list[dict], Path]], cfg:
         from train.models.decoding import GenerationOptions, load_generator, predict
 
         opts = GenerationOptions(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, seed=cfg.seed)
-        gen = load_generator(model, opts, backend_config_of(cfg), if_not_served="local")
+        gen = load_generator(model, opts, backend_config_of(cfg), if_not_served="local", dtype=cfg.dtype)
         try:
             for name, (examples, path) in todo.items():
                 out[name] = predict(gen, gen.tokenizer, examples, options=opts, model_id=model)
@@ -466,8 +467,8 @@ def positive_records(
 
     positive = {v["id"]: v for v in verified if v["verdict"] == POSITIVE}
     chosen = [ex for ex in examples if ex["id"] in positive]
-    if sql == "prediction":
-        chosen = [dict(ex, sql=positive[ex["id"]]["pred_sql"]) for ex in chosen]
+    if sql == "prediction":  # (an empty y' cannot execute to the gold's result; kept on the gold then)
+        chosen = [dict(ex, sql=(positive[ex["id"]].get("pred_sql") or "").strip() or ex["sql"]) for ex in chosen]
     return sql2text_records(
         chosen,
         schemas,
@@ -564,6 +565,7 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 eval_ex=text2sql and choose,
                 eval_ex_limit=cfg.eval_ex_limit,
                 keep_epoch="best" if choose else "last",
+                dtype=cfg.dtype,
                 max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
                 gen_batch_size=cfg.gen_batch_size,
                 logging_steps=cfg.logging_steps,

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
-from train.fields import check_optimiser, generation_field, lora_field, optimiser_field, synthesis_field
+from train.fields import (
+    check_optimiser,
+    dtype_field,
+    generation_field,
+    lora_field,
+    optimiser_field,
+    synthesis_field,
+)
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
 from train.models.backend_config import backend_field
@@ -225,6 +232,7 @@ class VBIConfig:
     lora_alpha: int = lora_field("lora_alpha")
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
+    dtype: str = dtype_field()
     # synthesis options passed on to `synth generate` (help text and defaults are GenerateConfig's)
     timeout: float = synthesis_field("timeout_s", " Each iteration's synthesis (`synth generate --timeout`).")
     max_attempts_factor: float = synthesis_field("max_attempts_factor", " Each iteration's synthesis.")
@@ -255,6 +263,10 @@ class VBIConfig:
             raise ConfigError(f"n (--n {self.n}) leaves an empty D_val; give --val-size")
         if not 0 <= self.failed_share < 1:
             raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
+        from train.models.modeling import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
         if self.preset not in PRESETS:
             raise UnknownNameError("preset (--preset)", self.preset, PRESETS)
         if self.writer0 not in WRITERS0:

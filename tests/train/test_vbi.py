@@ -108,7 +108,7 @@ def test_model_writer_is_registered_and_checks_its_path(tmp_path):
     from synth.questions import get_writer, writer_names
 
     assert "model" in writer_names()
-    with pytest.raises(DataNotFoundError, match="not found"):
+    with pytest.raises(DataNotFoundError, match="no such model folder"):
         get_writer("model", path=str(tmp_path / "missing"))
 
 

@@ -167,6 +167,7 @@ class SeedRun:
                 max_length=lc.max_length,
                 seed=self.seed,
                 **lora_fields_of(lc),
+                dtype=lc.dtype,
                 eval_ex_limit=lc.eval_ex_limit,
                 max_new_tokens=lc.max_new_tokens,
                 gen_batch_size=lc.gen_batch_size,
@@ -265,6 +266,7 @@ class SeedRun:
                 patience=rounds,
                 seed=self.seed,
                 **lora_fields_of(lc),
+                dtype=lc.dtype,
                 logging_steps=lc.logging_steps,
             )
         )

@@ -133,3 +133,50 @@ def test_generation_batches_longest_first_and_keeps_input_order(tiny_model):
         HFGenerator(model, tok, GenerationOptions(max_new_tokens=6, batch_size=1)).generate([p])[0] for p in prompts
     ]
     assert batched == alone
+
+
+class _Recorder:
+    """A generator that answers each prompt with its length and records the batches it was given."""
+
+    backend = "hf"
+
+    def __init__(self):
+        self.tokenizer = type("Tok", (), {"chat_template": None})()
+        self.batches: list[list[str]] = []
+
+    def generate(self, prompts):
+        self.batches.append(list(prompts))
+        return [f"SELECT {len(p)}" for p in prompts]
+
+    def close(self):
+        pass
+
+
+def test_predict_file_generates_longest_first_writes_input_order_and_resumes(tmp_path, monkeypatch):
+    from train.models import decoding
+
+    lengths = [5, 40, 12, 33, 7, 25]
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "prompt": "x" * n}) + "\n" for i, n in enumerate(lengths)))
+    gen = _Recorder()
+    monkeypatch.setattr(decoding, "load_generator", lambda *a, **k: gen)
+    opts = decoding.GenerationOptions(batch_size=2)
+    preds = decoding.predict_file("m", data, tmp_path / "p.jsonl", options=opts)
+    assert [[len(p) - 1 for p in b] for b in gen.batches] == [[40, 33], [25, 12], [7, 5]]  # prompt + "\n"
+    assert [p["id"] for p in preds] == [f"q{i}" for i in range(6)]
+    assert [p["sql"] for p in preds] == [f"SELECT {n + 1}" for n in lengths]
+    written = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert written == preds
+
+    # killed after the first batch (the two longest) and mid-row: the rerun generates only the other four
+    kept = [dict(p, raw="BEFORE THE KILL") for p in preds if p["id"] in ("q1", "q3")]
+    partial = decoding.partial_path(tmp_path / "p.jsonl")
+    partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"id": "q5"')
+    gen.batches.clear()
+    again = decoding.predict_file("m", data, tmp_path / "p.jsonl", options=opts)
+    assert [[len(p) - 1 for p in b] for b in gen.batches] == [[25, 12], [7, 5]]
+    assert [p["raw"] for p in again] == ["SELECT 6", "BEFORE THE KILL", "SELECT 13", "BEFORE THE KILL"] + [
+        "SELECT 8",
+        "SELECT 26",
+    ]
+    assert not partial.exists()

@@ -65,18 +65,14 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[str]) -> list[str]: ...
 
 
-def longest_first(tokenizer: Any, prompts: Sequence[str]) -> list[int]:
-    """Prompt indices by token count, longest first (ties keep input order): batches of similar length pad
-    little, and a batch that does not fit in memory fails at once rather than at the end.
+def longest_first(lengths: Sequence[int]) -> list[int]:
+    """Indices by length, longest first (ties keep input order): batches of similar length pad little,
+    and a batch that does not fit in memory fails at once rather than at the end.
 
-    >>> class Tok:
-    ...     def __call__(self, texts, add_special_tokens=False):
-    ...         return {"input_ids": [t.split() for t in texts]}
-    >>> longest_first(Tok(), ["a b", "a b c d", "a", "c d"])
+    >>> longest_first([2, 4, 1, 2])
     [1, 0, 3, 2]
     """
-    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]] if prompts else []
-    return sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
 class HFGenerator:
@@ -106,7 +102,8 @@ class HFGenerator:
         if opts.do_sample:
             torch.manual_seed(opts.seed)
         outs: list[str] = [""] * len(prompts)
-        order = longest_first(tok, prompts)  # less padding per batch; outputs go back to their own slots
+        # less padding per batch; every output goes back to its prompt's slot
+        order = longest_first([len(ids) for ids in tok(list(prompts), add_special_tokens=False)["input_ids"]])
         try:
             for start in range(0, len(prompts), opts.batch_size):
                 rows = order[start : start + opts.batch_size]
@@ -269,32 +266,34 @@ def partial_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def _resumable_prefix(
+def _resumable_rows(
     partial: Path, examples: Sequence[dict[str, Any]], gen_hash: str, backend: str
-) -> list[dict[str, Any]]:
-    """Predictions a killed run already wrote for the first examples, with the same model, settings and backend.
+) -> dict[int, dict[str, Any]]:
+    """Predictions a killed run already wrote, by example position, with the same model, settings and backend.
 
-    The partial file holds a prefix of the examples in order; reading stops at a torn last line
-    (killed mid-write) or at the first row that does not fit, so a file from other settings gives nothing.
+    The partial file holds rows in the order they were generated (longest first); a row goes to the
+    first example with its id that has none yet. Reading stops at a torn last line (killed mid-write)
+    or at the first row that does not fit, so a file from other settings gives nothing.
     """
     if not partial.is_file():
-        return []
-    rows: list[dict[str, Any]] = []
+        return {}
+    free: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        free.setdefault(ex["id"], []).append(i)
+    rows: dict[int, dict[str, Any]] = {}
     for line in partial.read_text(encoding="utf-8").split("\n"):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             break
-        i = len(rows)
         if (
             not isinstance(row, dict)
-            or i >= len(examples)
-            or row.get("id") != examples[i]["id"]
+            or not free.get(row.get("id"))
             or row.get("gen_hash") != gen_hash
             or row.get("backend") != backend
         ):
             break
-        rows.append(row)
+        rows[free[row["id"]].pop(0)] = row
     return rows
 
 
@@ -311,10 +310,11 @@ def predict_file(
 ) -> list[dict[str, Any]]:
     """Predict every example of a JSONL file (the first ``limit`` ones when given); write them atomically.
 
-    Resumable: every finished batch (``options.batch_size`` examples) is appended to ``OUT.partial``
-    (fsynced) while the run goes on, so a killed run started again with the same model, settings and
-    backend continues after what was written; ``OUT`` appears, whole, at the end, and the partial file
-    is removed.
+    Examples are generated longest model input first (:func:`longest_first` on characters, so batches
+    pad little); ``OUT`` keeps the input order. Resumable: every finished batch (``options.batch_size``
+    examples) is appended to ``OUT.partial`` (fsynced) while the run goes on, so a killed run started
+    again with the same model, settings and backend continues with what was not written; ``OUT``
+    appears, whole, at the end, and the partial file is removed.
     """
     from evaluation.console import progress_bar
     from train.io import read_examples, write_jsonl
@@ -327,20 +327,22 @@ def predict_file(
     out, gen_hash = Path(out), options.settings_hash(str(model))
     partial = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    preds = _resumable_prefix(partial, examples, gen_hash, backend.backend)
+    done = _resumable_rows(partial, examples, gen_hash, backend.backend)
+    todo = [i for i in longest_first([len(model_input(ex, task)) for ex in examples]) if i not in done]
     generator: Any = None
     try:
-        if len(preds) < len(examples):
+        if todo:
             generator = load_generator(model, options, backend, progress=False, dtype=dtype)
-        with partial.open("w", encoding="utf-8") as f:  # the reusable prefix, then every finished batch
-            f.write(jsonl_text(preds))
+        with partial.open("w", encoding="utf-8") as f:  # what was reused, then every finished batch
+            f.write(jsonl_text(list(done.values())))
             chunk = options.batch_size  # a kill loses one batch at most; not --concurrency: sampled output stays
-            with progress_bar(total=len(examples), initial=len(preds), desc="predict", unit="example") as bar:
-                for start in range(len(preds), len(examples), chunk):
+            with progress_bar(total=len(examples), initial=len(done), desc="predict", unit="example") as bar:
+                for start in range(0, len(todo), chunk):
+                    batch = todo[start : start + chunk]
                     rows = predict(
                         generator,
                         generator.tokenizer,
-                        examples[start : start + chunk],
+                        [examples[i] for i in batch],
                         options=options,
                         model_id=str(model),
                         task=task,
@@ -348,11 +350,12 @@ def predict_file(
                     f.write(jsonl_text(rows))
                     f.flush()
                     os.fsync(f.fileno())
-                    preds.extend(rows)
+                    done.update(zip(batch, rows))
                     bar.update(len(rows))
     finally:
         if generator is not None:
             generator.close()
+    preds = [done[i] for i in range(len(examples))]
     write_jsonl(out, preds)
     partial.unlink(missing_ok=True)
     return preds

@@ -41,9 +41,9 @@ def test_tiny_loads_like_a_real_model_and_is_seeded(tiny_data, tiny_model, tmp_p
 
 
 def test_unknown_model_path_is_a_clear_error(tmp_path):
-    with pytest.raises(DataNotFoundError, match="not found"):
+    with pytest.raises(DataNotFoundError, match="no such model folder"):
         load_model(tmp_path / "no-such-model")
-    with pytest.raises(DataNotFoundError, match="not found"):
+    with pytest.raises(DataNotFoundError, match="no such model folder"):
         load_tokenizer("./no/such/model")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError, match="config.json"):

@@ -29,8 +29,9 @@ def _losses(out: Path) -> tuple[list[float], float]:
 
 @pytest.mark.slow
 def test_two_processes_give_the_one_process_loss_curve(tiny_model, tiny_data, tmp_path):
-    from train.sft import run_sft
-    from train.sft_config import SFTConfig
+    from click.testing import CliRunner
+
+    from train.cli import main
 
     common = ["--data", str(tiny_data), "--model", str(tiny_model), "--epochs", "1", "--learning-rate", "3e-3"]
     common += ["--max-length", "512", "--no-eval-ex", "--logging-steps", "1", "--dtype", "fp32"]
@@ -44,21 +45,9 @@ def test_two_processes_give_the_one_process_loss_curve(tiny_model, tiny_data, tm
     manifest = json.loads((two / "manifest.json").read_text())
     assert manifest["counts"]["global_batch"] == 4 and manifest["counts"]["steps"] == 6  # 24 examples / 4
 
-    one = tmp_path / "one"
-    run_sft(
-        SFTConfig(
-            data=str(tiny_data),
-            model=str(tiny_model),
-            out=str(one),
-            epochs=1,
-            learning_rate=3e-3,
-            batch_size=4,
-            max_length=512,
-            eval_ex=False,
-            logging_steps=1,
-            dtype="fp32",
-        )
-    )
+    one = tmp_path / "one"  # the same command in this process, batch 4
+    res = CliRunner().invoke(main, ["sft", *common, "--batch-size", "4", "--out", str(one)])
+    assert res.exit_code == 0, res.output
     (curve_one, val_one), (curve_two, val_two) = _losses(one), _losses(two)
     assert len(curve_one) == 6
     assert curve_two == pytest.approx(curve_one, rel=1e-3)

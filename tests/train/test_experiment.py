@@ -157,14 +157,18 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
         "vbift+dpo": "vbift",
         "sft-steps": "base",
     }
-    # SPIN samples its opponent's y' (y' ~ p_θt); DPO's initial model answers greedily
     spin_cfg = json.loads((run / "arms" / "spin" / "selfplay" / "manifest.json").read_text())
-    assert spin_cfg["config"]["loss"] == "spin"
+    assert spin_cfg["parameters"]["loss"] == "spin"  # (its opponent samples: test_faithful_defaults.py)
     # the equal-compute control trains as many steps as spft (epochs scaled; rounding may add one step)
     eq, spft = (doc["arms"][a]["seeds"]["0"]["train_steps"] for a in ("sft-steps", "spft"))
     assert abs(eq - spft) <= 1 and eq > doc["arms"]["sft"]["seeds"]["0"]["train_steps"]
     assert any(c["arm"] == "spft" and c["against"] == "sft-steps" for c in doc["contrasts"])
     assert "| `spft` | SPFT-SQL | base |" in (out / "results.md").read_text()
+    assert "diff_vs_sft_steps" in doc["arms"]["spft"] and "wins" in doc["arms"]["spft"]["diff_vs_sft"]
+    # the writer per iteration (Table 12's question, by execution) and sampled pairs
+    quality = doc["writer_quality"]["0"]
+    assert [r["iteration"] for r in quality["iterations"]] == [0] and quality["iterations"][0]["sft_ex"] is not None
+    assert 0 < len(quality["samples"]) <= 20 and "sampled (SQL, question) pairs" in (out / "results.md").read_text()
     assert (out / "results.png").stat().st_size > 1000
     # no synthetic query equals a test query (the test split is synthesis' exclude_sql)
     from synth.generation import collision_key

@@ -324,6 +324,47 @@ class SeedRun:
             self._sft_on_real(out, optimiser)
         return str(out.resolve()), _steps_of_sft(out)
 
+    def writer_quality(self, samples: int = 20) -> dict[str, Any] | None:
+        """The SQL-to-Text writer per VBI-FT iteration of the ``spft`` run, as SPFT-SQL Table 12 asks
+        "are its questions consistent with the SQL?": the share of each iteration's D_val questions
+        (written by that iteration's writer) that a model answers with a query executing to the gold's
+        result -- by the iteration's own model (``val_ex``, the loop's y+ rate) and by one fixed model,
+        the ``sft`` arm's (``sft_ex``: the same reader for every writer, so only the writer changes) --
+        plus ``samples`` (SQL, question) pairs drawn by a seeded hash. ``None`` before the run exists."""
+        from train.io import data_root_for
+        from train.scoring import ex_accuracy, judge_predictions
+        from train.vbi import predict_cached
+
+        log = self.dir / "spft" / "vbi" / "vbi_log.jsonl"
+        sft = self.dir / "sft" / "model"
+        if not log.is_file():
+            return None
+        rows, pairs = [], []
+        data_root = data_root_for(self.dir / "spft" / "real")
+        for row in read_jsonl(log):
+            it = self.dir / "spft" / "vbi" / f"iter-{row['iteration']}"
+            val = read_jsonl(it / "data" / "val.jsonl")
+            entry = {
+                "iteration": row["iteration"],
+                "writer": row["writer"],
+                "questions": len(val),
+                "val_ex": row["val_ex"],
+                "equal_to_rule_based": row.get("questions_equal_to_rule_based"),
+                "sft_ex": None,
+            }
+            if (sft / "manifest.json").is_file():
+                preds = predict_cached(
+                    str(sft.resolve()), {"v": (val, it / "sft_model_val_preds.jsonl")}, self.loop_config()
+                )["v"]
+                entry["sft_ex"] = round(ex_accuracy(judge_predictions(val, [p["sql"] for p in preds], data_root)), 6)
+            rows.append(entry)
+            pairs += [
+                {"iteration": row["iteration"], "db_id": v["db_id"], "sql": v["sql"], "question": v["question"]}
+                for v in val
+            ]
+        pairs.sort(key=lambda x: digest(f"spft-sql/writer-samples/{self.seed}/{x['iteration']}/{x['sql']}"))
+        return {"iterations": rows, "samples": sorted(pairs[:samples], key=lambda x: x["iteration"])}
+
     def run_arm(self, arm: str, tests: list[dict[str, Any]]) -> ArmResult:
         """Train (or reuse) the arm's model, then read the test split once."""
         from evaluation.hardness import hardness

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 from collections import defaultdict
 from collections.abc import Mapping
@@ -14,6 +15,14 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
 
+def _diff_cell(d: Mapping[str, Any] | None) -> str:
+    """``+1.5 [-0.5, +3.5] 12/6``: a paired difference in points with its interval, then wins / losses."""
+    if not d:
+        return "–"
+    wl = f" {d['wins']}/{d['losses']}" if "wins" in d else ""
+    return f"{100 * d['mean']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]{wl}"
+
+
 def results_markdown(doc: Mapping[str, Any]) -> str:
     lines = [
         f"# {doc['name']}: EX on the test split (%, {doc['counts']['test']} questions)",
@@ -22,14 +31,15 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
         f"train questions, selection carved from them by the loop); seeds {', '.join(map(str, doc['seeds']))}; "
         f"commit {doc['commit']}; wall {doc['wall_s'] / 60:.1f} min on {doc['hardware']}.",
         "",
-        "| arm | paper row | starts from | EX mean ± sd | per seed | Δ vs sft [95% CI] | TS mean ± sd | easy | medium | hard | extra | train steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| arm | paper row | starts from | EX mean ± sd | per seed | Δ vs sft [95% CI] W/L | Δ vs sft-steps [95% CI] W/L | TS mean ± sd | easy | medium | hard | extra | train steps | wall min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm, e in doc["arms"].items():
         sd = f" ± {_pct(e['ex_sd'])}" if e["ex_sd"] is not None else ""
         per = ", ".join(_pct(v["ex"]) for v in e["seeds"].values())
-        d = e.get("diff_vs_sft")
-        diff = f"{100 * d['mean']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d else "–"
+        diff, diff_steps = (_diff_cell(e.get(key)) for key in ("diff_vs_sft", "diff_vs_sft_steps"))
+        walls = [v.get("elapsed_s") for v in e["seeds"].values()]
+        wall = f"{statistics.fmean(walls) / 60:.0f}" if walls and all(w is not None for w in walls) else "–"
         h = e["by_hardness_mean"]
         ts = (
             "–"
@@ -37,8 +47,9 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
             else _pct(e["ts_mean"]) + (f" ± {_pct(e['ts_sd'])}" if e.get("ts_sd") is not None else "")
         )
         lines.append(
-            f"| `{arm}` | {e['paper_row']} | {e.get('start', '–')} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | {ts} | {_pct(h['easy'])} | "
-            f"{_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | {e['train_steps_mean']:.0f} |"
+            f"| `{arm}` | {e['paper_row']} | {e.get('start', '–')} | {_pct(e['ex_mean'])}{sd} | {per} | {diff} | "
+            f"{diff_steps} | {ts} | {_pct(h['easy'])} | {_pct(h['medium'])} | {_pct(h['hard'])} | {_pct(h['extra'])} | "
+            f"{e['train_steps_mean']:.0f} | {wall} |"
         )
     if doc.get("contrasts"):
         lines += [
@@ -85,7 +96,41 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
         ),
         "",
     ]
+    lines += writer_quality_markdown(doc.get("writer_quality") or {})
     return "\n".join(lines)
+
+
+def writer_quality_markdown(writers: Mapping[str, Any]) -> list[str]:
+    """The writer per VBI-FT iteration (SPFT-SQL Table 12's question, answered by execution) and the
+    sampled (SQL, question) pairs of the first seed."""
+    if not writers:
+        return []
+    lines = [
+        "",
+        "SQL-to-Text writer per VBI-FT iteration of the `spft` run (SPFT-SQL Table 12's question, "
+        "answered by execution): the share of its D_val questions answered correctly by the iteration's "
+        "own model and by the fixed `sft` model:",
+        "",
+        "| seed | iteration | writer | questions | answered (own model) | answered (`sft` model) | = rule-based |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for seed, w in writers.items():
+        for r in w["iterations"]:
+            writer = r["writer"].split(":", 1)[0] + (
+                ":" + Path(r["writer"].split(":", 1)[1]).name if ":" in r["writer"] else ""
+            )
+            lines.append(
+                f"| {seed} | {r['iteration']} | {writer} | {r['questions']} | {_pct(r['val_ex'])} | "
+                f"{_pct(r['sft_ex'])} | {r['equal_to_rule_based'] if r['equal_to_rule_based'] is not None else '–'} |"
+            )
+    seed, first = next(iter(writers.items()))
+    lines += ["", f"{len(first['samples'])} sampled (SQL, question) pairs of seed {seed}'s D_vals:", ""]
+    lines += ["| it. | db | SQL | question |", "|---|---|---|---|"]
+    for x in first["samples"]:
+        sql, q = (t.replace("|", "\\|").replace("\n", " ") for t in (x["sql"], x["question"]))
+        lines.append(f"| {x['iteration']} | {x['db_id']} | `{sql}` | {q} |")
+    lines.append("")
+    return lines
 
 
 def plot_results(doc: Mapping[str, Any], rounds: Mapping[str, list[dict]], path: Path) -> Path:

@@ -44,6 +44,7 @@ def run_experiment(
     suite = build_test_suite(cfg, out)
     results: list[ArmResult] = []
     rounds: dict[str, list[dict]] = {}
+    writers: dict[str, Any] = {}
     order = [a for a in RUN_ORDER if a in cfg.arms]
     missing: list[dict[str, Any]] = []
     for seed in cfg.seeds:
@@ -59,6 +60,10 @@ def run_experiment(
                 on_arm(res)
         if (run.dir / "spft" / "rounds.jsonl").is_file():
             rounds[str(seed)] = read_jsonl(run.dir / "spft" / "rounds.jsonl")
+        if not report_only or (run.dir / "sft" / "model" / "manifest.json").is_file():
+            quality = run.writer_quality()
+            if quality is not None:
+                writers[str(seed)] = quality
     hw = hardware()
     # wall time over every invocation of this folder (a resumed run adds to it)
     wall_file = out / "wall.json"
@@ -87,6 +92,7 @@ def run_experiment(
         "contrasts": contrasts(cfg, results),
         "ts": suite_summary(suite),
         "missing": missing,
+        "writer_quality": writers,
     }
     write_json(out / "results.json", doc)
     (out / "results.md").write_text(results_markdown(doc), encoding="utf-8")

@@ -36,7 +36,6 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
         by_arm[r.arm][r.seed] = r
     seeds = sorted({r.seed for r in results})
     out: dict[str, Any] = {}
-    base = by_arm.get("sft", {})
     for arm in cfg.arms:
         runs = by_arm.get(arm, {})
         if not runs:
@@ -67,10 +66,13 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
         if ts and all(v is not None for v in ts):
             entry["ts_mean"] = round(statistics.fmean(ts), 6)
             entry["ts_sd"] = round(statistics.stdev(ts), 6) if len(ts) > 1 else None
-        common = [s for s in seeds if s in runs and s in base]
-        if arm != "sft" and common:
-            mean, lo, hi = _paired_difference(runs, base, common, cfg.bootstrap)
-            entry["diff_vs_sft"] = {"mean": mean, "ci95": [lo, hi], "seeds": common}
+        for ref, key in (("sft", "diff_vs_sft"), ("sft-steps", "diff_vs_sft_steps")):
+            base = by_arm.get(ref, {})
+            common = [s for s in seeds if s in runs and s in base]
+            if arm != ref and common:
+                mean, lo, hi = _paired_difference(runs, base, common, cfg.bootstrap)
+                wins, losses = _wins_losses(runs, base, common)
+                entry[key] = {"mean": mean, "ci95": [lo, hi], "seeds": common, "wins": wins, "losses": losses}
         out[arm] = entry
     return out
 
@@ -84,6 +86,13 @@ def _paired_difference(
     xs = [statistics.fmean(a[s].correct[i] for s in seeds) for i in range(n)]
     ys = [statistics.fmean(b[s].correct[i] for s in seeds) for i in range(n)]
     return paired_bootstrap(xs, ys, resamples=resamples)
+
+
+def _wins_losses(a: Mapping[int, ArmResult], b: Mapping[int, ArmResult], seeds: Sequence[int]) -> tuple[int, int]:
+    """Test questions ``a`` gets right and ``b`` wrong, and the reverse, summed over ``seeds``."""
+    wins = sum(x and not y for s in seeds for x, y in zip(a[s].correct, b[s].correct, strict=True))
+    losses = sum(y and not x for s in seeds for x, y in zip(a[s].correct, b[s].correct, strict=True))
+    return wins, losses
 
 
 #: the ablations of SPFT-SQL Table 2-3 as paired contrasts: (arm, against, what the difference measures)
@@ -110,8 +119,7 @@ def contrasts(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> list[dict[
         if not common:
             continue
         mean, lo, hi = _paired_difference(by[arm], by[other], common, cfg.bootstrap)
-        wins = sum(x and not y for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
-        losses = sum(y and not x for s in common for x, y in zip(by[arm][s].correct, by[other][s].correct))
+        wins, losses = _wins_losses(by[arm], by[other], common)
         out.append(
             {
                 "arm": arm,

@@ -175,3 +175,57 @@ def test_docs_table_names_each_default_its_paper_sentence_and_its_option():
     for option in ("--accumulate", "--final selection", "--pool-scope round", "--writer0", "--positive gold"):
         assert option in table, option
     assert "--keep-epoch selection" in table and "Table 14" in table and "Algorithm 1" in table
+
+
+def test_writer0_auto_reads_the_chat_template(tiny_model, tmp_path):
+    """auto: few-shot for a model with a chat template (the tiny model has ChatML), sql2text without one;
+    the choice and its reason are what the manifest records."""
+    import shutil
+
+    from train.vbi import writer0_of
+    from train.vbi_config import VBIConfig
+
+    assert writer0_of(VBIConfig(model=str(tiny_model), out="o"))["used"] == "few-shot"
+    plain = tmp_path / "plain"
+    shutil.copytree(tiny_model, plain)
+    cfg = json.loads((plain / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
+    for extra in plain.glob("chat_template.*"):
+        extra.unlink()
+    got = writer0_of(VBIConfig(model=str(plain), out="o"))
+    assert got == {"requested": "auto", "used": "sql2text", "reason": "the SQL-to-Text model has no chat template"}
+    assert writer0_of(VBIConfig(model=str(plain), out="o", writer0="few-shot"))["used"] == "few-shot"
+
+
+def test_pool_scope_round_keeps_the_old_reading(tmp_path):
+    """--pool-scope round: the round's VBI-FT models + the previous main, nothing carried; grow (default)
+    carries round r−1's whole pool (base, VBI-FT models, optimized mains, used-opponent marks)."""
+    from train.pool import Pool, PoolEntry, save_pool
+    from train.spft import round_pool
+    from train.spft_config import SpftConfig
+
+    out = tmp_path / "run"
+    vbi = [
+        PoolEntry(f"m{g}", str(tmp_path / f"v{g}"), str(tmp_path / f"v{g}"), False, f"vbi-iter-{g}") for g in range(4)
+    ]
+    save_pool(out / "vbi", Pool(tuple(vbi)))
+    main1 = str(tmp_path / "main1")
+    prev_pool = Pool(
+        (
+            PoolEntry("base", "base-model", "base-model", False, "base", 0.1, "h", True),
+            PoolEntry("v0", vbi[0].path, vbi[0].path, False, "vbi-iter-0", 0.3, "h"),
+            PoolEntry("v1", vbi[1].path, vbi[1].path, False, "vbi-iter-1", 0.4, "h"),
+            PoolEntry("m3", main1, main1, False, "selfplay-round-1", 0.5, "h"),
+        )
+    )
+    save_pool(out / "round-1" / "selfplay", prev_pool)
+    state = {"main": {"path": main1, "origin": "round-1-selfplay-round-1"}}
+    grow = round_pool(SpftConfig(model="base-model", out=str(out)), out, 2, [2, 3], state)
+    assert [e.id for e in grow.entries] == ["base", "v0", "v1", "r1s1", "v2", "v3"]
+    assert [e.used_as_opponent for e in grow.entries] == [True, False, False, False, False, False]
+    assert all(e.val_ex is None for e in grow.entries)  # ranked again on the round's D_val
+    old = round_pool(SpftConfig(model="base-model", out=str(out), pool_scope="round"), out, 2, [2, 3], state)
+    assert [(e.id, e.path) for e in old.entries] == [("prev", main1), ("m2", vbi[2].path), ("m3", vbi[3].path)]
+    first = round_pool(SpftConfig(model="base-model", out=str(out)), out, 1, [0, 1], {"main": None})
+    assert [(e.id, e.origin) for e in first.entries] == [("base", "base"), ("v0", "vbi-iter-0"), ("v1", "vbi-iter-1")]

@@ -314,6 +314,7 @@ def test_sft_data_is_real_pairs_plus_this_iterations_synthetic(vbi_run):
     for k in (0, 1):
         sft = json.loads((out / f"iter-{k}" / "text2sql" / "manifest.json").read_text())
         assert sft["parameters"]["keep_epoch"] == "last" and sft["results"]["best_checkpoint"] is None
+        assert sft["counts"]["global_batch"] == 8  # batch 8 x accumulation 1 x 1 process
         assert sft["parameters"]["eval_ex"] is False  # D_val's EX is read once, by verification
         assert rows[k]["sft_val_ex"] is None
 

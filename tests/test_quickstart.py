@@ -58,9 +58,11 @@ def bash_commands(text: str) -> list[tuple[int, str]]:
 
 
 def _quickstart_block() -> list[str]:
+    """The commands of the Quickstart section's first bash block (later blocks there are optional extras)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Quickstart on Spider", 1)[1].split("\n## ", 1)[0]
-    cmds = [c for _, c in bash_commands(section)]
+    first = section.split("```bash", 1)[-1].split("\n```", 1)[0]
+    cmds = [c for _, c in bash_commands("```bash" + first + "\n```")]
     assert cmds, "no bash block in the README's Quickstart section"
     return cmds
 

@@ -119,15 +119,18 @@ class ModelQuestionWriter:
     def write(self, sql: str, schema: Schema) -> str:
         return self.write_batch([(sql, schema)])[0]
 
-    def write_batch(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+    def prompts(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        """What the model is fed: :meth:`model_inputs` through the chat template (if the tokenizer has one)."""
         from train.models.formatting import render_prompt
 
+        return [render_prompt(self._tokenizer, text) for text in self.model_inputs(items)]
+
+    def write_batch(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
         if not items:
             return []
         if self._generator is None:
             self._load()
-        prompts = [render_prompt(self._tokenizer, text) for text in self.model_inputs(items)]
-        raws = self._generator.generate(prompts)
+        raws = self._generator.generate(self.prompts(items))
         if len(raws) != len(items):
             raise RuntimeError(f"generator returned {len(raws)} completions for {len(items)} prompts")
         out = []
@@ -223,7 +226,8 @@ class FewShotQuestionWriter(ModelQuestionWriter):
     """An instruction model (not fine-tuned) writing questions from ``shots`` solved examples of the
     benchmark's real (SQL -> question) pairs: SPFT-SQL's alternative SQL-to-Text₀ (``train vbi
     --writer0 few-shot``). Same loading, generation, cleaning and rule-based fallback as the
-    fine-tuned writer; only the model input differs (:func:`synth.prompt.format.sql2text_fewshot_input`)."""
+    fine-tuned writer; only the model input differs (:func:`synth.prompt.format.sql2text_fewshot_messages` as
+    chat turns for a model with a chat template, else :func:`synth.prompt.format.sql2text_fewshot_input`)."""
 
     def __init__(
         self, path: str | Path, *, examples: Sequence[Mapping[str, Any]], shots: int = DEFAULT_SHOTS, **kwargs: Any
@@ -237,17 +241,32 @@ class FewShotQuestionWriter(ModelQuestionWriter):
         self.examples = list(examples)
         self.shots = shots
 
-    def model_inputs(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
-        from synth.prompt.format import sql2text_fewshot_input
-
+    def _shown(self, items: Sequence[tuple[str, Schema]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """(schema prompt, SQL, shots) per item."""
         return [
-            sql2text_fewshot_input(
+            (
                 sql2text_schema_prompt(self._builder(schema), sql),
                 sql,
                 pick_shots(sql, schema.db_id, self.examples, self.shots),
             )
             for sql, schema in items
         ]
+
+    def model_inputs(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        from synth.prompt.format import sql2text_fewshot_input
+
+        return [sql2text_fewshot_input(*shown) for shown in self._shown(items)]
+
+    def prompts(self, items: Sequence[tuple[str, Schema]]) -> list[str]:
+        """With a chat template, the shots are chat turns (:func:`synth.prompt.format.sql2text_fewshot_messages`:
+        each example SQL a user turn, its question the assistant's answer); without one, the text of
+        :meth:`model_inputs`."""
+        from synth.prompt.format import sql2text_fewshot_messages
+        from train.models.formatting import has_chat_template, render_chat
+
+        if not has_chat_template(self._tokenizer):
+            return super().prompts(items)
+        return [render_chat(self._tokenizer, sql2text_fewshot_messages(*shown)) for shown in self._shown(items)]
 
 
 def read_shot_examples(path: str | Path) -> list[dict[str, Any]]:

@@ -60,6 +60,44 @@ def test_prompt_shows_same_database_shots_most_similar_first_and_ends_with_the_s
     assert prompt.rstrip().endswith(f"SQL: {sql}\nquestion:")
 
 
+class ChatTokenizer:
+    """A tokenizer with a chat template: renders the turns as ``<role>content`` lines, records them."""
+
+    chat_template = "fake"
+
+    def __init__(self):
+        self.calls = []
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        self.calls.append(messages)
+        return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
+
+
+def test_with_a_chat_template_the_shots_are_chat_turns(demo, tmp_path):
+    """Each shown example is a user turn (its SQL) answered by an assistant turn (its question); the SQL to
+    write for is the last user turn, the model's turn comes next. SmolLM2 wrote questions only this way."""
+    from synth.prompt.format import FEWSHOT_INSTRUCTION
+
+    schema = next(iter(demo.schemas.values()))
+    t = schema.tables[0]
+    c = t.columns[0].name
+    sql = f"SELECT {c} FROM {t.name} WHERE {c} IS NOT NULL ORDER BY {c}"
+    gen, tok = FakeGenerator(["Which values are set?"]), ChatTokenizer()
+    from train.writer import FewShotQuestionWriter
+
+    w = FewShotQuestionWriter(
+        tmp_path / "m", generator=gen, tokenizer=tok, examples=_pool(schema), shots=2, cache_dir=tmp_path / "c"
+    )
+    assert w.write_batch([(sql, schema)]) == ["Which values are set?"]
+    (turns,) = tok.calls
+    assert [m["role"] for m in turns] == ["user", "assistant", "user", "assistant", "user"]
+    assert turns[0]["content"].startswith(FEWSHOT_INSTRUCTION) and schema.db_id in turns[0]["content"]
+    assert turns[0]["content"].endswith(f"SQL: SELECT {c} FROM {t.name} ORDER BY {c}")  # most similar first
+    assert turns[1]["content"] == "List them in order." and turns[3]["content"] == "How many rows are there?"
+    assert turns[2]["content"] == f"SQL: SELECT count(*) FROM {t.name}" and turns[4]["content"] == f"SQL: {sql}"
+    assert gen.prompts == [tok.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)]
+
+
 def test_other_databases_fill_in_when_the_database_has_too_few_examples_and_empty_output_falls_back(demo, tmp_path):
     from synth.questions import get_writer
     from train.writer import FewShotQuestionWriter

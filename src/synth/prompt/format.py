@@ -58,3 +58,31 @@ def sql2text_fewshot_input(schema_prompt: str, sql: str, shots: Sequence[tuple[s
     for shot_sql, shot_question in shots:
         parts += [f"SQL: {shot_sql.strip()}", f"question: {' '.join(shot_question.split())}", ""]
     return "\n".join([*parts, f"SQL: {sql.strip()}", "question:", ""])
+
+
+def sql2text_fewshot_messages(schema_prompt: str, sql: str, shots: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """:func:`sql2text_fewshot_input` as chat turns, for a model with a chat template: each solved example
+    is a user turn (``SQL: ...``) answered by an assistant turn (the bare question), and the last user
+    turn holds the SQL to write a question for; the instruction and the database context open the first
+    user turn. An instruction model then answers the way it was shown; given the single-turn text,
+    SmolLM2-135M-Instruct mostly wrote "The answer is:" or "1. 1." instead of a question (docs/train.md).
+
+    >>> for m in sql2text_fewshot_messages("database: d", "SELECT name FROM singer", [("SELECT count(*) FROM singer", "How many singers are there?")]):
+    ...     print(m["role"], "|", m["content"].replace(FEWSHOT_INSTRUCTION, "<instruction>"))
+    user | <instruction>
+    <BLANKLINE>
+    database: d
+    <BLANKLINE>
+    SQL: SELECT count(*) FROM singer
+    assistant | How many singers are there?
+    user | SQL: SELECT name FROM singer
+    """
+    head = f"{FEWSHOT_INSTRUCTION}\n\n{schema_prompt.strip()}\n\n"
+    turns: list[dict[str, str]] = []
+    for shot_sql, shot_question in shots:
+        turns += [
+            {"role": "user", "content": f"{head}SQL: {shot_sql.strip()}"},
+            {"role": "assistant", "content": " ".join(shot_question.split())},
+        ]
+        head = ""
+    return [*turns, {"role": "user", "content": f"{head}SQL: {sql.strip()}"}]

@@ -45,11 +45,18 @@ def target_text(example: dict[str, Any], task: str) -> str:
 
 def render_prompt(tokenizer: Any, user_text: str) -> str:
     """The chat template with a generation prompt when the tokenizer has one, else the text + newline."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True
-        )
+    if has_chat_template(tokenizer):
+        return render_chat(tokenizer, [{"role": "user", "content": user_text}])
     return user_text.rstrip() + "\n"
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+    """Chat turns through the tokenizer's chat template, with the generation prompt (the model's turn next)."""
+    return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
 
 @dataclass(frozen=True)

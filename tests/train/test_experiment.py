@@ -21,7 +21,9 @@ def _write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("name", ["tiny-indomain.toml", "tiny-crossdomain.toml", "paper-qwen7b.toml"])
+@pytest.mark.parametrize(
+    "name", ["tiny-indomain.toml", "tiny-crossdomain.toml", "paper-qwen7b.toml", "smol-indomain.toml"]
+)
 def test_shipped_configs_load_and_differ_only_in_scale(name):
     from train.experiment_config import ARMS, load_experiment
     from train.spft_config import with_preset
@@ -315,3 +317,33 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
     md = results_markdown(doc)
     assert "| `spft` | `vbift` | self-play's effect" in md and "3 / 1" in md
     assert "seed 0 3 min, seed 1 2 min" in md
+
+
+@pytest.mark.slow
+def test_smoke_run_of_the_real_model_config(tmp_path, smollm2):
+    """`train experiment experiments/smol-indomain.toml --smoke` on SmolLM2-135M-Instruct: the core arms
+    run on the real model (LoRA, --dtype auto), the loop's writer0 is the base model few-shot (it has a
+    chat template), and the tables validate. (Every arm's plumbing: the tiny smoke above.)"""
+    import dataclasses
+
+    from jsonschema import Draft202012Validator
+
+    from train.experiment import run_experiment
+    from train.experiment_config import ARMS, load_experiment
+
+    cfg = load_experiment(CONFIGS / "smol-indomain.toml")
+    assert cfg.model.init == "path" and cfg.loop["lora"] and cfg.loop["dtype"] == "auto"
+    cfg = cfg.smoked()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=str(smollm2)))
+    out = tmp_path / "exp"
+    doc = run_experiment(cfg, out)
+    schema = json.loads((ROOT / "data_schemas" / "experiment_results.schema.json").read_text())
+    Draft202012Validator(schema).validate(doc)
+    assert list(doc["arms"]) == ["zero-shot", "sft", "vbift", "spft", "sft-steps"] and set(doc["arms"]) <= set(ARMS)
+    run = next((out / "runs").iterdir())
+    spft = json.loads((run / "spft" / "manifest.json").read_text())
+    assert spft["results"]["writer0"]["used"] == "few-shot" and spft["results"]["final_by"] == "last"
+    sft = json.loads((run / "sft" / "model" / "manifest.json").read_text())
+    assert sft["results"]["dtype"] in ("bf16", "fp32") and sft["parameters"]["lora"] is True
+    assert (run / "sft" / "model" / "adapter_config.json").is_file()  # LoRA: an adapter over SmolLM2
+    assert doc["arms"]["zero-shot"]["seeds"]["0"]["model"] == str(smollm2)

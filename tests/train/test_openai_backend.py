@@ -9,6 +9,7 @@ newlines, which would make the equality check vacuous). Skipped only when the se
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,21 +76,19 @@ def demo(tmp_path_factory):
     return data, served
 
 
-@pytest.fixture(scope="module")
-def server(demo, tmp_path_factory):
-    """`transformers serve SERVED` on a free port; yields the base URL; stopped at the end."""
+@contextlib.contextmanager
+def serving(model: Path, log: Path) -> Iterator[str]:
+    """`transformers serve MODEL` (float32, CPU) on a free port; yields its base URL; stopped on exit."""
     if MISSING:
         pytest.skip(f"serving extra not installed ({', '.join(MISSING)} missing): pip install -e '.[train]'")
-    _data, served = demo
     port = _free_port()
-    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", TRANSFORMERS_VERBOSITY="error")
     cmd = [
         sys.executable,
         "-c",
         "from transformers.cli.transformers import main; main()",
         "serve",
-        str(served),
+        str(model),
         "--host",
         "127.0.0.1",
         "--port",
@@ -122,6 +122,14 @@ def server(demo, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(demo, tmp_path_factory):
+    """The jittered tiny model served; yields the base URL."""
+    _data, served = demo
+    with serving(served, tmp_path_factory.mktemp("serve-log") / "serve.log") as url:
+        yield url
 
 
 def test_greedy_over_the_server_equals_in_process(demo, server):
@@ -264,3 +272,29 @@ def test_question_writer_and_sampling_over_the_server(demo, server, tmp_path):
     )
     first, again = gen.generate([prompt] * 3), gen.generate([prompt] * 3)
     assert len(set(first)) > 1 and first == again
+
+
+def test_smollm2_greedy_over_the_server_equals_in_process(smollm2, tiny_data, tmp_path):
+    """The real model (SmolLM2-135M-Instruct, its chat template rendered here, end-of-turn = EOS): the
+    greedy answers of `transformers serve` equal the in-process ones, text-to-SQL prompts and chat turns
+    alike; some stop at end-of-turn long before the token limit, and none shows the chat's special tokens."""
+    from train.io import read_examples
+    from train.models.backend_config import GenerationBackendConfig
+    from train.models.decoding import GenerationOptions, load_generator, predict
+
+    examples = read_examples(tiny_data / "val.jsonl")[:4]
+    for i, text in enumerate(("Say hello.", "Name a colour.")):
+        examples.append({**examples[0], "id": f"chat-{i}", "prompt": text})
+    opts = GenerationOptions(max_new_tokens=24, batch_size=3)
+    with serving(smollm2, tmp_path / "serve.log") as url:
+        remote = load_generator(smollm2, opts, GenerationBackendConfig(backend="openai", base_url=url, concurrency=3))
+        assert remote.served_name == str(smollm2)
+        b = predict(remote, remote.tokenizer, examples, options=opts, model_id=str(smollm2))
+    local = load_generator(smollm2, opts)
+    a = predict(local, local.tokenizer, examples, options=opts, model_id=str(smollm2))
+    raw = [r["raw"] for r in a]
+    assert [r["raw"] for r in b] == raw
+    assert len(set(raw)) == len(raw)  # every prompt its own answer: the equality says something
+    assert all("<|im_end|>" not in t and "<|im_start|>" not in t for t in raw)
+    tokens = [len(local.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in raw]
+    assert min(tokens) < 20, raw  # stopped at end-of-turn on both sides, not at max_new_tokens

@@ -219,6 +219,15 @@ def dtype_field(default: str = "auto"):
     return help_field(DTYPE_HELP, default)
 
 
+def check_dtype(cfg) -> None:
+    """The one check of a config's ``dtype`` field: an unknown name is an error naming the choices."""
+    from evaluation.errors import UnknownNameError
+    from train.models.modeling import DTYPES
+
+    if cfg.dtype not in DTYPES:
+        raise UnknownNameError("dtype (--dtype)", cfg.dtype, DTYPES)
+
+
 def trainer_field(name: str):
     """The field ``name`` of :data:`TRAINER_GROUP` (``report_to: str = trainer_field("report_to")``)."""
     text, default = TRAINER_GROUP[name]

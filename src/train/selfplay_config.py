@@ -8,6 +8,7 @@ from evaluation.errors import ConfigError, UnknownNameError
 from evaluation.run_record import config_dict
 from train.fields import (
     OptimiserOptions,
+    check_dtype,
     check_optimiser,
     dtype_field,
     generation_field,
@@ -124,10 +125,7 @@ class SelfPlayConfig:
             raise ConfigError("out is required")
         if bool(self.pool) == bool(self.model):
             raise ConfigError("give exactly one of pool (a folder with pool.json) or model (a starting model)")
-        from train.models.modeling import DTYPES
-
-        if self.dtype not in DTYPES:
-            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
+        check_dtype(self)
         if self.loss not in LOSS_VARIANTS:
             raise UnknownNameError("loss variant", self.loss, LOSS_VARIANTS)
         if self.pairs_from is not None and self.pairs_from not in PAIR_SPLITS:

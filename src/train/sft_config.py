@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import (
     OptimiserOptions,
+    check_dtype,
     check_optimiser,
     dtype_field,
     generation_field,
@@ -19,7 +20,7 @@ from train.fields import (
 )
 from train.fields import help_field as _h
 from train.models.formatting import TASKS
-from train.models.modeling import DTYPES, LoraOptions
+from train.models.modeling import LoraOptions
 
 #: Help-text note on the options an ``init-tiny`` model sets for itself (``train.models.tiny.FROM_SCRATCH_DEFAULTS``).
 FROM_SCRATCH_NOTE = (
@@ -82,8 +83,7 @@ class SFTConfig:
             raise ConfigError("data is required (the folder written by `synth generate`)")
         if not self.model:
             raise ConfigError("model is required (hub id or local folder)")
-        if self.dtype not in DTYPES:
-            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
+        check_dtype(self)
         if not self.out:
             raise ConfigError("out is required")
         if self.task not in TASKS:

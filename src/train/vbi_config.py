@@ -12,6 +12,7 @@ from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import (
+    check_dtype,
     check_optimiser,
     dtype_field,
     generation_field,
@@ -263,10 +264,7 @@ class VBIConfig:
             raise ConfigError(f"n (--n {self.n}) leaves an empty D_val; give --val-size")
         if not 0 <= self.failed_share < 1:
             raise ConfigError(f"failed_share (--failed-share) must be in [0, 1), got {self.failed_share}")
-        from train.models.modeling import DTYPES
-
-        if self.dtype not in DTYPES:
-            raise UnknownNameError("dtype (--dtype)", self.dtype, DTYPES)
+        check_dtype(self)
         if self.preset not in PRESETS:
             raise UnknownNameError("preset (--preset)", self.preset, PRESETS)
         if self.writer0 not in WRITERS0:

@@ -35,7 +35,7 @@ if [ ! -f "$SWEEP/zero-shot/report.json" ]; then
   .venv/bin/train predict --model $M --data $D/val.jsonl --out "$SWEEP/zero-shot/preds.jsonl" --dtype auto --max-new-tokens 96 --batch-size 16
   .venv/bin/evaluate --metric ex --gold $D/val.jsonl --pred "$SWEEP/zero-shot/preds.jsonl" --db-root "$DB_ROOT" --report "$SWEEP/zero-shot/report.json"
 fi
-COMMON="--data $D --model $M --epochs 3 --dtype auto --max-length 512 --max-new-tokens 96 --gen-batch-size 16 --batch-size 8 --logging-steps 10 --save-total-limit 3 --resume --group-by-length --gradient-checkpointing"
+COMMON="--data $D --model $M --epochs 3 --dtype auto --max-length 512 --max-new-tokens 96 --gen-batch-size 16 --batch-size 8 --logging-steps 10 --save-total-limit 3 --resume --group-by-length"
 point() { name=$1; shift; [ -f "$SWEEP/$name/manifest.json" ] && return 0; echo "== $name $(date)"; .venv/bin/train sft $COMMON --out "$SWEEP/$name" "$@"; }
 point lora-all-r16-lr3e-4 --lora --lora-r 16 --lora-alpha 32 --lora-targets all-linear --learning-rate 3e-4
 point lora-qkvo-r16-lr3e-4 --lora --lora-r 16 --lora-alpha 32 --learning-rate 3e-4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from evaluation.run_record import config_dict
@@ -179,3 +180,24 @@ class SelfPlayConfig:
 
     def optimiser(self) -> OptimiserOptions:
         return optimiser_of(self)
+
+
+def selfplay_fields_of(loop: Any) -> dict[str, Any]:
+    """The self-play stage's settings that a loop config (``train spft``'s, an experiment's) passes on to
+    :class:`SelfPlayConfig`: its ``selfplay_`` optimiser group, λ, lengths, LoRA, precision and logging.
+    One place, so that the loop's self-play and an experiment's self-play baselines cannot drift apart;
+    what differs between them (data, start model, loss, rounds, seed) the caller adds."""
+    from dataclasses import asdict
+
+    from train.fields import lora_fields_of
+
+    return dict(
+        lam=loop.lam,
+        **asdict(optimiser_of(loop, "selfplay_")),
+        max_length=loop.max_length,
+        max_new_tokens=loop.max_new_tokens,
+        gen_batch_size=loop.gen_batch_size,
+        **lora_fields_of(loop),
+        dtype=loop.dtype,
+        logging_steps=loop.logging_steps,
+    )

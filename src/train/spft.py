@@ -39,7 +39,7 @@ import json
 import shutil
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +113,8 @@ def _load_state(out: Path, cfg: SpftConfig) -> dict[str, Any] | None:
 
 def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
     """The ``train selfplay`` run of round ``r`` (its pool and data are in ``folder``)."""
-    from train.fields import lora_fields_of, optimiser_of
     from train.models.backend_config import BACKEND_FIELDS
-    from train.selfplay_config import SelfPlayConfig
+    from train.selfplay_config import SelfPlayConfig, selfplay_fields_of
 
     return SelfPlayConfig(
         data=str(folder / "selfplay-data"),
@@ -123,17 +122,10 @@ def selfplay_config(cfg: SpftConfig, r: int, folder: Path) -> Any:
         pool=str(folder / "pool"),
         rounds=cfg.selfplay_rounds,
         loss=cfg.loss,
-        lam=cfg.lam,
         pairs_from=cfg.pairs_from,
-        **asdict(optimiser_of(cfg, "selfplay_")),
-        max_length=cfg.max_length,
-        max_new_tokens=cfg.max_new_tokens,
-        gen_batch_size=cfg.gen_batch_size,
         patience=cfg.selfplay_rounds,
         seed=cfg.seed + r,
-        **lora_fields_of(cfg),
-        dtype=cfg.dtype,
-        logging_steps=cfg.logging_steps,
+        **selfplay_fields_of(cfg),
         judge=cfg.judge,
         suite_size=cfg.suite_size,
         suite_cache=cfg.suite_cache,  # R judged as VBI's y+ / y-

@@ -319,3 +319,48 @@ def test_spft_passes_the_backend_to_its_selfplay_steps(tmp_path):
         == backend_config_of(cfg)
         == GenerationBackendConfig(backend="openai", base_url="http://h:1/v1", concurrency=2)
     )
+
+
+def test_the_loop_and_an_experiment_give_self_play_the_same_settings(tmp_path, monkeypatch):
+    """`train spft`'s self-play stage and an experiment's self-play baseline read one helper: every
+    optimiser, LoRA, precision, length and logging value of the loop reaches both SelfPlayConfigs."""
+    from dataclasses import asdict
+
+    import train.selfplay
+    from train.experiment.arms import SeedRun
+    from train.selfplay_config import selfplay_fields_of
+    from train.spft import selfplay_config
+    from train.spft_config import SpftConfig
+
+    cfg = SpftConfig(
+        model="m",
+        out=str(tmp_path),
+        selfplay_learning_rate=7e-5,
+        selfplay_epochs=2.0,
+        selfplay_batch_size=3,
+        lam=0.3,
+        lora=True,
+        lora_r=4,
+        lora_targets=("all-linear",),
+        dtype="fp32",
+        max_length=300,
+        max_new_tokens=50,
+        logging_steps=7,
+    )
+    wanted = selfplay_fields_of(cfg)
+    assert wanted["learning_rate"] == 7e-5 and wanted["batch_size"] == 3 and wanted["lora_r"] == 4
+    loop = asdict(selfplay_config(cfg, 1, tmp_path / "round-1"))
+    assert {k: loop[k] for k in wanted} == wanted
+
+    seen = {}
+    monkeypatch.setattr(train.selfplay, "run_selfplay", lambda c: seen.setdefault("cfg", c) and None)
+    run = SeedRun.__new__(SeedRun)
+    run.cfg, run.seed, run.dir = type("C", (), {"baseline_pairs": 0})(), 0, tmp_path
+    (tmp_path / "selfplay-data").mkdir()
+    (tmp_path / "selfplay-data" / "manifest.json").write_text("{}")
+    monkeypatch.setattr(run, "real", lambda: tmp_path, raising=False)
+    monkeypatch.setattr(run, "loop_config", lambda: cfg, raising=False)
+    with pytest.raises(AttributeError):  # the stub returns no result; the config is what is checked
+        run.selfplay("spin", "start-model", "spin", 1)
+    baseline = asdict(seen["cfg"])
+    assert {k: baseline[k] for k in wanted} == wanted

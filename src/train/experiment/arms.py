@@ -242,7 +242,7 @@ class SeedRun:
         """A ``train selfplay`` baseline from ``start`` (D_val = the selection split, pairs from the real
         training pairs); returns its best model after rollback."""
         from train.selfplay import run_selfplay
-        from train.selfplay_config import SelfPlayConfig
+        from train.selfplay_config import SelfPlayConfig, selfplay_fields_of
 
         real = self.real()
         data = self.dir / "selfplay-data"
@@ -257,17 +257,10 @@ class SeedRun:
                 out=str(self.dir / "arms" / arm / "selfplay"),
                 rounds=rounds,
                 loss=loss,
-                lam=lc.lam,
                 pairs_from="train",
-                **asdict(optimiser_of(lc, "selfplay_")),
-                max_length=lc.max_length,
-                max_new_tokens=lc.max_new_tokens,
-                gen_batch_size=lc.gen_batch_size,
                 patience=rounds,
                 seed=self.seed,
-                **lora_fields_of(lc),
-                dtype=lc.dtype,
-                logging_steps=lc.logging_steps,
+                **selfplay_fields_of(lc),
             )
         )
         return res.best.path

@@ -251,6 +251,17 @@ def report_targets(report_to: str) -> list[str]:
     return [n for n in names if n != "none"]
 
 
+def trainer_fields_of(cfg: Any) -> dict[str, Any]:
+    """The Trainer group's values of ``cfg``, to pass on to a stage's config (``SFTConfig(**trainer_fields_of(cfg))``):
+    how the loops' SFT stages train, as ``train sft`` does."""
+    return {name: getattr(cfg, name) for name in TRAINER_GROUP}
+
+
+#: Trainer options that do not change what a run computes (only memory, speed of a step, where logs go):
+#: a resumed loop may change them. ``group_by_length`` is not one: it changes the batches.
+TRAINER_RESUMABLE = ("report_to", "gradient_checkpointing")
+
+
 def trainer_settings_of(cfg: Any) -> dict[str, Any]:
     """The ``TrainingArguments`` keywords of the config's Trainer group (``training_arguments(**...)``)."""
     return {

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.console import echo
+from train.fields import TRAINER_RESUMABLE
 from train.io import (
     checkpoint_fingerprint,
     data_root_for,
@@ -83,6 +84,7 @@ RESUMABLE_CHANGES = (
     "gen_batch_size",
     "logging_steps",
     "suite_cache",
+    *TRAINER_RESUMABLE,
     *BACKEND_FIELDS,
 )
 

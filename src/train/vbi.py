@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.console import echo
+from train.fields import TRAINER_RESUMABLE
 from train.io import (
     data_root_for,
     hash_records,
@@ -540,7 +541,7 @@ def sft_data_val(cfg: VBIConfig, d_val: list[dict[str, Any]], real_dir: Path) ->
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
-    from train.fields import lora_fields_of, optimiser_of
+    from train.fields import lora_fields_of, optimiser_of, trainer_fields_of
     from train.models.modeling import free_memory
     from train.sft import run_sft
     from train.sft_config import SFTConfig
@@ -569,6 +570,7 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
                 gen_batch_size=cfg.gen_batch_size,
                 logging_steps=cfg.logging_steps,
+                **trainer_fields_of(cfg),
                 save_total_limit=1,
                 resume=True,
             )
@@ -630,6 +632,7 @@ RESUMABLE_CHANGES = (
     "gen_batch_size",
     "logging_steps",
     "suite_cache",
+    *TRAINER_RESUMABLE,
     *BACKEND_FIELDS,
 )
 

@@ -18,7 +18,9 @@ from train.fields import (
     generation_field,
     lora_field,
     optimiser_field,
+    report_targets,
     synthesis_field,
+    trainer_field,
 )
 from train.fields import help_field as _h
 from train.judge_fields import check_judge_fields, judge_field
@@ -234,6 +236,10 @@ class VBIConfig:
     lora_dropout: float = lora_field("lora_dropout")
     lora_targets: tuple[str, ...] = lora_field("lora_targets")
     dtype: str = dtype_field()
+    # the Trainer group (train.fields.TRAINER_GROUP) of every SFT stage (text-to-SQL and SQL-to-Text)
+    report_to: str = trainer_field("report_to")
+    gradient_checkpointing: bool = trainer_field("gradient_checkpointing")
+    group_by_length: bool = trainer_field("group_by_length")
     # synthesis options passed on to `synth generate` (help text and defaults are GenerateConfig's)
     timeout: float = synthesis_field("timeout_s", " Each iteration's synthesis (`synth generate --timeout`).")
     max_attempts_factor: float = synthesis_field("max_attempts_factor", " Each iteration's synthesis.")
@@ -256,6 +262,7 @@ class VBIConfig:
             raise ConfigError("out is required (--out: the run folder)")
         if self.iterations < 1:
             raise ConfigError(f"iterations (--iterations) must be >= 1, got {self.iterations}")
+        report_targets(self.report_to)
         if self.n < 1:
             raise ConfigError(f"n (--n) must be >= 1, got {self.n}")
         if self.val_size is not None and self.val_size < 1:

@@ -244,3 +244,34 @@ def test_lora_fields_pass_the_group_on():
         "lora_targets": ("q_proj",),
     }
     assert SFTConfig(data="d", model="m", out="o", **lora_fields_of(cfg)).lora_options().r == 4
+
+
+def test_loop_sft_stages_get_the_trainer_group(monkeypatch, tmp_path):
+    """`train vbi` / `train spft --group-by-length --gradient-checkpointing` reach every SFT stage (before,
+    the Trainer group was `train sft`'s only, so a loop could not train as the sft recipe it was compared
+    with); the two that do not change what is computed may change on resume, group_by_length may not."""
+    import train.sft
+    from train.fields import TRAINER_GROUP
+    from train.spft import RESUMABLE_CHANGES as SPFT_RESUMABLE
+    from train.vbi import RESUMABLE_CHANGES, run_sft_stage
+
+    seen: dict[str, SFTConfig] = {}
+
+    def fake_run_sft(cfg: SFTConfig, **_):
+        seen[cfg.task] = cfg
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out) / "manifest.json").write_text("{}")
+
+    monkeypatch.setattr(train.sft, "run_sft", fake_run_sft)
+    for cls in (VBIConfig, SpftConfig):
+        assert set(TRAINER_GROUP) <= set(_fields(cls))
+        cfg = cls(model="m", out=str(tmp_path / cls.__name__), group_by_length=True, gradient_checkpointing=True)
+        for task in ("text2sql", "sql2text"):
+            run_sft_stage(cfg, data=tmp_path / "d", model="m", out=tmp_path / cls.__name__ / task, task=task, k=0)
+            assert seen[task].group_by_length and seen[task].gradient_checkpointing
+    assert {"report_to", "gradient_checkpointing"} <= set(RESUMABLE_CHANGES) & set(SPFT_RESUMABLE)
+    assert "group_by_length" not in set(RESUMABLE_CHANGES) | set(SPFT_RESUMABLE)
+    with pytest.raises(Exception, match="report_to"):
+        VBIConfig(model="m", out="o", report_to="tensorbored")
+    result = CliRunner().invoke(main, ["spft", "--help"])
+    assert "--group-by-length" in result.output and "--gradient-checkpointing" in result.output

@@ -20,7 +20,7 @@ from train.experiment.split import (
     test_suite_verdicts,
 )
 from train.experiment_config import ARM_RECORDS, ExperimentConfig
-from train.fields import lora_fields_of, optimiser_of
+from train.fields import lora_fields_of, optimiser_of, trainer_fields_of
 from train.io import read_jsonl, write_json, write_jsonl
 
 
@@ -172,6 +172,7 @@ class SeedRun:
                 max_new_tokens=lc.max_new_tokens,
                 gen_batch_size=lc.gen_batch_size,
                 logging_steps=lc.logging_steps,
+                **trainer_fields_of(lc),
                 save_total_limit=1,
                 resume=True,
             )

@@ -66,7 +66,7 @@ check-data:
 test: check-data setup-train smollm2
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q
+	SPFT_REQUIRE_DATA=1 $(BIN)/python -m pytest -q --durations=15
 
 # Every benchmark, with what each needs (TRL and datasets for bench_selfplay's comparison arms).
 # bench_suite builds TS suites for the present Spider dev databases in a temp folder (~25 s).

@@ -3,7 +3,9 @@
 #   experiments/smol-sweep.sh [SWEEP_DIR]        (resumable: rerun after a kill; finished points are skipped)
 # 1. builds the experiment's split and seed 0's real pairs (train / selection) with the config's settings;
 # 2. zero-shot EX of the base model on the selection split;
-# 3. `train sft` per recipe for 3 epochs, EX on the selection split after every epoch (log_history.jsonl).
+# 3. `train sft` per recipe for 3 epochs, EX on the selection split after every epoch (log_history.jsonl);
+#    the recipes in the order they answer the issue's questions: LoRA all-linear, full fine-tuning, the rate,
+#    then q/k/v/o and rank 64 (about an hour each on the quiet 2-core machine).
 # Read the results with:  grep -h eval_ex SWEEP_DIR/*/log_history.jsonl ; SWEEP_DIR/zero-shot/report.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +40,7 @@ fi
 COMMON="--data $D --model $M --epochs 3 --dtype auto --max-length 512 --max-new-tokens 96 --gen-batch-size 16 --batch-size 8 --logging-steps 10 --save-total-limit 3 --resume --group-by-length"
 point() { name=$1; shift; [ -f "$SWEEP/$name/manifest.json" ] && return 0; echo "== $name $(date)"; .venv/bin/train sft $COMMON --out "$SWEEP/$name" "$@"; }
 point lora-all-r16-lr3e-4 --lora --lora-r 16 --lora-alpha 32 --lora-targets all-linear --learning-rate 3e-4
-point lora-qkvo-r16-lr3e-4 --lora --lora-r 16 --lora-alpha 32 --learning-rate 3e-4
 point full-lr5e-5 --learning-rate 5e-5
 point lora-all-r16-lr1e-3 --lora --lora-r 16 --lora-alpha 32 --lora-targets all-linear --learning-rate 1e-3
+point lora-qkvo-r16-lr3e-4 --lora --lora-r 16 --lora-alpha 32 --learning-rate 3e-4
 point lora-all-r64-lr3e-4 --lora --lora-r 64 --lora-alpha 128 --lora-targets all-linear --learning-rate 3e-4

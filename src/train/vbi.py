@@ -713,6 +713,12 @@ def _concat(out: Path, files: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def sft_synthetic_files(cfg: VBIConfig, state: Mapping[str, Any], new: str) -> list[str]:
+    """The synthetic files of an iteration's text-to-SQL SFT: its own ``--n`` new pairs (SPFT-SQL Table 14,
+    "7,000 real + 3,000 syn" per iteration), or with ``--accumulate`` every iteration's so far."""
+    return [*state["synthetic_files"], new] if cfg.accumulate else [new]
+
+
 def run_iteration(
     cfg: VBIConfig,
     k: int,
@@ -767,11 +773,7 @@ def run_iteration(
     from_rule_based = _rule_based_share(train_ex + val_ex, bench.schemas) if writer_model else None
 
     # 2. SFT text-to-SQL on real + synthetic pairs
-    synthetic_files = (
-        [*state["synthetic_files"], relative_to_run(it / "data" / "train.jsonl", out)]
-        if cfg.accumulate
-        else [relative_to_run(it / "data" / "train.jsonl", out)]
-    )
+    synthetic_files = sft_synthetic_files(cfg, state, relative_to_run(it / "data" / "train.jsonl", out))
     real_train = read_jsonl(real_dir / "train.jsonl") if cfg.real_data else []
     synthetic = _concat(out, synthetic_files)
     write_sft_data(

@@ -229,3 +229,19 @@ def test_pool_scope_round_keeps_the_old_reading(tmp_path):
     assert [(e.id, e.path) for e in old.entries] == [("prev", main1), ("m2", vbi[2].path), ("m3", vbi[3].path)]
     first = round_pool(SpftConfig(model="base-model", out=str(out)), out, 1, [0, 1], {"main": None})
     assert [(e.id, e.origin) for e in first.entries] == [("base", "base"), ("v0", "vbi-iter-0"), ("v1", "vbi-iter-1")]
+
+
+def test_accumulate_trains_on_every_iterations_synthetic_pairs():
+    """`--accumulate` (the old reading) keeps the synthetic files of every iteration so far in the SFT
+    data; the default keeps only the iteration's own (the spft / vbi runs check the default end to end)."""
+    from train.vbi import sft_synthetic_files
+    from train.vbi_config import VBIConfig
+
+    state = {"synthetic_files": ["iter-0/data/train.jsonl", "iter-1/data/train.jsonl"]}
+    new = "iter-2/data/train.jsonl"
+    assert sft_synthetic_files(VBIConfig(model="m", out="o"), state, new) == [new]
+    assert sft_synthetic_files(VBIConfig(model="m", out="o", accumulate=True), state, new) == [
+        *state["synthetic_files"],
+        new,
+    ]
+    assert sft_synthetic_files(VBIConfig(model="m", out="o", accumulate=True), {"synthetic_files": []}, new) == [new]

@@ -139,16 +139,6 @@ def _check_writer0(vbi_out: Path, manifest: dict, smollm2: Path) -> None:
     assert {r["question_writer"] for r in synthetic} == {log[0]["writer"]}
 
 
-def test_vbi_smoke_writes_iteration_0_few_shot(smollm2: Path, tmp_path: Path) -> None:
-    out = tmp_path / "vbi"
-    _invoke(["vbi", "--model", smollm2, "--out", out, *LOOP_ARGS])
-    manifest = json.loads((out / "manifest.json").read_text())
-    _check_writer0(out, manifest, smollm2)
-    pool = json.loads((out / "pool.json").read_text())["models"]
-    assert pool[-1]["adapter"] is True and pool[-1]["base_model"] == str(smollm2.resolve())
-    assert (out / pool[-1]["path"] / "adapter_config.json").is_file()
-
-
 def test_selfplay_one_round_lora(smollm2: Path, data_root: Path, tmp_path: Path) -> None:
     """Round 1 on 4 D_val questions: m0 (SmolLM2, zero-shot) is the opponent; its wrong SQL are the y- of
     the pairs, the gold SQL their y+; m1 is a LoRA adapter over SmolLM2, scored on D_val."""
@@ -173,12 +163,17 @@ def test_selfplay_one_round_lora(smollm2: Path, data_root: Path, tmp_path: Path)
 
 
 def test_spft_smoke_one_round(smollm2: Path, tmp_path: Path) -> None:
-    """One round of SPFT-SQL's loop (1 VBI-FT iteration -> 1 self-play step) returns its last main."""
+    """One round of SPFT-SQL's loop (1 VBI-FT iteration -> 1 self-play step) returns its last main; its
+    VBI-FT stage writes iteration 0 few-shot and pools a LoRA adapter over SmolLM2 (what a separate
+    `train vbi` smoke checked, a minute of CI for the same code path)."""
     out = tmp_path / "spft"
     sp = ("--rounds", "1", "--selfplay-batch-size", "2", "--selfplay-learning-rate", "1e-4")
     _invoke(["spft", "--model", smollm2, "--out", out, *LOOP_ARGS, *sp])
     manifest = json.loads((out / "manifest.json").read_text())
     _check_writer0(out / "vbi", manifest, smollm2)
+    pool = json.loads((out / "vbi" / "pool.json").read_text())["models"]
+    assert pool[-1]["adapter"] is True and pool[-1]["base_model"] == str(smollm2.resolve())
+    assert (out / "vbi" / pool[-1]["path"] / "adapter_config.json").is_file()
     assert manifest["counts"]["rounds_completed"] == 1 and manifest["results"]["final_by"] == "last"
     rows = _lines(out / "rounds.jsonl")
     assert {r["stage"] for r in rows} == {"base", "vbi", "selfplay"}

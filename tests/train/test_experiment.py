@@ -322,7 +322,7 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
 @pytest.mark.slow
 def test_smoke_run_of_the_real_model_config(tmp_path, smollm2):
     """`train experiment experiments/smol-indomain.toml --smoke` on SmolLM2-135M-Instruct: the core arms
-    run on the real model (LoRA, --dtype auto), the loop's writer0 is the base model few-shot (it has a
+    run on the real model (full fine-tuning, --dtype auto), the loop's writer0 is the base model few-shot (it has a
     chat template), and the tables validate. (Every arm's plumbing: the tiny smoke above.)"""
     import dataclasses
 
@@ -332,7 +332,7 @@ def test_smoke_run_of_the_real_model_config(tmp_path, smollm2):
     from train.experiment_config import ARMS, load_experiment
 
     cfg = load_experiment(CONFIGS / "smol-indomain.toml")
-    assert cfg.model.init == "path" and cfg.loop["lora"] and cfg.loop["dtype"] == "auto"
+    assert cfg.model.init == "path" and cfg.loop["lora"] is False and cfg.loop["dtype"] == "auto"
     cfg = cfg.smoked()
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=str(smollm2)))
     out = tmp_path / "exp"
@@ -344,6 +344,7 @@ def test_smoke_run_of_the_real_model_config(tmp_path, smollm2):
     spft = json.loads((run / "spft" / "manifest.json").read_text())
     assert spft["results"]["writer0"]["used"] == "few-shot" and spft["results"]["final_by"] == "last"
     sft = json.loads((run / "sft" / "model" / "manifest.json").read_text())
-    assert sft["results"]["dtype"] in ("bf16", "fp32") and sft["parameters"]["lora"] is True
-    assert (run / "sft" / "model" / "adapter_config.json").is_file()  # LoRA: an adapter over SmolLM2
+    assert sft["results"]["dtype"] in ("bf16", "fp32") and sft["parameters"]["lora"] is False
+    assert (run / "sft" / "model" / "config.json").is_file()  # full fine-tuning: a whole model
+    assert not (run / "sft" / "model" / "adapter_config.json").is_file()
     assert doc["arms"]["zero-shot"]["seeds"]["0"]["model"] == str(smollm2)

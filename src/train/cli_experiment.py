@@ -28,8 +28,17 @@ from train.experiment_config import ARMS
 @click.option(
     "--report-only", is_flag=True, help="Train nothing: tabulate the arms already finished (while a run goes on)."
 )
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A folder that outlives this machine (e.g. in your repository): finished results (never weights) "
+    "are restored from it first and saved into it after every arm, so a run can go on on a fresh machine.",
+)
 @friendly_errors
-def experiment_cmd(config: str, out: str, smoke: bool, seeds: str, arms: str, report_only: bool) -> None:
+def experiment_cmd(
+    config: str, out: str, smoke: bool, seeds: str, arms: str, report_only: bool, archive: str | None
+) -> None:
     import dataclasses
 
     from train.experiment import run_experiment
@@ -54,6 +63,6 @@ def experiment_cmd(config: str, out: str, smoke: bool, seeds: str, arms: str, re
             if a not in ARMS:
                 raise UnknownNameError("arm (--arms)", a, ARMS)
         cfg = dataclasses.replace(cfg, arms=chosen_arms)
-    doc = run_experiment(cfg, out, report_only=report_only)
+    doc = run_experiment(cfg, out, report_only=report_only, archive=archive)
     click.echo((__import__("pathlib").Path(out) / "results.md").read_text(encoding="utf-8"))
     click.echo(f"results: {out}/results.json, results.md, results.png ({doc['wall_s'] / 60:.1f} min)")

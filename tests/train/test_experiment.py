@@ -200,6 +200,27 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
     doc3 = json.loads((out / "results.json").read_text())
     assert "spin" not in doc3["arms"] and doc3["missing"] == [{"seed": 0, "arm": "spin"}]
     assert doc3["arms"]["spft"] == doc["arms"]["spft"] and not (run / "arms" / "spin").exists()
+    # --archive: the results outlive the machine. A fresh folder restored from the archive reuses every
+    # finished arm (and rebuilds the report, the writer's table included) without one model weight ...
+    archive, fresh = tmp_path / "archive", tmp_path / "fresh"
+    kept = ["--arms", "zero-shot,sft,vbift,spft,selfplay,dpo,vbift+dpo,sft-steps"]
+    cmd = ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--smoke", *kept, "--archive", str(archive)]
+    saved = CliRunner().invoke(main, [*cmd, "--out", str(out)], catch_exceptions=False)
+    assert saved.exit_code == 0 and (archive / "results.json").is_file()
+    assert not [p for p in archive.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt")]
+    assert all(p.stat().st_size < 2_000_000 for p in archive.rglob("*") if p.is_file())
+    reused = CliRunner().invoke(main, [*cmd, "--out", str(fresh)], catch_exceptions=False)
+    assert reused.exit_code == 0, reused.output
+    assert "restored" in reused.output and "SFT on the real" not in reused.output and "train spft" not in reused.output
+    doc4 = json.loads((fresh / "results.json").read_text())
+    assert doc4["arms"] == doc3["arms"] and doc4["writer_quality"] == doc3["writer_quality"]
+    assert not list((fresh / "runs").rglob("*.safetensors"))
+    # ... and an arm that must start from a model whose weights stayed behind says so, before any work
+    shutil.rmtree(next((fresh / "runs").iterdir()) / "arms" / "selfplay")
+    again = CliRunner().invoke(
+        main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--smoke", "--arms", "selfplay", "--out", str(fresh)]
+    )
+    assert again.exit_code == 1 and "only its manifest is here" in again.output, again.output
 
 
 @pytest.mark.slow

@@ -242,9 +242,11 @@ class SeedRun:
     def selfplay(self, arm: str, start: str, loss: str, rounds: int) -> str:
         """A ``train selfplay`` baseline from ``start`` (D_val = the selection split, pairs from the real
         training pairs); returns its best model after rollback."""
+        from train.experiment.archive import require_weights
         from train.selfplay import run_selfplay
         from train.selfplay_config import SelfPlayConfig, selfplay_fields_of
 
+        require_weights(start, f"the {arm} arm (seed {self.seed})")
         real = self.real()
         data = self.dir / "selfplay-data"
         if not (data / "manifest.json").is_file():
@@ -374,8 +376,12 @@ class SeedRun:
                 res = self._with_ts(res, tests, read_jsonl(preds_path))
                 write_json(result_path, asdict(res))
             return res
+        from train.experiment.archive import require_weights
+
         t0 = time.time()
         model, steps = self.arm_model(arm)
+        if not preds_path.is_file():
+            require_weights(model, f"the {arm} arm's test predictions (seed {self.seed})")
         echo_step(f"seed {self.seed}: {arm}: predicting the {len(tests)} test questions")
         preds = predict_cached(model, {"test": (tests, preds_path)}, self.loop_config())["test"]
         judged = judge_predictions(tests, [p["sql"] for p in preds], data_root_for(self.dir / "spft" / "real"))

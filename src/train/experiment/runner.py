@@ -28,17 +28,25 @@ def run_experiment(
     *,
     on_arm: Callable[[ArmResult], None] | None = None,
     report_only: bool = False,
+    archive: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) every arm for every seed; writes ``results.json``, ``results.md``, ``results.png``.
 
     ``report_only``: train nothing; tabulate the (seed, arm) results already finished (a long run can
     be reported while it goes on); ``results.json`` then lists what is missing under ``missing``.
+    ``archive``: a folder that outlives this machine (:mod:`train.experiment.archive`): its results are
+    restored into ``out`` first, and ``out``'s are saved into it after every arm and at the end.
     """
+    from train.experiment.archive import restore_archive, save_archive
     from train.manifest import hardware
 
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if archive is not None:
+        restored = restore_archive(Path(archive), out)
+        if restored:
+            echo_step(f"restored {restored} result files from {archive}")
     split = build_split(cfg, out)
     tests = test_records(out, out / "cache", loop_prompt_config(cfg))
     suite = build_test_suite(cfg, out)
@@ -58,6 +66,8 @@ def run_experiment(
             echo_step(f"seed {seed}: {arm}: test EX {res.ex:.3f}")
             if on_arm:
                 on_arm(res)
+            if archive is not None and not report_only:
+                save_archive(out, Path(archive))
         if (run.dir / "spft" / "rounds.jsonl").is_file():
             rounds[str(seed)] = read_jsonl(run.dir / "spft" / "rounds.jsonl")
         if not report_only or (run.dir / "sft" / "model" / "manifest.json").is_file():
@@ -97,4 +107,6 @@ def run_experiment(
     write_json(out / "results.json", doc)
     (out / "results.md").write_text(results_markdown(doc), encoding="utf-8")
     plot_results(doc, rounds, out / "results.png")
+    if archive is not None:
+        save_archive(out, Path(archive))
     return doc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from evaluation.errors import ConfigError, UnknownNameError
 from train.fields import (
@@ -113,3 +114,25 @@ class SFTConfig:
 
     def optimiser(self) -> OptimiserOptions:
         return optimiser_of(self)
+
+
+def sft_fields_of(loop: Any) -> dict[str, Any]:
+    """The settings a loop config (``train vbi`` / ``spft``'s, an experiment's) passes on to every SFT stage
+    it runs as :class:`SFTConfig`: lengths, LoRA, precision, generation, logging, the Trainer group, one
+    checkpoint kept, resumable. One place, so that the loop's SFT stages and an experiment's ``sft`` /
+    ``sft-steps`` arms train alike; what differs between them (data, start model, task, optimiser, seed,
+    epoch choice, the writer's shorter generation) the caller adds or overrides."""
+    from train.fields import lora_fields_of, trainer_fields_of
+
+    return dict(
+        max_length=loop.max_length,
+        **lora_fields_of(loop),
+        dtype=loop.dtype,
+        eval_ex_limit=loop.eval_ex_limit,
+        max_new_tokens=loop.max_new_tokens,
+        gen_batch_size=loop.gen_batch_size,
+        logging_steps=loop.logging_steps,
+        **trainer_fields_of(loop),
+        save_total_limit=1,
+        resume=True,
+    )

@@ -541,10 +541,10 @@ def sft_data_val(cfg: VBIConfig, d_val: list[dict[str, Any]], real_dir: Path) ->
 
 def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: str, k: int) -> dict[str, Any]:
     """``train sft`` for one model of iteration ``k`` (skipped when finished, resumed when interrupted)."""
-    from train.fields import lora_fields_of, optimiser_of, trainer_fields_of
+    from train.fields import optimiser_of
     from train.models.modeling import free_memory
     from train.sft import run_sft
-    from train.sft_config import SFTConfig
+    from train.sft_config import SFTConfig, sft_fields_of
 
     manifest = out / "manifest.json"
     if not manifest.is_file():
@@ -553,6 +553,9 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
         # last: the paper's fixed epochs; selection: text-to-SQL's val.jsonl is the selection split
         # (sft_data_val), the writer's its held-out real pairs -- never the D_val that verification reads
         choose = cfg.keep_epoch == "selection"
+        fields = sft_fields_of(cfg) | {
+            "max_new_tokens": cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens
+        }
         run_sft(
             SFTConfig(
                 data=str(data),
@@ -560,19 +563,10 @@ def run_sft_stage(cfg: VBIConfig, *, data: Path, model: str, out: Path, task: st
                 out=str(out),
                 task=task,
                 **asdict(optimiser),
-                max_length=cfg.max_length,
                 seed=cfg.iteration_seed(k),
-                **lora_fields_of(cfg),
                 eval_ex=text2sql and choose,
-                eval_ex_limit=cfg.eval_ex_limit,
                 keep_epoch="best" if choose else "last",
-                dtype=cfg.dtype,
-                max_new_tokens=cfg.max_new_tokens if text2sql else cfg.question_max_new_tokens,
-                gen_batch_size=cfg.gen_batch_size,
-                logging_steps=cfg.logging_steps,
-                **trainer_fields_of(cfg),
-                save_total_limit=1,
-                resume=True,
+                **fields,
             )
         )
         free_memory()

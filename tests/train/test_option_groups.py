@@ -275,3 +275,52 @@ def test_loop_sft_stages_get_the_trainer_group(monkeypatch, tmp_path):
         VBIConfig(model="m", out="o", report_to="tensorbored")
     result = CliRunner().invoke(main, ["spft", "--help"])
     assert "--group-by-length" in result.output and "--gradient-checkpointing" in result.output
+
+
+def test_loop_and_experiment_sft_stages_share_one_field_set(monkeypatch, tmp_path):
+    """`sft_fields_of`: the loop's SFT stages and the experiment's sft / sft-steps arms get every shared
+    setting (lengths, LoRA, precision, generation, logging, Trainer group) of the loop config alike; only
+    the writer generates its shorter questions."""
+    from dataclasses import asdict
+
+    import train.sft
+    from train.experiment.arms import SeedRun
+    from train.sft_config import sft_fields_of
+    from train.vbi import run_sft_stage
+
+    seen: dict[str, SFTConfig] = {}
+
+    def fake_run_sft(cfg: SFTConfig, **_):
+        seen[str(cfg.out)] = cfg
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out) / "manifest.json").write_text("{}")
+
+    monkeypatch.setattr(train.sft, "run_sft", fake_run_sft)
+    cfg = SpftConfig(
+        model="m",
+        out=str(tmp_path / "loop"),
+        max_length=300,
+        max_new_tokens=70,
+        question_max_new_tokens=33,
+        gen_batch_size=5,
+        logging_steps=7,
+        eval_ex_limit=9,
+        lora=True,
+        lora_r=4,
+        lora_targets=("all-linear",),
+        dtype="fp32",
+        group_by_length=True,
+    )
+    wanted = sft_fields_of(cfg)
+    assert wanted["max_length"] == 300 and wanted["lora_r"] == 4 and wanted["group_by_length"] is True
+    for task in ("text2sql", "sql2text"):
+        run_sft_stage(cfg, data=tmp_path / "d", model="m", out=tmp_path / task, task=task, k=0)
+    run = SeedRun.__new__(SeedRun)
+    run.dir, run.seed = tmp_path / "seed", 0
+    monkeypatch.setattr(run, "loop_config", lambda: cfg, raising=False)
+    monkeypatch.setattr(run, "base_model", lambda: "m", raising=False)
+    run._sft_on_real(tmp_path / "arm", {"epochs": 2.0})
+    for out in ("text2sql", "sql2text", "arm"):
+        got = asdict(seen[str(tmp_path / out)])
+        expected = wanted | ({"max_new_tokens": 33} if out == "sql2text" else {})
+        assert {k: got[k] for k in wanted} == expected, out

@@ -20,7 +20,7 @@ from train.experiment.split import (
     test_suite_verdicts,
 )
 from train.experiment_config import ARM_RECORDS, ExperimentConfig
-from train.fields import lora_fields_of, optimiser_of, trainer_fields_of
+from train.fields import optimiser_of
 from train.io import read_jsonl, write_json, write_jsonl
 
 
@@ -154,9 +154,8 @@ class SeedRun:
         """SFT of the base model on the real pairs in ``OUT/sft/data`` (best epoch by selection EX): the
         one training recipe of the ``sft`` and ``sft-steps`` arms, which differ only in ``optimiser``."""
         from train.sft import run_sft
-        from train.sft_config import SFTConfig
+        from train.sft_config import SFTConfig, sft_fields_of
 
-        lc = self.loop_config()
         run_sft(
             SFTConfig(
                 data=str(self.dir / "sft" / "data"),
@@ -164,17 +163,8 @@ class SeedRun:
                 out=str(out),
                 task="text2sql",
                 **optimiser,
-                max_length=lc.max_length,
                 seed=self.seed,
-                **lora_fields_of(lc),
-                dtype=lc.dtype,
-                eval_ex_limit=lc.eval_ex_limit,
-                max_new_tokens=lc.max_new_tokens,
-                gen_batch_size=lc.gen_batch_size,
-                logging_steps=lc.logging_steps,
-                **trainer_fields_of(lc),
-                save_total_limit=1,
-                resume=True,
+                **sft_fields_of(self.loop_config()),
             )
         )
 

@@ -131,6 +131,9 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
         "sft-steps",
     ]
     assert doc["counts"]["test"] == 8 and doc["seeds"] == [0]
+    from train.experiment.report import git_commit
+
+    assert {v["commit"] for e in doc["arms"].values() for v in e["seeds"].values()} == {git_commit()}
     assert doc["ts"]["databases"] >= 2 and (out / "split" / "suite" / "manifest.json").is_file()
     for e in doc["arms"].values():  # TS <= EX item by item (the original database is in the suite)
         assert e["ts_mean"] <= e["ex_mean"]
@@ -294,7 +297,7 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
 
     cfg = load_experiment(CONFIGS / "tiny-indomain.toml")
 
-    def res(arm, seed, correct):
+    def res(arm, seed, correct, commit="abc1234"):
         return ArmResult(
             arm=arm,
             seed=seed,
@@ -306,6 +309,7 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
             train_steps=1,
             gold_failures=0,
             elapsed_s=60.0,
+            commit=commit,
         )
 
     results = [
@@ -313,7 +317,7 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
         res("vbift", 0, [1, 1, 0, 0]),
         res("spft", 0, [0, 1, 1, 1]),
         res("vbift", 1, [0, 0, 0, 0]),
-        res("spft", 1, [0, 0, 0, 1]),
+        res("spft", 1, [0, 0, 0, 1], commit="def5678"),  # a later session's code
     ]
     cs = {(c["arm"], c["against"]): c for c in contrasts(cfg, results)}
     assert set(cs) == {("spft", "vbift"), ("vbift", "sft")}  # no selfplay or vbift+dpo results: no contrast
@@ -338,6 +342,14 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
     md = results_markdown(doc)
     assert "| `spft` | `vbift` | self-play's effect" in md and "3 / 1" in md
     assert "seed 0 3 min, seed 1 2 min" in md
+    # a run resumed over sessions says which code made which result
+    assert doc["arms"]["spft"]["seeds"]["1"]["commit"] == "def5678"
+    assert (
+        "Commit per (arm, seed) (a run resumed over sessions): abc1234: sft 0, vbift 0, vbift 1, spft 0; def5678: spft 1."
+        in md
+    )
+    one = dict(doc, arms=aggregate(cfg, results[:3]))
+    assert "Commit per" not in results_markdown(one)
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ class ArmResult:
     ts: float | None = None
     ts_correct: list[bool] | None = None
     elapsed_s: float | None = None  # wall time of this arm's own stages (shared ones count for the first arm)
+    commit: str | None = None  # the code that trained and scored it (a run resumed over sessions spans several)
 
 
 def _steps_of_sft(folder: Path) -> int:
@@ -354,6 +355,7 @@ class SeedRun:
     def run_arm(self, arm: str, tests: list[dict[str, Any]]) -> ArmResult:
         """Train (or reuse) the arm's model, then read the test split once."""
         from evaluation.hardness import hardness
+        from train.experiment.report import git_commit
         from train.io import data_root_for
         from train.scoring import judge_predictions
         from train.vbi import predict_cached
@@ -392,6 +394,7 @@ class SeedRun:
             train_steps=steps,
             gold_failures=sum(j.correct is None for j in judged),
             elapsed_s=round(time.time() - t0, 1),
+            commit=git_commit(),
         )
         if self.suite is not None:
             res = self._with_ts(res, tests, preds)

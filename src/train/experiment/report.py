@@ -77,6 +77,17 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
             + ", ".join(f"seed {s} {v / 60:.0f} min" for s, v in sorted(walls.items()))
             + ".",
         ]
+    commits: dict[str, list[str]] = defaultdict(list)
+    for arm, e in doc["arms"].items():
+        for s, v in e["seeds"].items():
+            commits[v.get("commit") or "not recorded"].append(f"{arm} {s}")
+    if len(commits) > 1 or "not recorded" in commits:
+        lines += [
+            "",
+            "Commit per (arm, seed) (a run resumed over sessions): "
+            + "; ".join(f"{c}: {', '.join(v)}" for c, v in sorted(commits.items()))
+            + ".",
+        ]
     if doc.get("missing"):
         lines += [
             "",

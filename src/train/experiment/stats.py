@@ -53,6 +53,7 @@ def aggregate(cfg: ExperimentConfig, results: Sequence[ArmResult]) -> dict[str, 
                     "gold_failures": runs[s].gold_failures,
                     "ts": runs[s].ts,
                     "elapsed_s": runs[s].elapsed_s,
+                    "commit": runs[s].commit,
                 }
                 for s in seeds
                 if s in runs

@@ -11,6 +11,7 @@ run it in the session that trains its start model.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def copy_kept(src: Path, dst: Path, *, overwrite: bool = True) -> int:
             raise InputError(f"{size} bytes, over {MAX_BYTES}: not a result file, not archived", path=src / rel)
     for rel in files:
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        tmp = (dst / rel).with_name((dst / rel).name + ".tmp")
+        tmp = (dst / rel).with_name(f".{(dst / rel).name}.{os.getpid()}.tmp")  # two savers never share one
         shutil.copyfile(src / rel, tmp)
         tmp.replace(dst / rel)
     return len(files)

@@ -224,6 +224,15 @@ def test_smoke_run_of_the_shipped_config_end_to_end(tmp_path):
         main, ["experiment", str(CONFIGS / "tiny-indomain.toml"), "--smoke", "--arms", "selfplay", "--out", str(fresh)]
     )
     assert again.exit_code == 1 and "only its manifest is here" in again.output, again.output
+    # the writer's table without its cached reads and without the sft weights: sft_ex unknown, no crash
+    for f in (fresh / "runs").rglob("sft_model_val_preds.jsonl"):
+        f.unlink()
+    rep = CliRunner().invoke(main, [*cmd[:-2], "--out", str(fresh), "--report-only"], catch_exceptions=False)
+    assert rep.exit_code == 0, rep.output
+    rows = json.loads((fresh / "results.json").read_text())["writer_quality"]["0"]["iterations"]
+    assert [r["sft_ex"] for r in rows] == [None] and rows[0]["val_ex"] == doc3["writer_quality"]["0"]["iterations"][0][
+        "val_ex"
+    ]
 
 
 @pytest.mark.slow

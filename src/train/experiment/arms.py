@@ -318,6 +318,7 @@ class SeedRun:
         result -- by the iteration's own model (``val_ex``, the loop's y+ rate) and by one fixed model,
         the ``sft`` arm's (``sft_ex``: the same reader for every writer, so only the writer changes) --
         plus ``samples`` (SQL, question) pairs drawn by a seeded hash. ``None`` before the run exists."""
+        from train.experiment.archive import has_weights
         from train.io import data_root_for
         from train.scoring import ex_accuracy, judge_predictions
         from train.vbi import predict_cached
@@ -339,10 +340,9 @@ class SeedRun:
                 "equal_to_rule_based": row.get("questions_equal_to_rule_based"),
                 "sft_ex": None,
             }
-            if (sft / "manifest.json").is_file():
-                preds = predict_cached(
-                    str(sft.resolve()), {"v": (val, it / "sft_model_val_preds.jsonl")}, self.loop_config()
-                )["v"]
+            cached = it / "sft_model_val_preds.jsonl"
+            if (sft / "manifest.json").is_file() and (cached.is_file() or has_weights(sft)):
+                preds = predict_cached(str(sft.resolve()), {"v": (val, cached)}, self.loop_config())["v"]
                 entry["sft_ex"] = round(ex_accuracy(judge_predictions(val, [p["sql"] for p in preds], data_root)), 6)
             rows.append(entry)
             pairs += [

@@ -354,11 +354,12 @@ def test_contrasts_pair_the_papers_ablations_with_wins_and_losses():
     # a run resumed over sessions says which code made which result
     assert doc["arms"]["spft"]["seeds"]["1"]["commit"] == "def5678"
     assert (
-        "Commit per (arm, seed) (a run resumed over sessions): abc1234: sft 0, vbift 0, vbift 1, spft 0; def5678: spft 1."
+        "Code that made each result (commit: arm seed; a run resumed over sessions spans several): abc1234: sft 0, vbift 0, vbift 1, spft 0; def5678: spft 1."
         in md
     )
-    one = dict(doc, arms=aggregate(cfg, results[:3]))
-    assert "Commit per" not in results_markdown(one)
+    one = dict(doc, arms=aggregate(cfg, results[:3]), commit="abc1234")
+    assert "Code that made each" not in results_markdown(one)
+    assert "abc1234: sft 0, vbift 0, spft 0." in results_markdown(dict(one, commit="later"))
 
 
 @pytest.mark.slow

@@ -81,10 +81,10 @@ def results_markdown(doc: Mapping[str, Any]) -> str:
     for arm, e in doc["arms"].items():
         for s, v in e["seeds"].items():
             commits[v.get("commit") or "not recorded"].append(f"{arm} {s}")
-    if len(commits) > 1 or "not recorded" in commits:
+    if set(commits) != {doc["commit"]}:  # made by other code than this report's
         lines += [
             "",
-            "Commit per (arm, seed) (a run resumed over sessions): "
+            "Code that made each result (commit: arm seed; a run resumed over sessions spans several): "
             + "; ".join(f"{c}: {', '.join(v)}" for c, v in sorted(commits.items()))
             + ".",
         ]

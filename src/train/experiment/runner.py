@@ -89,7 +89,10 @@ def run_experiment(
         "commit": git_commit(),
         "hardware": f"{hw.get('cpu_count', '?')} CPU cores ({hw.get('torch_threads', '?')} torch threads), {gpus}, "
         f"{hw.get('machine', '')}",
-        "wall_s": round(sum(walls) + (time.time() - t0 if report_only else 0.0), 1),
+        # an invocation killed at a session's end records no wall of its own, but its finished arms do
+        "wall_s": round(
+            max(sum(walls) + (time.time() - t0 if report_only else 0.0), sum(r.elapsed_s or 0.0 for r in results)), 1
+        ),
         "invocations": len(walls),
         "seeds": list(cfg.seeds),
         "split": asdict(cfg.split),

@@ -391,3 +391,28 @@ def test_smoke_run_of_the_real_model_config(tmp_path, smollm2):
     assert (run / "sft" / "model" / "config.json").is_file()  # full fine-tuning: a whole model
     assert not (run / "sft" / "model" / "adapter_config.json").is_file()
     assert doc["arms"]["zero-shot"]["seeds"]["0"]["model"] == str(smollm2)
+
+
+def test_git_commit_says_dirty_only_for_changed_source(tmp_path):
+    """A result made by uncommitted code must not claim a clean commit; an archive written into the
+    repository (outside the source folder) must not make the code look changed."""
+    import subprocess
+
+    from train.experiment.report import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "code.py").write_text("x = 1\n")
+    (tmp_path / "results.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "c")
+    sha = git_commit(tmp_path / "src")
+    assert sha != "unknown" and "+" not in sha
+    (tmp_path / "results.json").write_text('{"changed": 1}\n')
+    assert git_commit(tmp_path / "src") == sha
+    (tmp_path / "src" / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path / "src") == f"{sha}+dirty"
+    assert git_commit(tmp_path / "nowhere") == "unknown"

@@ -190,14 +190,23 @@ def suite_summary(suite: Path | None) -> dict[str, Any] | None:
     }
 
 
-def git_commit() -> str:
+def git_commit(code: Path | None = None) -> str:
+    """The short commit of the code that runs (``code``: a folder of it; default this package's source
+    root), with ``+dirty`` when its tracked source files differ from that commit: a result made by
+    uncommitted code must not claim a commit. Files outside ``code`` (an archive in the repository)
+    do not count. ``unknown`` outside a git checkout."""
+    where = code or Path(__file__).resolve().parents[2]
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, cwd=where
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).resolve().parent,
+            cwd=where,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{sha}+dirty" if changed else sha

@@ -98,12 +98,13 @@ class WeightsNotKeptError(DataNotFoundError):
 
 
 def has_weights(folder: str | Path) -> bool:
-    """True when ``folder`` holds model or adapter weights (``*.safetensors`` / ``*.bin``), or is not a
-    local folder at all (a hub id or a served model: nothing to check here)."""
+    """True when ``folder`` holds model or adapter weights (``*.safetensors``, ``pytorch_model*.bin``,
+    ``adapter_model.bin``; not ``training_args.bin``, which a trained folder also has), or is not a local
+    folder at all (a hub id or a served model: nothing to check here)."""
     p = Path(folder)
     if not p.is_dir():
         return True
-    return any(p.glob("*.safetensors")) or any(p.glob("*.bin"))
+    return any(p.glob("*.safetensors")) or any(p.glob("pytorch_model*.bin")) or (p / "adapter_model.bin").is_file()
 
 
 def require_weights(folder: str | Path, needed_by: str) -> None:
